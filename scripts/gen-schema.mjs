@@ -1,0 +1,172 @@
+// Writes schema/pipeline.schema.json. The schema is authored here as a JS object because
+// JSON has no comments; the JSON file is the artifact every tool reads (and is committed).
+// Run: node scripts/gen-schema.mjs
+import { writeFileSync } from 'node:fs';
+
+const ms = (description, def, min = 0, max = 86_400_000) => ({ type: 'integer', description, default: def, minimum: min, maximum: max });
+const int = (description, def, min, max) => ({ type: 'integer', description, default: def, minimum: min, maximum: max });
+const bool = (description, def) => ({ type: 'boolean', description, default: def });
+const str = (description, def, extra = {}) => ({ type: 'string', description, default: def, ...extra });
+const obj = (description, properties, extra = {}) => ({ type: 'object', description, additionalProperties: false, properties, ...extra });
+const KEY = { type: 'string', minLength: 1, maxLength: 512, pattern: '^[^\\s]+$' };
+
+const streamTarget = (what) => obj(`Write ${what} to a Redis stream with XADD.`, {
+  key: { ...KEY, description: 'Stream key.' },
+  max_stream_length: int('Approximate MAXLEN applied on every XADD (0: never trimmed).', 0, 0, 1_000_000_000),
+}, { required: ['key'] });
+
+const schema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://pythia.dev/schema/pipeline.schema.json',
+  title: 'PipelineFile',
+  description: 'One Pythia pipeline: where messages come from, which handler processes them, how failures are retried, where dead letters and results go, and which metrics are exposed.',
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'source', 'handler'],
+  properties: {
+    version: { type: 'integer', enum: [1], description: 'Version of the pipeline DSL. Only 1 exists.', default: 1 },
+    name: { type: 'string', description: 'Pipeline name: used in metric labels, consumer names and logs.', pattern: '^[a-z0-9][a-z0-9_-]*$', maxLength: 64 },
+    broker: { type: 'string', enum: ['redis'], description: 'Broker kind, for compatibility with PYTHIA_BROKER_TYPE. Only redis is supported.', default: 'redis' },
+    redis: obj('Connection to Redis. Use url, or host/port/db, or cluster, or sentinel.', {
+      url: { type: 'string', description: 'redis:// or rediss:// (TLS) URL; user:password@ is allowed. When set, host/port/db/username/password must not be. Default: built from host, port and db.', pattern: '^rediss?://' },
+      host: str('Redis host, when url is not used.', 'localhost', { minLength: 1 }),
+      port: int('Redis port, when url is not used.', 6379, 1, 65535),
+      db: int('Database number.', 0, 0, 1023),
+      username: str('ACL username (Redis 6+). Empty: the default user.', ''),
+      password: str('Password (or ACL password). Empty: no AUTH. Never logged.', ''),
+      tls: obj('TLS options; implied by a rediss:// URL.', {
+        enabled: bool('Use TLS even with a redis:// URL or host/port.', false),
+        ca_file: str('PEM file of the CA that signed the server certificate, relative to this file. Empty: the system CAs.', ''),
+        cert_file: str('PEM client certificate for mutual TLS, relative to this file.', ''),
+        key_file: str('PEM private key of the client certificate, relative to this file.', ''),
+        reject_unauthorized: bool('Reject servers whose certificate does not verify.', true),
+      }, { default: {} }),
+      cluster: obj('Redis Cluster mode (ioredis Cluster).', {
+        nodes: { type: 'array', description: 'Seed nodes as redis:// or rediss:// URLs.', minItems: 1, items: { type: 'string', pattern: '^rediss?://' } },
+      }, { required: ['nodes'] }),
+      sentinel: obj('Redis Sentinel mode.', {
+        name: str('Name of the monitored master.', 'mymaster', { minLength: 1 }),
+        nodes: { type: 'array', description: 'Sentinel addresses as redis://host:port URLs.', minItems: 1, items: { type: 'string', pattern: '^rediss?://' } },
+        password: str('Password of the sentinels themselves (not of the master). Never logged.', ''),
+      }, { required: ['nodes'] }),
+      connection_pool_size: int('Connections used for non-blocking commands (acks, outputs, dead letters, gauges).', 4, 1, 64),
+      socket_keepalive: bool('Enable TCP keep-alive on every connection.', true),
+      socket_timeout_ms: ms('A command with no reply after this long fails and the connection is re-established (0: no timeout). Blocking reads get block_timeout_ms on top.', 5000, 0, 600_000),
+      connection_timeout_ms: ms('Time allowed to establish a connection.', 10000, 100, 600_000),
+      retry_on_timeout: bool('Reconnect and retry commands after a socket timeout.', true),
+      health_check_interval_s: int('Seconds between PINGs on idle connections (0: off).', 30, 0, 3600),
+    }, { default: {} }),
+    source: {
+      type: 'object',
+      description: 'Where messages come from: exactly one of list, stream or channel.',
+      additionalProperties: false,
+      minProperties: 1,
+      maxProperties: 1,
+      properties: {
+        list: obj('A Redis list used as a FIFO queue: producers LPUSH, Pythia takes from the right.', {
+          key: { ...KEY, description: 'The list key.' },
+          batch_size: int('Items taken per round trip.', 100, 1, 10000),
+          block_timeout_ms: ms('How long a fetch blocks when the list is empty.', 1000, 10, 300_000),
+          delivery: { type: 'string', enum: ['at-least-once', 'at-most-once'], description: 'at-least-once moves items into a per-consumer processing list and removes them when done; at-most-once pops them (faster; in-flight items are lost on a crash).', default: 'at-least-once' },
+          consumer: str('Consumer name used in the processing list {key}:processing:<consumer>. Empty: <hostname>-<pid>-<random>, unique per process.', ''),
+          heartbeat_ttl_ms: ms('A consumer whose heartbeat is older than this is dead: its processing list goes back to the queue.', 15000, 1000, 3_600_000),
+          recovery_interval_ms: ms('How often a live worker looks for dead consumers to recover.', 5000, 100, 3_600_000),
+        }, { required: ['key'] }),
+        stream: obj('A Redis stream read through a consumer group.', {
+          key: { ...KEY, description: 'The stream key.' },
+          consumer_group: { type: 'string', minLength: 1, description: 'Consumer group; created (with MKSTREAM) when missing.', default: 'pythia' },
+          consumer: str('Consumer name; keep it stable across restarts so the worker re-reads its own pending entries. Empty: the hostname.', ''),
+          start_id: str('Where a newly created group starts: "$" new entries only, "0" the whole stream, or an entry id.', '$', { pattern: '^(\\$|0|\\d+(-\\d+)?)$' }),
+          batch_size: int('Entries read per XREADGROUP.', 50, 1, 10000),
+          block_timeout_ms: ms('How long XREADGROUP blocks when nothing is new.', 1000, 10, 300_000),
+          claim_idle_ms: ms('Pending entries idle this long are claimed (XAUTOCLAIM) from other, presumably dead, consumers.', 60000, 100, 86_400_000),
+          claim_interval_ms: ms('How often to look for idle pending entries to claim.', 5000, 100, 3_600_000),
+          max_deliveries: int('An entry delivered more than this many times goes to the dead letter (reason max_deliveries).', 5, 1, 1000),
+          max_stream_length: int('Trim the stream after acknowledgements: approximate MAXLEN (0: never trim).', 0, 0, 1_000_000_000),
+          trim_strategy: { type: 'string', enum: ['maxlen', 'minid'], description: 'maxlen: keep about max_stream_length entries. minid: remove only entries older than the oldest one still pending in the group.', default: 'maxlen' },
+        }, { required: ['key'] }),
+        channel: obj('Redis pub/sub channels. At-most-once: Redis keeps nothing for a worker that is down.', {
+          channels: { type: 'array', description: 'Channels to SUBSCRIBE to.', items: { ...KEY }, uniqueItems: true, default: [] },
+          patterns: { type: 'array', description: 'Glob patterns to PSUBSCRIBE to.', items: { ...KEY }, uniqueItems: true, default: [] },
+          buffer: int('Messages held while handlers are busy; beyond this they are dropped and counted.', 10000, 1, 10_000_000),
+        }),
+      },
+    },
+    message: obj('How message bodies are decoded and checked.', {
+      format: { type: 'string', enum: ['json', 'text', 'binary'], description: 'json: body is parsed JSON (invalid goes to the dead letter). text: a UTF-8 string. binary: a Buffer.', default: 'json' },
+      schema: str('Path (relative to this file) of a JSON Schema for the body. Invalid bodies go to the dead letter; `pythia types` generates handler types from it. Empty: no check.', ''),
+      max_bytes: int('Bodies larger than this go to the dead letter (reason too_large) and never reach the handler.', 1048576, 1, 536_870_912),
+    }, { default: {} }),
+    handler: {
+      type: 'object',
+      description: 'What processes each message: exactly one of module or command.',
+      additionalProperties: false,
+      properties: {
+        module: { type: 'string', minLength: 1, pattern: '\\.(ts|mts|js|mjs)$', description: 'Path (relative to this file) of a .ts, .mts, .js or .mjs module.' },
+        export: str('Name of the exported handler function.', 'default', { minLength: 1, pattern: '^[A-Za-z_$][A-Za-z0-9_$]*$' }),
+        command: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 }, description: 'Executable and arguments, run with execa and never through a shell.' },
+        mode: { type: 'string', enum: ['per-message', 'persistent'], description: 'per-message: one process per message. persistent: long-lived processes speaking JSON lines.', default: 'per-message' },
+        env: { type: 'object', description: 'Extra environment variables for the command.', additionalProperties: { type: 'string' }, default: {} },
+        cwd: str('Working directory of the command, relative to this file.', '.'),
+        permanent_exit_codes: { type: 'array', description: 'Exit codes that mean a permanent failure (straight to the dead letter, no retry).', items: { type: 'integer', minimum: 1, maximum: 255 }, uniqueItems: true, default: [] },
+        instances: int('Number of persistent processes.', 1, 1, 256),
+      },
+      oneOf: [{ required: ['module'] }, { required: ['command'] }],
+    },
+    concurrency: int('Messages in flight at once across the whole pipeline.', 10, 1, 100000),
+    resilience: obj('Retries, timeouts and the circuit breaker.', {
+      max_retries: int('Retries after the first attempt before the message goes to the dead letter.', 5, 0, 1000),
+      retry_delay_ms: ms('Delay before the first retry.', 1000, 0, 86_400_000),
+      retry_backoff: { type: 'number', description: 'Multiplier: delay = retry_delay_ms * retry_backoff^(attempt-1), capped at retry_max_delay_ms.', default: 2.0, minimum: 1, maximum: 100 },
+      retry_max_delay_ms: ms('Upper bound of a retry delay.', 60000, 0, 86_400_000),
+      retry_jitter: { type: 'number', description: 'Each delay varies by up to this fraction either way.', default: 0.2, minimum: 0, maximum: 1 },
+      processing_timeout_ms: ms('An attempt running longer fails: the AbortSignal fires and a late result is discarded.', 30000, 1, 86_400_000),
+      circuit_breaker: obj('Stops fetching after consecutive failures, so nothing is consumed only to fail.', {
+        enabled: bool('Whether the breaker is used.', true),
+        failure_threshold: int('Consecutive failures that open the breaker.', 5, 1, 100000),
+        reset_timeout_ms: ms('Open to half-open after this long.', 30000, 1, 86_400_000),
+        half_open_max_calls: int('Trial messages let through while half-open.', 1, 1, 10000),
+      }, { default: {} }),
+    }, { default: {} }),
+    dead_letter: {
+      type: 'object',
+      description: 'Where failed messages go: one of list or stream. Absent: a list named "<source key>:dead" (channel sources: "pythia:<name>:dead").',
+      additionalProperties: false,
+      maxProperties: 1,
+      properties: {
+        list: { ...KEY, description: 'List key (entries are LPUSHed as JSON).' },
+        stream: streamTarget('dead letters'),
+      },
+      default: {},
+    },
+    output: {
+      type: 'object',
+      description: 'Where a handler\'s return value goes: one of list, stream or channel. Absent: results are discarded.',
+      additionalProperties: false,
+      maxProperties: 1,
+      properties: {
+        list: { ...KEY, description: 'List key; results are LPUSHed.' },
+        stream: streamTarget('results'),
+        channel: { ...KEY, description: 'Channel; results are PUBLISHed.' },
+      },
+      default: {},
+    },
+    metrics: obj('Prometheus metrics and health endpoints.', {
+      enabled: bool('Serve /metrics, /livez and /readyz.', true),
+      host: str('Address the HTTP server listens on.', '0.0.0.0', { minLength: 1 }),
+      port: int('Port of the HTTP server (0: any free port).', 9464, 0, 65535),
+      path: str('Path of the metrics endpoint.', '/metrics', { pattern: '^/' }),
+      redis: obj('Redis-side gauges, sampled in one pipelined round trip.', {
+        queue_length: bool('LLEN / XLEN, processing-list length, stream lag and pending count.', true),
+        connection_pool: bool('Connection states.', true),
+        memory_usage: bool('INFO memory used_memory.', true),
+        interval_ms: ms('Sampling interval.', 5000, 100, 3_600_000),
+      }, { default: {} }),
+    }, { default: {} }),
+    shutdown: obj('Graceful shutdown.', {
+      grace_period_ms: ms('On SIGTERM/SIGINT: stop fetching and let in-flight messages finish for at most this long.', 25000, 0, 3_600_000),
+    }, { default: {} }),
+  },
+};
+
+writeFileSync(new URL('../schema/pipeline.schema.json', import.meta.url), JSON.stringify(schema, null, 2) + '\n');

@@ -1,0 +1,20 @@
+import { formatIssue, PipelineConfigError } from '../config/index.ts';
+import { main } from './main.ts';
+
+// The process entry point: a bad file prints FILE:LINE:COL lines, never a stack trace.
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof PipelineConfigError) {
+      for (const issue of error.issues) process.stderr.write(formatIssue(issue) + '\n');
+      process.exitCode = 1;
+      return;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`pythia: ${message}\n`);
+    if (process.env.PYTHIA_DEBUG) process.stderr.write(`${(error as Error).stack ?? ''}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,42 @@
+import { checkTogether, expandPipelinePaths, formatIssue, loadPipelineFile, type ConfigIssue, type LoadedPipeline } from '../config/index.ts';
+import { describePipeline } from './describe.ts';
+
+export interface ValidateOptions {
+  format: 'text' | 'json';
+}
+
+/** `pythia validate FILE|DIR...`: exit 0 when all are valid, 1 when any is invalid, 2 for usage errors. */
+export async function validateCommand(paths: string[], options: ValidateOptions): Promise<number> {
+  const { files, missing } = expandPipelinePaths(paths);
+  if (missing.length > 0 || files.length === 0) {
+    const what = missing.length > 0 ? `no such file or directory: ${missing.join(', ')}` : `no pipeline files (*.yml, *.yaml) in ${paths.join(', ')}`;
+    process.stderr.write(`pythia validate: ${what}\n`);
+    return 2;
+  }
+  const results: { file: string; issues: ConfigIssue[]; pipeline?: LoadedPipeline }[] = [];
+  for (const file of files) {
+    const result = await loadPipelineFile(file);
+    results.push(result.ok ? { file, issues: [], pipeline: result.pipeline } : { file, issues: result.issues });
+  }
+  const loaded = results.flatMap((r) => (r.pipeline ? [r.pipeline] : []));
+  for (const issue of checkTogether(loaded)) results.find((r) => r.file === issue.file)?.issues.push(issue);
+  const valid = results.every((r) => r.issues.length === 0);
+
+  if (options.format === 'json') {
+    const files = results.map((r) => ({ file: r.file, valid: r.issues.length === 0, issues: r.issues, notes: r.pipeline && r.issues.length === 0 ? describePipeline(r.pipeline).notes : [] }));
+    process.stdout.write(JSON.stringify({ valid, files }, null, 2) + '\n');
+    return valid ? 0 : 1;
+  }
+  for (const result of results) {
+    if (result.issues.length > 0) {
+      for (const issue of result.issues) process.stdout.write(formatIssue(issue) + '\n');
+      continue;
+    }
+    const { summary, notes } = describePipeline(result.pipeline as LoadedPipeline);
+    process.stdout.write(`${result.file}: valid: ${summary}\n`);
+    for (const note of notes) process.stdout.write(`${result.file}: note: ${note}\n`);
+  }
+  const bad = results.filter((r) => r.issues.length > 0).length;
+  process.stdout.write(bad === 0 ? `${results.length} pipeline${results.length === 1 ? '' : 's'} valid\n` : `${bad} of ${results.length} pipeline files invalid\n`);
+  return valid ? 0 : 1;
+}

@@ -1,0 +1,890 @@
+/* eslint-disable */
+/**
+ * Generated from schema/pipeline.schema.json by `npm run types` (json-schema-to-typescript).
+ * Never edit by hand: the test suite fails when this file drifts from the schema.
+ *
+ * PipelineFile is what a user may write; PipelineConfig is what the runtime receives after
+ * validation, with every default applied (so every field that has a default is present).
+ */
+
+/**
+ * One Pythia pipeline: where messages come from, which handler processes them, how failures are retried, where dead letters and results go, and which metrics are exposed.
+ */
+export interface PipelineFile {
+  /**
+   * Version of the pipeline DSL. Only 1 exists.
+   */
+  version?: 1;
+  /**
+   * Pipeline name: used in metric labels, consumer names and logs.
+   */
+  name: string;
+  /**
+   * Broker kind, for compatibility with PYTHIA_BROKER_TYPE. Only redis is supported.
+   */
+  broker?: "redis";
+  /**
+   * Connection to Redis. Use url, or host/port/db, or cluster, or sentinel.
+   */
+  redis?: {
+    /**
+     * redis:// or rediss:// (TLS) URL; user:password@ is allowed. When set, host/port/db/username/password must not be. Default: built from host, port and db.
+     */
+    url?: string;
+    /**
+     * Redis host, when url is not used.
+     */
+    host?: string;
+    /**
+     * Redis port, when url is not used.
+     */
+    port?: number;
+    /**
+     * Database number.
+     */
+    db?: number;
+    /**
+     * ACL username (Redis 6+). Empty: the default user.
+     */
+    username?: string;
+    /**
+     * Password (or ACL password). Empty: no AUTH. Never logged.
+     */
+    password?: string;
+    /**
+     * TLS options; implied by a rediss:// URL.
+     */
+    tls?: {
+      /**
+       * Use TLS even with a redis:// URL or host/port.
+       */
+      enabled?: boolean;
+      /**
+       * PEM file of the CA that signed the server certificate, relative to this file. Empty: the system CAs.
+       */
+      ca_file?: string;
+      /**
+       * PEM client certificate for mutual TLS, relative to this file.
+       */
+      cert_file?: string;
+      /**
+       * PEM private key of the client certificate, relative to this file.
+       */
+      key_file?: string;
+      /**
+       * Reject servers whose certificate does not verify.
+       */
+      reject_unauthorized?: boolean;
+    };
+    /**
+     * Redis Cluster mode (ioredis Cluster).
+     */
+    cluster?: {
+      /**
+       * Seed nodes as redis:// or rediss:// URLs.
+       *
+       * @minItems 1
+       */
+      nodes: [string, ...string[]];
+    };
+    /**
+     * Redis Sentinel mode.
+     */
+    sentinel?: {
+      /**
+       * Name of the monitored master.
+       */
+      name?: string;
+      /**
+       * Sentinel addresses as redis://host:port URLs.
+       *
+       * @minItems 1
+       */
+      nodes: [string, ...string[]];
+      /**
+       * Password of the sentinels themselves (not of the master). Never logged.
+       */
+      password?: string;
+    };
+    /**
+     * Connections used for non-blocking commands (acks, outputs, dead letters, gauges).
+     */
+    connection_pool_size?: number;
+    /**
+     * Enable TCP keep-alive on every connection.
+     */
+    socket_keepalive?: boolean;
+    /**
+     * A command with no reply after this long fails and the connection is re-established (0: no timeout). Blocking reads get block_timeout_ms on top.
+     */
+    socket_timeout_ms?: number;
+    /**
+     * Time allowed to establish a connection.
+     */
+    connection_timeout_ms?: number;
+    /**
+     * Reconnect and retry commands after a socket timeout.
+     */
+    retry_on_timeout?: boolean;
+    /**
+     * Seconds between PINGs on idle connections (0: off).
+     */
+    health_check_interval_s?: number;
+  };
+  /**
+   * Where messages come from: exactly one of list, stream or channel.
+   */
+  source: {
+    /**
+     * A Redis list used as a FIFO queue: producers LPUSH, Pythia takes from the right.
+     */
+    list?: {
+      /**
+       * The list key.
+       */
+      key: string;
+      /**
+       * Items taken per round trip.
+       */
+      batch_size?: number;
+      /**
+       * How long a fetch blocks when the list is empty.
+       */
+      block_timeout_ms?: number;
+      /**
+       * at-least-once moves items into a per-consumer processing list and removes them when done; at-most-once pops them (faster; in-flight items are lost on a crash).
+       */
+      delivery?: "at-least-once" | "at-most-once";
+      /**
+       * Consumer name used in the processing list {key}:processing:<consumer>. Empty: <hostname>-<pid>-<random>, unique per process.
+       */
+      consumer?: string;
+      /**
+       * A consumer whose heartbeat is older than this is dead: its processing list goes back to the queue.
+       */
+      heartbeat_ttl_ms?: number;
+      /**
+       * How often a live worker looks for dead consumers to recover.
+       */
+      recovery_interval_ms?: number;
+    };
+    /**
+     * A Redis stream read through a consumer group.
+     */
+    stream?: {
+      /**
+       * The stream key.
+       */
+      key: string;
+      /**
+       * Consumer group; created (with MKSTREAM) when missing.
+       */
+      consumer_group?: string;
+      /**
+       * Consumer name; keep it stable across restarts so the worker re-reads its own pending entries. Empty: the hostname.
+       */
+      consumer?: string;
+      /**
+       * Where a newly created group starts: "$" new entries only, "0" the whole stream, or an entry id.
+       */
+      start_id?: string;
+      /**
+       * Entries read per XREADGROUP.
+       */
+      batch_size?: number;
+      /**
+       * How long XREADGROUP blocks when nothing is new.
+       */
+      block_timeout_ms?: number;
+      /**
+       * Pending entries idle this long are claimed (XAUTOCLAIM) from other, presumably dead, consumers.
+       */
+      claim_idle_ms?: number;
+      /**
+       * How often to look for idle pending entries to claim.
+       */
+      claim_interval_ms?: number;
+      /**
+       * An entry delivered more than this many times goes to the dead letter (reason max_deliveries).
+       */
+      max_deliveries?: number;
+      /**
+       * Trim the stream after acknowledgements: approximate MAXLEN (0: never trim).
+       */
+      max_stream_length?: number;
+      /**
+       * maxlen: keep about max_stream_length entries. minid: remove only entries older than the oldest one still pending in the group.
+       */
+      trim_strategy?: "maxlen" | "minid";
+    };
+    /**
+     * Redis pub/sub channels. At-most-once: Redis keeps nothing for a worker that is down.
+     */
+    channel?: {
+      /**
+       * Channels to SUBSCRIBE to.
+       */
+      channels?: string[];
+      /**
+       * Glob patterns to PSUBSCRIBE to.
+       */
+      patterns?: string[];
+      /**
+       * Messages held while handlers are busy; beyond this they are dropped and counted.
+       */
+      buffer?: number;
+    };
+  };
+  /**
+   * How message bodies are decoded and checked.
+   */
+  message?: {
+    /**
+     * json: body is parsed JSON (invalid goes to the dead letter). text: a UTF-8 string. binary: a Buffer.
+     */
+    format?: "json" | "text" | "binary";
+    /**
+     * Path (relative to this file) of a JSON Schema for the body. Invalid bodies go to the dead letter; `pythia types` generates handler types from it. Empty: no check.
+     */
+    schema?: string;
+    /**
+     * Bodies larger than this go to the dead letter (reason too_large) and never reach the handler.
+     */
+    max_bytes?: number;
+  };
+  /**
+   * What processes each message: exactly one of module or command.
+   */
+  handler: {
+    /**
+     * Path (relative to this file) of a .ts, .mts, .js or .mjs module.
+     */
+    module?: string;
+    /**
+     * Name of the exported handler function.
+     */
+    export?: string;
+    /**
+     * Executable and arguments, run with execa and never through a shell.
+     *
+     * @minItems 1
+     */
+    command?: [string, ...string[]];
+    /**
+     * per-message: one process per message. persistent: long-lived processes speaking JSON lines.
+     */
+    mode?: "per-message" | "persistent";
+    /**
+     * Extra environment variables for the command.
+     */
+    env?: {
+      [k: string]: string | undefined;
+    };
+    /**
+     * Working directory of the command, relative to this file.
+     */
+    cwd?: string;
+    /**
+     * Exit codes that mean a permanent failure (straight to the dead letter, no retry).
+     */
+    permanent_exit_codes?: number[];
+    /**
+     * Number of persistent processes.
+     */
+    instances?: number;
+  };
+  /**
+   * Messages in flight at once across the whole pipeline.
+   */
+  concurrency?: number;
+  /**
+   * Retries, timeouts and the circuit breaker.
+   */
+  resilience?: {
+    /**
+     * Retries after the first attempt before the message goes to the dead letter.
+     */
+    max_retries?: number;
+    /**
+     * Delay before the first retry.
+     */
+    retry_delay_ms?: number;
+    /**
+     * Multiplier: delay = retry_delay_ms * retry_backoff^(attempt-1), capped at retry_max_delay_ms.
+     */
+    retry_backoff?: number;
+    /**
+     * Upper bound of a retry delay.
+     */
+    retry_max_delay_ms?: number;
+    /**
+     * Each delay varies by up to this fraction either way.
+     */
+    retry_jitter?: number;
+    /**
+     * An attempt running longer fails: the AbortSignal fires and a late result is discarded.
+     */
+    processing_timeout_ms?: number;
+    /**
+     * Stops fetching after consecutive failures, so nothing is consumed only to fail.
+     */
+    circuit_breaker?: {
+      /**
+       * Whether the breaker is used.
+       */
+      enabled?: boolean;
+      /**
+       * Consecutive failures that open the breaker.
+       */
+      failure_threshold?: number;
+      /**
+       * Open to half-open after this long.
+       */
+      reset_timeout_ms?: number;
+      /**
+       * Trial messages let through while half-open.
+       */
+      half_open_max_calls?: number;
+    };
+  };
+  /**
+   * Where failed messages go: one of list or stream. Absent: a list named "<source key>:dead" (channel sources: "pythia:<name>:dead").
+   */
+  dead_letter?: {
+    /**
+     * List key (entries are LPUSHed as JSON).
+     */
+    list?: string;
+    /**
+     * Write dead letters to a Redis stream with XADD.
+     */
+    stream?: {
+      /**
+       * Stream key.
+       */
+      key: string;
+      /**
+       * Approximate MAXLEN applied on every XADD (0: never trimmed).
+       */
+      max_stream_length?: number;
+    };
+  };
+  /**
+   * Where a handler's return value goes: one of list, stream or channel. Absent: results are discarded.
+   */
+  output?: {
+    /**
+     * List key; results are LPUSHed.
+     */
+    list?: string;
+    /**
+     * Write results to a Redis stream with XADD.
+     */
+    stream?: {
+      /**
+       * Stream key.
+       */
+      key: string;
+      /**
+       * Approximate MAXLEN applied on every XADD (0: never trimmed).
+       */
+      max_stream_length?: number;
+    };
+    /**
+     * Channel; results are PUBLISHed.
+     */
+    channel?: string;
+  };
+  /**
+   * Prometheus metrics and health endpoints.
+   */
+  metrics?: {
+    /**
+     * Serve /metrics, /livez and /readyz.
+     */
+    enabled?: boolean;
+    /**
+     * Address the HTTP server listens on.
+     */
+    host?: string;
+    /**
+     * Port of the HTTP server (0: any free port).
+     */
+    port?: number;
+    /**
+     * Path of the metrics endpoint.
+     */
+    path?: string;
+    /**
+     * Redis-side gauges, sampled in one pipelined round trip.
+     */
+    redis?: {
+      /**
+       * LLEN / XLEN, processing-list length, stream lag and pending count.
+       */
+      queue_length?: boolean;
+      /**
+       * Connection states.
+       */
+      connection_pool?: boolean;
+      /**
+       * INFO memory used_memory.
+       */
+      memory_usage?: boolean;
+      /**
+       * Sampling interval.
+       */
+      interval_ms?: number;
+    };
+  };
+  /**
+   * Graceful shutdown.
+   */
+  shutdown?: {
+    /**
+     * On SIGTERM/SIGINT: stop fetching and let in-flight messages finish for at most this long.
+     */
+    grace_period_ms?: number;
+  };
+}
+
+/**
+ * One Pythia pipeline: where messages come from, which handler processes them, how failures are retried, where dead letters and results go, and which metrics are exposed.
+ */
+export interface PipelineConfig {
+  /**
+   * Version of the pipeline DSL. Only 1 exists.
+   */
+  version: 1;
+  /**
+   * Pipeline name: used in metric labels, consumer names and logs.
+   */
+  name: string;
+  /**
+   * Broker kind, for compatibility with PYTHIA_BROKER_TYPE. Only redis is supported.
+   */
+  broker: "redis";
+  /**
+   * Connection to Redis. Use url, or host/port/db, or cluster, or sentinel.
+   */
+  redis: {
+    /**
+     * redis:// or rediss:// (TLS) URL; user:password@ is allowed. When set, host/port/db/username/password must not be. Default: built from host, port and db.
+     */
+    url?: string;
+    /**
+     * Redis host, when url is not used.
+     */
+    host: string;
+    /**
+     * Redis port, when url is not used.
+     */
+    port: number;
+    /**
+     * Database number.
+     */
+    db: number;
+    /**
+     * ACL username (Redis 6+). Empty: the default user.
+     */
+    username: string;
+    /**
+     * Password (or ACL password). Empty: no AUTH. Never logged.
+     */
+    password: string;
+    /**
+     * TLS options; implied by a rediss:// URL.
+     */
+    tls: {
+      /**
+       * Use TLS even with a redis:// URL or host/port.
+       */
+      enabled: boolean;
+      /**
+       * PEM file of the CA that signed the server certificate, relative to this file. Empty: the system CAs.
+       */
+      ca_file: string;
+      /**
+       * PEM client certificate for mutual TLS, relative to this file.
+       */
+      cert_file: string;
+      /**
+       * PEM private key of the client certificate, relative to this file.
+       */
+      key_file: string;
+      /**
+       * Reject servers whose certificate does not verify.
+       */
+      reject_unauthorized: boolean;
+    };
+    /**
+     * Redis Cluster mode (ioredis Cluster).
+     */
+    cluster?: {
+      /**
+       * Seed nodes as redis:// or rediss:// URLs.
+       *
+       * @minItems 1
+       */
+      nodes: [string, ...string[]];
+    };
+    /**
+     * Redis Sentinel mode.
+     */
+    sentinel?: {
+      /**
+       * Name of the monitored master.
+       */
+      name: string;
+      /**
+       * Sentinel addresses as redis://host:port URLs.
+       *
+       * @minItems 1
+       */
+      nodes: [string, ...string[]];
+      /**
+       * Password of the sentinels themselves (not of the master). Never logged.
+       */
+      password: string;
+    };
+    /**
+     * Connections used for non-blocking commands (acks, outputs, dead letters, gauges).
+     */
+    connection_pool_size: number;
+    /**
+     * Enable TCP keep-alive on every connection.
+     */
+    socket_keepalive: boolean;
+    /**
+     * A command with no reply after this long fails and the connection is re-established (0: no timeout). Blocking reads get block_timeout_ms on top.
+     */
+    socket_timeout_ms: number;
+    /**
+     * Time allowed to establish a connection.
+     */
+    connection_timeout_ms: number;
+    /**
+     * Reconnect and retry commands after a socket timeout.
+     */
+    retry_on_timeout: boolean;
+    /**
+     * Seconds between PINGs on idle connections (0: off).
+     */
+    health_check_interval_s: number;
+  };
+  /**
+   * Where messages come from: exactly one of list, stream or channel.
+   */
+  source: {
+    /**
+     * A Redis list used as a FIFO queue: producers LPUSH, Pythia takes from the right.
+     */
+    list?: {
+      /**
+       * The list key.
+       */
+      key: string;
+      /**
+       * Items taken per round trip.
+       */
+      batch_size: number;
+      /**
+       * How long a fetch blocks when the list is empty.
+       */
+      block_timeout_ms: number;
+      /**
+       * at-least-once moves items into a per-consumer processing list and removes them when done; at-most-once pops them (faster; in-flight items are lost on a crash).
+       */
+      delivery: "at-least-once" | "at-most-once";
+      /**
+       * Consumer name used in the processing list {key}:processing:<consumer>. Empty: <hostname>-<pid>-<random>, unique per process.
+       */
+      consumer: string;
+      /**
+       * A consumer whose heartbeat is older than this is dead: its processing list goes back to the queue.
+       */
+      heartbeat_ttl_ms: number;
+      /**
+       * How often a live worker looks for dead consumers to recover.
+       */
+      recovery_interval_ms: number;
+    };
+    /**
+     * A Redis stream read through a consumer group.
+     */
+    stream?: {
+      /**
+       * The stream key.
+       */
+      key: string;
+      /**
+       * Consumer group; created (with MKSTREAM) when missing.
+       */
+      consumer_group: string;
+      /**
+       * Consumer name; keep it stable across restarts so the worker re-reads its own pending entries. Empty: the hostname.
+       */
+      consumer: string;
+      /**
+       * Where a newly created group starts: "$" new entries only, "0" the whole stream, or an entry id.
+       */
+      start_id: string;
+      /**
+       * Entries read per XREADGROUP.
+       */
+      batch_size: number;
+      /**
+       * How long XREADGROUP blocks when nothing is new.
+       */
+      block_timeout_ms: number;
+      /**
+       * Pending entries idle this long are claimed (XAUTOCLAIM) from other, presumably dead, consumers.
+       */
+      claim_idle_ms: number;
+      /**
+       * How often to look for idle pending entries to claim.
+       */
+      claim_interval_ms: number;
+      /**
+       * An entry delivered more than this many times goes to the dead letter (reason max_deliveries).
+       */
+      max_deliveries: number;
+      /**
+       * Trim the stream after acknowledgements: approximate MAXLEN (0: never trim).
+       */
+      max_stream_length: number;
+      /**
+       * maxlen: keep about max_stream_length entries. minid: remove only entries older than the oldest one still pending in the group.
+       */
+      trim_strategy: "maxlen" | "minid";
+    };
+    /**
+     * Redis pub/sub channels. At-most-once: Redis keeps nothing for a worker that is down.
+     */
+    channel?: {
+      /**
+       * Channels to SUBSCRIBE to.
+       */
+      channels: string[];
+      /**
+       * Glob patterns to PSUBSCRIBE to.
+       */
+      patterns: string[];
+      /**
+       * Messages held while handlers are busy; beyond this they are dropped and counted.
+       */
+      buffer: number;
+    };
+  };
+  /**
+   * How message bodies are decoded and checked.
+   */
+  message: {
+    /**
+     * json: body is parsed JSON (invalid goes to the dead letter). text: a UTF-8 string. binary: a Buffer.
+     */
+    format: "json" | "text" | "binary";
+    /**
+     * Path (relative to this file) of a JSON Schema for the body. Invalid bodies go to the dead letter; `pythia types` generates handler types from it. Empty: no check.
+     */
+    schema: string;
+    /**
+     * Bodies larger than this go to the dead letter (reason too_large) and never reach the handler.
+     */
+    max_bytes: number;
+  };
+  /**
+   * What processes each message: exactly one of module or command.
+   */
+  handler: {
+    /**
+     * Path (relative to this file) of a .ts, .mts, .js or .mjs module.
+     */
+    module?: string;
+    /**
+     * Name of the exported handler function.
+     */
+    export: string;
+    /**
+     * Executable and arguments, run with execa and never through a shell.
+     *
+     * @minItems 1
+     */
+    command?: [string, ...string[]];
+    /**
+     * per-message: one process per message. persistent: long-lived processes speaking JSON lines.
+     */
+    mode: "per-message" | "persistent";
+    /**
+     * Extra environment variables for the command.
+     */
+    env: {
+      [k: string]: string | undefined;
+    };
+    /**
+     * Working directory of the command, relative to this file.
+     */
+    cwd: string;
+    /**
+     * Exit codes that mean a permanent failure (straight to the dead letter, no retry).
+     */
+    permanent_exit_codes: number[];
+    /**
+     * Number of persistent processes.
+     */
+    instances: number;
+  };
+  /**
+   * Messages in flight at once across the whole pipeline.
+   */
+  concurrency: number;
+  /**
+   * Retries, timeouts and the circuit breaker.
+   */
+  resilience: {
+    /**
+     * Retries after the first attempt before the message goes to the dead letter.
+     */
+    max_retries: number;
+    /**
+     * Delay before the first retry.
+     */
+    retry_delay_ms: number;
+    /**
+     * Multiplier: delay = retry_delay_ms * retry_backoff^(attempt-1), capped at retry_max_delay_ms.
+     */
+    retry_backoff: number;
+    /**
+     * Upper bound of a retry delay.
+     */
+    retry_max_delay_ms: number;
+    /**
+     * Each delay varies by up to this fraction either way.
+     */
+    retry_jitter: number;
+    /**
+     * An attempt running longer fails: the AbortSignal fires and a late result is discarded.
+     */
+    processing_timeout_ms: number;
+    /**
+     * Stops fetching after consecutive failures, so nothing is consumed only to fail.
+     */
+    circuit_breaker: {
+      /**
+       * Whether the breaker is used.
+       */
+      enabled: boolean;
+      /**
+       * Consecutive failures that open the breaker.
+       */
+      failure_threshold: number;
+      /**
+       * Open to half-open after this long.
+       */
+      reset_timeout_ms: number;
+      /**
+       * Trial messages let through while half-open.
+       */
+      half_open_max_calls: number;
+    };
+  };
+  /**
+   * Where failed messages go: one of list or stream. Absent: a list named "<source key>:dead" (channel sources: "pythia:<name>:dead").
+   */
+  dead_letter: {
+    /**
+     * List key (entries are LPUSHed as JSON).
+     */
+    list?: string;
+    /**
+     * Write dead letters to a Redis stream with XADD.
+     */
+    stream?: {
+      /**
+       * Stream key.
+       */
+      key: string;
+      /**
+       * Approximate MAXLEN applied on every XADD (0: never trimmed).
+       */
+      max_stream_length: number;
+    };
+  };
+  /**
+   * Where a handler's return value goes: one of list, stream or channel. Absent: results are discarded.
+   */
+  output: {
+    /**
+     * List key; results are LPUSHed.
+     */
+    list?: string;
+    /**
+     * Write results to a Redis stream with XADD.
+     */
+    stream?: {
+      /**
+       * Stream key.
+       */
+      key: string;
+      /**
+       * Approximate MAXLEN applied on every XADD (0: never trimmed).
+       */
+      max_stream_length: number;
+    };
+    /**
+     * Channel; results are PUBLISHed.
+     */
+    channel?: string;
+  };
+  /**
+   * Prometheus metrics and health endpoints.
+   */
+  metrics: {
+    /**
+     * Serve /metrics, /livez and /readyz.
+     */
+    enabled: boolean;
+    /**
+     * Address the HTTP server listens on.
+     */
+    host: string;
+    /**
+     * Port of the HTTP server (0: any free port).
+     */
+    port: number;
+    /**
+     * Path of the metrics endpoint.
+     */
+    path: string;
+    /**
+     * Redis-side gauges, sampled in one pipelined round trip.
+     */
+    redis: {
+      /**
+       * LLEN / XLEN, processing-list length, stream lag and pending count.
+       */
+      queue_length: boolean;
+      /**
+       * Connection states.
+       */
+      connection_pool: boolean;
+      /**
+       * INFO memory used_memory.
+       */
+      memory_usage: boolean;
+      /**
+       * Sampling interval.
+       */
+      interval_ms: number;
+    };
+  };
+  /**
+   * Graceful shutdown.
+   */
+  shutdown: {
+    /**
+     * On SIGTERM/SIGINT: stop fetching and let in-flight messages finish for at most this long.
+     */
+    grace_period_ms: number;
+  };
+}

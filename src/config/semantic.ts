@@ -1,0 +1,141 @@
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { Ajv } from 'ajv';
+import { HandlerModuleError, loadHandlerFunction } from '../handlers/load-module.ts';
+import type { ConfigIssue } from './errors.ts';
+import { toPointer } from './errors.ts';
+import type { PipelineConfig } from './pipeline.types.ts';
+import type { PositionedDocument } from './yaml-document.ts';
+
+type Raw = Record<string, unknown>;
+type Report = (message: string, at: (string | number)[], target?: 'key' | 'value') => void;
+
+function reporter(doc: PositionedDocument, issues: ConfigIssue[]): Report {
+  return (message, at, target = 'value') => issues.push({ file: doc.file, ...doc.locate(at, target), message, pointer: toPointer(at) });
+}
+
+const obj = (value: unknown): Raw => (value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Raw) : {});
+
+/** Checks on what the user wrote (before defaults), where a default would hide the mistake. */
+export function checkWritten(raw: unknown, doc: PositionedDocument): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const report = reporter(doc, issues);
+  const redis = obj(obj(raw).redis);
+  const plain = ['host', 'port', 'db', 'username', 'password'].filter((k) => k in redis);
+  if ('url' in redis && plain.length > 0) report(`redis.url and redis.${plain[0]} are both set: use the url alone (it can carry user:password@host:port/db) or drop it`, ['redis', plain[0] as string], 'key');
+  const modes = ['url', 'cluster', 'sentinel'].filter((k) => k in redis);
+  if (modes.length > 1) report(`redis.${modes[0]} and redis.${modes[1]} are both set: choose one connection mode`, ['redis', modes[1] as string], 'key');
+
+  const handler = obj(obj(raw).handler);
+  if ('module' in handler) {
+    for (const key of ['mode', 'env', 'cwd', 'permanent_exit_codes', 'instances']) {
+      if (key in handler) report(`handler.${key} applies only to command handlers, and this handler is a module`, ['handler', key], 'key');
+    }
+  }
+  if ('command' in handler && 'export' in handler) report('handler.export applies only to module handlers, and this handler is a command', ['handler', 'export'], 'key');
+  if ('instances' in handler && handler.mode !== 'persistent') report('handler.instances needs handler.mode: persistent', ['handler', 'instances'], 'key');
+  return issues;
+}
+
+/** Checks that need the file system or relations between fields, on a config with defaults applied. */
+export async function checkMeaning(config: PipelineConfig, doc: PositionedDocument, options: { importModules: boolean }): Promise<ConfigIssue[]> {
+  const issues: ConfigIssue[] = [];
+  const report = reporter(doc, issues);
+  const dir = path.dirname(path.resolve(doc.file));
+  checkKeys(config, report);
+  checkMessage(config, dir, report);
+  if (config.handler.module !== undefined) await checkModule(config.handler.module, config.handler.export, dir, options.importModules, report);
+  if (config.handler.command !== undefined) checkCommand(config.handler.command, path.resolve(dir, config.handler.cwd), report);
+  return issues;
+}
+
+function checkKeys(config: PipelineConfig, report: Report): void {
+  const { list, stream, channel } = config.source;
+  const sourceKey = list?.key ?? stream?.key;
+  const kind = list ? 'list' : stream ? 'stream' : 'channel';
+  if (channel && channel.channels.length === 0 && channel.patterns.length === 0) {
+    report('source.channel needs at least one entry in channels or patterns', ['source', 'channel'], 'key');
+  }
+  const targets: { at: (string | number)[]; key: string | undefined; what: string }[] = [
+    { at: ['dead_letter', 'list'], key: config.dead_letter.list, what: 'dead_letter.list' },
+    { at: ['dead_letter', 'stream', 'key'], key: config.dead_letter.stream?.key, what: 'dead_letter.stream.key' },
+    { at: ['output', 'list'], key: config.output.list, what: 'output.list' },
+    { at: ['output', 'stream', 'key'], key: config.output.stream?.key, what: 'output.stream.key' },
+  ];
+  for (const target of targets) {
+    if (target.key !== undefined && target.key === sourceKey) {
+      report(`${target.what} "${target.key}" is the source ${kind} itself: messages would loop forever; use another key such as "${sourceKey}:${target.what.startsWith('dead') ? 'dead' : 'done'}"`, target.at);
+    }
+  }
+  const dead = config.dead_letter.list ?? config.dead_letter.stream?.key;
+  const out = config.output.list ?? config.output.stream?.key;
+  if (dead !== undefined && dead === out) report(`output and dead_letter both use "${dead}": results and failures would mix`, config.output.list ? ['output', 'list'] : ['output', 'stream', 'key']);
+  if (channel && config.output.channel !== undefined && channel.channels.includes(config.output.channel)) {
+    report(`output.channel "${config.output.channel}" is one of the source channels: results would be consumed again forever`, ['output', 'channel']);
+  }
+}
+
+function checkMessage(config: PipelineConfig, dir: string, report: Report): void {
+  const schemaFile = config.message.schema;
+  if (schemaFile === '') return;
+  if (config.message.format !== 'json') {
+    report(`message.schema needs message.format: json (the format is ${config.message.format})`, ['message', 'schema']);
+    return;
+  }
+  const full = path.resolve(dir, schemaFile);
+  if (!existsSync(full)) {
+    report(`message.schema file not found: ${schemaFile} (resolved to ${full})`, ['message', 'schema']);
+    return;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(full, 'utf8'));
+  } catch (error) {
+    report(`message.schema ${schemaFile} is not valid JSON: ${(error as Error).message}`, ['message', 'schema']);
+    return;
+  }
+  try {
+    new Ajv({ strict: false, allErrors: true }).compile(parsed as object);
+  } catch (error) {
+    report(`message.schema ${schemaFile} is not a valid JSON Schema: ${(error as Error).message}`, ['message', 'schema']);
+  }
+}
+
+async function checkModule(module: string, exportName: string, dir: string, importModules: boolean, report: Report): Promise<void> {
+  const full = path.resolve(dir, module);
+  if (!existsSync(full) || !statSync(full).isFile()) {
+    report(`handler.module file not found: ${module} (resolved to ${full})`, ['handler', 'module']);
+    return;
+  }
+  if (!importModules) return;
+  try {
+    await loadHandlerFunction(full, exportName);
+  } catch (error) {
+    if (!(error instanceof HandlerModuleError)) throw error;
+    report(error.message, ['handler', error.message.includes('"' + exportName + '"') ? 'export' : 'module']);
+  }
+}
+
+function checkCommand(command: string[], cwd: string, report: Report): void {
+  const executable = command[0] as string;
+  if (!existsSync(cwd) || !statSync(cwd).isDirectory()) {
+    report(`handler.cwd is not a directory: ${cwd}`, ['handler', 'cwd']);
+    return;
+  }
+  if (executable.includes('/')) {
+    const full = path.resolve(cwd, executable);
+    if (!isExecutable(full)) report(`handler.command executable not found or not executable: ${executable} (resolved to ${full})`, ['handler', 'command', 0]);
+    return;
+  }
+  const found = (process.env.PATH ?? '').split(path.delimiter).some((entry) => entry !== '' && isExecutable(path.join(entry, executable)));
+  if (!found) report(`handler.command executable "${executable}" is not on the PATH`, ['handler', 'command', 0]);
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,44 @@
+import type { Logger } from 'pino';
+
+/** Where a message came from. */
+export interface MessageOrigin {
+  kind: 'list' | 'stream' | 'channel';
+  /** The list or stream key. */
+  key?: string;
+  /** The channel a pub/sub message was published to. */
+  channel?: string;
+  /** The PSUBSCRIBE pattern that matched, for pattern subscriptions. */
+  pattern?: string;
+}
+
+/** What a handler receives (pipeline-dsl.md §3). */
+export interface Message<Body = unknown> {
+  /** List: a per-process sequence id; stream: the entry id; channel: a per-process sequence id. */
+  id: string;
+  /** Parsed per message.format: JSON value, string (text) or Buffer (binary). */
+  body: Body;
+  /** The payload exactly as Redis delivered it. */
+  raw: Buffer;
+  /** Every field of a stream entry ({} for lists and channels). */
+  fields: Record<string, string>;
+  /** Metadata: for a dead-letter replay, the original ids; otherwise empty unless the producer sent an envelope. */
+  headers: Record<string, string>;
+  source: MessageOrigin;
+  /** 1-based attempt number within this worker, counting retries. */
+  attempt: number;
+  /** How many times Redis has delivered it (streams: the group's delivery count; others: equal to attempt). */
+  deliveryCount: number;
+  /** Epoch milliseconds when the worker received it. */
+  receivedAt: number;
+}
+
+export interface HandlerContext {
+  /** Fires on the processing timeout and when a forced shutdown gives up on the message. */
+  signal: AbortSignal;
+  logger: Logger;
+  /** The pipeline's name. */
+  pipeline: string;
+}
+
+/** A module handler: throw to retry, throw PermanentError to dead-letter, return a value to send it to output. */
+export type Handler<Body = unknown, Result = unknown> = (message: Message<Body>, context: HandlerContext) => Promise<Result> | Result;
