@@ -1,0 +1,19 @@
+import { createLogger, type LogLevel } from '../runtime/logger.ts';
+import { superviseSignals } from '../runtime/supervisor.ts';
+import { startWorker } from '../runtime/worker.ts';
+
+export interface RunOptions {
+  logLevel?: LogLevel;
+  redisUrl?: string;
+}
+
+/** `pythia run FILE|DIR...`: every pipeline in one process until SIGTERM/SIGINT; exit 0 after a graceful stop. */
+export async function runCommand(paths: string[], options: RunOptions): Promise<number> {
+  const logger = createLogger(options.logLevel);
+  const worker = await startWorker(paths, { logger, redisUrl: options.redisUrl });
+  logger.info({ pipelines: worker.pipelines.map((p) => p.name) }, 'worker running');
+  const code = await superviseSignals(worker, logger);
+  logger.info('worker stopped');
+  logger.flush();
+  return code;
+}

@@ -1,0 +1,88 @@
+import type { PipelineConfig } from '../config/index.ts';
+import type { MessageOrigin } from '../handlers/types.ts';
+import { keys } from '../redis/keys.ts';
+import type { ConnectionPool } from '../redis/pool.ts';
+import { createWriter, type Target, type Writer } from './writer.ts';
+
+export const DEAD_LETTER_REASONS = ['retries_exhausted', 'permanent_error', 'timeout', 'invalid_json', 'schema_invalid', 'too_large', 'max_deliveries'] as const;
+export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
+
+/** One failed message, as stored in the dead letter. */
+export interface DeadLetterEntry {
+  /** The payload byte for byte: UTF-8 text when it is valid UTF-8, else base64 (see payload_encoding). */
+  payload: string;
+  payload_encoding: 'utf8' | 'base64';
+  reason: DeadLetterReason;
+  error: string;
+  attempts: number;
+  pipeline: string;
+  source: MessageOrigin;
+  message_id: string;
+  fields?: Record<string, string>;
+  first_failure_at: string;
+  last_failure_at: string;
+  dead_lettered_at: string;
+}
+
+export interface DeadLetterInput {
+  raw: Buffer;
+  reason: DeadLetterReason;
+  error: string;
+  attempts: number;
+  origin: MessageOrigin;
+  messageId: string;
+  fields: Record<string, string>;
+  firstFailureAt: number;
+  lastFailureAt: number;
+}
+
+export function deadLetterTarget(config: PipelineConfig, sourceKey: string | undefined): Target {
+  if (config.dead_letter.stream) return { kind: 'stream', key: config.dead_letter.stream.key, maxLength: config.dead_letter.stream.max_stream_length };
+  return { kind: 'list', key: config.dead_letter.list ?? keys.defaultDeadLetter(sourceKey, config.name) };
+}
+
+function encodePayload(raw: Buffer): { payload: string; payload_encoding: 'utf8' | 'base64' } {
+  const text = raw.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(raw) ? { payload: text, payload_encoding: 'utf8' } : { payload: raw.toString('base64'), payload_encoding: 'base64' };
+}
+
+export function buildEntry(pipeline: string, input: DeadLetterInput): DeadLetterEntry {
+  const entry: DeadLetterEntry = {
+    ...encodePayload(input.raw),
+    reason: input.reason,
+    error: input.error.slice(0, 4000),
+    attempts: input.attempts,
+    pipeline,
+    source: input.origin,
+    message_id: input.messageId,
+    first_failure_at: new Date(input.firstFailureAt).toISOString(),
+    last_failure_at: new Date(input.lastFailureAt).toISOString(),
+    dead_lettered_at: new Date().toISOString(),
+  };
+  if (Object.keys(input.fields).length > 0) entry.fields = input.fields;
+  return entry;
+}
+
+/**
+ * Writes dead letters: one JSON document per entry (LPUSH to a list, or the `body` field of an XADD).
+ * A stream entry also carries the raw payload bytes in a `payload` field and the `reason`.
+ */
+export class DeadLetterWriter {
+  readonly target: Target;
+  private readonly write: Writer;
+
+  constructor(
+    private readonly pipeline: string,
+    target: Target,
+    pool: ConnectionPool,
+  ) {
+    this.target = target;
+    this.write = createWriter(target, pool);
+  }
+
+  async send(input: DeadLetterInput): Promise<void> {
+    const entry = buildEntry(this.pipeline, input);
+    const document = JSON.stringify(entry);
+    await (this.target.kind === 'stream' ? this.write(document, { payload: input.raw, reason: entry.reason }) : this.write(document));
+  }
+}

@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { PipelineConfig } from '../config/index.ts';
+
+export type RedisClient = Redis | Cluster;
+
+export interface ConnectionPlan {
+  /** How to make one connection; `role` becomes the client name, and blocking connections get no command timeout. */
+  create(role: string, options?: { blocking?: boolean; blockMs?: number; subscriber?: boolean }): RedisClient;
+  /** host:port (or cluster/sentinel), without credentials: safe to log. */
+  describe: string;
+}
+
+/** Translates the redis section of a pipeline into ioredis clients. `overrideUrl` replaces url/host/port/db. */
+export function planConnection(redis: PipelineConfig['redis'], baseDir: string, pipeline: string, overrideUrl?: string): ConnectionPlan {
+  const tls = tlsOptions(redis, baseDir, overrideUrl ?? redis.url);
+  const common = (role: string, options: { blocking?: boolean; blockMs?: number; subscriber?: boolean }): RedisOptions => ({
+    connectionName: `pythia:${pipeline}:${role}`,
+    connectTimeout: redis.connection_timeout_ms,
+    keepAlive: redis.socket_keepalive ? 30_000 : undefined,
+    // A command never fails just because Redis is briefly away: it waits in the offline queue and is
+    // resent after the reconnect. That is what keeps acks and dead letters from being lost.
+    maxRetriesPerRequest: null,
+    enableOfflineQueue: true,
+    autoResendUnfulfilledCommands: true,
+    enableAutoPipelining: !options.blocking && !options.subscriber,
+    socketTimeout: redis.socket_timeout_ms > 0 ? redis.socket_timeout_ms + (options.blocking ? (options.blockMs ?? 0) + 1000 : 0) : undefined,
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), 2000),
+    reconnectOnError: (error) => (/READONLY|LOADING/.test(error.message) ? 2 : false),
+    lazyConnect: false,
+    tls,
+  });
+
+  if (redis.cluster && !overrideUrl) {
+    const nodes = redis.cluster.nodes.map((node) => {
+      const u = new URL(node);
+      return { host: u.hostname, port: Number(u.port || 6379) };
+    });
+    const first = new URL(redis.cluster.nodes[0] as string);
+    return {
+      describe: `cluster ${nodes.map((n) => `${n.host}:${n.port}`).join(',')}`,
+      create: (role, options = {}) => {
+        const redisOptions = common(role, options);
+        const clusterOptions: ClusterOptions = {
+          redisOptions: { ...redisOptions, username: decodeURIComponent(first.username) || redis.username || undefined, password: decodeURIComponent(first.password) || redis.password || undefined },
+          enableAutoPipelining: redisOptions.enableAutoPipelining,
+          enableOfflineQueue: true,
+          clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
+          dnsLookup: (address, callback) => callback(null, address),
+        };
+        return new Cluster(nodes, clusterOptions);
+      },
+    };
+  }
+
+  if (redis.sentinel && !overrideUrl) {
+    const sentinels = redis.sentinel.nodes.map((node) => {
+      const u = new URL(node);
+      return { host: u.hostname, port: Number(u.port || 26379) };
+    });
+    return {
+      describe: `sentinel ${redis.sentinel.name} via ${sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`,
+      create: (role, options = {}) =>
+        new Redis({
+          ...common(role, options),
+          sentinels,
+          name: redis.sentinel?.name,
+          sentinelPassword: redis.sentinel?.password || undefined,
+          username: redis.username || undefined,
+          password: redis.password || undefined,
+          db: redis.db,
+        }),
+    };
+  }
+
+  const url = overrideUrl ?? redis.url;
+  if (url) {
+    const parsed = new URL(url);
+    return {
+      describe: `${parsed.hostname}:${parsed.port || 6379}/${parsed.pathname.slice(1) || '0'}`,
+      create: (role, options = {}) => new Redis(url, common(role, options)),
+    };
+  }
+  return {
+    describe: `${redis.host}:${redis.port}/${redis.db}`,
+    create: (role, options = {}) =>
+      new Redis({
+        ...common(role, options),
+        host: redis.host,
+        port: redis.port,
+        db: redis.db,
+        username: redis.username || undefined,
+        password: redis.password || undefined,
+      }),
+  };
+}
+
+function tlsOptions(redis: PipelineConfig['redis'], baseDir: string, url: string | undefined): ConnectionOptions | undefined {
+  const wanted = redis.tls.enabled || (url?.startsWith('rediss://') ?? false) || redis.cluster?.nodes.some((n) => n.startsWith('rediss://'));
+  if (!wanted) return undefined;
+  const read = (file: string) => (file ? readFileSync(path.resolve(baseDir, file)) : undefined);
+  return {
+    ca: read(redis.tls.ca_file),
+    cert: read(redis.tls.cert_file),
+    key: read(redis.tls.key_file),
+    rejectUnauthorized: redis.tls.reject_unauthorized,
+  };
+}

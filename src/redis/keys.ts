@@ -1,0 +1,11 @@
+/**
+ * Every key Pythia derives from a source key. Derived keys wrap the source key in a hash tag, so
+ * on Redis Cluster they live in the source key's slot (a key without braces hashes exactly like
+ * its own hash tag), and the Lua scripts that touch both stay single-slot.
+ */
+export const keys = {
+  processing: (key: string, consumer: string) => `{${key}}:processing:${consumer}`,
+  heartbeat: (key: string, consumer: string) => `{${key}}:heartbeat:${consumer}`,
+  consumers: (key: string) => `{${key}}:consumers`,
+  defaultDeadLetter: (sourceKey: string | undefined, pipeline: string) => (sourceKey === undefined ? `pythia:${pipeline}:dead` : `${sourceKey}:dead`),
+};

@@ -1,0 +1,60 @@
+import type { RedisClient } from './connection.ts';
+
+/**
+ * Lua scripts. Each script's KEYS share one hash slot (see keys.ts), so they run on Redis Cluster.
+ * ioredis sends EVALSHA and falls back to EVAL after NOSCRIPT (e.g. after a Redis restart).
+ */
+export const LIST_FETCH = {
+  // KEYS[1] queue, KEYS[2] processing list | ARGV[1] max items
+  // Takes up to ARGV[1] items from the right (oldest, with LPUSH producers) and records them in the
+  // processing list in one atomic step, so a crash right after leaves them recoverable.
+  numberOfKeys: 2,
+  lua: `
+local items = redis.call('RPOP', KEYS[1], ARGV[1])
+if not items then return {} end
+for i = 1, #items, 1000 do
+  redis.call('LPUSH', KEYS[2], unpack(items, i, math.min(i + 999, #items)))
+end
+return items`,
+};
+
+export const LIST_ACK = {
+  // KEYS[1] processing list | ARGV[1..n] payloads of finished messages
+  // LREM from the tail: the oldest in-flight items sit at the right, so each removal is short.
+  numberOfKeys: 1,
+  lua: `
+for i = 1, #ARGV do redis.call('LREM', KEYS[1], -1, ARGV[i]) end
+return #ARGV`,
+};
+
+export const LIST_RECOVER = {
+  // KEYS[1] queue, KEYS[2] processing list, KEYS[3] heartbeat, KEYS[4] consumers set
+  // ARGV[1] consumer name, ARGV[2] '1' to recover even with a live heartbeat (our own list at start-up)
+  // Moves a dead consumer's items back to the right end of the queue, oldest last, so they are next.
+  numberOfKeys: 4,
+  lua: `
+if ARGV[2] ~= '1' and redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
+local items = redis.call('LRANGE', KEYS[2], 0, -1)
+for i = 1, #items, 1000 do
+  redis.call('RPUSH', KEYS[1], unpack(items, i, math.min(i + 999, #items)))
+end
+redis.call('DEL', KEYS[2])
+if ARGV[2] ~= '1' then redis.call('SREM', KEYS[4], ARGV[1]) end
+return #items`,
+};
+
+export interface PythiaCommands {
+  pythiaListFetch(queue: string, processing: string, max: number): Promise<string[]>;
+  pythiaListFetchBuffer(queue: string, processing: string, max: number): Promise<Buffer[]>;
+  pythiaListAck(processing: string, ...payloads: (Buffer | string)[]): Promise<number>;
+  pythiaListRecover(queue: string, processing: string, heartbeat: string, consumers: string, consumer: string, force: '0' | '1'): Promise<number>;
+}
+
+export type ScriptedClient = RedisClient & PythiaCommands;
+
+export function withScripts(client: RedisClient): ScriptedClient {
+  client.defineCommand('pythiaListFetch', LIST_FETCH);
+  client.defineCommand('pythiaListAck', LIST_ACK);
+  client.defineCommand('pythiaListRecover', LIST_RECOVER);
+  return client as ScriptedClient;
+}

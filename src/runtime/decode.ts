@@ -1,0 +1,34 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Ajv, type ValidateFunction } from 'ajv';
+import type { PipelineConfig } from '../config/index.ts';
+import type { DeadLetterReason } from '../outputs/dead-letter.ts';
+
+export type Decoded = { ok: true; body: unknown } | { ok: false; reason: DeadLetterReason; error: string };
+
+/** Turns a raw payload into the handler's `message.body` per message.format, max_bytes and message.schema. */
+export function createDecoder(message: PipelineConfig['message'], baseDir: string): (raw: Buffer) => Decoded {
+  const { format, max_bytes: maxBytes } = message;
+  let validate: ValidateFunction | undefined;
+  if (message.schema !== '') {
+    const schema = JSON.parse(readFileSync(path.resolve(baseDir, message.schema), 'utf8')) as object;
+    validate = new Ajv({ strict: false, allErrors: false, useDefaults: false }).compile(schema);
+  }
+  return (raw) => {
+    if (raw.length > maxBytes) return { ok: false, reason: 'too_large', error: `payload of ${raw.length} bytes exceeds message.max_bytes ${maxBytes}` };
+    if (format === 'binary') return { ok: true, body: raw };
+    const text = raw.toString('utf8');
+    if (format === 'text') return { ok: true, body: text };
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (error) {
+      return { ok: false, reason: 'invalid_json', error: `invalid JSON: ${(error as Error).message}` };
+    }
+    if (validate && !validate(body)) {
+      const first = validate.errors?.[0];
+      return { ok: false, reason: 'schema_invalid', error: `body does not match message.schema: ${first?.instancePath || '/'} ${first?.message ?? 'is invalid'}` };
+    }
+    return { ok: true, body };
+  };
+}

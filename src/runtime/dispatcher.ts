@@ -1,0 +1,311 @@
+import type { Logger } from 'pino';
+import type { PipelineConfig } from '../config/index.ts';
+import { isPermanent, TimeoutError } from '../errors.ts';
+import type { HandlerRunner } from '../handlers/runner.ts';
+import type { HandlerContext, Message } from '../handlers/types.ts';
+import type { DeadLetterReason, DeadLetterWriter } from '../outputs/dead-letter.ts';
+import type { Writer } from '../outputs/writer.ts';
+import { serializeResult } from '../outputs/writer.ts';
+import { retryDelay } from '../resilience/backoff.ts';
+import { CircuitBreaker } from '../resilience/circuit-breaker.ts';
+import type { Delivery, Source } from '../sources/source.ts';
+import type { Decoded } from './decode.ts';
+import type { PipelineObserver } from './observer.ts';
+
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/** One message's life in this worker, across its attempts. */
+interface Work {
+  delivery: Delivery;
+  body: unknown;
+  attempt: number;
+  firstFailureAt: number;
+  lastError: unknown;
+  controller: AbortController | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export interface DispatcherParts {
+  config: PipelineConfig;
+  source: Source;
+  handler: HandlerRunner;
+  decode: (raw: Buffer) => Decoded;
+  output: Writer | undefined;
+  deadLetter: DeadLetterWriter;
+  logger: Logger;
+  observer: PipelineObserver;
+}
+
+/**
+ * Runs messages through the handler: at most `concurrency` at once, fetching only what capacity
+ * allows; retries with backoff without blocking other messages; a timeout per attempt; a circuit
+ * breaker that stops fetching; dead letters written before the ack. Knows nothing about Redis.
+ */
+export class Dispatcher {
+  readonly breaker: CircuitBreaker;
+  private readonly concurrency: number;
+  private readonly batchSize: number;
+  /** Messages being decoded, handled, or written (they hold a concurrency slot). */
+  private active = 0;
+  /** Messages whose retry delay has passed, waiting for a slot. */
+  private readonly retryReady: Work[] = [];
+  /** Messages waiting for their retry delay; they hold no slot, so they never block others. */
+  private readonly waiting = new Set<Work>();
+  private readonly running = new Set<Work>();
+  private stopping = false;
+  private wake: (() => void) | undefined;
+  private loopDone: Promise<void> = Promise.resolve();
+  private idle: (() => void) | undefined;
+  private readonly maxWaiting: number;
+
+  constructor(private readonly parts: DispatcherParts) {
+    const { config, observer } = parts;
+    this.concurrency = config.concurrency;
+    const source = config.source.list ?? config.source.stream;
+    this.batchSize = source?.batch_size ?? config.concurrency;
+    // Retrying messages stay unacknowledged in Redis; past this many, fetching pauses instead of piling up.
+    this.maxWaiting = Math.max(1000, config.concurrency * 10);
+    this.breaker = new CircuitBreaker(config.resilience.circuit_breaker, (state) => {
+      observer.breaker(state);
+      parts.logger.warn({ state }, `circuit breaker ${state}`);
+      this.signal();
+    });
+  }
+
+  get inFlight(): number {
+    return this.active;
+  }
+
+  start(): void {
+    this.loopDone = this.loop();
+  }
+
+  private signal(): void {
+    const wake = this.wake;
+    if (wake) {
+      this.wake = undefined;
+      wake();
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private async loop(): Promise<void> {
+    const { source } = this.parts;
+    while (!this.stopping) {
+      const free = Math.min(this.concurrency - this.active, this.breaker.capacity());
+      if (free <= 0) {
+        // Full, or the breaker is open: wait for a slot or for the breaker to half-open.
+        await this.sleep(this.breaker.state === 'open' ? Math.max(10, this.breaker.msUntilHalfOpen()) : 1000);
+        continue;
+      }
+      if (this.retryReady.length > 0) {
+        for (const work of this.retryReady.splice(0, free)) this.attempt(work);
+        continue;
+      }
+      if (this.waiting.size >= this.maxWaiting) {
+        await this.sleep(100);
+        continue;
+      }
+      const deliveries = await source.fetch(Math.min(free, this.batchSize));
+      for (let i = 0; i < deliveries.length; i++) this.begin(deliveries[i] as Delivery);
+    }
+  }
+
+  private begin(delivery: Delivery): void {
+    const work: Work = { delivery, body: undefined, attempt: 1, firstFailureAt: 0, lastError: undefined, controller: undefined, timer: undefined };
+    const { config, decode } = this.parts;
+    const maxDeliveries = config.source.stream?.max_deliveries;
+    if (maxDeliveries !== undefined && delivery.deliveryCount > maxDeliveries) {
+      this.take(work);
+      this.kill(work, 'max_deliveries', `delivered ${delivery.deliveryCount} times, more than source.stream.max_deliveries (${maxDeliveries})`, delivery.deliveryCount - 1);
+      return;
+    }
+    const decoded = decode(delivery.raw);
+    if (!decoded.ok) {
+      this.take(work);
+      this.kill(work, decoded.reason, decoded.error, 0);
+      return;
+    }
+    work.body = decoded.body;
+    this.attempt(work);
+  }
+
+  private take(work: Work): void {
+    this.active++;
+    this.running.add(work);
+    this.parts.observer.inFlight(this.active);
+  }
+
+  private release(work: Work): void {
+    this.active--;
+    this.running.delete(work);
+    this.parts.observer.inFlight(this.active);
+    if (this.active === 0 && this.idle) this.idle();
+    this.signal();
+  }
+
+  private attempt(work: Work): void {
+    this.take(work);
+    this.breaker.started();
+    const { config, handler, logger } = this.parts;
+    const delivery = work.delivery;
+    const controller = new AbortController();
+    work.controller = controller;
+    const message: Message = {
+      id: delivery.id,
+      body: work.body,
+      raw: delivery.raw,
+      fields: delivery.fields,
+      headers: NO_HEADERS,
+      source: delivery.origin,
+      attempt: work.attempt,
+      deliveryCount: delivery.deliveryCount + work.attempt - 1,
+      receivedAt: delivery.receivedAt,
+    };
+    let childLogger: Logger | undefined;
+    const context: HandlerContext = {
+      signal: controller.signal,
+      pipeline: config.name,
+      get logger() {
+        childLogger ??= logger.child({ messageId: delivery.id, attempt: work.attempt });
+        return childLogger;
+      },
+    };
+    const started = performance.now();
+    const timeoutMs = config.resilience.processing_timeout_ms;
+    const timedOut = new Promise<never>((_, reject) => {
+      work.timer = setTimeout(() => {
+        const error = new TimeoutError(timeoutMs);
+        controller.abort(error);
+        reject(error);
+      }, timeoutMs);
+    });
+    Promise.race([handler.invoke(message, context), timedOut]).then(
+      (result) => this.succeeded(work, result, started),
+      (error: unknown) => this.failed(work, error, started),
+    );
+  }
+
+  private async succeeded(work: Work, result: unknown, started: number): Promise<void> {
+    clearTimeout(work.timer);
+    if (work.controller?.signal.aborted) return; // abandoned at shutdown: the late result is discarded
+    const { output, observer, source } = this.parts;
+    observer.duration((performance.now() - started) / 1000);
+    if (output && result !== undefined) {
+      try {
+        await output(serializeResult(result));
+      } catch (error) {
+        return this.failed(work, error, started);
+      }
+    }
+    this.breaker.success();
+    source.ack(work.delivery);
+    observer.outcome('ok');
+    this.release(work);
+  }
+
+  private failed(work: Work, error: unknown, started: number): void {
+    clearTimeout(work.timer);
+    const { config, observer, logger } = this.parts;
+    const abandoned = this.stopping && work.controller?.signal.aborted && !(error instanceof TimeoutError);
+    if (abandoned) return;
+    observer.duration((performance.now() - started) / 1000);
+    this.breaker.failure();
+    const now = Date.now();
+    if (work.firstFailureAt === 0) work.firstFailureAt = now;
+    work.lastError = error;
+    const text = errorText(error);
+    if (isPermanent(error)) return this.kill(work, 'permanent_error', text, work.attempt);
+    if (work.attempt > config.resilience.max_retries) {
+      return this.kill(work, error instanceof TimeoutError ? 'timeout' : 'retries_exhausted', text, work.attempt);
+    }
+    const delay = retryDelay(config.resilience, work.attempt);
+    logger.warn({ messageId: work.delivery.id, attempt: work.attempt, delayMs: delay, err: text }, 'handler failed; retrying');
+    observer.retry();
+    observer.outcome('retried');
+    work.attempt++;
+    this.release(work);
+    this.waiting.add(work);
+    work.timer = setTimeout(() => {
+      this.waiting.delete(work);
+      if (this.stopping) return;
+      this.retryReady.push(work);
+      this.signal();
+    }, delay);
+  }
+
+  /** Dead-letters a message (it holds a slot), then acknowledges it. */
+  private kill(work: Work, reason: DeadLetterReason, error: string, attempts: number): void {
+    const { deadLetter, source, observer, logger, config } = this.parts;
+    const now = Date.now();
+    const delivery = work.delivery;
+    const input = { raw: delivery.raw, reason, error, attempts, origin: delivery.origin, messageId: delivery.id, fields: delivery.fields, firstFailureAt: work.firstFailureAt || now, lastFailureAt: now };
+    logger.warn({ messageId: delivery.id, reason, attempts, err: error }, 'dead-lettering message');
+    const write = async (): Promise<void> => {
+      for (let tries = 1; ; tries++) {
+        try {
+          await deadLetter.send(input);
+          break;
+        } catch (err) {
+          if (this.stopping && tries > 3) return; // left unacknowledged: redelivered after a restart
+          logger.error({ err, tries, pipeline: config.name }, 'writing the dead letter failed; retrying');
+          await new Promise((r) => setTimeout(r, Math.min(100 * tries, 2000)));
+        }
+      }
+      source.ack(delivery);
+      observer.deadLetter(reason);
+      observer.outcome('dead_lettered');
+    };
+    void write().finally(() => this.release(work));
+  }
+
+  /**
+   * Stops fetching, lets running messages finish for up to graceMs, then aborts the rest (their late
+   * results are discarded). Messages waiting for a retry are left unacknowledged, hence recoverable.
+   * Returns the deliveries that were not acknowledged.
+   */
+  async stop(graceMs: number): Promise<Delivery[]> {
+    this.stopping = true;
+    this.parts.source.interrupt();
+    this.signal();
+    await this.loopDone;
+    for (const work of this.waiting) clearTimeout(work.timer);
+    const unfinished = [...this.waiting, ...this.retryReady].map((w) => w.delivery);
+    this.waiting.clear();
+    this.retryReady.length = 0;
+    if (this.active > 0) {
+      const drained = new Promise<void>((resolve) => (this.idle = resolve));
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<'expired'>((resolve) => (timer = setTimeout(() => resolve('expired'), graceMs)));
+      const result = await Promise.race([drained, expired]);
+      clearTimeout(timer);
+      if (result === 'expired') {
+        this.parts.logger.warn({ count: this.active, graceMs }, 'grace period over: abandoning unfinished messages');
+        for (const work of this.running) {
+          clearTimeout(work.timer);
+          work.controller?.abort(new Error('shutdown: grace period over'));
+          unfinished.push(work.delivery);
+        }
+      }
+    }
+    await this.parts.source.flush();
+    return unfinished;
+  }
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  return typeof error === 'string' ? error : JSON.stringify(error) ?? String(error);
+}

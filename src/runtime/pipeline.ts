@@ -1,0 +1,132 @@
+import type { Logger } from 'pino';
+import type { LoadedPipeline } from '../config/index.ts';
+import { createHandlerRunner } from '../handlers/index.ts';
+import type { HandlerRunner } from '../handlers/runner.ts';
+import { DeadLetterWriter, deadLetterTarget } from '../outputs/dead-letter.ts';
+import { createWriter, type Target } from '../outputs/writer.ts';
+import { planConnection, type RedisClient } from '../redis/connection.ts';
+import { ConnectionPool } from '../redis/pool.ts';
+import { withScripts } from '../redis/scripts.ts';
+import { ChannelSource } from '../sources/channel.ts';
+import { ListSource } from '../sources/list.ts';
+import type { Source } from '../sources/source.ts';
+import { StreamSource } from '../sources/stream.ts';
+import { createDecoder } from './decode.ts';
+import { Dispatcher } from './dispatcher.ts';
+import { NO_OBSERVER, type PipelineObserver } from './observer.ts';
+import { scrubSecrets } from './logger.ts';
+
+export interface PipelineOptions {
+  logger: Logger;
+  observer?: PipelineObserver;
+  /** Replaces the file's connection settings (used by `pythia demo` and tests). */
+  redisUrl?: string;
+}
+
+export type PipelineState = 'starting' | 'consuming' | 'draining' | 'stopped';
+
+/** One live pipeline: its connections, source, handler and dispatcher. */
+export class RunningPipeline {
+  readonly name: string;
+  state: PipelineState = 'starting';
+  readonly pool: ConnectionPool;
+  readonly source: Source;
+  readonly deadLetter: DeadLetterWriter;
+  private dispatcher: Dispatcher | undefined;
+  private handler: HandlerRunner | undefined;
+  private readonly logger: Logger;
+  private readonly observer: PipelineObserver;
+  private stopping: Promise<void> | undefined;
+  private readonly reader: RedisClient;
+
+  constructor(
+    readonly loaded: LoadedPipeline,
+    options: PipelineOptions,
+  ) {
+    const { config, dir } = loaded;
+    this.name = config.name;
+    this.observer = options.observer ?? NO_OBSERVER;
+    const plan = planConnection(config.redis, dir, config.name, options.redisUrl);
+    this.logger = options.logger.child({ pipeline: config.name, source: sourceLabel(loaded) });
+    let lastError = '';
+    const onError = (error: Error) => {
+      const text = scrubSecrets(error.message);
+      if (text !== lastError) this.logger.warn({ redis: plan.describe, err: error }, 'redis connection error');
+      lastError = text;
+    };
+    this.pool = new ConnectionPool(plan, config.redis.connection_pool_size, onError);
+    const { list, stream, channel } = config.source;
+    const blockMs = list?.block_timeout_ms ?? stream?.block_timeout_ms ?? 0;
+    this.reader = plan.create(channel ? 'subscriber' : 'reader', { blocking: true, blockMs, subscriber: Boolean(channel) });
+    this.reader.on('error', onError);
+    if (list) this.source = new ListSource(list, withScripts(this.reader), this.pool, this.logger);
+    else if (stream) this.source = new StreamSource(stream, withScripts(this.reader), this.pool, this.logger);
+    else this.source = new ChannelSource(channel as NonNullable<typeof channel>, this.reader, this.logger);
+    this.deadLetter = new DeadLetterWriter(config.name, deadLetterTarget(config, this.source.key), this.pool);
+  }
+
+  async start(): Promise<void> {
+    const { config, dir } = this.loaded;
+    this.handler = await createHandlerRunner(config, dir, this.logger);
+    await this.source.start();
+    const out = outputTarget(this.loaded);
+    this.dispatcher = new Dispatcher({
+      config,
+      source: this.source,
+      handler: this.handler,
+      decode: createDecoder(config.message, dir),
+      output: out ? createWriter(out, this.pool) : undefined,
+      deadLetter: this.deadLetter,
+      logger: this.logger,
+      observer: this.observer,
+    });
+    this.dispatcher.start();
+    this.state = 'consuming';
+    this.logger.info({ concurrency: config.concurrency, deadLetter: this.deadLetter.target.key }, 'pipeline consuming');
+  }
+
+  get inFlight(): number {
+    return this.dispatcher?.inFlight ?? 0;
+  }
+
+  get breakerState(): string {
+    return this.dispatcher?.breaker.state ?? 'closed';
+  }
+
+  /** Graceful: stop fetching, finish in-flight work within the grace period, flush acks, close. Idempotent. */
+  stop(graceMs = this.loaded.config.shutdown.grace_period_ms): Promise<void> {
+    this.stopping ??= this.doStop(graceMs);
+    return this.stopping;
+  }
+
+  private async doStop(graceMs: number): Promise<void> {
+    this.state = 'draining';
+    this.logger.info({ graceMs, inFlight: this.inFlight }, 'draining');
+    const unfinished = this.dispatcher ? await this.dispatcher.stop(graceMs) : [];
+    if (!this.dispatcher) this.source.interrupt();
+    try {
+      await this.source.close(unfinished);
+    } catch (error) {
+      this.logger.error({ err: error }, 'closing the source failed; unfinished messages stay recoverable');
+    }
+    await this.handler?.close();
+    await this.pool.close();
+    this.state = 'stopped';
+    this.logger.info({ unfinished: unfinished.length }, 'pipeline stopped');
+  }
+}
+
+function outputTarget({ config }: LoadedPipeline): Target | undefined {
+  const { output } = config;
+  if (output.list) return { kind: 'list', key: output.list };
+  if (output.stream) return { kind: 'stream', key: output.stream.key, maxLength: output.stream.max_stream_length };
+  if (output.channel) return { kind: 'channel', key: output.channel };
+  return undefined;
+}
+
+export function sourceLabel({ config }: LoadedPipeline): string {
+  const { list, stream, channel } = config.source;
+  if (list) return `list:${list.key}`;
+  if (stream) return `stream:${stream.key}`;
+  return `channel:${[...(channel?.channels ?? []), ...(channel?.patterns ?? [])].join(',')}`;
+}

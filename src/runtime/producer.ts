@@ -1,0 +1,63 @@
+import type { LoadedPipeline } from '../config/index.ts';
+import { planConnection, type RedisClient } from '../redis/connection.ts';
+import { closeClient } from '../redis/pool.ts';
+
+export interface ProduceOptions {
+  count: number;
+  /** Body template; `{{seq}}` becomes the message number (1-based), `{{now}}` the epoch ms at send time. */
+  body?: string | Buffer;
+  redisUrl?: string;
+  /** Messages per pipelined round trip. */
+  chunk?: number;
+  /** Starting sequence number (default 1). */
+  startAt?: number;
+}
+
+export const DEFAULT_BODY = '{"id":{{seq}},"amount":{{seq}},"produced_at":{{now}}}';
+
+/**
+ * Sends test messages to a pipeline's source the way a producer would: LPUSH (many values per
+ * command), XADD with the stream's MAXLEN, or PUBLISH, pipelined in chunks.
+ */
+export class Producer {
+  private readonly client: RedisClient;
+
+  constructor(private readonly pipeline: LoadedPipeline, redisUrl?: string) {
+    const { config, dir } = pipeline;
+    this.client = planConnection(config.redis, dir, config.name, redisUrl).create('producer');
+    this.client.on('error', () => {});
+  }
+
+  async send(options: ProduceOptions): Promise<number> {
+    const { source } = this.pipeline.config;
+    const template = options.body ?? DEFAULT_BODY;
+    const chunk = options.chunk ?? 1000;
+    const first = options.startAt ?? 1;
+    const render = typeof template === 'string' && template.includes('{{') ? (seq: number) => template.replaceAll('{{seq}}', String(seq)).replaceAll('{{now}}', String(Date.now())) : () => template;
+    let sent = 0;
+    while (sent < options.count) {
+      const n = Math.min(chunk, options.count - sent);
+      const bodies = Array.from({ length: n }, (_, i) => render(first + sent + i));
+      if (source.list) {
+        await this.client.lpush(source.list.key, ...bodies);
+      } else if (source.stream) {
+        const pipe = this.client.pipeline();
+        const trim = source.stream.max_stream_length > 0 ? ['MAXLEN', '~', String(source.stream.max_stream_length)] : [];
+        for (const body of bodies) pipe.call('XADD', source.stream.key, ...trim, '*', 'body', body);
+        await pipe.exec();
+      } else {
+        const channel = source.channel?.channels[0];
+        if (channel === undefined) throw new Error('this channel pipeline subscribes only to patterns: pythia produce needs a plain channel');
+        const pipe = this.client.pipeline();
+        for (const body of bodies) pipe.publish(channel, body);
+        await pipe.exec();
+      }
+      sent += n;
+    }
+    return sent;
+  }
+
+  close(): Promise<void> {
+    return closeClient(this.client);
+  }
+}

@@ -1,0 +1,40 @@
+import type { MessageOrigin } from '../handlers/types.ts';
+
+/** One message as a source hands it out: the payload and what the source needs to acknowledge it. */
+export interface Delivery {
+  id: string;
+  raw: Buffer;
+  fields: Record<string, string>;
+  origin: MessageOrigin;
+  /** How many times Redis has handed this message out (1 for a first delivery). */
+  deliveryCount: number;
+  receivedAt: number;
+  /** Source-private handle used by ack(): the payload for lists, the entry id for streams. */
+  readonly token: Buffer | string;
+}
+
+/**
+ * The contract every source kind implements. A source knows Redis and nothing about retries:
+ * it hands out deliveries, never more than it is asked for (backpressure), and acknowledges them.
+ */
+export interface Source {
+  readonly kind: 'list' | 'stream' | 'channel';
+  /** The key (list, stream) or a description of the subscriptions (channel). */
+  readonly name: string;
+  /** The key a default dead letter is named after (undefined for channels). */
+  readonly key: string | undefined;
+  /** Connects, creates groups, recovers this consumer's own unfinished messages. */
+  start(): Promise<void>;
+  /** Up to `max` deliveries; blocks up to the configured block timeout only when nothing is waiting. */
+  fetch(max: number): Promise<Delivery[]>;
+  /** Marks a delivery finished (processed, or safely dead-lettered). Batched; see flush(). */
+  ack(delivery: Delivery): void;
+  /** Resolves when every ack issued so far has reached Redis. */
+  flush(): Promise<void>;
+  /** Makes a pending fetch() return at once; no fetch after this. */
+  interrupt(): void;
+  /** Releases connections. `unfinished` are deliveries that were not acknowledged. */
+  close(unfinished: Delivery[]): Promise<void>;
+  /** Messages dropped by the source itself (pub/sub buffer overflow). */
+  dropped(): number;
+}
