@@ -43,7 +43,31 @@ if ARGV[2] ~= '1' then redis.call('SREM', KEYS[4], ARGV[1]) end
 return #items`,
 };
 
+export const LIST_RECONCILE = {
+  // KEYS[1] processing list, KEYS[2] queue | ARGV[1..n] payloads this consumer knows are in flight
+  // After a reconnect, a fetch whose reply was lost may have moved items nobody is working on:
+  // everything in the processing list beyond the known multiset goes back to the queue.
+  numberOfKeys: 2,
+  lua: `
+local known = {}
+for i = 1, #ARGV do known[ARGV[i]] = (known[ARGV[i]] or 0) + 1 end
+local items = redis.call('LRANGE', KEYS[1], 0, -1)
+local moved = 0
+for i = #items, 1, -1 do
+  local v = items[i]
+  if known[v] and known[v] > 0 then
+    known[v] = known[v] - 1
+  else
+    redis.call('LREM', KEYS[1], -1, v)
+    redis.call('RPUSH', KEYS[2], v)
+    moved = moved + 1
+  end
+end
+return moved`,
+};
+
 export interface PythiaCommands {
+  pythiaListReconcile(processing: string, queue: string, ...known: (Buffer | string)[]): Promise<number>;
   pythiaListFetch(queue: string, processing: string, max: number): Promise<string[]>;
   pythiaListFetchBuffer(queue: string, processing: string, max: number): Promise<Buffer[]>;
   pythiaListAck(processing: string, ...payloads: (Buffer | string)[]): Promise<number>;
@@ -56,5 +80,6 @@ export function withScripts(client: RedisClient): ScriptedClient {
   client.defineCommand('pythiaListFetch', LIST_FETCH);
   client.defineCommand('pythiaListAck', LIST_ACK);
   client.defineCommand('pythiaListRecover', LIST_RECOVER);
+  client.defineCommand('pythiaListReconcile', LIST_RECONCILE);
   return client as ScriptedClient;
 }

@@ -34,6 +34,9 @@ export class ListSource implements Source {
   private stopped = false;
   private sequence = 0;
   private timers: NodeJS.Timeout[] = [];
+  /** Deliveries handed out and not yet acknowledged: what a reconcile after a reconnect keeps. */
+  private readonly outstanding = new Set<Delivery>();
+  private needsReconcile = false;
 
   constructor(
     private readonly config: ListConfig,
@@ -49,6 +52,10 @@ export class ListSource implements Source {
     this.consumers = keys.consumers(this.key);
     this.origin = { kind: 'list', key: this.key };
     this.blockSeconds = config.block_timeout_ms / 1000;
+    let connections = 0;
+    reader.on('ready', () => {
+      if (++connections > 1) this.needsReconcile = true;
+    });
     this.acks = new AckBatcher(
       (payloads) => this.pool.next().pythiaListAck(this.processing, ...payloads),
       (error, count) => this.logger.warn({ err: error, count }, 'acknowledging list items failed; retrying'),
@@ -98,6 +105,7 @@ export class ListSource implements Source {
     if (this.stopped) return [];
     try {
       if (this.atLeastOnce) {
+        if (this.needsReconcile) await this.reconcile();
         const items = await this.reader.pythiaListFetchBuffer(this.key, this.processing, max);
         if (items.length > 0) return this.wrap(items);
         if (this.stopped) return [];
@@ -117,18 +125,31 @@ export class ListSource implements Source {
     }
   }
 
+  /** After the reader reconnected: hand back items a lost fetch reply moved into our processing list. */
+  private async reconcile(): Promise<void> {
+    this.needsReconcile = false;
+    const known = [...this.outstanding].map((d) => d.token);
+    const moved = await this.reader.pythiaListReconcile(this.processing, this.key, ...known);
+    if (moved > 0) this.logger.warn({ count: moved }, 'requeued items whose fetch reply was lost in a reconnect');
+  }
+
   private wrap(items: Buffer[]): Delivery[] {
     const now = Date.now();
     const out = new Array<Delivery>(items.length);
     for (let i = 0; i < items.length; i++) {
       const raw = items[i] as Buffer;
-      out[i] = { id: `${this.consumer}:${++this.sequence}`, raw, fields: {}, origin: this.origin, deliveryCount: 1, receivedAt: now, token: raw };
+      const delivery: Delivery = { id: `${this.consumer}:${++this.sequence}`, raw, fields: {}, origin: this.origin, deliveryCount: 1, receivedAt: now, token: raw };
+      out[i] = delivery;
+      if (this.atLeastOnce) this.outstanding.add(delivery);
     }
     return out;
   }
 
   ack(delivery: Delivery): void {
-    if (this.atLeastOnce) this.acks.add(delivery.token);
+    if (this.atLeastOnce) {
+      this.outstanding.delete(delivery);
+      this.acks.add(delivery.token);
+    }
   }
 
   flush(): Promise<void> {

@@ -30,6 +30,8 @@ export class StreamSource implements Source {
   private timers: NodeJS.Timeout[] = [];
   private claiming = false;
   private lastTrim = 0;
+  /** Entry ids handed out and not yet acknowledged. */
+  private readonly outstanding = new Set<string>();
 
   constructor(
     private readonly config: StreamConfig,
@@ -85,7 +87,9 @@ export class StreamSource implements Source {
     this.claiming = true;
     try {
       const pending = (await this.pool.primary.call('XPENDING', this.key, this.group, 'IDLE', String(this.config.claim_idle_ms), '-', '+', String(this.config.batch_size))) as [string, string, number, number][];
-      const others = pending.filter((p) => p[1] !== this.consumer);
+      // Our own idle entries count too when we are not working on them: an XREADGROUP whose reply
+      // was lost in a reconnect left them pending under our name.
+      const others = pending.filter((p) => p[1] !== this.consumer || !this.outstanding.has(p[0]));
       if (others.length > 0) {
         const claimed = await this.claim(others, this.config.claim_idle_ms);
         if (claimed > 0) this.logger.warn({ count: claimed }, 'claimed idle entries from other consumers');
@@ -100,7 +104,9 @@ export class StreamSource implements Source {
   private async claim(pending: [string, string, number, number][], minIdle: number): Promise<number> {
     const counts = new Map(pending.map((p) => [p[0], Number(p[3])]));
     const ids = pending.map((p) => p[0]);
-    const entries = (await this.pool.primary.callBuffer('XCLAIM', this.key, this.group, this.consumer, String(minIdle), ...ids)) as (RawEntry | null)[];
+    // xclaimBuffer exists at run time but not in ioredis' typings; callBuffer() is broken with auto-pipelining.
+    const redis = this.pool.primary as unknown as { xclaimBuffer(...args: (string | number)[]): Promise<(RawEntry | null)[]> };
+    const entries = await redis.xclaimBuffer(this.key, this.group, this.consumer, minIdle, ...ids);
     const now = Date.now();
     const found = new Set<string>();
     for (const entry of entries) {
@@ -127,6 +133,7 @@ export class StreamSource implements Source {
       fields[name] = value.toString();
       if (name === 'body') body = value;
     }
+    this.outstanding.add(id);
     return { id, raw: body ?? Buffer.from(JSON.stringify(fields)), fields, origin: this.origin, deliveryCount, receivedAt, token: id };
   }
 
@@ -155,6 +162,7 @@ export class StreamSource implements Source {
   }
 
   ack(delivery: Delivery): void {
+    this.outstanding.delete(delivery.token as string);
     this.acks.add(delivery.token as string);
   }
 

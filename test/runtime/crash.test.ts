@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { PipelineDir, exited, spawnWorker, waitFor } from '../helpers/pipelines.ts';
+import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
+import type { Redis } from 'ioredis';
+
+/** Ids in an output list, and how many of them came more than once. */
+async function tally(client: Redis, key: string): Promise<{ unique: Set<number>; duplicates: number }> {
+  const ids = (await client.lrange(key, 0, -1)).map((r) => (JSON.parse(r) as { id: number }).id);
+  const unique = new Set(ids);
+  return { unique, duplicates: ids.length - unique.size };
+}
+
+const N = 3000;
+const CONCURRENCY = 16;
+const BATCH = 50;
+
+describe('kill -9 a worker with messages in flight: a restarted worker processes every one', () => {
+  let server: RedisServer;
+  let client: Redis;
+  const dir = new PipelineDir();
+  before(async () => {
+    server = await startRedis();
+    client = server.client();
+  });
+  after(async () => {
+    await server.stop();
+    dir.remove();
+  });
+
+  const yaml = (name: string, source: string) => `
+name: ${name}
+redis: {url: "${'${REDIS_URL}'}"}
+source:
+${source}
+handler: {module: "{{support}}/handlers/record.mjs"}
+concurrency: ${CONCURRENCY}
+output: {list: "${name}:out"}
+metrics: {enabled: false}
+`;
+
+  async function produce(key: string, kind: 'list' | 'stream'): Promise<void> {
+    const bodies = Array.from({ length: N }, (_, i) => JSON.stringify({ id: i + 1, sleep: 2 }));
+    if (kind === 'list') {
+      for (let i = 0; i < N; i += 1000) await client.lpush(key, ...bodies.slice(i, i + 1000));
+    } else {
+      const pipe = client.pipeline();
+      for (const body of bodies) pipe.xadd(key, '*', 'body', body);
+      await pipe.exec();
+    }
+  }
+
+  const cases = [
+    { kind: 'list' as const, title: 'list at-least-once, same consumer restarts', source: (k: string) => `  list: {key: "${k}", batch_size: ${BATCH}, consumer: c1}`, consumers: ['c1', 'c1'] },
+    { kind: 'list' as const, title: 'list at-least-once, another consumer recovers after the heartbeat expires', source: (k: string) => `  list: {key: "${k}", batch_size: ${BATCH}, consumer: "\${CONSUMER}", heartbeat_ttl_ms: 1000, recovery_interval_ms: 200}`, consumers: ['a', 'b'] },
+    { kind: 'stream' as const, title: 'stream, same consumer re-reads its pending entries', source: (k: string) => `  stream: {key: "${k}", consumer_group: g, consumer: "\${CONSUMER}", start_id: "0", batch_size: ${BATCH}}`, consumers: ['c1', 'c1'] },
+    { kind: 'stream' as const, title: 'stream, another consumer claims idle entries', source: (k: string) => `  stream: {key: "${k}", consumer_group: g, consumer: "\${CONSUMER}", start_id: "0", batch_size: ${BATCH}, claim_idle_ms: 500, claim_interval_ms: 200}`, consumers: ['a', 'b'] },
+  ];
+
+  for (const [index, c] of cases.entries()) {
+    it(c.title, async () => {
+      const name = `crash${index}`;
+      const key = `q:${name}`;
+      const file = dir.write(name, yaml(name, c.source(key)));
+      await produce(key, c.kind);
+      const env = { REDIS_URL: server.url };
+      const first = spawnWorker([file], { ...env, CONSUMER: c.consumers[0] as string });
+      assert.ok(await waitFor(async () => (await client.llen(`${name}:out`)) >= 500, 30_000), `first worker made progress:\n${first.output()}`);
+      first.kill('SIGKILL');
+      await exited(first);
+      const inFlight = c.kind === 'list' ? await client.llen(`{${key}}:processing:${c.consumers[0]}`) : ((await client.xpending(key, 'g')) as [number])[0];
+      assert.ok(inFlight > 0, 'messages were in flight at the kill');
+
+      const second = spawnWorker([file], { ...env, CONSUMER: c.consumers[1] as string });
+      const done = await waitFor(async () => (await tally(client, `${name}:out`)).unique.size >= N, 60_000);
+      second.kill('SIGTERM');
+      assert.equal(await exited(second), 0, second.output());
+      const { unique, duplicates } = await tally(client, `${name}:out`);
+      assert.ok(done, `processed ${unique.size} of ${N}`);
+      assert.equal(unique.size, N, 'nothing lost');
+      assert.ok(duplicates <= CONCURRENCY + BATCH, `duplicates (${duplicates}) within the in-flight bound`);
+    });
+  }
+});
