@@ -1,10 +1,13 @@
 import { createLogger, type LogLevel } from '../runtime/logger.ts';
+import { PipelineReloader } from '../runtime/reload.ts';
 import { superviseSignals } from '../runtime/supervisor.ts';
 import { startWorker } from '../runtime/worker.ts';
 
 export interface RunOptions {
   logLevel?: LogLevel;
   redisUrl?: string;
+  /** Hot reload: watch the files and directories given (SIGHUP reloads with or without it). */
+  watch?: boolean;
 }
 
 /** `pythia run FILE|DIR...`: every pipeline in one process until SIGTERM/SIGINT; exit 0 after a graceful stop. */
@@ -13,7 +16,14 @@ export async function runCommand(paths: string[], options: RunOptions): Promise<
   const worker = await startWorker(paths, { logger, redisUrl: options.redisUrl, metrics: true });
   const server = worker.metricsServer;
   logger.info({ pipelines: worker.pipelines.map((p) => p.name), metrics: server ? `${server.url}${server.path}` : 'disabled' }, 'worker running');
-  const code = await superviseSignals(worker, logger);
+  const reloader = new PipelineReloader(worker, paths, { logger });
+  if (options.watch) reloader.watch();
+  const onHangup = () => void reloader.reloadAll();
+  process.on('SIGHUP', onHangup);
+  const code = await superviseSignals(worker, logger, async () => {
+    process.off('SIGHUP', onHangup);
+    await reloader.close();
+  });
   logger.info('worker stopped');
   logger.flush();
   // Handlers abandoned after the grace period may still hold timers: they must not keep the process up.

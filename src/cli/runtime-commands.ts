@@ -10,9 +10,10 @@ export function registerRuntimeCommands(program: Command, setExit: (code: number
     .argument('<paths...>', 'pipeline files or directories')
     .addOption(new Option('--log-level <level>', 'log level (default: PYTHIA_LOG_LEVEL or info)').choices(LEVELS))
     .option('--redis-url <url>', 'override every pipeline\'s connection settings')
-    .action(async (paths: string[], opts: { logLevel?: string; redisUrl?: string }) => {
+    .option('--watch', 'hot reload: a changed file is validated, then its pipeline drains and restarts (invalid edits are logged and ignored); SIGHUP reloads too')
+    .action(async (paths: string[], opts: { logLevel?: string; redisUrl?: string; watch?: boolean }) => {
       const { runCommand } = await import('./run.ts');
-      setExit(await runCommand(paths, { logLevel: opts.logLevel as never, redisUrl: opts.redisUrl }));
+      setExit(await runCommand(paths, { logLevel: opts.logLevel as never, redisUrl: opts.redisUrl, watch: opts.watch }));
     });
 
   program

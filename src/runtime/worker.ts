@@ -17,14 +17,17 @@ export class Worker {
   readonly pipelines: RunningPipeline[];
   private stopping: Promise<void> | undefined;
 
-  private constructor(pipelines: RunningPipeline[]) {
+  private constructor(
+    pipelines: RunningPipeline[],
+    private readonly runtime: { logger: Logger; redisUrl?: string; observerFor?: WorkerOptions['observerFor'] },
+  ) {
     this.pipelines = pipelines;
   }
 
   static async start(loaded: readonly LoadedPipeline[], options: WorkerOptions = {}): Promise<Worker> {
     const logger = options.logger ?? createLogger();
     const pipelines = loaded.map((p) => new RunningPipeline(p, { logger, redisUrl: options.redisUrl, observer: options.observerFor?.(p) }));
-    const worker = new Worker(pipelines);
+    const worker = new Worker(pipelines, { logger, redisUrl: options.redisUrl, observerFor: options.observerFor });
     try {
       await Promise.all(pipelines.map((p) => p.start()));
     } catch (error) {
@@ -41,6 +44,38 @@ export class Worker {
 
   get draining(): boolean {
     return this.stopping !== undefined;
+  }
+
+  /**
+   * Starts one more pipeline in this process (hot reload: a new file). Counters reuse the pipeline's
+   * observer by name. Throws when the worker is stopping.
+   */
+  async addPipeline(loaded: LoadedPipeline): Promise<RunningPipeline> {
+    if (this.stopping) throw new Error('the worker is stopping');
+    const { logger, redisUrl, observerFor } = this.runtime;
+    const pipeline = new RunningPipeline(loaded, { logger, redisUrl, observer: observerFor?.(loaded) });
+    this.pipelines.push(pipeline);
+    try {
+      await pipeline.start();
+    } catch (error) {
+      this.pipelines.splice(this.pipelines.indexOf(pipeline), 1);
+      await pipeline.stop(0);
+      throw error;
+    }
+    return pipeline;
+  }
+
+  /** Graceful stop (drain) of one pipeline; the others keep running (hot reload: a removed file). */
+  async removePipeline(pipeline: RunningPipeline, graceMs?: number): Promise<void> {
+    await pipeline.stop(graceMs);
+    const index = this.pipelines.indexOf(pipeline);
+    if (index >= 0 && !this.stopping) this.pipelines.splice(index, 1);
+  }
+
+  /** Drains `old`, then starts `loaded` in its place (hot reload: a changed file). */
+  async replacePipeline(old: RunningPipeline, loaded: LoadedPipeline): Promise<RunningPipeline> {
+    await this.removePipeline(old);
+    return this.addPipeline(loaded);
   }
 
   /** Graceful stop of every pipeline; each uses its own grace period unless one is given. Idempotent. */
