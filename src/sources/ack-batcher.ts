@@ -5,6 +5,7 @@
 export class AckBatcher<T> {
   private pending: T[] = [];
   private scheduled = false;
+  private sending = false;
   private inFlight: Promise<void> = Promise.resolve();
 
   constructor(
@@ -29,11 +30,21 @@ export class AckBatcher<T> {
 
   private kick(): void {
     this.scheduled = false;
-    if (this.pending.length === 0) return;
-    const items = this.pending;
-    this.pending = [];
+    // One send at a time, and the batch is formed when it starts: acks that arrive during a round
+    // trip wait for it and go together in the next command. (Chaining one command per tick instead
+    // queued thousands of small sends behind each other, so acks lagged seconds behind the work and a
+    // kill -9 redelivered thousands of finished messages, far beyond the in-flight bound.)
+    if (this.sending || this.pending.length === 0) return;
+    this.sending = true;
+    const items = this.pending.length > this.maxBatch ? this.pending.splice(0, this.maxBatch) : this.pending;
+    if (items === this.pending) this.pending = [];
     // After 50 failed tries the acks are abandoned: the messages stay unacknowledged and are redelivered, never lost.
-    this.inFlight = this.inFlight.then(() => this.sendWithRetry(items)).catch(() => undefined);
+    this.inFlight = this.sendWithRetry(items)
+      .catch(() => undefined)
+      .finally(() => {
+        this.sending = false;
+        this.kick();
+      });
   }
 
   private async sendWithRetry(items: T[]): Promise<void> {
@@ -52,6 +63,6 @@ export class AckBatcher<T> {
   /** Resolves when everything added so far has been sent. */
   async flush(): Promise<void> {
     this.kick();
-    await this.inFlight;
+    while (this.sending) await this.inFlight;
   }
 }
