@@ -7,8 +7,15 @@ import type { Handler } from './types.ts';
 export async function createModuleRunner(baseDir: string, modulePath: string, exportName: string): Promise<HandlerRunner> {
   const fn = (await loadHandlerFunction(path.resolve(baseDir, modulePath), exportName)) as unknown as Handler;
   return {
-    // An async wrapper turns a synchronous throw into a rejection, like any other failure.
-    invoke: async (message, context) => fn(message, context),
+    // A synchronous throw becomes a rejection; a plain value becomes a resolved promise.
+    invoke: (message, context) => {
+      try {
+        const result = fn(message, context);
+        return result instanceof Promise ? result : Promise.resolve(result);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
     close: async () => {},
   };
 }

@@ -12,6 +12,9 @@ import type { Delivery, Source } from '../sources/source.ts';
 import type { Decoded } from './decode.ts';
 import type { PipelineObserver } from './observer.ts';
 
+/** Fetches outstanding at once: two keep the connection busy while a batch is being dispatched. */
+const MAX_FETCHES_IN_FLIGHT = 2;
+
 const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 /** One message's life in this worker, across its attempts. */
@@ -21,8 +24,34 @@ interface Work {
   attempt: number;
   firstFailureAt: number;
   lastError: unknown;
+  /** Created only when the handler reads context.signal: AbortController is costly on the hot path. */
   controller: AbortController | undefined;
+  /** The retry timer while the message waits for its next attempt. */
   timer: NodeJS.Timeout | undefined;
+  /** performance.now() after which the running attempt has timed out. */
+  deadline: number;
+  /** Identifies the running attempt; a result for an older (timed-out, abandoned) attempt is discarded. */
+  token: number;
+}
+
+/** The handler's context; `signal` and `logger` are made on first use. */
+class AttemptContext implements HandlerContext {
+  private childLogger: Logger | undefined;
+  constructor(
+    private readonly work: Work,
+    private readonly parentLogger: Logger,
+    readonly pipeline: string,
+  ) {}
+
+  get signal(): AbortSignal {
+    this.work.controller ??= new AbortController();
+    return this.work.controller.signal;
+  }
+
+  get logger(): Logger {
+    this.childLogger ??= this.parentLogger.child({ messageId: this.work.delivery.id, attempt: this.work.attempt });
+    return this.childLogger;
+  }
 }
 
 export interface DispatcherParts {
@@ -57,6 +86,11 @@ export class Dispatcher {
   private loopDone: Promise<void> = Promise.resolve();
   private idle: (() => void) | undefined;
   private readonly maxWaiting: number;
+  private attempts = 0;
+  /** Capacity promised to fetches that have not returned yet. */
+  private reserved = 0;
+  private readonly fetching = new Set<Promise<void>>();
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly parts: DispatcherParts) {
     const { config, observer } = parts;
@@ -77,7 +111,23 @@ export class Dispatcher {
   }
 
   start(): void {
+    // One timer checks every running attempt's deadline, instead of a timer and a promise per message.
+    const timeoutMs = this.parts.config.resilience.processing_timeout_ms;
+    const every = Math.min(1000, Math.max(5, Math.floor(timeoutMs / 20)));
+    this.sweeper = setInterval(() => this.expireAttempts(), every);
+    this.sweeper.unref();
     this.loopDone = this.loop();
+  }
+
+  private expireAttempts(): void {
+    const now = performance.now();
+    for (const work of this.running) {
+      if (work.token !== 0 && now >= work.deadline) {
+        const error = new TimeoutError(this.parts.config.resilience.processing_timeout_ms);
+        work.controller?.abort(error);
+        this.failed(work, work.token, error, work.deadline - this.parts.config.resilience.processing_timeout_ms);
+      }
+    }
   }
 
   private signal(): void {
@@ -102,9 +152,9 @@ export class Dispatcher {
   }
 
   private async loop(): Promise<void> {
-    const { source } = this.parts;
     while (!this.stopping) {
-      const free = Math.min(this.concurrency - this.active, this.breaker.capacity());
+      // Capacity already promised to fetches in flight counts as taken.
+      const free = Math.min(this.concurrency - this.active, this.breaker.capacity()) - this.reserved;
       if (free <= 0) {
         // Full, or the breaker is open: wait for a slot or for the breaker to half-open.
         await this.sleep(this.breaker.state === 'open' ? Math.max(10, this.breaker.msUntilHalfOpen()) : 1000);
@@ -114,17 +164,39 @@ export class Dispatcher {
         for (const work of this.retryReady.splice(0, free)) this.attempt(work);
         continue;
       }
-      if (this.waiting.size >= this.maxWaiting) {
-        await this.sleep(100);
+      if (this.waiting.size >= this.maxWaiting || this.fetching.size >= MAX_FETCHES_IN_FLIGHT) {
+        await this.sleep(this.fetching.size > 0 ? 1000 : 100);
         continue;
       }
-      const deliveries = await source.fetch(Math.min(free, this.batchSize));
-      for (let i = 0; i < deliveries.length; i++) this.begin(deliveries[i] as Delivery);
+      this.fetch(Math.min(free, this.batchSize));
+      // With room for another batch, the next fetch goes out before this one returns (no idle round trip).
+      if (free < 2 * this.batchSize) await this.sleep(1000);
     }
+    await Promise.all(this.fetching);
+  }
+
+  private fetch(count: number): void {
+    this.reserved += count;
+    const pending = this.parts.source.fetch(count).then(
+      (deliveries) => {
+        this.reserved -= count;
+        this.fetching.delete(pending);
+        // Fetched after stop() began: left unacknowledged, so the source's close() hands them back.
+        if (!this.stopping) for (let i = 0; i < deliveries.length; i++) this.begin(deliveries[i] as Delivery);
+        this.signal();
+      },
+      (error: unknown) => {
+        this.reserved -= count;
+        this.fetching.delete(pending);
+        this.parts.logger.error({ err: error }, 'fetch failed');
+        this.signal();
+      },
+    );
+    this.fetching.add(pending);
   }
 
   private begin(delivery: Delivery): void {
-    const work: Work = { delivery, body: undefined, attempt: 1, firstFailureAt: 0, lastError: undefined, controller: undefined, timer: undefined };
+    const work: Work = { delivery, body: undefined, attempt: 1, firstFailureAt: 0, lastError: undefined, controller: undefined, timer: undefined, deadline: 0, token: 0 };
     const { config, decode } = this.parts;
     const maxDeliveries = config.source.stream?.max_deliveries;
     if (maxDeliveries !== undefined && delivery.deliveryCount > maxDeliveries) {
@@ -161,8 +233,9 @@ export class Dispatcher {
     this.breaker.started();
     const { config, handler, logger } = this.parts;
     const delivery = work.delivery;
-    const controller = new AbortController();
-    work.controller = controller;
+    work.controller = undefined;
+    const token = ++this.attempts;
+    work.token = token;
     const message: Message = {
       id: delivery.id,
       body: work.body,
@@ -174,40 +247,32 @@ export class Dispatcher {
       deliveryCount: delivery.deliveryCount + work.attempt - 1,
       receivedAt: delivery.receivedAt,
     };
-    let childLogger: Logger | undefined;
-    const context: HandlerContext = {
-      signal: controller.signal,
-      pipeline: config.name,
-      get logger() {
-        childLogger ??= logger.child({ messageId: delivery.id, attempt: work.attempt });
-        return childLogger;
-      },
-    };
     const started = performance.now();
-    const timeoutMs = config.resilience.processing_timeout_ms;
-    const timedOut = new Promise<never>((_, reject) => {
-      work.timer = setTimeout(() => {
-        const error = new TimeoutError(timeoutMs);
-        controller.abort(error);
-        reject(error);
-      }, timeoutMs);
-    });
-    Promise.race([handler.invoke(message, context), timedOut]).then(
-      (result) => this.succeeded(work, result, started),
-      (error: unknown) => this.failed(work, error, started),
+    work.deadline = started + config.resilience.processing_timeout_ms;
+    let result: Promise<unknown>;
+    try {
+      result = handler.invoke(message, new AttemptContext(work, logger, config.name));
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    result.then(
+      (value) => this.succeeded(work, token, value, started),
+      (error: unknown) => this.failed(work, token, error, started),
     );
   }
 
-  private async succeeded(work: Work, result: unknown, started: number): Promise<void> {
-    clearTimeout(work.timer);
-    if (work.controller?.signal.aborted) return; // abandoned at shutdown: the late result is discarded
+  private async succeeded(work: Work, token: number, result: unknown, started: number): Promise<void> {
+    // A result of an attempt that timed out or was abandoned at shutdown is discarded.
+    if (work.token !== token) return;
+    work.token = 0;
     const { output, observer, source } = this.parts;
     observer.duration((performance.now() - started) / 1000);
     if (output && result !== undefined) {
       try {
         await output(serializeResult(result));
       } catch (error) {
-        return this.failed(work, error, started);
+        work.token = token;
+        return this.failed(work, token, error, started);
       }
     }
     this.breaker.success();
@@ -216,11 +281,10 @@ export class Dispatcher {
     this.release(work);
   }
 
-  private failed(work: Work, error: unknown, started: number): void {
-    clearTimeout(work.timer);
+  private failed(work: Work, token: number, error: unknown, started: number): void {
+    if (work.token !== token) return;
+    work.token = 0;
     const { config, observer, logger } = this.parts;
-    const abandoned = this.stopping && work.controller?.signal.aborted && !(error instanceof TimeoutError);
-    if (abandoned) return;
     observer.duration((performance.now() - started) / 1000);
     this.breaker.failure();
     const now = Date.now();
@@ -281,6 +345,7 @@ export class Dispatcher {
     this.parts.source.interrupt();
     this.signal();
     await this.loopDone;
+    clearInterval(this.sweeper);
     for (const work of this.waiting) clearTimeout(work.timer);
     const unfinished = [...this.waiting, ...this.retryReady].map((w) => w.delivery);
     this.waiting.clear();
@@ -294,7 +359,7 @@ export class Dispatcher {
       if (result === 'expired') {
         this.parts.logger.warn({ count: this.active, graceMs }, 'grace period over: abandoning unfinished messages');
         for (const work of this.running) {
-          clearTimeout(work.timer);
+          work.token = 0; // late results are discarded
           work.controller?.abort(new Error('shutdown: grace period over'));
           unfinished.push(work.delivery);
         }
