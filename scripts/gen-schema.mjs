@@ -1,7 +1,8 @@
 // Writes schema/pipeline.schema.json. The schema is authored here as a JS object because
 // JSON has no comments; the JSON file is the artifact every tool reads (and is committed).
-// Run: node scripts/gen-schema.mjs
+// Run: node scripts/gen-schema.mjs   (test/config/schema.test.ts fails when the committed file differs)
 import { writeFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ms = (description, def, min = 0, max = 86_400_000) => ({ type: 'integer', description, default: def, minimum: min, maximum: max });
 const int = (description, def, min, max) => ({ type: 'integer', description, default: def, minimum: min, maximum: max });
@@ -15,7 +16,7 @@ const streamTarget = (what) => obj(`Write ${what} to a Redis stream with XADD.`,
   max_stream_length: int('Approximate MAXLEN applied on every XADD (0: never trimmed).', 0, 0, 1_000_000_000),
 }, { required: ['key'] });
 
-const schema = {
+export const schema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   $id: 'https://pythia.dev/schema/pipeline.schema.json',
   title: 'PipelineFile',
@@ -169,4 +170,13 @@ const schema = {
   },
 };
 
-writeFileSync(new URL('../schema/pipeline.schema.json', import.meta.url), JSON.stringify(schema, null, 2) + '\n');
+export const schemaFile = fileURLToPath(new URL('../schema/pipeline.schema.json', import.meta.url));
+
+/** The exact text of schema/pipeline.schema.json. */
+export function schemaText() {
+  return JSON.stringify(schema, null, 2) + '\n';
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  writeFileSync(schemaFile, schemaText());
+}

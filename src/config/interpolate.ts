@@ -27,7 +27,8 @@ export function interpolate(data: unknown, env: NodeJS.ProcessEnv): Interpolatio
       const out = value.replace(REFERENCE, (match, name: string | undefined, dashOp: string | undefined, fallback: string | undefined, qOp: string | undefined, qMessage: string | undefined, bad: string | undefined) => {
         if (match === '$${') return '${';
         if (name === undefined) {
-          problems.push({ path, message: `malformed variable reference "${match}": use \${NAME}, \${NAME:-default} or \${NAME:?message} (${bad === '' ? 'empty name' : 'NAME is letters, digits and _'})` });
+          const why = !match.endsWith('}') ? 'it has no closing }' : bad === '' ? 'the name is empty' : /^[A-Za-z_][A-Za-z0-9_]*[:=+]/.test(bad ?? '') ? 'only :-default or :?message may follow the name' : `"${bad}" is not a variable name (letters, digits and _, not starting with a digit)`;
+          problems.push({ path, message: `malformed variable reference "${match}": ${why}; write \${NAME}, \${NAME:-default} or \${NAME:?message} (or $\${ for a literal \${)` });
           return match;
         }
         changed = true;

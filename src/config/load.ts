@@ -48,13 +48,24 @@ export async function loadPipelineText(file: string, text: string, options: Load
   const written = checkWritten(data, doc);
   // A value emptied by a missing variable would also fail its type: report the variable only.
   const envPointers = new Set(envIssues.map((i) => i.pointer));
-  const schemaIssues = checkAgainstSchema(data, doc).filter((i) => !envPointers.has(i.pointer));
+  const schemaIssues = checkAgainstSchema(data, doc)
+    .filter((i) => !envPointers.has(i.pointer))
+    .map((i) => withSource(i, doc.data, env.substituted));
   const issues = [...envIssues, ...written, ...schemaIssues];
   if (issues.length > 0) return { ok: false, issues: sortIssues(issues) };
   const config = data as PipelineConfig;
   const meaning = await checkMeaning(config, doc, { importModules: options.importModules ?? true });
   if (meaning.length > 0) return { ok: false, issues: sortIssues(meaning) };
   return { ok: true, pipeline: { file, dir: path.dirname(path.resolve(file)), config, locate: doc.locate } };
+}
+
+/** A wrong value that came from the environment says so: the file alone would not explain it. */
+function withSource(issue: ConfigIssue, raw: unknown, substituted: readonly (string | number)[][]): ConfigIssue {
+  const path = substituted.find((p) => toPointer(p) === issue.pointer);
+  if (!path) return issue;
+  let written: unknown = raw;
+  for (const seg of path) written = (written as Record<string | number, unknown> | undefined)?.[seg];
+  return typeof written === 'string' ? { ...issue, message: `${issue.message} (the value comes from ${written})` } : issue;
 }
 
 function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {

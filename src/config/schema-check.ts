@@ -2,7 +2,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { ConfigIssue } from './errors.ts';
 import { dotted, fromPointer, toPointer } from './errors.ts';
 import { pipelineSchema, type JsonSchema } from './schema.ts';
-import { suggestKey } from './suggest.ts';
+import { placesOf, suggestKey } from './suggest.ts';
 import type { PositionedDocument } from './yaml-document.ts';
 
 let compiled: ValidateFunction | undefined;
@@ -19,9 +19,20 @@ function validator(): ValidateFunction {
 export function checkAgainstSchema(data: unknown, doc: PositionedDocument): ConfigIssue[] {
   const validate = validator();
   if (validate(data)) return [];
+  const errors = validate.errors ?? [];
+  // A required key that is misspelt or misplaced is reported once, as the unknown key with its hint.
+  const explained = new Set<string>();
+  for (const error of errors) {
+    if (error.keyword !== 'additionalProperties') continue;
+    const key = String((error.params as Record<string, unknown>).additionalProperty);
+    const parent = error.parentSchema as JsonSchema | undefined;
+    const hint = suggestKey(key, Object.keys(parent?.properties ?? {}), pipelineSchema(), fromPointer(error.instancePath));
+    for (const target of hintedPointers(key, hint, error.instancePath)) explained.add(target);
+  }
   const issues: ConfigIssue[] = [];
   const seen = new Set<string>();
-  for (const error of validate.errors ?? []) {
+  for (const error of errors) {
+    if (error.keyword === 'required' && explained.has(`${error.instancePath}/${String((error.params as Record<string, unknown>).missingProperty)}`)) continue;
     const issue = describe(error, doc);
     if (!issue) continue;
     const id = `${issue.line}:${issue.col}:${issue.message}`;
@@ -30,6 +41,14 @@ export function checkAgainstSchema(data: unknown, doc: PositionedDocument): Conf
     issues.push(issue);
   }
   return issues.sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
+/** Pointers of the keys an unknown key stands for: the one it was misspelt from, or where it belongs when it is misplaced. */
+function hintedPointers(key: string, hint: string, here: string): string[] {
+  const meant = /did you mean "([^"]+)"/.exec(hint)?.[1];
+  if (meant !== undefined) return [`${here}/${meant}`];
+  if (!hint.includes('belongs at')) return [];
+  return placesOf(key.toLowerCase().replace(/-/g, '_'), pipelineSchema()).map((dotted) => '/' + dotted.split('.').join('/'));
 }
 
 function describe(error: ErrorObject, doc: PositionedDocument): ConfigIssue | null {
@@ -56,16 +75,31 @@ function describe(error: ErrorObject, doc: PositionedDocument): ConfigIssue | nu
     }
     case 'required': {
       const missing = String(params.missingProperty);
-      return issue(`${where} is missing the required key "${missing}"`, path, 'key');
+      const example = path.length === 0 ? TOP_LEVEL_EXAMPLES[missing] : undefined;
+      return issue(`${where} is missing the required key "${missing}"${example ? ` (e.g. ${example})` : ''}`, path, 'key');
     }
     case 'type': {
       const value = error.data;
-      const got = value === null ? 'null (nothing)' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a mapping' : `${typeof value} ${shown(value)}`;
-      return issue(`${where} must be ${article(String(params.type))}, got ${got}`);
+      const expected = article(String(params.type));
+      const own = error.parentSchema as JsonSchema | undefined;
+      if (value === null) {
+        const kinds = exclusiveKindsOf(own);
+        const need = kinds.length > 0 ? `: it needs one of ${orList(kinds)}` : `, but it must be ${expected}`;
+        return issue(`${where} has no value${need}`, path, 'key');
+      }
+      const got = Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a mapping' : `${typeof value} ${shown(value)}`;
+      let hint = '';
+      if (params.type === 'object' && typeof value !== 'object' && own?.required?.includes('key')) hint = `; write ${path[path.length - 1]}: {key: ${shown(value)}}`;
+      else if (params.type === 'array' && typeof value === 'string' && path[path.length - 1] === 'command') hint = `; write it as a list, e.g. [${value.split(/\s+/).filter(Boolean).map((w) => JSON.stringify(w)).join(', ')}] (it never runs through a shell)`;
+      else if (params.type === 'integer' && typeof value === 'string' && /^[-+]?\d+$/.test(value.trim())) hint = ': remove the quotes';
+      else if (params.type === 'boolean' && typeof value === 'string' && /^(yes|no|on|off|y|n)$/i.test(value)) hint = ': YAML 1.2 reads yes/no/on/off as strings; write true or false';
+      return issue(`${where} must be ${expected}, got ${got}${hint}`);
     }
     case 'enum':
     case 'const': {
       const allowed = (params.allowedValues as unknown[] | undefined) ?? [params.allowedValue];
+      if (path.length === 1 && path[0] === 'version') return issue(`version ${shown(error.data)} is not supported: this Pythia reads version ${allowed.map(shown).join(', ')} pipeline files`);
+      if (allowed.length === 1) return issue(`${where} must be ${shown(allowed[0])}, got ${shown(error.data)}`);
       return issue(`${where} must be one of ${allowed.map(shown).join(', ')}, got ${shown(error.data)}`);
     }
     case 'minimum':
@@ -93,13 +127,29 @@ function describe(error: ErrorObject, doc: PositionedDocument): ConfigIssue | nu
   }
 }
 
+const TOP_LEVEL_EXAMPLES: Record<string, string> = {
+  name: 'name: orders',
+  source: 'source: {list: {key: task-queue}}',
+  handler: 'handler: {module: ./handlers/orders.ts}',
+};
+
 type MakeIssue = (message: string, at?: string[], target?: 'key' | 'value') => ConfigIssue;
 
-function exclusiveKinds(error: ErrorObject, path: string[], where: string, issue: MakeIssue): ConfigIssue {
+/** The kinds of an exactly-one-of mapping (source, handler, dead_letter, output), or none. */
+function exclusiveKindsOf(schema: JsonSchema | undefined): string[] {
+  if (!schema) return [];
+  if (schema.oneOf) return schema.oneOf.flatMap((branch) => branch.required ?? []);
+  if (schema.maxProperties === 1) return Object.keys(schema.properties ?? {});
+  return [];
+}
+
+function exclusiveKinds(error: ErrorObject, path: string[], where: string, issue: MakeIssue): ConfigIssue | null {
   const parent = error.parentSchema as JsonSchema;
   const kinds = Object.keys(parent.properties ?? {});
-  const present = Object.keys((error.data ?? {}) as object);
+  // Unknown keys are reported on their own (with a hint); they are not kinds.
+  const present = Object.keys((error.data ?? {}) as object).filter((key) => kinds.includes(key));
   const choice = orList(kinds);
+  if (error.keyword === 'maxProperties' && present.length < 2) return null;
   if (present.length === 0) return issue(`${where} needs one of ${choice}`, path, 'key');
   return issue(`${where} must have exactly one of ${choice}, found ${present.join(' and ')}`, [...path, present[1] as string], 'key');
 }
@@ -119,6 +169,9 @@ function patternMessage(path: string[], where: string, value: string, pattern: s
   if (last === 'module') return `${where} ${value} must name a .ts, .mts, .js or .mjs file`;
   if (pattern === '^rediss?://') return `${where} ${value} must start with redis:// or rediss://`;
   if (pattern === '^[^\\s]+$') return `${where} ${value} must not contain spaces`;
+  if (last === 'start_id') return `${where} ${value} must be "$" (new entries only), "0" (the whole stream) or an entry id such as "1700000000000-0"`;
+  if (last === 'export') return `${where} ${value} must be a JavaScript identifier (the name of an exported function)`;
+  if (last === 'path') return `${where} ${value} must start with "/"`;
   return `${where} ${value} must match the pattern ${pattern}`;
 }
 

@@ -39,12 +39,14 @@ export function checkWritten(raw: unknown, doc: PositionedDocument): ConfigIssue
 
 /** Checks that need the file system or relations between fields, on a config with defaults applied. */
 export async function checkMeaning(config: PipelineConfig, doc: PositionedDocument, options: { importModules: boolean }): Promise<ConfigIssue[]> {
+  const written = obj(obj(doc.data).handler);
   const issues: ConfigIssue[] = [];
   const report = reporter(doc, issues);
   const dir = path.dirname(path.resolve(doc.file));
   checkKeys(config, report);
   checkMessage(config, dir, report);
-  if (config.handler.module !== undefined) await checkModule(config.handler.module, config.handler.export, dir, options.importModules, report);
+  checkTlsFiles(config, dir, report);
+  if (config.handler.module !== undefined) await checkModule(config.handler.module, config.handler.export, 'export' in written, dir, options.importModules, report);
   if (config.handler.command !== undefined) checkCommand(config.handler.command, path.resolve(dir, config.handler.cwd), report);
   return issues;
 }
@@ -88,20 +90,48 @@ function checkMessage(config: PipelineConfig, dir: string, report: Report): void
     return;
   }
   let parsed: unknown;
+  const text = readFileSync(full, 'utf8');
   try {
-    parsed = JSON.parse(readFileSync(full, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (error) {
-    report(`message.schema ${schemaFile} is not valid JSON: ${(error as Error).message}`, ['message', 'schema']);
+    report(`message.schema ${schemaFile} is not valid JSON: ${jsonErrorWhere((error as Error).message, text)}`, ['message', 'schema']);
     return;
   }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    report(`message.schema ${schemaFile} is not a valid JSON Schema: it must be a JSON object`, ['message', 'schema']);
+    return;
+  }
+  // The same options the runtime compiles the schema with, so validate and run agree.
+  const ajv = new Ajv({ strict: false, allErrors: true, verbose: true });
   try {
-    new Ajv({ strict: false, allErrors: true }).compile(parsed as object);
+    if (!ajv.validateSchema(parsed)) {
+      const first = (ajv.errors ?? [])[0];
+      const params = (first?.params ?? {}) as Record<string, unknown>;
+      const detail = first?.keyword === 'enum' && Array.isArray(params.allowedValues)
+        ? `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(first.data) ?? 'nothing'}`
+        : (first?.message ?? 'is invalid');
+      report(`message.schema ${schemaFile} is not a valid JSON Schema: ${first?.instancePath || '/'} ${detail}`, ['message', 'schema']);
+      return;
+    }
+    ajv.compile(parsed);
   } catch (error) {
-    report(`message.schema ${schemaFile} is not a valid JSON Schema: ${(error as Error).message}`, ['message', 'schema']);
+    report(`message.schema ${schemaFile} is not a valid JSON Schema: ${(error as Error).message.split('\n')[0]}`, ['message', 'schema']);
   }
 }
 
-async function checkModule(module: string, exportName: string, dir: string, importModules: boolean, report: Report): Promise<void> {
+/** "… at position 70" → "… at line 4, column 1 of the schema file", which a person can find. */
+function jsonErrorWhere(message: string, text: string): string {
+  const clean = message.replace(/ \(line \d+ column \d+\)$/, '');
+  const position = /at position (\d+)/.exec(clean);
+  if (!position) return clean;
+  const offset = Number(position[1]);
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  const col = offset - before.lastIndexOf('\n');
+  return clean.replace(/ in JSON at position \d+/, '').replace(/at position \d+/, '') + ` (line ${line}, column ${col} of the schema file)`;
+}
+
+async function checkModule(module: string, exportName: string, exportWritten: boolean, dir: string, importModules: boolean, report: Report): Promise<void> {
   const full = path.resolve(dir, module);
   if (!existsSync(full) || !statSync(full).isFile()) {
     report(`handler.module file not found: ${module} (resolved to ${full})`, ['handler', 'module']);
@@ -112,7 +142,26 @@ async function checkModule(module: string, exportName: string, dir: string, impo
     await loadHandlerFunction(full, exportName);
   } catch (error) {
     if (!(error instanceof HandlerModuleError)) throw error;
-    report(error.message, ['handler', error.message.includes('"' + exportName + '"') ? 'export' : 'module']);
+    // Name the module, and point at the export when the user wrote one (else at the module).
+    const message = error.message.replace(/^handler module/, `handler module ${module}`);
+    const aboutExport = error.message.includes(`"${exportName}"`);
+    const hint = aboutExport && !exportWritten ? ': set handler.export to the function\'s name' : '';
+    report(message + hint, ['handler', aboutExport && exportWritten ? 'export' : 'module']);
+  }
+}
+
+function checkTlsFiles(config: PipelineConfig, dir: string, report: Report): void {
+  const tls = config.redis.tls;
+  for (const key of ['ca_file', 'cert_file', 'key_file'] as const) {
+    const file = tls[key];
+    if (file === '') continue;
+    const full = path.resolve(dir, file);
+    if (!existsSync(full) || !statSync(full).isFile()) report(`redis.tls.${key} not found: ${file} (resolved to ${full})`, ['redis', 'tls', key]);
+  }
+  if ((tls.cert_file === '') !== (tls.key_file === '')) {
+    const set = tls.cert_file === '' ? 'key_file' : 'cert_file';
+    const other = set === 'cert_file' ? 'key_file' : 'cert_file';
+    report(`redis.tls.${set} needs redis.tls.${other} too: a client certificate and its private key go together`, ['redis', 'tls', set], 'key');
   }
 }
 

@@ -26,18 +26,24 @@ const LEGACY_NAMES: Record<string, string> = {
   broker_type: 'broker',
 };
 
+/** Edit distance where swapping two neighbouring letters counts as one edit (optimal string alignment). */
 export function levenshtein(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const at = (i: number, j: number) => (d[i] as number[])[j] as number;
   for (let i = 1; i <= a.length; i++) {
-    let prev = row[0] as number;
-    row[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j] as number;
-      row[j] = Math.min((row[j] as number) + 1, (row[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, at(i - 2, j - 2) + 1);
+      (d[i] as number[])[j] = best;
     }
   }
-  return row[b.length] as number;
+  return at(a.length, b.length);
+}
+
+/** How many edits still count as a misspelling of a key of this length. */
+function tolerance(name: string): number {
+  return name.length <= 4 ? 1 : name.length <= 8 ? 2 : 3;
 }
 
 /** Every place a property name is allowed in the schema, as dotted paths. */
@@ -54,17 +60,26 @@ function propertyIndex(schema: JsonSchema, prefix: string[] = [], index = new Ma
 
 let indexCache: Map<string, string[]> | undefined;
 
+/** Every dotted path where a key of this name is allowed. */
+export function placesOf(name: string, schema: JsonSchema): string[] {
+  indexCache ??= propertyIndex(schema);
+  return indexCache.get(name) ?? [];
+}
+
 /** A hint for an unknown key: a near spelling here, the same key at another depth, or a Python name. */
 export function suggestKey(unknown: string, allowed: string[], schema: JsonSchema, here: string[]): string {
   const normalized = unknown.toLowerCase().replace(/-/g, '_');
   const near = allowed
     .map((name) => ({ name, distance: name === normalized ? 0 : levenshtein(normalized, name) }))
-    .filter((c) => c.distance <= Math.max(2, Math.floor(c.name.length / 3)))
+    .filter((c) => c.distance <= tolerance(c.name))
     .sort((a, b) => a.distance - b.distance)[0];
   if (near) return `; did you mean "${near.name}"?`;
-  indexCache ??= propertyIndex(schema);
-  const elsewhere = (indexCache.get(normalized) ?? []).filter((p) => p !== [...here, normalized].join('.'));
-  if (elsewhere.length > 0) return `; "${normalized}" belongs at ${elsewhere.slice(0, 3).join(' or ')}`;
+  const elsewhere = placesOf(normalized, schema).filter((p) => p !== [...here, normalized].join('.'));
+  if (elsewhere.length > 0) {
+    const places = elsewhere.slice(0, 3).map((p) => (p.includes('.') ? p : `the top level (${p}:)`));
+    return `; "${normalized}" belongs at ${places.join(' or ')}: check its indentation`;
+  }
+  if (unknown === '<<') return '; YAML merge keys (<<) are not supported: write the keys out';
   const legacy = LEGACY_NAMES[normalized];
   if (legacy) return `; Pythia's Python setting "${normalized}" is ${legacy} here`;
   return allowed.length > 0 ? `; allowed keys: ${allowed.join(', ')}` : '';

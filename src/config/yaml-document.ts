@@ -1,4 +1,4 @@
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, Parser, parseDocument, visit, type Document, type Node, type YAMLError } from 'yaml';
 import type { ConfigIssue } from './errors.ts';
 
 /** A parsed YAML file that remembers where every key and value came from. */
@@ -11,6 +11,9 @@ export interface PositionedDocument {
 
 export type ParseResult = { ok: true; doc: PositionedDocument } | { ok: false; issues: ConfigIssue[] };
 
+/** Aliases may expand to at most this many nodes (a guard against "billion laughs" files). */
+const MAX_ALIAS_COUNT = 100;
+
 export function parsePositioned(file: string, text: string): ParseResult {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
@@ -19,22 +22,40 @@ export function parsePositioned(file: string, text: string): ParseResult {
     return { line: pos.line, col: pos.col };
   };
 
-  const issues: ConfigIssue[] = doc.errors.map((err) => {
-    const pos = err.linePos?.[0] ?? at(err.pos[0]);
-    return { file, line: pos.line, col: pos.col, message: yamlMessage(err.code, err.message) };
-  });
-  if (issues.length > 0) return { ok: false, issues };
+  // Unknown tags are only warnings to the yaml package; here they would silently change a value.
+  const problems = [...doc.errors, ...doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED')];
+  if (problems.length > 0) {
+    const issues: ConfigIssue[] = [];
+    const seen = new Set<string>();
+    for (const err of problems) {
+      const { offset, message } = explainYamlError(err, text, doc);
+      const issue = { file, ...at(offset), message };
+      const id = `${issue.line}:${issue.col}`;
+      if (seen.has(id)) continue; // one YAML mistake often yields several errors at one place
+      seen.add(id);
+      issues.push(issue);
+    }
+    return { ok: false, issues: issues.sort((a, b) => a.line - b.line || a.col - b.col) };
+  }
 
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
-    return { ok: false, issues: [{ file, line: 1, col: 1, message: 'the file is empty: a pipeline needs at least name, source and handler' }] };
+    const onlyComments = text.trim() !== '';
+    const message = onlyComments ? 'the file has only comments: a pipeline needs at least name, source and handler' : 'the file is empty: a pipeline needs at least name, source and handler';
+    return { ok: false, issues: [{ file, line: 1, col: 1, message }] };
   }
   if (!isMap(doc.contents)) {
     const pos = at(doc.contents.range?.[0] ?? 0);
     const kind = isSeq(doc.contents) ? 'a list' : 'a single value';
-    return { ok: false, issues: [{ file, ...pos, message: `the top level must be a mapping of keys (name:, source:, handler: ...), not ${kind}` }] };
+    const hint = isSeq(doc.contents) ? ' (one file is one pipeline: remove the leading "- ")' : '';
+    return { ok: false, issues: [{ file, ...pos, message: `the top level must be a mapping of keys (name:, source:, handler: ...), not ${kind}${hint}` }] };
   }
 
-  const data = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown;
+  } catch (error) {
+    return { ok: false, issues: [aliasIssue(file, doc, at, error)] };
+  }
   return { ok: true, doc: { file, data, locate: (path, target = 'value') => locateIn(doc, path, target, at) } };
 }
 
@@ -63,15 +84,155 @@ function locateIn(doc: Document, path: readonly (string | number)[], target: 'ke
   return at(chosen?.range?.[0] ?? 0);
 }
 
-function yamlMessage(code: string, message: string): string {
-  const first = message.split('\n')[0] ?? message;
+/** The place and wording of a YAML error: at the mistake itself (an opening quote, an unclosed bracket), in plain words. */
+function explainYamlError(err: YAMLError, text: string, doc: Document): { offset: number; message: string } {
+  const offset = err.pos[0];
+  const first = err.message.split('\n')[0] ?? err.message;
   const clean = first.replace(/ at line \d+, column \d+:?$/, '');
-  switch (code) {
+  switch (err.code) {
     case 'DUPLICATE_KEY':
-      return 'duplicate key: each key may appear once in a mapping';
+      return { offset, message: duplicateKeyMessage(doc, offset, text) };
     case 'TAB_AS_INDENT':
-      return 'tab used for indentation: YAML indents with spaces only';
+      return { offset, message: 'tab used for indentation: YAML indents with spaces only' };
+    case 'MULTIPLE_DOCS':
+      return { offset, message: 'the file holds more than one YAML document (a "---" line): one file is one pipeline, so put each pipeline in its own file' };
+    case 'TAG_RESOLVE_FAILED':
+      return { offset, message: `unknown YAML tag ${clean.replace(/^Unresolved tag: /, '')}: pipeline files use plain values (write \${VAR} to take one from the environment)` };
+    case 'MISSING_CHAR': {
+      const quote = /closing (["'])quote/.exec(clean)?.[1];
+      const start = quote === undefined ? undefined : unclosedQuote(text, quote);
+      if (quote !== undefined && start !== undefined) return { offset: start, message: `unclosed ${quote} quote: the string that starts here never ends; add the closing ${quote}` };
+      break;
+    }
+    case 'BAD_INDENT': {
+      const bracket = /end with a ([\]}])/.exec(clean)?.[1];
+      const start = bracket === undefined ? undefined : unclosedFlow(text, bracket === ']' ? '[' : '{');
+      if (bracket !== undefined && start !== undefined) {
+        const what = bracket === ']' ? 'list' : 'mapping';
+        return { offset: start, message: `unclosed ${bracket === ']' ? '[' : '{'}: the ${what} that starts here never ends; add the closing ${bracket}` };
+      }
+      if (/same column/.test(clean)) return { offset: firstNonSpace(text, offset), message: 'this key is not aligned with the keys above it: keys of one mapping must start at the same column' };
+      break;
+    }
+    case 'BLOCK_AS_IMPLICIT_KEY':
+    case 'MULTILINE_IMPLICIT_KEY': {
+      const next = nextContentLine(text, offset);
+      if (next !== undefined) return { offset: next, message: 'this line is indented deeper than the key above it, which already has a value: align it with that key' };
+      break;
+    }
     default:
-      return `YAML syntax error: ${clean}`;
+      break;
   }
+  return { offset, message: `YAML syntax error: ${clean}` };
+}
+
+function duplicateKeyMessage(doc: Document, offset: number, text: string): string {
+  let found: { key: string; firstLine: number } | undefined;
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Map<string, number>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key)) continue;
+        const key = String(pair.key.value);
+        const start = pair.key.range?.[0] ?? -1;
+        const first = seen.get(key);
+        if (first !== undefined && start === offset) found = { key, firstLine: lineOf(text, first) };
+        if (first === undefined) seen.set(key, start);
+      }
+    },
+  });
+  if (!found) return 'duplicate key: each key may appear once in a mapping';
+  return `duplicate key "${found.key}": it is already set on line ${found.firstLine}, and each key may appear once in a mapping`;
+}
+
+function aliasIssue(file: string, doc: Document, at: (offset: number) => { line: number; col: number }, error: unknown): ConfigIssue {
+  const aliases: { source: string; offset: number; resolved: boolean }[] = [];
+  visit(doc, {
+    Alias(_, node) {
+      aliases.push({ source: node.source, offset: node.range?.[0] ?? 0, resolved: node.resolve(doc) !== undefined });
+    },
+  });
+  const unresolved = aliases.find((a) => !a.resolved);
+  if (unresolved) return { file, ...at(unresolved.offset), message: `unknown alias *${unresolved.source}: no anchor &${unresolved.source} is defined before it` };
+  const message = error instanceof Error ? error.message : String(error);
+  if (/alias count/i.test(message)) {
+    const first = aliases[0];
+    return { file, ...at(first?.offset ?? 0), message: `YAML aliases expand to too many values (more than ${MAX_ALIAS_COUNT} per alias): write the values out instead` };
+  }
+  return { file, ...at(aliases[0]?.offset ?? 0), message: `YAML error: ${message.split('\n')[0] ?? message}` };
+}
+
+/** Offset of a quoted scalar that has no closing quote, from the concrete syntax tree. */
+function unclosedQuote(text: string, quote: string): number | undefined {
+  const type = quote === '"' ? 'double-quoted-scalar' : 'single-quoted-scalar';
+  return findToken(text, (token) => {
+    if (token.type !== type || typeof token.source !== 'string' || typeof token.offset !== 'number') return undefined;
+    const source = token.source.trimEnd();
+    const closed = source.length >= 2 && source.endsWith(quote) && (quote === "'" || !/(^|[^\\])(\\\\)*\\"$/.test(source));
+    return closed ? undefined : token.offset;
+  });
+}
+
+/** Offset of a flow collection ([...] or {...}) that never closes. */
+function unclosedFlow(text: string, open: '[' | '{'): number | undefined {
+  const close = open === '[' ? ']' : '}';
+  return findToken(text, (token) => {
+    if (token.type !== 'flow-collection') return undefined;
+    const start = token.start as { source?: string; offset?: number } | undefined;
+    const end = (token.end ?? []) as { source?: string }[];
+    if (start?.source !== open || end.some((t) => t.source === close)) return undefined;
+    return start.offset;
+  });
+}
+
+type Token = { type?: unknown; source?: unknown; offset?: unknown; start?: unknown; end?: unknown[] };
+
+function findToken(text: string, test: (token: Token) => number | undefined): number | undefined {
+  let found: number | undefined;
+  const walk = (value: unknown): void => {
+    if (found !== undefined || value === null || typeof value !== 'object') return;
+    if (Array.isArray(value)) {
+      for (const item of value) walk(item);
+      return;
+    }
+    const token = value as Token;
+    const hit = typeof token.type === 'string' ? test(token) : undefined;
+    if (hit !== undefined) {
+      found = hit;
+      return;
+    }
+    for (const child of Object.values(value)) walk(child);
+  };
+  for (const token of new Parser().parse(text)) walk(token);
+  return found;
+}
+
+function lineStart(text: string, offset: number): number {
+  return text.lastIndexOf('\n', Math.max(0, offset - 1)) + 1;
+}
+
+function lineOf(text: string, offset: number): number {
+  let line = 1;
+  for (let i = 0; i < offset && i < text.length; i++) if (text[i] === '\n') line++;
+  return line;
+}
+
+/** The first character that is not a space on the line of `offset`, if the offset is in the indentation. */
+function firstNonSpace(text: string, offset: number): number {
+  let i = lineStart(text, offset);
+  while (i < text.length && (text[i] === ' ' || text[i] === '\t')) i++;
+  return Math.max(i, offset);
+}
+
+/** The first non-space character of the next line after `offset` that is neither blank nor a comment. */
+function nextContentLine(text: string, offset: number): number | undefined {
+  let i = text.indexOf('\n', offset);
+  while (i !== -1 && i < text.length) {
+    const start = i + 1;
+    const end = text.indexOf('\n', start) === -1 ? text.length : text.indexOf('\n', start);
+    const line = text.slice(start, end);
+    if (line.trim() !== '' && !line.trim().startsWith('#')) return start + (line.length - line.trimStart().length);
+    i = end === text.length ? -1 : end;
+  }
+  return undefined;
 }
