@@ -143,7 +143,8 @@ export class PipelineReloader {
       this.logger.info({ file, pipeline: pipeline.name }, 'new pipeline file: pipeline started');
       return { file, action: 'started' };
     } catch (error) {
-      this.logger.error({ file, err: error }, 'starting the reloaded pipeline failed; fix the file to retry');
+      if (this.worker.draining) return { file, action: 'stopped' };
+      this.logger.error({ file, err: error }, 'starting the reloaded pipeline failed; save the file again to retry');
       return { file, action: 'rejected', issues: [{ file, line: 1, col: 1, message: (error as Error).message }] };
     }
   }
