@@ -24,8 +24,8 @@ interface Work {
   attempt: number;
   firstFailureAt: number;
   lastError: unknown;
-  /** Created only when the handler reads context.signal: AbortController is costly on the hot path. */
-  controller: AbortController | undefined;
+  /** The running attempt's context (it owns that attempt's AbortSignal). */
+  context: AttemptContext | undefined;
   /** The retry timer while the message waits for its next attempt. */
   timer: NodeJS.Timeout | undefined;
   /** performance.now() after which the running attempt has timed out. */
@@ -34,22 +34,38 @@ interface Work {
   token: number;
 }
 
-/** The handler's context; `signal` and `logger` are made on first use. */
+/**
+ * The handler's context for one attempt; `signal` and `logger` are made on first use (AbortController
+ * is costly on the hot path). Each attempt has its own: a timed-out attempt that reads its signal late
+ * finds it aborted, never the signal of the retry that replaced it.
+ */
 class AttemptContext implements HandlerContext {
   private childLogger: Logger | undefined;
+  private controller: AbortController | undefined;
+  /** Why the attempt was aborted before the handler first asked for its signal. */
+  private abortedWith: { reason: unknown } | undefined;
   constructor(
     private readonly work: Work,
+    private readonly attempt: number,
     private readonly parentLogger: Logger,
     readonly pipeline: string,
   ) {}
 
   get signal(): AbortSignal {
-    this.work.controller ??= new AbortController();
-    return this.work.controller.signal;
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.abortedWith) this.controller.abort(this.abortedWith.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.controller) this.controller.abort(reason);
+    else this.abortedWith ??= { reason };
   }
 
   get logger(): Logger {
-    this.childLogger ??= this.parentLogger.child({ messageId: this.work.delivery.id, attempt: this.work.attempt });
+    this.childLogger ??= this.parentLogger.child({ messageId: this.work.delivery.id, attempt: this.attempt });
     return this.childLogger;
   }
 }
@@ -80,6 +96,8 @@ export class Dispatcher {
   private readonly retryReady: Work[] = [];
   /** Messages waiting for their retry delay; they hold no slot, so they never block others. */
   private readonly waiting = new Set<Work>();
+  /** Fetched beyond the room left when the fetch returned (retries started meanwhile, or the breaker opened). */
+  private readonly fetched: Delivery[] = [];
   private readonly running = new Set<Work>();
   private stopping = false;
   private wake: (() => void) | undefined;
@@ -124,7 +142,7 @@ export class Dispatcher {
     for (const work of this.running) {
       if (work.token !== 0 && now >= work.deadline) {
         const error = new TimeoutError(this.parts.config.resilience.processing_timeout_ms);
-        work.controller?.abort(error);
+        work.context?.abort(error);
         this.failed(work, work.token, error, work.deadline - this.parts.config.resilience.processing_timeout_ms);
       }
     }
@@ -164,6 +182,10 @@ export class Dispatcher {
         for (const work of this.retryReady.splice(0, free)) this.attempt(work);
         continue;
       }
+      if (this.fetched.length > 0) {
+        for (const delivery of this.fetched.splice(0, free)) this.begin(delivery);
+        continue;
+      }
       if (this.waiting.size >= this.maxWaiting || this.fetching.size >= MAX_FETCHES_IN_FLIGHT) {
         await this.sleep(this.fetching.size > 0 ? 1000 : 100);
         continue;
@@ -182,7 +204,13 @@ export class Dispatcher {
         this.reserved -= count;
         this.fetching.delete(pending);
         // Fetched after stop() began: left unacknowledged, so the source's close() hands them back.
-        if (!this.stopping) for (let i = 0; i < deliveries.length; i++) this.begin(deliveries[i] as Delivery);
+        if (!this.stopping) {
+          const room = Math.min(this.concurrency - this.active, this.breaker.capacity());
+          for (let i = 0; i < deliveries.length; i++) {
+            if (i < room) this.begin(deliveries[i] as Delivery);
+            else this.fetched.push(deliveries[i] as Delivery);
+          }
+        }
         this.signal();
       },
       (error: unknown) => {
@@ -196,7 +224,7 @@ export class Dispatcher {
   }
 
   private begin(delivery: Delivery): void {
-    const work: Work = { delivery, body: undefined, attempt: 1, firstFailureAt: 0, lastError: undefined, controller: undefined, timer: undefined, deadline: 0, token: 0 };
+    const work: Work = { delivery, body: undefined, attempt: 1, firstFailureAt: 0, lastError: undefined, context: undefined, timer: undefined, deadline: 0, token: 0 };
     const { config, decode } = this.parts;
     const maxDeliveries = config.source.stream?.max_deliveries;
     if (maxDeliveries !== undefined && delivery.deliveryCount > maxDeliveries) {
@@ -233,7 +261,6 @@ export class Dispatcher {
     this.breaker.started();
     const { config, handler, logger } = this.parts;
     const delivery = work.delivery;
-    work.controller = undefined;
     const token = ++this.attempts;
     work.token = token;
     const message: Message = {
@@ -251,7 +278,8 @@ export class Dispatcher {
     work.deadline = started + config.resilience.processing_timeout_ms;
     let result: Promise<unknown>;
     try {
-      result = handler.invoke(message, new AttemptContext(work, logger, config.name));
+      work.context = new AttemptContext(work, work.attempt, logger, config.name);
+      result = handler.invoke(message, work.context);
     } catch (error) {
       result = Promise.reject(error);
     }
@@ -305,6 +333,9 @@ export class Dispatcher {
     work.timer = setTimeout(() => {
       this.waiting.delete(work);
       if (this.stopping) return;
+      // Capacity reserved by an idle blocking fetch must not hold a retry back for block_timeout_ms:
+      // start it now when a slot is free (an excess of fetched messages waits in `fetched`).
+      if (this.active < this.concurrency && this.breaker.capacity() > 0) return this.attempt(work);
       this.retryReady.push(work);
       this.signal();
     }, delay);
@@ -347,7 +378,7 @@ export class Dispatcher {
     await this.loopDone;
     clearInterval(this.sweeper);
     for (const work of this.waiting) clearTimeout(work.timer);
-    const unfinished = [...this.waiting, ...this.retryReady].map((w) => w.delivery);
+    const unfinished = [...[...this.waiting, ...this.retryReady].map((w) => w.delivery), ...this.fetched.splice(0)];
     this.waiting.clear();
     this.retryReady.length = 0;
     if (this.active > 0) {
@@ -360,7 +391,7 @@ export class Dispatcher {
         this.parts.logger.warn({ count: this.active, graceMs }, 'grace period over: abandoning unfinished messages');
         for (const work of this.running) {
           work.token = 0; // late results are discarded
-          work.controller?.abort(new Error('shutdown: grace period over'));
+          work.context?.abort(new Error('shutdown: grace period over'));
           unfinished.push(work.delivery);
         }
       }
