@@ -1,0 +1,389 @@
+import { execa } from 'execa';
+import type { Logger } from 'pino';
+import { CommandError, KILL_GRACE_MS, killGroup, readLines, requestFor, StderrTail, type CommandSpec } from './command.ts';
+import type { HandlerRunner } from './runner.ts';
+import type { HandlerContext, Message } from './types.ts';
+
+/**
+ * handler.mode: persistent. `instances` long-lived processes; each request is one JSON line on a
+ * child's stdin, each reply one JSON line on its stdout, matched by `id`; many requests are in
+ * flight per child. See docs/command-handlers.md for the protocol.
+ */
+
+export interface PersistentOptions {
+  instances: number;
+  /**
+   * A child that has written no reply at all for this long after one of its requests timed out, while
+   * it still owes replies, is stuck: it is killed and restarted.
+   */
+  stuckAfterMs: number;
+  /** First restart delay after a child dies; doubles per consecutive early death. */
+  restartDelayMs?: number;
+  restartMaxDelayMs?: number;
+  /** A child that lived this long, or answered a request, before dying restarts after the first delay again. */
+  healthyAfterMs?: number;
+  /** How long close() waits for children to exit after their stdin is closed, before signalling them. */
+  closeGraceMs?: number;
+}
+
+/** Protocol problems, counted (and logged, rate-limited); none of them stops the worker. */
+export interface PersistentStats {
+  /** Lines on stdout that are not JSON, or JSON that is not a reply object with a string id. */
+  invalidLines: number;
+  /** Replies whose id matches no request in flight on that child. */
+  unknownIds: number;
+  /** Replies with a known id but neither "ok": true nor "ok": false (the request fails, retryable). */
+  malformedReplies: number;
+  /** Replies that arrived after their request had timed out (discarded). */
+  lateReplies: number;
+  /** Children started after the first ones (after a crash, or a stuck child was killed). */
+  restarts: number;
+  /** Children killed because they were stuck. */
+  stuckKills: number;
+}
+
+interface Request {
+  id: string;
+  line: string;
+  signal: AbortSignal;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+  onAbort: () => void;
+  child: Child | undefined;
+}
+
+interface Child {
+  slot: number;
+  process: ReturnType<typeof startProcess>;
+  pid: number | undefined;
+  alive: boolean;
+  /** Killed by the stuck check. */
+  stuck: boolean;
+  startedAt: number;
+  lastReplyAt: number;
+  pending: Map<string, Request>;
+  /** Ids of timed-out requests whose reply has not come yet → when each timed out. */
+  abandoned: Map<string, number>;
+  outbox: string[];
+  flushScheduled: boolean;
+  tail: StderrTail;
+  exited: Promise<void>;
+}
+
+/** A log line for the first few protocol problems, then one per thousand. */
+function shouldLog(count: number): boolean {
+  return count <= 10 || count % 1000 === 0;
+}
+
+function excerpt(line: string): string {
+  return line.length > 200 ? line.slice(0, 200) + '…' : line;
+}
+
+function startProcess(spec: CommandSpec, slot: number) {
+  return execa(spec.file, spec.args, {
+    cwd: spec.cwd,
+    env: { ...spec.env, PYTHIA_INSTANCE: String(slot) },
+    stdin: 'pipe',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    buffer: false,
+    reject: false,
+    // Its own process group: a stuck child is killed with everything it started.
+    detached: true,
+  });
+}
+
+export class PersistentRunner implements HandlerRunner {
+  readonly stats: PersistentStats = { invalidLines: 0, unknownIds: 0, malformedReplies: 0, lateReplies: 0, restarts: 0, stuckKills: 0 };
+  private readonly children: (Child | undefined)[];
+  /** Consecutive early deaths per slot, for the restart backoff. */
+  private readonly failures: number[];
+  private readonly restartTimers = new Set<NodeJS.Timeout>();
+  /** Requests waiting for a child (every child is down, waiting for its restart). */
+  private readonly waiting: Request[] = [];
+  private cursor = 0;
+  private closing = false;
+  private readonly restartDelayMs: number;
+  private readonly restartMaxDelayMs: number;
+  private readonly healthyAfterMs: number;
+  private readonly closeGraceMs: number;
+
+  constructor(
+    private readonly spec: CommandSpec,
+    private readonly options: PersistentOptions,
+    private readonly logger: Logger,
+  ) {
+    this.children = new Array<Child | undefined>(options.instances).fill(undefined);
+    this.failures = new Array<number>(options.instances).fill(0);
+    this.restartDelayMs = options.restartDelayMs ?? 100;
+    this.restartMaxDelayMs = options.restartMaxDelayMs ?? 5000;
+    this.healthyAfterMs = options.healthyAfterMs ?? 10_000;
+    this.closeGraceMs = options.closeGraceMs ?? 5000;
+  }
+
+  /** The pids of the running children (for tests and diagnostics). */
+  get pids(): number[] {
+    return this.children.flatMap((c) => (c?.alive && c.pid !== undefined ? [c.pid] : []));
+  }
+
+  /** Requests sent and not yet answered, per child slot. */
+  get load(): number[] {
+    return this.children.map((c) => (c?.alive ? c.pending.size + c.abandoned.size : 0));
+  }
+
+  start(): void {
+    for (let slot = 0; slot < this.children.length; slot++) this.spawn(slot);
+  }
+
+  private spawn(slot: number): void {
+    const { spec } = this;
+    const subprocess = startProcess(spec, slot);
+    const child: Child = {
+      slot,
+      process: subprocess,
+      pid: subprocess.pid,
+      alive: true,
+      stuck: false,
+      startedAt: Date.now(),
+      lastReplyAt: 0,
+      pending: new Map(),
+      abandoned: new Map(),
+      outbox: [],
+      flushScheduled: false,
+      tail: new StderrTail(),
+      exited: Promise.resolve(),
+    };
+    this.children[slot] = child;
+    const log = this.logger.child({ handlerPid: child.pid, instance: slot });
+    subprocess.stdin?.on('error', () => {}); // EPIPE when it dies: its exit is handled below
+    readLines(
+      subprocess.stdout,
+      (line) => this.onLine(child, line, log),
+      undefined,
+      (chars) => {
+        this.stats.invalidLines++;
+        log.warn({ chars }, 'handler wrote an over-long line on stdout; discarded');
+      },
+    );
+    readLines(subprocess.stderr, (line) => {
+      child.tail.push(line);
+      log.info({ stream: 'stderr' }, line);
+    });
+    // The leader gone, whatever it left in its group goes too (and stops holding the pipes open).
+    subprocess.once('exit', () => killGroup(child.pid, 'SIGKILL'));
+    child.exited = subprocess.then((result) => this.onExit(child, result.exitCode, result.signal, result.failed && result.exitCode === undefined && result.signal === undefined ? result.originalMessage || result.shortMessage : undefined, log));
+    if (child.pid !== undefined) log.info({ command: [spec.file, ...spec.args] }, 'handler process started');
+    this.drainWaiting();
+  }
+
+  private onExit(child: Child, exitCode: number | undefined, signal: string | undefined, startError: string | undefined, log: Logger): void {
+    child.alive = false;
+    const inFlight = child.pending.size;
+    const how = startError !== undefined ? `could not be started: ${startError}` : signal !== undefined ? `was killed by ${signal}` : `exited with code ${exitCode}`;
+    const stderr = child.tail.text();
+    const error = new CommandError(`handler process ${child.pid ?? '(not started)'} ${how} with ${inFlight} request(s) in flight${stderr ? `; stderr: ${stderr}` : ''}`, { exitCode, signal });
+    for (const request of child.pending.values()) this.settle(request).reject(error);
+    child.pending.clear();
+    child.abandoned.clear();
+    if (this.children[child.slot] === child) this.children[child.slot] = undefined;
+    if (this.closing) {
+      log.info({ exitCode, signal }, 'handler process exited');
+      return;
+    }
+    // A child that served requests (or lived a while) died of something else than starting up: restart it
+    // quickly. One that dies again and again before answering anything backs off exponentially.
+    const healthy = child.lastReplyAt > 0 || (!child.stuck && Date.now() - child.startedAt >= this.healthyAfterMs);
+    const failures = healthy ? 1 : (this.failures[child.slot] ?? 0) + 1;
+    this.failures[child.slot] = failures;
+    const delay = Math.min(this.restartDelayMs * 2 ** (failures - 1), this.restartMaxDelayMs);
+    log.warn({ exitCode, signal, inFlight, restartInMs: delay, err: startError }, `handler process ${how}; restarting`);
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(timer);
+      if (this.closing) return;
+      this.stats.restarts++;
+      this.spawn(child.slot);
+    }, delay);
+    this.restartTimers.add(timer);
+  }
+
+  invoke(message: Message, context: HandlerContext): Promise<unknown> {
+    const { signal } = context;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    if (this.closing) return Promise.reject(new CommandError('the command handler is closed'));
+    return new Promise((resolve, reject) => {
+      const request: Request = {
+        id: message.id,
+        line: JSON.stringify(requestFor(message)) + '\n',
+        signal,
+        resolve,
+        reject,
+        onAbort: () => this.abort(request),
+        child: undefined,
+      };
+      signal.addEventListener('abort', request.onAbort, { once: true });
+      const child = this.pick(request.id);
+      if (child) this.send(child, request);
+      else this.waiting.push(request);
+    });
+  }
+
+  /** The least-loaded live child that has no request with this id in flight; ties rotate. */
+  private pick(id: string): Child | undefined {
+    let best: Child | undefined;
+    let bestLoad = Infinity;
+    const n = this.children.length;
+    for (let i = 0; i < n; i++) {
+      const child = this.children[(this.cursor + i) % n];
+      if (!child?.alive || child.pending.has(id)) continue;
+      const load = child.pending.size + child.abandoned.size;
+      if (load < bestLoad) {
+        best = child;
+        bestLoad = load;
+        if (load === 0) break;
+      }
+    }
+    this.cursor = (this.cursor + 1) % n;
+    return best;
+  }
+
+  private send(child: Child, request: Request): void {
+    request.child = child;
+    child.pending.set(request.id, request);
+    child.abandoned.delete(request.id); // a retry of a timed-out request: whichever reply comes first answers it
+    child.outbox.push(request.line);
+    if (!child.flushScheduled) {
+      // Requests started in the same tick (a fetched batch) go out in one write.
+      child.flushScheduled = true;
+      process.nextTick(() => {
+        child.flushScheduled = false;
+        if (!child.alive || child.outbox.length === 0) return;
+        const data = child.outbox.length === 1 ? (child.outbox[0] as string) : child.outbox.join('');
+        child.outbox.length = 0;
+        child.process.stdin?.write(data);
+      });
+    }
+  }
+
+  private drainWaiting(): void {
+    while (this.waiting.length > 0) {
+      const request = this.waiting[0] as Request;
+      const child = this.pick(request.id);
+      if (!child) return;
+      this.waiting.shift();
+      this.send(child, request);
+    }
+  }
+
+  private settle(request: Request): Request {
+    request.signal.removeEventListener('abort', request.onAbort);
+    return request;
+  }
+
+  /**
+   * The request's AbortSignal fired (processing timeout or forced shutdown). The request fails, but
+   * the child, which serves other requests too, is left alone unless it turns out to be stuck.
+   */
+  private abort(request: Request): void {
+    request.reject(request.signal.reason);
+    const child = request.child;
+    if (!child) {
+      const index = this.waiting.indexOf(request);
+      if (index !== -1) this.waiting.splice(index, 1);
+      return;
+    }
+    if (child.pending.get(request.id) !== request) return;
+    child.pending.delete(request.id);
+    if (!child.alive) return;
+    const at = Date.now();
+    child.abandoned.set(request.id, at);
+    // A child that has not answered anything yet may still be starting up: each time its slot was killed
+    // before answering, the next one gets twice the allowance, so a slow start is not killed in a loop.
+    const allowance = child.lastReplyAt === 0 ? this.options.stuckAfterMs * 2 ** Math.min(this.failures[child.slot] ?? 0, 6) : this.options.stuckAfterMs;
+    const timer = setTimeout(() => this.checkStuck(child, at), allowance);
+    timer.unref();
+  }
+
+  /**
+   * Runs stuckAfterMs after a request on this child timed out. Stuck: since that timeout the child has
+   * written no reply at all, yet it still owes replies (the timed-out request, its retry, or others).
+   * Timed-out requests older than the check are forgotten: a reply to them later counts as unknown.
+   */
+  private checkStuck(child: Child, abandonedAt: number): void {
+    if (!child.alive || this.closing) return;
+    const silent = child.lastReplyAt < abandonedAt;
+    const owes = child.pending.size > 0 || child.abandoned.size > 0;
+    for (const [id, at] of child.abandoned) if (at <= abandonedAt) child.abandoned.delete(id);
+    if (!silent || !owes) return;
+    this.stats.stuckKills++;
+    child.stuck = true;
+    this.logger.warn({ handlerPid: child.pid, instance: child.slot, inFlight: child.pending.size, silentMs: Date.now() - abandonedAt }, 'handler process is stuck (no reply since a request timed out); killing it');
+    killGroup(child.pid, 'SIGTERM');
+    const force = setTimeout(() => killGroup(child.pid, 'SIGKILL'), KILL_GRACE_MS);
+    force.unref();
+    void child.exited.then(() => clearTimeout(force));
+  }
+
+  private onLine(child: Child, line: string, log: Logger): void {
+    if (line.trim() === '') return;
+    let reply: unknown;
+    try {
+      reply = JSON.parse(line);
+    } catch {
+      reply = undefined;
+    }
+    const id = typeof reply === 'object' && reply !== null ? (reply as { id?: unknown }).id : undefined;
+    if (typeof id !== 'string' && typeof id !== 'number') {
+      const count = ++this.stats.invalidLines;
+      if (shouldLog(count)) log.warn({ line: excerpt(line), count }, 'handler wrote a line on stdout that is not a JSON reply with an id; ignored (write logs to stderr)');
+      return;
+    }
+    const key = String(id);
+    const request = child.pending.get(key);
+    if (!request) {
+      if (child.abandoned.delete(key)) {
+        child.lastReplyAt = Date.now();
+        this.stats.lateReplies++;
+        log.debug({ messageId: key }, 'late reply for a request that had timed out; discarded');
+        return;
+      }
+      const count = ++this.stats.unknownIds;
+      if (shouldLog(count)) log.warn({ messageId: key, line: excerpt(line), count }, 'handler replied with an id that has no request in flight; ignored');
+      return;
+    }
+    child.lastReplyAt = Date.now();
+    child.pending.delete(key);
+    this.settle(request);
+    const { ok, result, error, retryable } = reply as { ok?: unknown; result?: unknown; error?: unknown; retryable?: unknown };
+    if (ok === true) {
+      request.resolve(result);
+    } else if (ok === false) {
+      const text = typeof error === 'string' ? error : error === undefined ? 'the handler reported a failure' : (JSON.stringify(error) ?? String(error));
+      request.reject(new CommandError(text, { retryable: retryable !== false }));
+    } else {
+      const count = ++this.stats.malformedReplies;
+      if (shouldLog(count)) log.warn({ messageId: key, line: excerpt(line), count }, 'reply has neither "ok": true nor "ok": false; the request fails (retryable)');
+      request.reject(new CommandError('malformed reply from the handler: "ok" must be true or false'));
+    }
+    if (this.waiting.length > 0) this.drainWaiting();
+  }
+
+  /** Closes every child's stdin (a handler exits at end of input), then signals those that linger. */
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const timer of this.restartTimers) clearTimeout(timer);
+    this.restartTimers.clear();
+    const error = new CommandError('the command handler is closing');
+    for (const request of this.waiting.splice(0)) this.settle(request).reject(error);
+    const children = this.children.filter((c): c is Child => c !== undefined && c.alive);
+    await Promise.all(
+      children.map(async (child) => {
+        child.process.stdin?.end();
+        const timers: NodeJS.Timeout[] = [];
+        timers.push(setTimeout(() => killGroup(child.pid, 'SIGTERM'), this.closeGraceMs));
+        timers.push(setTimeout(() => killGroup(child.pid, 'SIGKILL'), this.closeGraceMs + KILL_GRACE_MS));
+        await child.exited;
+        for (const timer of timers) clearTimeout(timer);
+      }),
+    );
+  }
+}
