@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
-import { PipelineDir, bodies, exited, pipelineYaml, produce, report, sampleRss, spawnWorker, startRedis, tally, waitFor, type RedisServer } from './helpers.ts';
+import { PipelineDir, bodies, reapWorkers, exited, pipelineYaml, produce, report, sampleRss, spawnWorker, startRedis, tally, waitFor, type RedisServer } from './helpers.ts';
 
 const N = 50_000;
 const CONCURRENCY = 50;
@@ -18,6 +18,7 @@ describe('reliability: kill -9 the worker three times during a 50k run', () => {
     client = server.client();
   });
   after(async () => {
+    reapWorkers();
     await server.stop();
     dir.remove();
   });

@@ -1,7 +1,24 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 
-export { PipelineDir, exited, spawnWorker, waitFor } from '../helpers/pipelines.ts';
+import { spawnWorker as spawnChild } from '../helpers/pipelines.ts';
+
+export { PipelineDir, exited, waitFor } from '../helpers/pipelines.ts';
+
+const children = new Set<ReturnType<typeof spawnChild>>();
+
+/** `pythia run` as a child process (see test/helpers/pipelines.ts), remembered so a failed test cannot leave it running. */
+export function spawnWorker(...args: Parameters<typeof spawnChild>): ReturnType<typeof spawnChild> {
+  const child = spawnChild(...args);
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+/** kill -9 every worker still running (call from after()). */
+export function reapWorkers(): void {
+  for (const child of children) child.kill('SIGKILL');
+}
 export { startRedis, type RedisServer } from '../helpers/redis-server.ts';
 
 /** A pipeline YAML using the reliable.mjs handler, writing {id} to `<name>:out`. */

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
-import { PipelineDir, bodies, exited, pipelineYaml, produce, report, sampleRss, sleep, spawnWorker, startRedis, tally, waitFor, type RedisServer } from './helpers.ts';
+import { PipelineDir, bodies, reapWorkers, exited, pipelineYaml, produce, report, sampleRss, sleep, spawnWorker, startRedis, tally, waitFor, type RedisServer } from './helpers.ts';
 
 const N = 20_000;
 const CONCURRENCY = 50;
@@ -18,6 +18,7 @@ describe('reliability: Redis outages under load', () => {
     client = server.client();
   });
   after(async () => {
+    reapWorkers();
     await server.stop();
     dir.remove();
   });
