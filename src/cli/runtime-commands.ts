@@ -30,6 +30,56 @@ export function registerRuntimeCommands(program: Command, setExit: (code: number
     });
 
   program
+    .command('bench')
+    .description('benchmark every source kind through the real runtime, beside raw ioredis loops and BullMQ, on a private redis-server')
+    .option('--n <count>', 'messages per drain run', '100000')
+    .option('--runs <count>', 'repetitions (medians are reported)', '3')
+    .option('--live-seconds <s>', 'duration of each live-rate run', '5')
+    .option('--rates <list>', 'live producer rates, msg/s', '2000,10000')
+    .option('--bullmq-n <count>', 'jobs per BullMQ run', '20000')
+    .option('--no-bullmq', 'skip BullMQ')
+    .option('--kinds <list>', 'source kinds', 'list-alo,list-amo,stream,channel')
+    .option('--out <file>', 'JSON results file (default .bench/results-<time>.json)')
+    .action(async (opts: Record<string, string | boolean>) => {
+      const { benchCommand } = await import('./bench.ts');
+      setExit(await benchCommand(opts as never));
+    });
+
+  const dlq = program.command('dlq').description('inspect, replay into the source, or empty a pipeline\'s dead letter (exit 0 ok, 1 failed, 2 usage)');
+  dlq
+    .command('list')
+    .description('one line per entry, oldest first: id, reason, attempts, error, source, failure times, payload preview')
+    .argument('<file>', 'pipeline file')
+    .option('--limit <n>', 'at most this many entries (0: all)', '100')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--redis-url <url>', 'override the pipeline\'s connection settings')
+    .action(async (file: string, opts: { limit: string; format: 'text' | 'json'; redisUrl?: string }) => {
+      const { dlqListCommand } = await import('./dlq.ts');
+      setExit(await dlqListCommand(file, opts));
+    });
+  dlq
+    .command('replay')
+    .description('send entries back into the source (LPUSH / XADD / PUBLISH) as new messages; each leaves the dead letter once re-sent')
+    .argument('<file>', 'pipeline file')
+    .option('--id <id...>', 'entry ids as `dlq list` prints them (or a message_id naming one entry)')
+    .option('--all', 'every entry of this pipeline')
+    .option('--redis-url <url>', 'override the pipeline\'s connection settings')
+    .action(async (file: string, opts: { id?: string[]; all?: boolean; redisUrl?: string }) => {
+      const { dlqReplayCommand } = await import('./dlq.ts');
+      setExit(await dlqReplayCommand(file, opts));
+    });
+  dlq
+    .command('purge')
+    .description('delete every entry of the dead letter (needs --yes)')
+    .argument('<file>', 'pipeline file')
+    .option('--yes', 'really delete')
+    .option('--redis-url <url>', 'override the pipeline\'s connection settings')
+    .action(async (file: string, opts: { yes?: boolean; redisUrl?: string }) => {
+      const { dlqPurgeCommand } = await import('./dlq.ts');
+      setExit(await dlqPurgeCommand(file, opts));
+    });
+
+  program
     .command('demo')
     .description('the quick start: run the example list pipeline against a private redis-server (or REDIS_URL), produce messages, show them processed')
     .option('--count <n>', 'messages to produce', '2000')

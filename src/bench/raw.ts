@@ -1,0 +1,73 @@
+import { Redis } from 'ioredis';
+import { benchBody, type Kind, type Result } from './scenario.ts';
+import { prefill } from './pythia.ts';
+import { rssSampler } from './stats.ts';
+
+const MOVE = `local items = redis.call('RPOP', KEYS[1], ARGV[1])
+if not items then return {} end
+redis.call('LPUSH', KEYS[2], unpack(items))
+return items`;
+
+/**
+ * The baseline: a plain ioredis loop of the same delivery mode, 100 messages per round trip, each
+ * message JSON-parsed (no handler, no retries, no metrics). This is the ceiling Pythia is compared to.
+ */
+export async function rawDrain(kind: Kind, url: string, n: number, run: number): Promise<Result> {
+  const key = `bench:raw-${kind}-${run}`;
+  const client = new Redis(url);
+  const acker = new Redis(url, { enableAutoPipelining: true });
+  client.defineCommand('benchMove', { numberOfKeys: 2, lua: MOVE });
+  let processed = 0;
+  const peak = rssSampler();
+  let cpu0: NodeJS.CpuUsage;
+  let t0: number;
+  if (kind === 'channel') {
+    const subscriber = new Redis(url);
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => (resolve = r));
+    subscriber.on('messageBuffer', (_channel: Buffer, payload: Buffer) => {
+      JSON.parse(payload.toString());
+      if (++processed >= n) resolve();
+    });
+    await subscriber.subscribe(key);
+    cpu0 = process.cpuUsage();
+    t0 = performance.now();
+    for (let i = 0; i < n; i += 1000) {
+      const pipe = client.pipeline();
+      for (let j = i; j < Math.min(n, i + 1000); j++) pipe.publish(key, benchBody(j));
+      await pipe.exec();
+    }
+    await Promise.race([done, new Promise((r) => setTimeout(r, 30_000))]);
+    subscriber.disconnect();
+  } else {
+    await prefill(kind, client, key, n);
+    if (kind === 'stream') await client.xgroup('CREATE', key, 'raw', '0');
+    cpu0 = process.cpuUsage();
+    t0 = performance.now();
+    while (processed < n) {
+      if (kind === 'list-amo') {
+        const items = (await client.rpopBuffer(key, 100)) as Buffer[] | null;
+        for (const item of items ?? []) JSON.parse(item.toString());
+        processed += items?.length ?? 0;
+      } else if (kind === 'list-alo') {
+        const processing = `{${key}}:processing:raw`;
+        const items = (await (client as unknown as { benchMoveBuffer(a: string, b: string, c: number): Promise<Buffer[]> }).benchMoveBuffer(key, processing, 100)) ?? [];
+        for (const item of items) JSON.parse(item.toString());
+        void acker.del(processing);
+        processed += items.length;
+      } else {
+        const reply = (await client.xreadgroupBuffer('GROUP', 'raw', 'c', 'COUNT', 100, 'STREAMS', key, '>')) as [Buffer, [Buffer, Buffer[]][]][] | null;
+        const entries = reply?.[0]?.[1] ?? [];
+        for (const entry of entries) JSON.parse((entry[1][1] as Buffer).toString());
+        if (entries.length > 0) void acker.xack(key, 'raw', ...entries.map((e) => e[0]));
+        processed += entries.length;
+      }
+    }
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  client.disconnect();
+  await acker.quit();
+  const cpuUs = cpu.user + cpu.system;
+  return { scenario: `drain ${kind}`, kind, system: 'raw', messages: processed, msgPerSec: processed / seconds, cpuPercent: (cpuUs / 1e6 / seconds) * 100, cpuUsPerMsg: cpuUs / Math.max(1, processed), peakRssMb: peak(), errors: n - processed };
+}

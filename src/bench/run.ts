@@ -1,0 +1,89 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { startRedis } from '../testing/redis-server.ts';
+import { bullmqDrain } from './bullmq.ts';
+import { pythiaDrain, pythiaLive } from './pythia.ts';
+import { rawDrain } from './raw.ts';
+import { KINDS, type Kind, type Result } from './scenario.ts';
+import { median } from './stats.ts';
+
+export interface BenchOptions {
+  n: number;
+  runs: number;
+  liveSeconds: number;
+  rates: number[];
+  bullmqN: number;
+  bullmqConcurrency: number[];
+  kinds: Kind[];
+  out?: string;
+  log: (line: string) => void;
+}
+
+export interface BenchReport {
+  startedAt: string;
+  node: string;
+  redis: string;
+  options: Omit<BenchOptions, 'log'>;
+  runs: Result[][];
+  table: string;
+}
+
+/** Runs every scenario `runs` times on one private redis-server, and tabulates medians and ratios. */
+export async function runBench(options: BenchOptions): Promise<BenchReport> {
+  const server = await startRedis();
+  const client = server.client();
+  const redisVersion = String((await client.info('server')).match(/redis_version:(\S+)/)?.[1]);
+  const runs: Result[][] = [];
+  try {
+    for (let run = 1; run <= options.runs; run++) {
+      const results: Result[] = [];
+      const record = (result: Result | undefined) => {
+        if (!result) return;
+        results.push(result);
+        options.log(`run ${run}/${options.runs}  ${result.system.padEnd(6)} ${result.scenario.padEnd(26)} ${fmt(result.msgPerSec, 0).padStart(9)} msg/s${result.p99Ms !== undefined ? `  p99 ${fmt(result.p99Ms, 2)} ms` : ''}`);
+      };
+      for (const kind of options.kinds) {
+        record(await rawDrain(kind, server.url, options.n, run));
+        record(await pythiaDrain(kind, client, server.url, options.n, run));
+      }
+      for (const rate of options.rates) record(await pythiaLive('list-alo', server.url, rate, options.liveSeconds, run));
+      for (const concurrency of options.bullmqConcurrency) record(await bullmqDrain(server.url, options.bullmqN, concurrency, run));
+      await client.flushall();
+      runs.push(results);
+    }
+  } finally {
+    await server.stop();
+  }
+  const table = tabulate(runs);
+  const report: BenchReport = { startedAt: new Date().toISOString(), node: process.version, redis: redisVersion, options: { ...options, log: undefined } as Omit<BenchOptions, 'log'>, runs, table };
+  const out = options.out ?? path.join('.bench', `results-${Date.now()}.json`);
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(report, null, 2));
+  options.log(`results written to ${out}`);
+  return report;
+}
+
+function fmt(value: number | undefined, digits: number): string {
+  if (value === undefined || !Number.isFinite(value)) return '-';
+  return value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+/** The seed's table, one row per scenario: medians across runs, Pythia as ratios of raw and of BullMQ's best. */
+export function tabulate(runs: Result[][]): string {
+  const keys = [...new Set(runs.flat().map((r) => `${r.system}|${r.scenario}`))];
+  const med = (key: string, pick: (r: Result) => number | undefined) => median(runs.flat().filter((r) => `${r.system}|${r.scenario}` === key).map((r) => pick(r) ?? NaN));
+  const bullBest = Math.max(...keys.filter((k) => k.startsWith('bullmq|')).map((k) => med(k, (r) => r.msgPerSec)), NaN);
+  const header = '| system | scenario | msg/s | P50 ms | P95 ms | P99 ms | CPU % | µs/msg | peak RSS MB | errors | vs raw | vs BullMQ best |';
+  const lines = [header, '|---|---|---|---|---|---|---|---|---|---|---|---|'];
+  for (const key of keys) {
+    const [system, scenario] = key.split('|') as [string, string];
+    const rate = med(key, (r) => r.msgPerSec);
+    const raw = system === 'pythia' ? med(`raw|${scenario}`, (r) => r.msgPerSec) : NaN;
+    const vsRaw = Number.isFinite(raw) ? `${fmt((rate / raw) * 100, 0)}%` : '-';
+    const vsBull = system === 'pythia' && Number.isFinite(bullBest) && scenario.startsWith('drain') ? `${fmt(rate / bullBest, 1)}×` : '-';
+    lines.push(`| ${system} | ${scenario} | ${fmt(rate, 0)} | ${fmt(med(key, (r) => r.p50Ms), 2)} | ${fmt(med(key, (r) => r.p95Ms), 2)} | ${fmt(med(key, (r) => r.p99Ms), 2)} | ${fmt(med(key, (r) => r.cpuPercent), 0)} | ${fmt(med(key, (r) => r.cpuUsPerMsg), 2)} | ${fmt(med(key, (r) => r.peakRssMb), 0)} | ${fmt(med(key, (r) => r.errors), 0)} | ${vsRaw} | ${vsBull} |`);
+  }
+  return lines.join('\n');
+}
+
+export { KINDS };
