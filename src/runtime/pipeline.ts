@@ -14,7 +14,7 @@ import { StreamSource } from '../sources/stream.ts';
 import { createDecoder } from './decode.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { NO_OBSERVER, type PipelineObserver } from './observer.ts';
-import { scrubSecrets } from './logger.ts';
+import { registerRedisSecrets, scrubSecrets } from './logger.ts';
 
 export interface PipelineOptions {
   logger: Logger;
@@ -46,12 +46,13 @@ export class RunningPipeline {
     const { config, dir } = loaded;
     this.name = config.name;
     this.observer = options.observer ?? NO_OBSERVER;
+    registerRedisSecrets(config.redis, options.redisUrl);
     const plan = planConnection(config.redis, dir, config.name, options.redisUrl);
     this.logger = options.logger.child({ pipeline: config.name, source: sourceLabel(loaded) });
     let lastError = '';
     const onError = (error: Error) => {
       const text = scrubSecrets(error.message);
-      if (text !== lastError) this.logger.warn({ redis: plan.describe, err: error }, 'redis connection error');
+      if (text !== lastError) this.logger.warn({ server: plan.describe, err: error }, 'redis connection error');
       lastError = text;
     };
     this.pool = new ConnectionPool(plan, config.redis.connection_pool_size, onError);
@@ -83,6 +84,11 @@ export class RunningPipeline {
     this.dispatcher.start();
     this.state = 'consuming';
     this.logger.info({ concurrency: config.concurrency, deadLetter: this.deadLetter.target.key }, 'pipeline consuming');
+  }
+
+  /** Every Redis connection of this pipeline: the blocking reader (or subscriber), then the pool. */
+  get connections(): readonly RedisClient[] {
+    return [this.reader, ...this.pool.clients];
   }
 
   get inFlight(): number {

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { loadPipelines, type LoadedPipeline } from '../config/index.ts';
+import { Observability, type MetricsServer } from '../metrics/index.ts';
 import { createLogger } from './logger.ts';
 import type { PipelineObserver } from './observer.ts';
 import { RunningPipeline } from './pipeline.ts';
@@ -10,26 +11,44 @@ export interface WorkerOptions {
   redisUrl?: string;
   /** Builds the metrics observer of each pipeline (the metrics module provides one). */
   observerFor?: (pipeline: LoadedPipeline) => PipelineObserver;
+  /**
+   * Serve metrics.path, /livez and /readyz on metrics.host:port and sample the Redis gauges, for the
+   * pipelines with metrics.enabled. Off by default for library use and tests (two workers would
+   * compete for port 9464); `pythia run` turns it on.
+   */
+  metrics?: boolean;
 }
 
 /** Several pipelines in one process, each with its own connections. */
 export class Worker {
   readonly pipelines: RunningPipeline[];
+  /** Registry, gauges and HTTP server (with `metrics: true` and a pipeline that enables metrics). */
+  readonly observability: Observability | undefined;
   private stopping: Promise<void> | undefined;
 
   private constructor(
     pipelines: RunningPipeline[],
+    observability: Observability | undefined,
     private readonly runtime: { logger: Logger; redisUrl?: string; observerFor?: WorkerOptions['observerFor'] },
   ) {
     this.pipelines = pipelines;
+    this.observability = observability;
+  }
+
+  /** The HTTP server of /metrics, /livez, /readyz; `.port` is the bound port (useful with metrics.port 0). */
+  get metricsServer(): MetricsServer | undefined {
+    return this.observability?.server;
   }
 
   static async start(loaded: readonly LoadedPipeline[], options: WorkerOptions = {}): Promise<Worker> {
     const logger = options.logger ?? createLogger();
-    const pipelines = loaded.map((p) => new RunningPipeline(p, { logger, redisUrl: options.redisUrl, observer: options.observerFor?.(p) }));
-    const worker = new Worker(pipelines, { logger, redisUrl: options.redisUrl, observerFor: options.observerFor });
+    const observability = options.metrics ? Observability.forPipelines(loaded, logger) : undefined;
+    const pipelines = loaded.map((p) => new RunningPipeline(p, { logger, redisUrl: options.redisUrl, observer: options.observerFor?.(p) ?? observability?.observerFor(p) }));
+    const worker = new Worker(pipelines, observability, { logger, redisUrl: options.redisUrl, observerFor: options.observerFor });
     try {
-      await Promise.all(pipelines.map((p) => p.start()));
+      // Listening first: /livez answers and /readyz says 503 while the pipelines start.
+      await observability?.listen(worker);
+      await Promise.all(pipelines.map((p) => p.start().then(() => observability?.watch(p))));
     } catch (error) {
       await worker.stop(0);
       throw error;
@@ -53,10 +72,11 @@ export class Worker {
   async addPipeline(loaded: LoadedPipeline): Promise<RunningPipeline> {
     if (this.stopping) throw new Error('the worker is stopping');
     const { logger, redisUrl, observerFor } = this.runtime;
-    const pipeline = new RunningPipeline(loaded, { logger, redisUrl, observer: observerFor?.(loaded) });
+    const pipeline = new RunningPipeline(loaded, { logger, redisUrl, observer: observerFor?.(loaded) ?? this.observability?.observerFor(loaded) });
     this.pipelines.push(pipeline);
     try {
       await pipeline.start();
+      this.observability?.watch(pipeline);
     } catch (error) {
       this.pipelines.splice(this.pipelines.indexOf(pipeline), 1);
       await pipeline.stop(0);
@@ -67,6 +87,7 @@ export class Worker {
 
   /** Graceful stop (drain) of one pipeline; the others keep running (hot reload: a removed file). */
   async removePipeline(pipeline: RunningPipeline, graceMs?: number): Promise<void> {
+    this.observability?.unwatch(pipeline);
     await pipeline.stop(graceMs);
     const index = this.pipelines.indexOf(pipeline);
     if (index >= 0 && !this.stopping) this.pipelines.splice(index, 1);
@@ -80,7 +101,9 @@ export class Worker {
 
   /** Graceful stop of every pipeline; each uses its own grace period unless one is given. Idempotent. */
   stop(graceMs?: number): Promise<void> {
-    this.stopping ??= Promise.all(this.pipelines.map((p) => p.stop(graceMs))).then(() => undefined);
+    // Gauges stop before the pools close; the server answers (503 on /readyz) until every pipeline stopped.
+    this.observability?.stopSampling();
+    this.stopping ??= Promise.all(this.pipelines.map((p) => p.stop(graceMs))).then(() => this.observability?.close());
     return this.stopping;
   }
 }

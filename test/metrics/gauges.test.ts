@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createLogger } from '../../src/runtime/logger.ts';
+import { Worker } from '../../src/runtime/worker.ts';
+import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
+import { captureLogs, get, PipelineFiles, sample, waitFor } from './support/harness.ts';
+
+const pipelineYaml = (name: string, source: string, concurrency: number) => `
+version: 1
+name: ${name}
+redis: {connection_pool_size: 2}
+source:
+${source}
+message: {format: json}
+handler: {module: "{{support}}/handlers.ts", export: block}
+concurrency: ${concurrency}
+metrics: {enabled: true, host: 127.0.0.1, port: 0, redis: {interval_ms: 100}}
+shutdown: {grace_period_ms: 0}
+`;
+
+describe('metrics: Redis gauges', () => {
+  let redis: RedisServer;
+  let worker: Worker | undefined;
+  const files = new PipelineFiles();
+  const logs = captureLogs();
+  let url = '';
+
+  before(async () => {
+    redis = await startRedis();
+    const client = redis.client();
+    await client.lpush('q:gauges', ...Array.from({ length: 10 }, (_, i) => JSON.stringify({ i })));
+    for (let i = 0; i < 5; i++) await client.xadd('s:gauges', '*', 'body', JSON.stringify({ i }));
+    const list = await files.load('glist', pipelineYaml('glist', '  list: {key: "q:gauges", batch_size: 1, consumer: c1, block_timeout_ms: 200}', 1));
+    const stream = await files.load('gstream', pipelineYaml('gstream', '  stream: {key: "s:gauges", consumer_group: workers, consumer: c1, start_id: "0", batch_size: 2, block_timeout_ms: 200}', 2));
+    worker = await Worker.start([list, stream], { redisUrl: redis.url, logger: createLogger('debug', logs.stream), metrics: true });
+    assert.ok(worker.metricsServer);
+    url = `${worker.metricsServer.url}/metrics`;
+  });
+  after(async () => {
+    await worker?.stop(0);
+    await redis.stop();
+    files.remove();
+  });
+
+  it('shows the list length and the processing list of the consumer holding one blocked message', async () => {
+    let text = '';
+    await waitFor('list gauges', async () => {
+      text = (await get(url)).body;
+      return sample(text, 'pythia_redis_queue_length', { pipeline: 'glist', key: 'q:gauges' }) === 9 && sample(text, 'pythia_redis_queue_length', { pipeline: 'glist', key: '{q:gauges}:processing:c1' }) === 1;
+    });
+    assert.equal(sample(text, 'pythia_in_flight', { pipeline: 'glist' }), 1);
+    assert.ok((sample(text, 'pythia_redis_memory_used_bytes') ?? 0) > 100_000, 'used_memory from INFO memory');
+    // The blocking reader plus connection_pool_size (2) pool connections, all up.
+    assert.equal(sample(text, 'pythia_redis_connections', { pipeline: 'glist', state: 'ready' }), 3);
+    assert.equal(sample(text, 'pythia_redis_connections', { pipeline: 'glist', state: 'reconnecting' }), 0);
+  });
+
+  it('shows stream length, group pending count and lag', async () => {
+    let text = '';
+    await waitFor('stream gauges', async () => {
+      text = (await get(url)).body;
+      return sample(text, 'pythia_redis_stream_pending', { pipeline: 'gstream', group: 'workers' }) === 2;
+    });
+    assert.equal(sample(text, 'pythia_redis_queue_length', { pipeline: 'gstream', key: 's:gauges' }), 5);
+    assert.equal(sample(text, 'pythia_redis_stream_lag', { pipeline: 'gstream', group: 'workers' }), 3);
+    assert.equal(sample(text, 'pythia_in_flight', { pipeline: 'gstream' }), 2);
+    assert.equal(sample(text, 'pythia_redis_connections', { pipeline: 'gstream', state: 'ready' }), 3);
+  });
+
+  it('takes each sample in one pipelined round trip', async () => {
+    const client = redis.client();
+    await client.config('RESETSTAT');
+    await new Promise((r) => setTimeout(r, 550));
+    const stats = await client.info('commandstats');
+    const calls = (command: string) => Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(stats)?.[1] ?? 0);
+    // ~5 samples per pipeline in 550 ms at 100 ms: each one EVAL (list) or XLEN + XINFO (stream), and an INFO.
+    assert.ok(calls('eval') >= 2 && calls('eval') <= 7, `eval calls: ${calls('eval')}`);
+    assert.equal(calls('xlen'), calls('xinfo\\|groups'));
+    assert.ok(calls('xlen') >= 2, `xlen calls: ${calls('xlen')}`);
+    assert.ok(Math.abs(calls('info') - calls('eval') - calls('xlen')) <= 2, `info ${calls('info')} vs samples ${calls('eval') + calls('xlen')}`);
+  });
+
+  it('follows a pipeline replaced by hot reload: one sampler, fresh connections', async () => {
+    assert.ok(worker);
+    const old = worker.pipelines.find((p) => p.name === 'glist');
+    assert.ok(old);
+    const again = await files.load('glist', pipelineYaml('glist', '  list: {key: "q:gauges", batch_size: 1, consumer: c1, block_timeout_ms: 200}', 1));
+    await worker.replacePipeline(old, again);
+    let text = '';
+    await waitFor('gauges of the new pipeline', async () => {
+      text = (await get(url)).body;
+      return sample(text, 'pythia_redis_queue_length', { pipeline: 'glist', key: '{q:gauges}:processing:c1' }) === 1 && sample(text, 'pythia_redis_queue_length', { pipeline: 'glist', key: 'q:gauges' }) === 9;
+    });
+    await new Promise((r) => setTimeout(r, 250));
+    text = (await get(url)).body;
+    assert.equal(sample(text, 'pythia_redis_connections', { pipeline: 'glist', state: 'ready' }), 3, 'only the new pipeline\'s connections');
+    assert.equal(sample(text, 'pythia_redis_connections', { pipeline: 'glist', state: 'closed' }), 0);
+    assert.equal(sample(text, 'pythia_redis_sample_failures_total', { pipeline: 'glist' }), 0, 'the old sampler stopped before its pool closed');
+  });
+
+  it('survives a failing sample: counted, logged, and the pipeline stays ready', async () => {
+    const client = redis.client();
+    // XINFO GROUPS on a missing stream fails; the blocked pipeline never notices.
+    await client.del('s:gauges');
+    await waitFor('a failed sample', async () => (sample((await get(url)).body, 'pythia_redis_sample_failures_total', { pipeline: 'gstream' }) ?? 0) >= 2);
+    assert.ok(worker?.ready, 'still ready');
+    const warnings = logs.lines().filter((l) => l.msg === 'sampling redis gauges failed; the pipeline is unaffected, retrying every interval');
+    assert.equal(warnings.length, 1, 'one warning, then quiet');
+    assert.equal(warnings[0]?.pipeline, 'gstream');
+    const text = (await get(url)).body;
+    assert.equal(sample(text, 'pythia_redis_sample_failures_total', { pipeline: 'glist' }), 0);
+    assert.equal(sample(text, 'pythia_redis_queue_length', { pipeline: 'glist', key: 'q:gauges' }), 9);
+  });
+});
