@@ -66,7 +66,7 @@ export async function rawDrain(kind: Kind, url: string, n: number, run: number):
   }
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  client.disconnect();
+  await client.quit();
   await acker.quit();
   const cpuUs = cpu.user + cpu.system;
   return { scenario: `drain ${kind}`, kind, system: 'raw', messages: processed, msgPerSec: processed / seconds, cpuPercent: (cpuUs / 1e6 / seconds) * 100, cpuUsPerMsg: cpuUs / Math.max(1, processed), peakRssMb: peak(), errors: n - processed };
