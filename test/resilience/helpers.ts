@@ -43,3 +43,9 @@ export function pythia(args: string[], env: Record<string, string> = {}): Promis
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** An output sink for `pythia dlq` command functions called in-process. */
+export function captured(): { out: (text: string) => void; err: (text: string) => void; stdout: string; stderr: string } {
+  const sink = { stdout: '', stderr: '', out: (text: string) => void (sink.stdout += text), err: (text: string) => void (sink.stderr += text) };
+  return sink;
+}
