@@ -5,6 +5,7 @@ import { HandlerModuleError, loadHandlerFunction } from '../handlers/load-module
 import type { ConfigIssue } from './errors.ts';
 import { toPointer } from './errors.ts';
 import type { PipelineConfig } from './pipeline.types.ts';
+import { checkTopology } from './topology-check.ts';
 import type { PositionedDocument } from './yaml-document.ts';
 
 type Raw = Record<string, unknown>;
@@ -46,6 +47,7 @@ export async function checkMeaning(config: PipelineConfig, doc: PositionedDocume
   checkKeys(config, report);
   checkMessage(config, dir, report);
   checkTlsFiles(config, dir, report);
+  checkTopology(config, report);
   if (config.handler.module !== undefined) await checkModule(config.handler.module, config.handler.export, 'export' in written, dir, options.importModules, report);
   if (config.handler.command !== undefined) checkCommand(config.handler.command, path.resolve(dir, config.handler.cwd), report);
   return issues;

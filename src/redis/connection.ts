@@ -34,19 +34,28 @@ export function planConnection(redis: PipelineConfig['redis'], baseDir: string, 
   });
 
   if (redis.cluster && !overrideUrl) {
-    const nodes = redis.cluster.nodes.map((node) => {
-      const u = new URL(node);
-      return { host: u.hostname, port: Number(u.port || 6379) };
-    });
-    const first = new URL(redis.cluster.nodes[0] as string);
+    const seeds = redis.cluster.nodes.map((node) => new URL(node));
+    const nodes = seeds.map((u) => ({ host: u.hostname, port: Number(u.port || 6379) }));
+    // Credentials: the first seed URL that carries them, else redis.username / redis.password.
+    const withAuth = seeds.find((u) => u.username !== '' || u.password !== '');
+    const username = (withAuth && decodeURIComponent(withAuth.username)) || redis.username || undefined;
+    const password = (withAuth && decodeURIComponent(withAuth.password)) || redis.password || undefined;
     return {
       describe: `cluster ${nodes.map((n) => `${n.host}:${n.port}`).join(',')}`,
       create: (role, options = {}) => {
         const redisOptions = common(role, options);
         const clusterOptions: ClusterOptions = {
-          redisOptions: { ...redisOptions, username: decodeURIComponent(first.username) || redis.username || undefined, password: decodeURIComponent(first.password) || redis.password || undefined },
+          // A cluster has only database 0: db is never sent (validation rejects another).
+          redisOptions: { ...redisOptions, username, password },
           enableAutoPipelining: redisOptions.enableAutoPipelining,
           enableOfflineQueue: true,
+          enableReadyCheck: true,
+          // Slots move (resharding, failover of a shard): follow MOVED/ASK, refresh the map, keep going.
+          maxRedirections: 16,
+          retryDelayOnFailover: 200,
+          retryDelayOnClusterDown: 200,
+          retryDelayOnTryAgain: 100,
+          slotsRefreshTimeout: Math.max(1000, Math.min(redis.connection_timeout_ms, 5000)),
           clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
           dnsLookup: (address, callback) => callback(null, address),
         };
@@ -56,10 +65,10 @@ export function planConnection(redis: PipelineConfig['redis'], baseDir: string, 
   }
 
   if (redis.sentinel && !overrideUrl) {
-    const sentinels = redis.sentinel.nodes.map((node) => {
-      const u = new URL(node);
-      return { host: u.hostname, port: Number(u.port || 26379) };
-    });
+    const seeds = redis.sentinel.nodes.map((node) => new URL(node));
+    const sentinels = seeds.map((u) => ({ host: u.hostname, port: Number(u.port || 26379) }));
+    const withAuth = seeds.find((u) => u.username !== '' || u.password !== '');
+    const sentinelTls = seeds.some((u) => u.protocol === 'rediss:');
     return {
       describe: `sentinel ${redis.sentinel.name} via ${sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`,
       create: (role, options = {}) =>
@@ -67,7 +76,15 @@ export function planConnection(redis: PipelineConfig['redis'], baseDir: string, 
           ...common(role, options),
           sentinels,
           name: redis.sentinel?.name,
-          sentinelPassword: redis.sentinel?.password || undefined,
+          role: 'master',
+          sentinelUsername: (withAuth && decodeURIComponent(withAuth.username)) || undefined,
+          sentinelPassword: redis.sentinel?.password || (withAuth && decodeURIComponent(withAuth.password)) || undefined,
+          enableTLSForSentinelMode: sentinelTls,
+          sentinelTLS: sentinelTls ? tls : undefined,
+          // Subscribes to +switch-master on the sentinels: a failover moves every connection to the
+          // new master at once instead of waiting for a READONLY reply or a socket error.
+          failoverDetector: true,
+          sentinelRetryStrategy: (times) => Math.min(100 * times, 2000),
           username: redis.username || undefined,
           password: redis.password || undefined,
           db: redis.db,
@@ -98,7 +115,7 @@ export function planConnection(redis: PipelineConfig['redis'], baseDir: string, 
 }
 
 function tlsOptions(redis: PipelineConfig['redis'], baseDir: string, url: string | undefined): ConnectionOptions | undefined {
-  const wanted = redis.tls.enabled || (url?.startsWith('rediss://') ?? false) || redis.cluster?.nodes.some((n) => n.startsWith('rediss://'));
+  const wanted = redis.tls.enabled || (url?.startsWith('rediss://') ?? false) || redis.cluster?.nodes.some((n) => n.startsWith('rediss://')) || redis.sentinel?.nodes.some((n) => n.startsWith('rediss://'));
   if (!wanted) return undefined;
   const read = (file: string) => (file ? readFileSync(path.resolve(baseDir, file)) : undefined);
   return {

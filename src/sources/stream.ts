@@ -65,6 +65,31 @@ export class StreamSource implements Source {
     const timer = setInterval(() => void this.claimIdle(), this.config.claim_interval_ms);
     timer.unref();
     this.timers.push(timer);
+    const keep = setInterval(() => void this.keepOutstanding(), this.keepEveryMs);
+    keep.unref();
+    this.timers.push(keep);
+  }
+
+  private get keepEveryMs(): number {
+    return Math.max(50, Math.floor(this.config.claim_idle_ms / 4));
+  }
+
+  /**
+   * Entries still in our hands (being processed, retried, or waiting in `ready`) get their idle time
+   * reset with XCLAIM ... JUSTID (which does not count a delivery), so that another live replica
+   * never claims an entry for taking longer than claim_idle_ms. Only entries idle for a refresh
+   * period are touched: one another consumer has just claimed is left alone.
+   */
+  private async keepOutstanding(): Promise<void> {
+    if (this.stopped || this.outstanding.size === 0) return;
+    const ids = [...this.outstanding];
+    try {
+      for (let i = 0; i < ids.length; i += 1000) {
+        await this.pool.primary.call('XCLAIM', this.key, this.group, this.consumer, String(this.keepEveryMs), ...ids.slice(i, i + 1000), 'JUSTID');
+      }
+    } catch (error) {
+      if (!this.stopped) this.logger.warn({ err: error }, 'refreshing the idle time of in-flight entries failed');
+    }
   }
 
   /** This consumer's entries still pending from a previous run: re-delivered first. */

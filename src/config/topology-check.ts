@@ -1,0 +1,90 @@
+import { keys } from '../redis/keys.ts';
+import type { PipelineConfig } from './pipeline.types.ts';
+
+/** Same shape as semantic.ts's reporter: a message and the path of the field it is about. */
+export type TopologyReport = (message: string, at: (string | number)[], target?: 'key' | 'value') => void;
+
+/**
+ * Checks that only matter beyond one Redis server: on Redis Cluster every multi-key command and
+ * Lua script must touch keys of one hash slot, and a cluster has only database 0.
+ *
+ * What can hit CROSSSLOT: the at-least-once list source runs Lua scripts (fetch, ack, recover,
+ * reconcile) and BLMOVE over the list and the keys derived from it ({<key>}:processing:<consumer>,
+ * {<key>}:heartbeat:<consumer>, {<key>}:consumers). Wrapping the key in braces gives the derived
+ * keys the hash tag <key>, which hashes exactly like the list itself as long as the key has no
+ * "}". A key with a "}" breaks it: "{orders}:queue" hashes by its tag "orders", while
+ * "{{orders}:queue}:processing:c" hashes by "{orders". The queue-length gauge (metrics) also reads a
+ * list with its {<key>}:consumers set in one script. Streams (one key per command), at-most-once
+ * lists without that gauge (RPOP/BLMPOP on one key), outputs and dead letters (written on their
+ * own, never in a script with the source) are unaffected.
+ */
+export function checkTopology(config: PipelineConfig, report: TopologyReport): void {
+  const { redis } = config;
+  if (!redis.cluster) return;
+
+  if (redis.db !== 0) report(`redis.db is ${redis.db}, but Redis Cluster has only database 0: remove redis.db`, ['redis', 'db']);
+  redis.cluster.nodes.forEach((node, i) => {
+    const db = safeUrl(node)?.pathname.replace(/^\//, '') ?? '';
+    if (db !== '' && db !== '0') report(`redis.cluster.nodes[${i}] selects database ${db}, but Redis Cluster has only database 0: drop "/${db}" from the URL`, ['redis', 'cluster', 'nodes', i]);
+  });
+  const schemes = new Set(redis.cluster.nodes.map((n) => n.slice(0, n.indexOf(':'))));
+  if (schemes.size > 1) report('redis.cluster.nodes mixes redis:// and rediss:// URLs: every node of a cluster speaks the same protocol, so use one scheme', ['redis', 'cluster', 'nodes']);
+
+  const list = config.source.list;
+  if (!list) return;
+  const key = list.key;
+  const processing = keys.processing(key, '<consumer>');
+  const sourceSlot = keySlot(key);
+  const derivedSlot = keySlot(keys.processing(key, 'a'));
+  if (!key.includes('}') && sourceSlot === derivedSlot) return;
+  const suggestion = key.replace(/[{}]/g, '') || 'task-queue';
+  const why = `the list hashes to slot ${sourceSlot} (${hashInput(key)}) but its processing list "${processing}" hashes to slot ${derivedSlot} (${hashInput(keys.processing(key, 'a'))})`;
+  const tail = 'Pythia keeps the derived keys in the list\'s slot by wrapping the key in {...}; a key containing "}" defeats that.';
+  if (list.delivery === 'at-least-once') {
+    report(
+      `source.list.key "${key}" cannot be used with delivery: at-least-once on Redis Cluster: ${why}, so the atomic fetch/ack/recover scripts would fail with CROSSSLOT. ` +
+        `${tail} Use a key without braces (e.g. "${suggestion}"), or delivery: at-most-once`,
+      ['source', 'list', 'key'],
+    );
+  } else if (config.metrics.enabled && config.metrics.redis.queue_length) {
+    // The queue-length gauge reads the list and its consumers set ({key}:consumers) in one script.
+    report(
+      `source.list.key "${key}" on Redis Cluster: ${why}, and the metrics.redis.queue_length gauge reads the list and "${keys.consumers(key)}" in one script, which would fail with CROSSSLOT at every sample. ` +
+        `${tail} Use a key without braces (e.g. "${suggestion}"), or set metrics.redis.queue_length: false`,
+      ['source', 'list', 'key'],
+    );
+  }
+}
+
+function safeUrl(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** What Redis hashes for a key: the hash tag when there is a non-empty one, else the whole key. */
+export function hashTag(key: string): string {
+  const open = key.indexOf('{');
+  if (open === -1) return key;
+  const close = key.indexOf('}', open + 1);
+  if (close === -1 || close === open + 1) return key;
+  return key.slice(open + 1, close);
+}
+
+function hashInput(key: string): string {
+  const tag = hashTag(key);
+  return tag === key ? 'the whole key' : `hash tag "${tag}"`;
+}
+
+/** The Redis Cluster slot of a key: CRC16 (XMODEM) of its hash tag, mod 16384. */
+export function keySlot(key: string): number {
+  const bytes = Buffer.from(hashTag(key), 'utf8');
+  let crc = 0;
+  for (const byte of bytes) {
+    crc ^= byte << 8;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc % 16384;
+}

@@ -1,0 +1,75 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+/**
+ * A redis-server process (plain, sentinel or TLS) that the RedisServer harness cannot start as is:
+ * spawned with the given arguments, ready when `probe()` says so, killed with SIGKILL.
+ * Used by the sentinel and TLS harness pieces; the log file is quoted when it fails to start.
+ */
+export class ServerProcess {
+  private child: ChildProcess | undefined;
+
+  constructor(
+    private readonly args: string[],
+    private readonly logFile: string,
+    private readonly probe: () => Promise<boolean>,
+  ) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  async start(timeoutMs = 10_000): Promise<void> {
+    const child = spawn('redis-server', this.args, { stdio: 'ignore' });
+    this.child = child;
+    child.on('error', () => {});
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`redis-server ${this.args.slice(0, 2).join(' ')} exited with code ${child.exitCode}: ${tail(this.logFile)}`);
+      if (await this.probe()) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await this.kill();
+    throw new Error(`redis-server ${this.args.slice(0, 2).join(' ')} was not ready within ${timeoutMs} ms: ${tail(this.logFile)}`);
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
+  }
+
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+/** The last lines of a server log, for error messages. */
+export function tail(file: string, lines = 8): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join(' | ');
+  } catch {
+    return `(no log at ${file})`;
+  }
+}
+
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 10_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+}

@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { loadPipelineText } from '../../src/config/index.ts';
+import { keySlot } from '../../src/config/topology-check.ts';
+import { keys } from '../../src/redis/keys.ts';
+import { closeClient } from '../../src/redis/pool.ts';
+import { withScripts } from '../../src/redis/scripts.ts';
+import { createLogger } from '../../src/runtime/logger.ts';
+import { Producer } from '../../src/runtime/producer.ts';
+import { Worker } from '../../src/runtime/worker.ts';
+import { clusterUnsupportedReason, startRedisCluster, type RedisCluster } from '../../src/testing/cluster.ts';
+import { handled } from './handlers/record.ts';
+import { duplicates, PipelineFiles, RECORD_HANDLER, range, until } from './support.ts';
+
+const quiet = createLogger('silent');
+const N = 1000;
+
+const yaml = (nodes: string[], source: string, extra = '') => `
+version: 1
+name: cluster-test
+redis:
+  cluster:
+    nodes: [${nodes.map((n) => `"${n}"`).join(', ')}]
+source:
+${source}
+handler: {module: "${RECORD_HANDLER}", export: handle}
+concurrency: 10
+metrics: {enabled: false}
+shutdown: {grace_period_ms: 5000}
+${extra}`;
+
+describe('Redis Cluster: 3 masters made with redis-cli --cluster create', { skip: clusterUnsupportedReason(), timeout: 60_000 }, () => {
+  let cluster: RedisCluster;
+  const files = new PipelineFiles();
+  before(async () => {
+    cluster = await startRedisCluster(3);
+  });
+  after(async () => {
+    await cluster?.stop();
+    files.remove();
+  });
+
+  it('computes the same slots as the server, and derived keys share the source key\'s slot', async () => {
+    const node = cluster.nodeClient(0);
+    const samples = ['task-queue', 'events', '{orders}:queue', 'a{b', 'a}b', '{}x', 'tâche', keys.processing('task-queue', 'c1'), keys.heartbeat('task-queue', 'c1'), keys.consumers('task-queue')];
+    for (const key of samples) assert.equal(keySlot(key), await node.cluster('KEYSLOT', key), `slot of ${key}`);
+    const slot = keySlot('task-queue');
+    for (const derived of [keys.processing('task-queue', 'c1'), keys.heartbeat('task-queue', 'c1'), keys.consumers('task-queue')]) assert.equal(keySlot(derived), slot, derived);
+    // The three masters each own a third of the slots: this is a real, sharded cluster.
+    const shards = (await node.cluster('SHARDS')) as unknown[];
+    assert.equal(shards.length, 3);
+  });
+
+  it('list, at-least-once: every message handled once, a dead consumer\'s items recovered, nothing left in flight', async () => {
+    const key = 'task-queue';
+    const loaded = await files.load('list', yaml(cluster.urls, `  list: {key: ${key}, batch_size: 50, delivery: at-least-once, recovery_interval_ms: 500}`, `output: {list: "${key}:done"}`));
+    const client = cluster.client();
+    // A consumer that died with three items in flight: the recovery script (4 keys) moves them back.
+    await client.rpush(keys.processing(key, 'ghost'), JSON.stringify({ id: 9001 }), JSON.stringify({ id: 9002 }), JSON.stringify({ id: 9003 }));
+    await client.sadd(keys.consumers(key), 'ghost');
+    const producer = new Producer(loaded);
+    await producer.send({ count: N });
+    await producer.close();
+
+    const worker = await Worker.start([loaded], { logger: quiet });
+    const seen = handled(key);
+    try {
+      await until('every list message to be handled', () => seen.size >= N + 3, 30_000);
+    } finally {
+      await worker.stop();
+    }
+    assert.deepEqual(duplicates(seen), []);
+    for (const id of [...range(1, N), '9001', '9002', '9003']) assert.equal(seen.get(id), 1, `id ${id}`);
+    assert.equal(await client.llen(key), 0);
+    assert.equal(await client.llen(`${key}:done`), N + 3, 'every result written to the output list');
+    assert.equal(await client.exists(keys.processing(key, 'ghost')), 0, 'the dead consumer\'s list was emptied');
+    assert.equal(await client.scard(keys.consumers(key)), 0, 'no consumer left registered after a clean stop');
+  });
+
+  it('stream: a consumer group on the cluster handles every entry and leaves nothing pending', async () => {
+    const key = 'events';
+    const loaded = await files.load('stream', yaml(cluster.urls, `  stream: {key: ${key}, consumer_group: workers, consumer: c1, start_id: "0", batch_size: 50, max_stream_length: 100000}`));
+    const producer = new Producer(loaded);
+    await producer.send({ count: N });
+    await producer.close();
+    const worker = await Worker.start([loaded], { logger: quiet });
+    const seen = handled(key);
+    try {
+      await until('every stream entry to be handled', () => seen.size >= N, 30_000);
+    } finally {
+      await worker.stop();
+    }
+    assert.deepEqual(duplicates(seen), []);
+    const client = cluster.client();
+    const pending = (await client.xpending(key, 'workers')) as [number, ...unknown[]];
+    assert.equal(pending[0], 0, 'every entry acknowledged');
+  });
+
+  it('a key with a hash tag: rejected for an at-least-once list (it really would CROSSSLOT), accepted where it is harmless', async () => {
+    const tagged = '{orders}:queue';
+    // What validation protects against: the fetch script over the list and its processing list.
+    const client = withScripts(cluster.client());
+    await assert.rejects(client.pythiaListFetch(tagged, keys.processing(tagged, 'c1'), 10), /CROSSSLOT/);
+    await closeClient(client);
+
+    const rejected = await loadPipelineText('tagged.yml', yaml(cluster.urls, `  list: {key: "${tagged}"}`), { importModules: false });
+    assert.equal(rejected.ok, false);
+    const message = rejected.ok ? '' : (rejected.issues[0]?.message ?? '');
+    assert.match(message, /CROSSSLOT/);
+    assert.match(message, /source\.list\.key "\{orders\}:queue"/);
+    assert.match(message, new RegExp(`slot ${keySlot(tagged)}`));
+    assert.match(message, /"orders:queue"/, 'suggests a key without braces');
+
+    // The same key on a stream, or on an at-most-once list, is used by single-key commands only.
+    const key = '{orders}:events';
+    const stream = await files.load('tagged-stream', yaml(cluster.urls, `  stream: {key: "${key}", consumer: c1, start_id: "0"}`));
+    const producer = new Producer(stream);
+    await producer.send({ count: 20 });
+    await producer.close();
+    const worker = await Worker.start([stream], { logger: quiet });
+    try {
+      await until('the tagged stream to be consumed', () => handled(key).size >= 20, 15_000);
+    } finally {
+      await worker.stop();
+    }
+    const atMostOnce = await loadPipelineText('tagged-amo.yml', yaml(cluster.urls, `  list: {key: "${tagged}", delivery: at-most-once}`), { importModules: false });
+    assert.equal(atMostOnce.ok, true);
+  });
+});
