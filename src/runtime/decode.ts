@@ -4,6 +4,8 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import type { PipelineConfig } from '../config/index.ts';
 import type { DeadLetterReason } from '../outputs/dead-letter.ts';
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 export type Decoded = { ok: true; body: unknown } | { ok: false; reason: DeadLetterReason; error: string };
 
 /** Turns a raw payload into the handler's `message.body` per message.format, max_bytes and message.schema. */
@@ -17,13 +19,14 @@ export function createDecoder(message: PipelineConfig['message'], baseDir: strin
   return (raw) => {
     if (raw.length > maxBytes) return { ok: false, reason: 'too_large', error: `payload of ${raw.length} bytes exceeds message.max_bytes ${maxBytes}` };
     if (format === 'binary') return { ok: true, body: raw };
-    const text = raw.toString('utf8');
-    if (format === 'text') return { ok: true, body: text };
+    if (format === 'text') return { ok: true, body: raw.toString('utf8') };
     let body: unknown;
     try {
-      body = JSON.parse(text);
+      // fatal: bytes that are not UTF-8 make the payload invalid JSON, rather than U+FFFD in the body.
+      body = JSON.parse(UTF8.decode(raw));
     } catch (error) {
-      return { ok: false, reason: 'invalid_json', error: `invalid JSON: ${(error as Error).message}` };
+      const reason = error instanceof TypeError ? 'the payload is not valid UTF-8' : (error as Error).message;
+      return { ok: false, reason: 'invalid_json', error: `invalid JSON: ${reason}` };
     }
     if (validate && !validate(body)) {
       const first = validate.errors?.[0];

@@ -105,6 +105,7 @@ export class Dispatcher {
   private idle: (() => void) | undefined;
   private readonly maxWaiting: number;
   private attempts = 0;
+  private wakeScheduled = false;
   /** Capacity promised to fetches that have not returned yet. */
   private reserved = 0;
   private readonly fetching = new Set<Promise<void>>();
@@ -253,7 +254,20 @@ export class Dispatcher {
     this.running.delete(work);
     this.parts.observer.inFlight(this.active);
     if (this.active === 0 && this.idle) this.idle();
-    this.signal();
+    this.signalSoon();
+  }
+
+  /**
+   * Wakes the fetch loop once after the current burst of completions, so the slots freed by a whole
+   * batch become one fetch rather than one small fetch per finished message.
+   */
+  private signalSoon(): void {
+    if (this.wakeScheduled || !this.wake) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      this.signal();
+    });
   }
 
   private attempt(work: Work): void {
