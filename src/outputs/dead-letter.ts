@@ -1,6 +1,7 @@
 import type { PipelineConfig } from '../config/index.ts';
 import type { MessageOrigin } from '../handlers/types.ts';
 import { keys } from '../redis/keys.ts';
+import { scrubSecrets } from '../runtime/logger.ts';
 import type { ConnectionPool } from '../redis/pool.ts';
 import { createWriter, type Target, type Writer } from './writer.ts';
 
@@ -50,7 +51,8 @@ export function buildEntry(pipeline: string, input: DeadLetterInput): DeadLetter
   const entry: DeadLetterEntry = {
     ...encodePayload(input.raw),
     reason: input.reason,
-    error: input.error.slice(0, 4000),
+    // A handler's error text can quote a connection URL: it is stored with credentials scrubbed, like logs.
+    error: scrubSecrets(input.error).slice(0, 4000),
     attempts: input.attempts,
     pipeline,
     source: input.origin,
