@@ -18,6 +18,9 @@ export async function rawDrain(kind: Kind, url: string, n: number, run: number):
   const acker = new Redis(url, { enableAutoPipelining: true });
   client.defineCommand('benchMove', { numberOfKeys: 2, lua: MOVE });
   let processed = 0;
+  // Acks are not awaited inside the loop (that is the point), but all of them before the clients quit:
+  // QUIT skips ioredis' auto-pipeline and would overtake them.
+  const acks: Promise<unknown>[] = [];
   const peak = rssSampler();
   let cpu0: NodeJS.CpuUsage;
   let t0: number;
@@ -53,17 +56,18 @@ export async function rawDrain(kind: Kind, url: string, n: number, run: number):
         const processing = `{${key}}:processing:raw`;
         const items = (await (client as unknown as { benchMoveBuffer(a: string, b: string, c: number): Promise<Buffer[]> }).benchMoveBuffer(key, processing, 100)) ?? [];
         for (const item of items) JSON.parse(item.toString());
-        void acker.del(processing);
+        acks.push(acker.del(processing));
         processed += items.length;
       } else {
         const reply = (await client.xreadgroupBuffer('GROUP', 'raw', 'c', 'COUNT', 100, 'STREAMS', key, '>')) as [Buffer, [Buffer, Buffer[]][]][] | null;
         const entries = reply?.[0]?.[1] ?? [];
         for (const entry of entries) JSON.parse((entry[1][1] as Buffer).toString());
-        if (entries.length > 0) void acker.xack(key, 'raw', ...entries.map((e) => e[0]));
+        if (entries.length > 0) acks.push(acker.xack(key, 'raw', ...entries.map((e) => e[0])));
         processed += entries.length;
       }
     }
   }
+  await Promise.all(acks);
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   await client.quit();
