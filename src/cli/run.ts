@@ -13,17 +13,41 @@ export interface RunOptions {
 /** `pythia run FILE|DIR...`: every pipeline in one process until SIGTERM/SIGINT; exit 0 after a graceful stop. */
 export async function runCommand(paths: string[], options: RunOptions): Promise<number> {
   const logger = createLogger(options.logLevel);
-  const worker = await startWorker(paths, { logger, redisUrl: options.redisUrl, metrics: true });
+  // Pipelines start consuming inside startWorker, before superviseSignals is installed: a SIGTERM in
+  // that window used to kill the process outright (default action), abandoning up to `concurrency`
+  // handlers mid-message with no drain and no exit 0. A signal that arrives while starting is held
+  // and re-raised once the supervisor listens, so it drains like any other.
+  // (The holder is removed only after the supervisor listens: dropping a signal's last listener closes
+  // its watcher, and a signal already caught but not yet dispatched would be swallowed.)
+  let early: NodeJS.Signals | undefined;
+  let supervising = false;
+  const hold = (signal: NodeJS.Signals) => {
+    if (!supervising) early ??= signal;
+  };
+  const release = () => {
+    process.off('SIGTERM', hold);
+    process.off('SIGINT', hold);
+  };
+  process.on('SIGTERM', hold);
+  process.on('SIGINT', hold);
+  const worker = await startWorker(paths, { logger, redisUrl: options.redisUrl, metrics: true }).catch((error: unknown) => {
+    release();
+    throw error;
+  });
   const server = worker.metricsServer;
   logger.info({ pipelines: worker.pipelines.map((p) => p.name), metrics: server ? `${server.url}${server.path}` : 'disabled' }, 'worker running');
   const reloader = new PipelineReloader(worker, paths, { logger });
   if (options.watch) reloader.watch();
   const onHangup = () => void reloader.reloadAll();
   process.on('SIGHUP', onHangup);
-  const code = await superviseSignals(worker, logger, async () => {
+  const supervised = superviseSignals(worker, logger, async () => {
     process.off('SIGHUP', onHangup);
     await reloader.close();
   });
+  supervising = true;
+  release();
+  if (early) process.kill(process.pid, early);
+  const code = await supervised;
   logger.info('worker stopped');
   logger.flush();
   // Handlers abandoned after the grace period may still hold timers: they must not keep the process up.
