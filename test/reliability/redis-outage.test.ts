@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { PipelineDir, bodies, reapWorkers, exited, pipelineYaml, produce, report, sampleRss, sleep, spawnWorker, startRedis, tally, waitFor, type RedisServer } from './helpers.ts';
 
-const N = 20_000;
+const N = 10_000;
 const CONCURRENCY = 50;
 const BATCH = 100;
 

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { PipelineDir, bodies, exited, pipelineYaml, produce, reapWorkers, report, sampleRss, spawnWorker, startRedis, tally, waitFor, type RedisServer } from './helpers.ts';
 
-const N = 20_000;
+const N = 10_000;
 const CONCURRENCY = 20;
 const BATCH = 20;
 const HEARTBEAT_TTL_MS = 1000;
