@@ -24,7 +24,9 @@ export function planConnection(redis: PipelineConfig['redis'], baseDir: string, 
     // resent after the reconnect. That is what keeps acks and dead letters from being lost.
     maxRetriesPerRequest: null,
     enableOfflineQueue: true,
-    autoResendUnfulfilledCommands: true,
+    // retry_on_timeout: a command cut off by a socket timeout (or a reconnect) is sent again on the new
+    // connection. Off, it fails and the caller's own retry applies (acks and dead letters are retried).
+    autoResendUnfulfilledCommands: redis.retry_on_timeout,
     enableAutoPipelining: !options.blocking && !options.subscriber,
     socketTimeout: redis.socket_timeout_ms > 0 ? redis.socket_timeout_ms + (options.blocking ? (options.blockMs ?? 0) + 1000 : 0) : undefined,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), 2000),

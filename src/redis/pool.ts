@@ -9,6 +9,7 @@ import { withScripts, type ScriptedClient } from './scripts.ts';
 export class ConnectionPool {
   readonly clients: ScriptedClient[];
   private cursor = 0;
+  private healthTimer: NodeJS.Timeout | undefined;
 
   constructor(plan: ConnectionPlan, size: number, onError: (error: Error, client: RedisClient) => void) {
     this.clients = Array.from({ length: size }, (_, i) => {
@@ -16,6 +17,19 @@ export class ConnectionPool {
       client.on('error', (error: Error) => onError(error, client));
       return client;
     });
+  }
+
+  /**
+   * PINGs every ready connection each `intervalS` seconds (redis.health_check_interval_s): a socket that
+   * died silently (a NAT or firewall dropping idle connections) is found and reconnected before a
+   * real command needs it. With socket_timeout_ms set, an unanswered PING destroys the socket.
+   */
+  startHealthChecks(intervalS: number, onError: (error: Error) => void): void {
+    if (intervalS <= 0) return;
+    this.healthTimer = setInterval(() => {
+      for (const client of this.clients) if (client.status === 'ready') client.ping().catch(onError);
+    }, intervalS * 1000);
+    this.healthTimer.unref();
   }
 
   next(): ScriptedClient {
@@ -30,6 +44,7 @@ export class ConnectionPool {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.healthTimer);
     await Promise.all(this.clients.map((client) => closeClient(client)));
   }
 }

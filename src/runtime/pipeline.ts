@@ -56,6 +56,7 @@ export class RunningPipeline {
       lastError = text;
     };
     this.pool = new ConnectionPool(plan, config.redis.connection_pool_size, onError);
+    this.pool.startHealthChecks(config.redis.health_check_interval_s, onError);
     const { list, stream, channel } = config.source;
     const blockMs = list?.block_timeout_ms ?? stream?.block_timeout_ms ?? 0;
     this.reader = plan.create(channel ? 'subscriber' : 'reader', { blocking: true, blockMs, subscriber: Boolean(channel) });

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { killWithParent } from './server-process.ts';
 
 /**
  * A private redis-server for one test file: its own free port and temp dir, never a shared Redis.
@@ -64,6 +65,7 @@ export class RedisServer {
     args.push(...(this.options.args ?? []));
     const child = spawn(binary, args, { stdio: 'ignore' });
     this.child = child;
+    killWithParent(child);
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
       if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}; see ${path.join(this.dir, 'redis.log')}`);

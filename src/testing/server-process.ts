@@ -25,6 +25,7 @@ export class ServerProcess {
 
   async start(timeoutMs = 10_000): Promise<void> {
     const child = spawn('redis-server', this.args, { stdio: 'ignore' });
+    killWithParent(child);
     this.child = child;
     child.on('error', () => {});
     const deadline = Date.now() + timeoutMs;
@@ -72,4 +73,11 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+}
+
+/** A process that ends without stopping its servers (an uncaught error, process.exit) must not leave them behind. */
+export function killWithParent(child: ChildProcess): void {
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
+  child.once('exit', () => process.removeListener('exit', reap));
 }
