@@ -303,25 +303,30 @@ export class Dispatcher {
     );
   }
 
-  private async succeeded(work: Work, token: number, result: unknown, started: number): Promise<void> {
+  private succeeded(work: Work, token: number, result: unknown, started: number): void {
     // A result of an attempt that timed out or was abandoned at shutdown is discarded.
     if (work.token !== token) return;
     work.token = 0;
-    const { output, observer, source } = this.parts;
-    observer.duration((performance.now() - started) / 1000);
-    if (output && result !== undefined) {
-      try {
-        await output(serializeResult(result));
-      } catch (error) {
+    this.parts.observer.duration((performance.now() - started) / 1000);
+    const { output } = this.parts;
+    if (!output || result === undefined) return this.completed(work);
+    // The ack waits for the output write; a failed write fails the attempt (it is retried).
+    output(serializeResult(result)).then(
+      () => this.completed(work),
+      (error: unknown) => {
         work.token = token;
-        return this.failed(work, token, error, started);
-      }
-    }
+        this.failed(work, token, error, started);
+      },
+    );
+  }
+
+  private completed(work: Work): void {
     this.breaker.success();
-    source.ack(work.delivery);
-    observer.outcome('ok');
+    this.parts.source.ack(work.delivery);
+    this.parts.observer.outcome('ok');
     this.release(work);
   }
+
 
   private failed(work: Work, token: number, error: unknown, started: number): void {
     if (work.token !== token) return;

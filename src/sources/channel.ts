@@ -5,6 +5,8 @@ import type { RedisClient } from '../redis/connection.ts';
 import { closeClient } from '../redis/pool.ts';
 import type { Delivery, Source } from './source.ts';
 
+const NO_FIELDS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
 type ChannelConfig = NonNullable<PipelineConfig['source']['channel']>;
 
 /**
@@ -33,7 +35,16 @@ export class ChannelSource implements Source {
   }
 
   async start(): Promise<void> {
-    this.subscriber.on('messageBuffer', (channel: Buffer, payload: Buffer) => this.push(channel.toString(), undefined, payload));
+    // Messages mostly come from one channel at a time: reuse its origin rather than decode the name each time.
+    let lastChannel: Buffer | undefined;
+    let lastOrigin: MessageOrigin | undefined;
+    this.subscriber.on('messageBuffer', (channel: Buffer, payload: Buffer) => {
+      if (!lastOrigin || !lastChannel?.equals(channel)) {
+        lastChannel = channel;
+        lastOrigin = this.origin(channel.toString(), undefined);
+      }
+      this.pushWith(lastOrigin, payload);
+    });
     this.subscriber.on('pmessageBuffer', (pattern: Buffer, channel: Buffer, payload: Buffer) => this.push(channel.toString(), pattern.toString(), payload));
     if (this.config.channels.length > 0) await this.subscriber.subscribe(...this.config.channels);
     if (this.config.patterns.length > 0) await this.subscriber.psubscribe(...this.config.patterns);
@@ -50,12 +61,16 @@ export class ChannelSource implements Source {
   }
 
   private push(channel: string, pattern: string | undefined, raw: Buffer): void {
+    this.pushWith(this.origin(channel, pattern), raw);
+  }
+
+  private pushWith(origin: MessageOrigin, raw: Buffer): void {
     if (this.buffer.length - this.head >= this.config.buffer) {
       this.droppedCount++;
       if (this.droppedCount === 1 || this.droppedCount % 10_000 === 0) this.logger.warn({ dropped: this.droppedCount, buffer: this.config.buffer }, 'pub/sub buffer full: dropping messages');
       return;
     }
-    this.buffer.push({ id: String(++this.sequence), raw, fields: {}, origin: this.origin(channel, pattern), deliveryCount: 1, receivedAt: Date.now(), token: '' });
+    this.buffer.push({ id: String(++this.sequence), raw, fields: NO_FIELDS, origin, deliveryCount: 1, receivedAt: Date.now(), token: '' });
     const wake = this.waiter;
     if (wake) {
       this.waiter = undefined;

@@ -29,7 +29,7 @@ export class ListSource implements Source {
   private readonly heartbeat: string;
   private readonly consumers: string;
   private readonly origin: MessageOrigin;
-  private readonly acks: AckBatcher<Buffer | string>;
+  private readonly acks: AckBatcher<Buffer>;
   private readonly blockSeconds: number;
   private stopped = false;
   private sequence = 0;
@@ -57,7 +57,7 @@ export class ListSource implements Source {
       if (++connections > 1) this.needsReconcile = true;
     });
     this.acks = new AckBatcher(
-      (payloads) => this.pool.next().pythiaListAck(this.processing, ...payloads),
+      (payloads) => this.pool.next().pythiaListAck(this.processing, Buffer.concat(payloads), payloads.map((p) => p.length).join(',')),
       (error, count) => this.logger.warn({ err: error, count }, 'acknowledging list items failed; retrying'),
     );
   }
@@ -148,7 +148,7 @@ export class ListSource implements Source {
   ack(delivery: Delivery): void {
     if (this.atLeastOnce) {
       this.outstanding.delete(delivery);
-      this.acks.add(delivery.token);
+      this.acks.add(delivery.token as Buffer);
     }
   }
 
