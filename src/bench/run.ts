@@ -3,6 +3,7 @@ import path from 'node:path';
 import { startRedis } from '../testing/redis-server.ts';
 import { bullmqDrain } from './bullmq.ts';
 import { pythiaDrain, pythiaLive } from './pythia.ts';
+import { workerProcessDrain } from './worker-process.ts';
 import { rawDrain } from './raw.ts';
 import { KINDS, type Kind, type Result } from './scenario.ts';
 import { median } from './stats.ts';
@@ -15,6 +16,8 @@ export interface BenchOptions {
   bullmqN: number;
   bullmqConcurrency: number[];
   kinds: Kind[];
+  /** Also drain 2N messages with `pythia run` in its own process, to measure a worker's own RSS. */
+  workerRss?: boolean;
   out?: string;
   log: (line: string) => void;
 }
@@ -42,11 +45,14 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         results.push(result);
         options.log(`run ${run}/${options.runs}  ${result.system.padEnd(6)} ${result.scenario.padEnd(26)} ${fmt(result.msgPerSec, 0).padStart(9)} msg/s${result.p99Ms !== undefined ? `  p99 ${fmt(result.p99Ms, 2)} ms` : ''}`);
       };
+      // Live rates first, while this process's heap is small: the drains leave garbage whose
+      // collection would add pauses to the latency figures.
+      for (const rate of options.rates) record(await pythiaLive('list-alo', server.url, rate, options.liveSeconds, run));
       for (const kind of options.kinds) {
         record(await rawDrain(kind, server.url, options.n, run));
         record(await pythiaDrain(kind, client, server.url, options.n, run));
       }
-      for (const rate of options.rates) record(await pythiaLive('list-alo', server.url, rate, options.liveSeconds, run));
+      if (options.workerRss) record(await workerProcessDrain(client, server.url, options.n * 2, run));
       for (const concurrency of options.bullmqConcurrency) record(await bullmqDrain(server.url, options.bullmqN, concurrency, run));
       await client.flushall();
       runs.push(results);

@@ -49,18 +49,31 @@ export function latencySink(): number[] {
   return g.__pythiaBenchLatencies;
 }
 
-/** A pipeline of the given kind with the no-op handler, as `pythia run` would load it. */
-export async function benchPipeline(kind: Kind, name: string, redisUrl: string, concurrency = 200, batch = 100): Promise<LoadedPipeline> {
+/** The YAML of a pipeline of the given kind with the no-op handler. `metricsPort` turns the metrics server on. */
+function benchPipelineYaml(kind: Kind, name: string, redisUrl: string, options: { concurrency?: number; batch?: number; metricsPort?: number } = {}): string {
+  const batch = options.batch ?? 100;
   const source = {
     'list-alo': `list: {key: "bench:${name}", batch_size: ${batch}, delivery: at-least-once}`,
     'list-amo': `list: {key: "bench:${name}", batch_size: ${batch}, delivery: at-most-once}`,
     stream: `stream: {key: "bench:${name}", consumer_group: bench, consumer: c1, start_id: "0", batch_size: ${batch}}`,
     channel: `channel: {channels: ["bench:${name}"], buffer: 1000000}`,
   }[kind];
-  const yaml = `name: ${name}\nredis: {url: "${redisUrl}"}\nsource: {${source}}\nhandler: {module: "${noopHandlerFile()}"}\nconcurrency: ${concurrency}\nmetrics: {enabled: false}\n`;
-  const result = await loadPipelineText(path.join(path.dirname(noopHandlerFile()), `${name}.yml`), yaml);
+  const metrics = options.metricsPort === undefined ? '{enabled: false}' : `{enabled: true, host: 127.0.0.1, port: ${options.metricsPort}}`;
+  return `name: ${name}\nredis: {url: "${redisUrl}"}\nsource: {${source}}\nhandler: {module: "${noopHandlerFile()}"}\nconcurrency: ${options.concurrency ?? 200}\nmetrics: ${metrics}\n`;
+}
+
+/** A pipeline of the given kind with the no-op handler, as `pythia run` would load it. */
+export async function benchPipeline(kind: Kind, name: string, redisUrl: string): Promise<LoadedPipeline> {
+  const result = await loadPipelineText(path.join(path.dirname(noopHandlerFile()), `${name}.yml`), benchPipelineYaml(kind, name, redisUrl));
   if (!result.ok) throw new Error(result.issues.map((i) => i.message).join('; '));
   return result.pipeline;
+}
+
+/** The same pipeline written to a file, for `pythia run` in another process. */
+export function benchPipelineFile(kind: Kind, name: string, redisUrl: string, options: { metricsPort?: number } = {}): string {
+  const file = path.join(path.dirname(noopHandlerFile()), `${name}.yml`);
+  writeFileSync(file, benchPipelineYaml(kind, name, redisUrl, options));
+  return file;
 }
 
 export const BODY_PAD = 'x'.repeat(64);

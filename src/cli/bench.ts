@@ -9,6 +9,7 @@ export interface BenchCliOptions {
   bullmqN: string;
   bullmq: boolean;
   kinds: string;
+  workerRss: boolean;
   out?: string;
 }
 
@@ -28,6 +29,7 @@ export async function benchCommand(options: BenchCliOptions): Promise<number> {
     bullmqN: Number(options.bullmqN),
     bullmqConcurrency: options.bullmq ? [1, 10, 100] : [],
     kinds,
+    workerRss: options.workerRss,
     out: options.out,
     log: (line) => process.stderr.write(line + '\n'),
   });

@@ -39,6 +39,7 @@ export function registerRuntimeCommands(program: Command, setExit: (code: number
     .option('--bullmq-n <count>', 'jobs per BullMQ run', '20000')
     .option('--no-bullmq', 'skip BullMQ')
     .option('--kinds <list>', 'source kinds', 'list-alo,list-amo,stream,channel')
+    .option('--no-worker-rss', 'skip the run of `pythia run` in its own process (its RSS and CPU)')
     .option('--out <file>', 'JSON results file (default .bench/results-<time>.json)')
     .action(async (opts: Record<string, string | boolean>) => {
       const { benchCommand } = await import('./bench.ts');
