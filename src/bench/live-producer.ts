@@ -7,7 +7,8 @@ const rate = Number(rateArg);
 const seconds = Number(secondsArg);
 const client = new Redis(url);
 const pad = 'x'.repeat(64);
-const tickMs = 5;
+// 1 ms ticks: bursts of rate/1000 messages, close to a steady stream (5 ms ticks added ~0.5 ms to every P50).
+const tickMs = 1;
 const start = performance.now();
 let sent = 0;
 let id = 0;

@@ -81,35 +81,25 @@ const producerFile = (() => {
   return path.join(path.dirname(self), `live-producer${path.extname(self)}`);
 })();
 
-/** Live: a separate producer process sends `rate` msg/s for `seconds`; latency is from its timestamp to the handler. */
-export async function pythiaLive(kind: Kind, url: string, rate: number, seconds: number, run: number): Promise<Result & { keptUp: boolean }> {
-  const name = `live-${kind}-${rate}-${run}`;
-  const key = `bench:${name}`;
-  const latencies = latencySink();
-  latencies.length = 0;
-  const counter = countingObserver(Number.MAX_SAFE_INTEGER);
-  const worker = await Worker.start([await benchPipeline(kind, name, url)], { logger: quiet, observerFor: () => counter.observer });
-  const peak = rssSampler();
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  const sent = await new Promise<number>((resolve, reject) => {
+/** Runs the paced producer in its own process; resolves with the number of messages it sent. */
+export function runProducer(url: string, kind: Kind, key: string, rate: number, seconds: number): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
     const loader = producerFile.endsWith('.ts') ? ['--import', 'tsx'] : [];
     const child = spawn(process.execPath, [...loader, producerFile, url, kind, key, String(rate), String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('exit', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`live producer exited with ${code}`))));
   });
-  await waitUntil(() => counter.count() >= sent, 1000);
-  const elapsed = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  const processed = counter.count();
-  await worker.stop(1000);
+}
+
+/** The row of a live run: latency percentiles, CPU over the run, and what was not processed. */
+export function liveResult(system: 'pythia' | 'raw', kind: Kind, rate: number, seconds: number, elapsed: number, cpu: NodeJS.CpuUsage, sent: number, processed: number, latencies: number[], peakRssMb: number): Result {
   const sorted = Float64Array.from(latencies).sort();
   const cpuUs = cpu.user + cpu.system;
   return {
     scenario: `live ${kind} @${rate}/s`,
     kind,
-    system: 'pythia',
+    system,
     messages: processed,
     // The producer's rate over its run; `errors` counts what was sent but not processed within 1 s after.
     msgPerSec: processed / seconds,
@@ -118,8 +108,25 @@ export async function pythiaLive(kind: Kind, url: string, rate: number, seconds:
     p99Ms: percentile(sorted, 99),
     cpuPercent: (cpuUs / 1e6 / elapsed) * 100,
     cpuUsPerMsg: cpuUs / Math.max(1, processed),
-    peakRssMb: peak(),
+    peakRssMb,
     errors: sent - processed,
-    keptUp: processed >= sent * 0.999,
   };
+}
+
+/** Live: a separate producer process sends `rate` msg/s for `seconds`; latency is from its timestamp to the handler. */
+export async function pythiaLive(kind: Kind, url: string, rate: number, seconds: number, run: number): Promise<Result> {
+  const name = `live-${kind}-${rate}-${run}`;
+  const latencies = latencySink();
+  latencies.length = 0;
+  const counter = countingObserver(Number.MAX_SAFE_INTEGER);
+  const worker = await Worker.start([await benchPipeline(kind, name, url)], { logger: quiet, observerFor: () => counter.observer });
+  const peak = rssSampler();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const sent = await runProducer(url, kind, `bench:${name}`, rate, seconds);
+  await waitUntil(() => counter.count() >= sent, 1000);
+  const elapsed = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  await worker.stop(1000);
+  return liveResult('pythia', kind, rate, seconds, elapsed, cpu, sent, counter.count(), latencies, peak());
 }

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { benchBody, type Kind, type Result } from './scenario.ts';
-import { prefill } from './pythia.ts';
-import { rssSampler } from './stats.ts';
+import { liveResult, prefill, runProducer } from './pythia.ts';
+import { nowMs, rssSampler } from './stats.ts';
 
 const MOVE = `local items = redis.call('RPOP', KEYS[1], ARGV[1])
 if not items then return {} end
@@ -74,4 +74,47 @@ export async function rawDrain(kind: Kind, url: string, n: number, run: number):
   await acker.quit();
   const cpuUs = cpu.user + cpu.system;
   return { scenario: `drain ${kind}`, kind, system: 'raw', messages: processed, msgPerSec: processed / seconds, cpuPercent: (cpuUs / 1e6 / seconds) * 100, cpuUsPerMsg: cpuUs / Math.max(1, processed), peakRssMb: peak(), errors: n - processed };
+}
+
+/**
+ * The live baseline: a plain ioredis at-least-once loop (the same Lua move, BLMOVE only when the list
+ * is empty, DEL of the batch as the ack) against the same paced producer, latency from its timestamp.
+ */
+export async function rawLive(url: string, rate: number, seconds: number, run: number): Promise<Result> {
+  const key = `bench:raw-live-${rate}-${run}`;
+  const processing = `{${key}}:processing:raw`;
+  const client = new Redis(url);
+  const acker = new Redis(url, { enableAutoPipelining: true });
+  client.defineCommand('benchMove', { numberOfKeys: 2, lua: MOVE });
+  const move = client as unknown as { benchMoveBuffer(a: string, b: string, c: number): Promise<Buffer[]> };
+  const latencies: number[] = [];
+  let running = true;
+  const record = (item: Buffer) => {
+    const { t } = JSON.parse(item.toString()) as { t: number };
+    latencies.push(nowMs() - t);
+  };
+  const loop = (async () => {
+    while (running) {
+      const items = (await move.benchMoveBuffer(key, processing, 100)) ?? [];
+      if (items.length === 0) {
+        const one = await client.blmoveBuffer(key, processing, 'RIGHT', 'LEFT', 0.2);
+        if (one) record(one);
+      }
+      for (const item of items) record(item);
+      await acker.del(processing);
+    }
+  })();
+  const peak = rssSampler();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const sent = await runProducer(url, 'list-alo', key, rate, seconds);
+  const deadline = Date.now() + 1000;
+  while (latencies.length < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  const elapsed = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  running = false;
+  await loop;
+  await client.quit();
+  await acker.quit();
+  return liveResult('raw', 'list-alo', rate, seconds, elapsed, cpu, sent, latencies.length, latencies, peak());
 }

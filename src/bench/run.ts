@@ -4,7 +4,7 @@ import { startRedis } from '../testing/redis-server.ts';
 import { bullmqDrain } from './bullmq.ts';
 import { pythiaDrain, pythiaLive } from './pythia.ts';
 import { workerProcessDrain } from './worker-process.ts';
-import { rawDrain } from './raw.ts';
+import { rawDrain, rawLive } from './raw.ts';
 import { KINDS, type Kind, type Result } from './scenario.ts';
 import { median } from './stats.ts';
 
@@ -47,7 +47,10 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       };
       // Live rates first, while this process's heap is small: the drains leave garbage whose
       // collection would add pauses to the latency figures.
-      for (const rate of options.rates) record(await pythiaLive('list-alo', server.url, rate, options.liveSeconds, run));
+      for (const rate of options.rates) {
+        record(await rawLive(server.url, rate, options.liveSeconds, run));
+        record(await pythiaLive('list-alo', server.url, rate, options.liveSeconds, run));
+      }
       for (const kind of options.kinds) {
         record(await rawDrain(kind, server.url, options.n, run));
         record(await pythiaDrain(kind, client, server.url, options.n, run));
