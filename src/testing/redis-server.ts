@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { killWithParent } from './server-process.ts';
+import { killAndWait, killWithParent, oneShot } from './server-process.ts';
 
 /**
  * A private redis-server for one test file: its own free port and temp dir, never a shared Redis.
@@ -76,17 +76,13 @@ export class RedisServer {
   }
 
   private async ping(): Promise<boolean> {
-    const probe = new Redis({ port: this.port, host: '127.0.0.1', password: this.options.password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-    probe.on('error', () => {});
     try {
-      await probe.connect();
-      return (await probe.ping()) === 'PONG';
+      return (await oneShot({ port: this.port, password: this.options.password }, (c) => c.ping())) === 'PONG';
     } catch {
       return false;
-    } finally {
-      probe.disconnect();
     }
   }
+
 
   /** A client for assertions; closed by stop(). */
   client(): Redis {
@@ -102,11 +98,7 @@ export class RedisServer {
   }
 
   async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
+    await killAndWait(this.child);
   }
 
   /** Kill -9 and start again on the same port and dir (with appendonly, the data survives). */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort, RedisServer } from './redis-server.ts';
-import { ServerProcess, waitFor } from './server-process.ts';
+import { ServerProcess, oneShot, waitFor } from './server-process.ts';
 
 /**
  * A private Sentinel setup for one test file: one master, one replica (--replicaof the master) and
@@ -108,29 +108,18 @@ export class RedisSentinelSetup {
   }
 
   private async sentinelCommand(...args: string[]): Promise<unknown> {
-    return this.oneShot(this.sentinelPort, (c) => c.call('SENTINEL', ...args));
+    return oneShot({ port: this.sentinelPort }, (c) => c.call('SENTINEL', ...args));
   }
 
   private async info(port: number, section: string): Promise<string> {
-    return this.oneShot(port, (c) => c.info(section));
+    return oneShot({ port }, (c) => c.info(section));
   }
 
   private async ping(port: number): Promise<boolean> {
     try {
-      return (await this.oneShot(port, (c) => c.ping())) === 'PONG';
+      return (await oneShot({ port }, (c) => c.ping())) === 'PONG';
     } catch {
       return false;
-    }
-  }
-
-  private async oneShot<T>(port: number, run: (client: Redis) => Promise<T>): Promise<T> {
-    const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, connectTimeout: 2000 });
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      return await run(client);
-    } finally {
-      client.disconnect();
     }
   }
 

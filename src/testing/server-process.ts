@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { Redis, type RedisOptions } from 'ioredis';
 
 /**
  * A redis-server process (plain, sentinel or TLS) that the RedisServer harness cannot start as is:
@@ -43,11 +44,7 @@ export class ServerProcess {
   }
 
   async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
+    await killAndWait(this.child);
   }
 }
 
@@ -80,4 +77,24 @@ export function killWithParent(child: ChildProcess): void {
   const reap = () => child.kill('SIGKILL');
   process.once('exit', reap);
   child.once('exit', () => process.removeListener('exit', reap));
+}
+
+/** kill -9 and wait for the exit; nothing to do for a process that already ended. */
+export async function killAndWait(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/** Runs one command on a throwaway connection that never retries or queues (for readiness probes). */
+export async function oneShot<T>(options: RedisOptions, run: (client: Redis) => Promise<T>): Promise<T> {
+  const client = new Redis({ host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, connectTimeout: 2000, ...options });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return await run(client);
+  } finally {
+    client.disconnect();
+  }
 }

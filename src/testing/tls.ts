@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from './redis-server.ts';
-import { ServerProcess } from './server-process.ts';
+import { ServerProcess, oneShot } from './server-process.ts';
 
 /** PEM files made by `makeCertificates`: a self-signed CA, a server and a client certificate. */
 export interface TestCertificates {
@@ -97,7 +97,7 @@ export class TlsRedisServer {
     ];
     this.process = new ServerProcess(args, log, async () => {
       try {
-        return (await this.oneShot((c) => c.ping())) === 'PONG';
+        return (await oneShot({ port: this.port, tls: this.clientTls() }, (c) => c.ping())) === 'PONG';
       } catch {
         return false;
       }
@@ -117,17 +117,6 @@ export class TlsRedisServer {
     client.on('error', () => {});
     this.clients.push(client);
     return client;
-  }
-
-  private async oneShot<T>(run: (client: Redis) => Promise<T>): Promise<T> {
-    const client = new Redis({ host: '127.0.0.1', port: this.port, tls: this.clientTls(), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, connectTimeout: 2000 });
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      return await run(client);
-    } finally {
-      client.disconnect();
-    }
   }
 
   async stop(): Promise<void> {
