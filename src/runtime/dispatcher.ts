@@ -2,13 +2,14 @@ import type { Logger } from 'pino';
 import type { PipelineConfig } from '../config/index.ts';
 import { isPermanent, TimeoutError } from '../errors.ts';
 import type { HandlerRunner } from '../handlers/runner.ts';
-import type { HandlerContext, Message } from '../handlers/types.ts';
+import type { Message } from '../handlers/types.ts';
 import type { DeadLetterReason, DeadLetterWriter } from '../outputs/dead-letter.ts';
 import type { Writer } from '../outputs/writer.ts';
 import { serializeResult } from '../outputs/writer.ts';
 import { retryDelay } from '../resilience/backoff.ts';
 import { CircuitBreaker } from '../resilience/circuit-breaker.ts';
 import type { Delivery, Source } from '../sources/source.ts';
+import { AttemptContext, type Work } from './attempt.ts';
 import type { Decoded } from './decode.ts';
 import type { PipelineObserver } from './observer.ts';
 
@@ -16,59 +17,6 @@ import type { PipelineObserver } from './observer.ts';
 const MAX_FETCHES_IN_FLIGHT = 2;
 
 const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
-
-/** One message's life in this worker, across its attempts. */
-interface Work {
-  delivery: Delivery;
-  body: unknown;
-  attempt: number;
-  firstFailureAt: number;
-  lastError: unknown;
-  /** The running attempt's context (it owns that attempt's AbortSignal). */
-  context: AttemptContext | undefined;
-  /** The retry timer while the message waits for its next attempt. */
-  timer: NodeJS.Timeout | undefined;
-  /** performance.now() after which the running attempt has timed out. */
-  deadline: number;
-  /** Identifies the running attempt; a result for an older (timed-out, abandoned) attempt is discarded. */
-  token: number;
-}
-
-/**
- * The handler's context for one attempt; `signal` and `logger` are made on first use (AbortController
- * is costly on the hot path). Each attempt has its own: a timed-out attempt that reads its signal late
- * finds it aborted, never the signal of the retry that replaced it.
- */
-class AttemptContext implements HandlerContext {
-  private childLogger: Logger | undefined;
-  private controller: AbortController | undefined;
-  /** Why the attempt was aborted before the handler first asked for its signal. */
-  private abortedWith: { reason: unknown } | undefined;
-  constructor(
-    private readonly work: Work,
-    private readonly attempt: number,
-    private readonly parentLogger: Logger,
-    readonly pipeline: string,
-  ) {}
-
-  get signal(): AbortSignal {
-    if (!this.controller) {
-      this.controller = new AbortController();
-      if (this.abortedWith) this.controller.abort(this.abortedWith.reason);
-    }
-    return this.controller.signal;
-  }
-
-  abort(reason: unknown): void {
-    if (this.controller) this.controller.abort(reason);
-    else this.abortedWith ??= { reason };
-  }
-
-  get logger(): Logger {
-    this.childLogger ??= this.parentLogger.child({ messageId: this.work.delivery.id, attempt: this.attempt });
-    return this.childLogger;
-  }
-}
 
 export interface DispatcherParts {
   config: PipelineConfig;
@@ -225,7 +173,7 @@ export class Dispatcher {
   }
 
   private begin(delivery: Delivery): void {
-    const work: Work = { delivery, body: undefined, attempt: 1, firstFailureAt: 0, lastError: undefined, context: undefined, timer: undefined, deadline: 0, token: 0 };
+    const work: Work = { delivery, body: undefined, attempt: 1, firstFailureAt: 0, context: undefined, timer: undefined, deadline: 0, token: 0 };
     const { config, decode } = this.parts;
     const maxDeliveries = config.source.stream?.max_deliveries;
     if (maxDeliveries !== undefined && delivery.deliveryCount > maxDeliveries) {
@@ -327,7 +275,6 @@ export class Dispatcher {
     this.release(work);
   }
 
-
   private failed(work: Work, token: number, error: unknown, started: number): void {
     if (work.token !== token) return;
     work.token = 0;
@@ -336,7 +283,6 @@ export class Dispatcher {
     this.breaker.failure();
     const now = Date.now();
     if (work.firstFailureAt === 0) work.firstFailureAt = now;
-    work.lastError = error;
     const text = errorText(error);
     if (isPermanent(error)) return this.kill(work, 'permanent_error', text, work.attempt);
     if (work.attempt > config.resilience.max_retries) {

@@ -1,0 +1,55 @@
+import type { Logger } from 'pino';
+import type { HandlerContext } from '../handlers/types.ts';
+import type { Delivery } from '../sources/source.ts';
+
+/** One message's life in this worker, across its attempts. */
+export interface Work {
+  delivery: Delivery;
+  body: unknown;
+  attempt: number;
+  firstFailureAt: number;
+  /** The running attempt's context (it owns that attempt's AbortSignal). */
+  context: AttemptContext | undefined;
+  /** The retry timer while the message waits for its next attempt. */
+  timer: NodeJS.Timeout | undefined;
+  /** performance.now() after which the running attempt has timed out. */
+  deadline: number;
+  /** Identifies the running attempt; a result for an older (timed-out, abandoned) attempt is discarded. */
+  token: number;
+}
+
+/**
+ * The handler's context for one attempt; `signal` and `logger` are made on first use (AbortController
+ * is costly on the hot path). Each attempt has its own: a timed-out attempt that reads its signal late
+ * finds it aborted, never the signal of the retry that replaced it.
+ */
+export class AttemptContext implements HandlerContext {
+  private childLogger: Logger | undefined;
+  private controller: AbortController | undefined;
+  /** Why the attempt was aborted before the handler first asked for its signal. */
+  private abortedWith: { reason: unknown } | undefined;
+  constructor(
+    private readonly work: Work,
+    private readonly attempt: number,
+    private readonly parentLogger: Logger,
+    readonly pipeline: string,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.abortedWith) this.controller.abort(this.abortedWith.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.controller) this.controller.abort(reason);
+    else this.abortedWith ??= { reason };
+  }
+
+  get logger(): Logger {
+    this.childLogger ??= this.parentLogger.child({ messageId: this.work.delivery.id, attempt: this.attempt });
+    return this.childLogger;
+  }
+}
