@@ -21,8 +21,17 @@ export async function runCommand(paths: string[], options: RunOptions): Promise<
   // its watcher, and a signal already caught but not yet dispatched would be swallowed.)
   let early: NodeJS.Signals | undefined;
   let supervising = false;
+  // Start-up can wait indefinitely (Redis unreachable: connections retry until it answers), so a
+  // second signal while starting exits at once, as it does after start-up.
   const hold = (signal: NodeJS.Signals) => {
-    if (!supervising) early ??= signal;
+    if (supervising) return;
+    if (early) {
+      logger.warn({ signal }, 'second signal while starting: exiting now; unfinished messages stay recoverable in Redis');
+      logger.flush();
+      process.exit(130);
+    }
+    early = signal;
+    logger.info({ signal }, 'signal received while starting: the worker drains as soon as it has started (a second signal exits now)');
   };
   const release = () => {
     process.off('SIGTERM', hold);

@@ -1,0 +1,30 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { freePort } from '../helpers/redis-server.ts';
+import { PipelineDir, exited, spawnWorker, waitFor } from '../helpers/pipelines.ts';
+
+describe('signals while the worker is still starting', () => {
+  const dir = new PipelineDir();
+  after(() => dir.remove());
+
+  it('Redis unreachable: the first SIGTERM is held for the drain, a second exits at once (130)', async () => {
+    // A port nobody listens on: start-up waits for Redis indefinitely.
+    const port = await freePort();
+    const file = dir.write('unreachable', `
+name: unreachable
+redis: {url: "redis://127.0.0.1:${port}/0", connection_timeout_ms: 500}
+source: {list: {key: q}}
+handler: {module: "{{support}}/handlers/record.mjs"}
+metrics: {enabled: false}
+`);
+    const worker = spawnWorker([file], { PYTHIA_LOG_LEVEL: 'info' });
+    assert.ok(await waitFor(() => worker.output().includes('redis connection error'), 15_000), worker.output());
+    worker.kill('SIGTERM');
+    assert.ok(await waitFor(() => worker.output().includes('signal received while starting'), 5000), worker.output());
+    assert.equal(worker.exitCode, null, 'the first signal alone waits for start-up');
+    worker.kill('SIGTERM');
+    const code = await Promise.race([exited(worker), new Promise((r) => setTimeout(() => r('timeout'), 5000))]);
+    if (code === 'timeout') worker.kill('SIGKILL');
+    assert.equal(code, 130, worker.output());
+  });
+});
