@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { unlinkSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { exited, PipelineDir, spawnWorker, waitFor } from '../helpers/pipelines.ts';
-import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
+import { usePrivateRedis } from '../helpers/private-redis.ts';
 
 const yaml = (name: string, out: string, extra = '') => `
 name: ${name}
@@ -27,32 +27,22 @@ const messages = (output: string) =>
     .map((l) => (JSON.parse(l) as { msg: string }).msg);
 
 describe('pythia run --watch (hot reload)', () => {
-  let server: RedisServer;
-  let client: Redis;
-  const dir = new PipelineDir();
-  before(async () => {
-    server = await startRedis();
-    client = server.client();
-  });
-  after(async () => {
-    await server.stop();
-    dir.remove();
-  });
+  const redis = usePrivateRedis();
 
   it('picks up a valid edit, rejects an invalid one with FILE:LINE:COL lines, and loses no message', async () => {
     const name = 'reload';
-    const file = dir.write(name, yaml(name, `${name}:out-a`));
-    const other = dir.write('bystander', yaml('bystander', 'bystander:out'));
-    const worker = spawnWorker([file, other], { REDIS_URL: server.url, PYTHIA_LOG_FORMAT: 'json', PYTHIA_LOG_LEVEL: 'info' }, ['--watch']);
+    const file = redis.dir.write(name, yaml(name, `${name}:out-a`));
+    const other = redis.dir.write('bystander', yaml('bystander', 'bystander:out'));
+    const worker = spawnWorker([file, other], { REDIS_URL: redis.server.url, PYTHIA_LOG_FORMAT: 'json', PYTHIA_LOG_LEVEL: 'info' }, ['--watch']);
     try {
       let next = 1;
       const push = async (n: number) => {
         const batch = Array.from({ length: n }, () => JSON.stringify({ id: next++, sleep: 10 }));
-        await client.rpush(`q:${name}`, ...batch);
+        await redis.client.rpush(`q:${name}`, ...batch);
       };
       await push(20);
-      await client.rpush('q:bystander', JSON.stringify({ id: 1 }));
-      assert.ok(await waitFor(async () => (await client.llen(`${name}:out-a`)) === 20), worker.output());
+      await redis.client.rpush('q:bystander', JSON.stringify({ id: 1 }));
+      assert.ok(await waitFor(async () => (await redis.client.llen(`${name}:out-a`)) === 20), worker.output());
 
       // A producer keeps going through both edits.
       let producing = true;
@@ -64,24 +54,24 @@ describe('pythia run --watch (hot reload)', () => {
       })();
 
       // Valid edit: the output key changes; the pipeline drains and restarts.
-      dir.write(name, yaml(name, `${name}:out-b`));
-      assert.ok(await waitFor(async () => (await client.llen(`${name}:out-b`)) > 0, 15_000), `the edit was picked up\n${worker.output()}`);
+      redis.dir.write(name, yaml(name, `${name}:out-b`));
+      assert.ok(await waitFor(async () => (await redis.client.llen(`${name}:out-b`)) > 0, 15_000), `the edit was picked up\n${worker.output()}`);
 
       // Invalid edit: a misspelt key and a wrong type; the running pipeline keeps its configuration.
-      dir.write(name, yaml(name, `${name}:out-c`, 'concurency: 3\nresilience: {max_retries: lots}'));
+      redis.dir.write(name, yaml(name, `${name}:out-c`, 'concurency: 3\nresilience: {max_retries: lots}'));
       assert.ok(await waitFor(() => worker.output().includes('reload rejected'), 10_000), worker.output());
-      const before = await client.llen(`${name}:out-b`);
-      assert.ok(await waitFor(async () => (await client.llen(`${name}:out-b`)) > before + 10, 10_000), 'still consuming with the previous configuration');
+      const before = await redis.client.llen(`${name}:out-b`);
+      assert.ok(await waitFor(async () => (await redis.client.llen(`${name}:out-b`)) > before + 10, 10_000), 'still consuming with the previous configuration');
 
       producing = false;
       await producer;
       const total = next - 1;
-      assert.ok(await waitFor(async () => (await client.llen(`${name}:out-a`)) + (await client.llen(`${name}:out-b`)) >= total, 15_000));
-      const done = [...(await ids(client, `${name}:out-a`)), ...(await ids(client, `${name}:out-b`))].sort((a, b) => a - b);
+      assert.ok(await waitFor(async () => (await redis.client.llen(`${name}:out-a`)) + (await redis.client.llen(`${name}:out-b`)) >= total, 15_000));
+      const done = [...(await ids(redis.client, `${name}:out-a`)), ...(await ids(redis.client, `${name}:out-b`))].sort((a, b) => a - b);
       assert.deepEqual(done, Array.from({ length: total }, (_, i) => i + 1), 'every message processed exactly once across the reload');
-      assert.equal(await client.llen(`${name}:out-c`), 0, 'the invalid edit never ran');
-      assert.equal(await client.llen(`q:${name}`), 0);
-      assert.deepEqual(await client.keys(`{q:${name}}:processing:*`), []);
+      assert.equal(await redis.client.llen(`${name}:out-c`), 0, 'the invalid edit never ran');
+      assert.equal(await redis.client.llen(`q:${name}`), 0);
+      assert.deepEqual(await redis.client.keys(`{q:${name}}:processing:*`), []);
 
       const rejected = messages(worker.output()).filter((m) => m.startsWith(file) || m.startsWith('reload rejected'));
       assert.ok(rejected.some((m) => new RegExp(`^${escape(file)}:\\d+:\\d+: `).test(m)), rejected.join('\n'));
@@ -89,7 +79,7 @@ describe('pythia run --watch (hot reload)', () => {
       console.log(`log lines of the rejected edit:\n${rejected.join('\n')}`);
 
       // The other pipeline was never restarted: its one message was processed once.
-      assert.deepEqual(await ids(client, 'bystander:out'), [1]);
+      assert.deepEqual(await ids(redis.client, 'bystander:out'), [1]);
       assert.equal(messages(worker.output()).filter((m) => m === 'pipeline reloaded').length, 1);
     } finally {
       worker.kill('SIGTERM');
@@ -101,29 +91,29 @@ describe('pythia run --watch (hot reload)', () => {
     const sub = new PipelineDir();
     try {
       sub.write('first', yaml('first', 'first:out'));
-      const worker = spawnWorker([sub.dir], { REDIS_URL: server.url, PYTHIA_LOG_FORMAT: 'json', PYTHIA_LOG_LEVEL: 'info' }, ['--watch']);
+      const worker = spawnWorker([sub.dir], { REDIS_URL: redis.server.url, PYTHIA_LOG_FORMAT: 'json', PYTHIA_LOG_LEVEL: 'info' }, ['--watch']);
       try {
-        await client.rpush('q:first', JSON.stringify({ id: 1 }));
-        assert.ok(await waitFor(async () => (await client.llen('first:out')) === 1), worker.output());
+        await redis.client.rpush('q:first', JSON.stringify({ id: 1 }));
+        assert.ok(await waitFor(async () => (await redis.client.llen('first:out')) === 1), worker.output());
 
         const second = sub.write('second', yaml('second', 'second:out'));
-        await client.rpush('q:second', JSON.stringify({ id: 1 }));
-        assert.ok(await waitFor(async () => (await client.llen('second:out')) === 1, 10_000), `new file started\n${worker.output()}`);
+        await redis.client.rpush('q:second', JSON.stringify({ id: 1 }));
+        assert.ok(await waitFor(async () => (await redis.client.llen('second:out')) === 1, 10_000), `new file started\n${worker.output()}`);
 
         unlinkSync(second);
         assert.ok(await waitFor(() => messages(worker.output()).includes('pipeline stopped (file removed)'), 10_000), worker.output());
-        await client.rpush('q:second', JSON.stringify({ id: 2 }));
-        await client.rpush('q:first', JSON.stringify({ id: 2 }));
-        assert.ok(await waitFor(async () => (await client.llen('first:out')) === 2), 'the other pipeline kept running');
+        await redis.client.rpush('q:second', JSON.stringify({ id: 2 }));
+        await redis.client.rpush('q:first', JSON.stringify({ id: 2 }));
+        assert.ok(await waitFor(async () => (await redis.client.llen('first:out')) === 2), 'the other pipeline kept running');
         await new Promise((r) => setTimeout(r, 300));
-        assert.equal(await client.llen('q:second'), 1, 'the removed pipeline no longer consumes');
+        assert.equal(await redis.client.llen('q:second'), 1, 'the removed pipeline no longer consumes');
 
         // SIGHUP: the edited file is reloaded (even if the watcher were off).
         sub.write('first', yaml('first', 'first:out-hup'));
         worker.kill('SIGHUP');
         assert.ok(await waitFor(() => messages(worker.output()).includes('reloading every pipeline file') && messages(worker.output()).includes('pipeline reloaded'), 10_000), worker.output());
-        await client.rpush('q:first', JSON.stringify({ id: 3 }));
-        assert.ok(await waitFor(async () => (await client.llen('first:out-hup')) === 1, 10_000), worker.output());
+        await redis.client.rpush('q:first', JSON.stringify({ id: 3 }));
+        assert.ok(await waitFor(async () => (await redis.client.llen('first:out-hup')) === 1, 10_000), worker.output());
       } finally {
         worker.kill('SIGTERM');
         assert.equal(await exited(worker), 0, worker.output());

@@ -1,40 +1,29 @@
 // Scenario 3: SIGTERM with 200 slow messages in flight (concurrency 200). With enough grace all finish and
 // the worker exits 0; with too short a grace the unfinished ones are redelivered to the next worker.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Redis } from 'ioredis';
-import { PipelineDir, bodies, reapWorkers, exited, pipelineYaml, produce, report, sampleRss, spawnWorker, startRedis, tally, waitFor, type RedisServer } from './helpers.ts';
+import { describe, it } from 'node:test';
+import { bodies, reapWorkers, exited, pipelineYaml, produce, report, sampleRss, spawnWorker, tally, waitFor } from './helpers.ts';
+import { usePrivateRedis } from '../helpers/private-redis.ts';
 
 const N = 200;
 
 describe('reliability: graceful drain with 200 slow messages in flight', () => {
-  let server: RedisServer;
-  let client: Redis;
-  const dir = new PipelineDir();
-  before(async () => {
-    server = await startRedis();
-    client = server.client();
-  });
-  after(async () => {
-    reapWorkers();
-    await server.stop();
-    dir.remove();
-  });
+  const redis = usePrivateRedis({ cleanup: reapWorkers });
 
   const sources = {
     list: (k: string) => `  list: {key: "${k}", batch_size: 100, consumer: c1}`,
     stream: (k: string) => `  stream: {key: "${k}", consumer_group: g, consumer: c1, start_id: "0", batch_size: 100}`,
   };
-  const inFlight = async (kind: 'list' | 'stream', key: string) => (kind === 'list' ? client.llen(`{${key}}:processing:c1`) : ((await client.xpending(key, 'g').catch(() => [0])) as [number])[0]);
+  const inFlight = async (kind: 'list' | 'stream', key: string) => (kind === 'list' ? redis.client.llen(`{${key}}:processing:c1`) : ((await redis.client.xpending(key, 'g').catch(() => [0])) as [number])[0]);
 
   for (const kind of ['list', 'stream'] as const) {
     it(`${kind}: SIGTERM, every in-flight message finishes within the grace period, exit 0`, async () => {
       const name = `drain-${kind}`;
       const key = `q:${name}`;
       const grace = 10_000;
-      const file = dir.write(name, pipelineYaml(name, sources[kind](key), `concurrency: ${N}\nshutdown: {grace_period_ms: ${grace}}`));
-      await produce(client, kind, key, bodies(1, N, { sleep: 3000 }));
-      const worker = spawnWorker([file], { REDIS_URL: server.url });
+      const file = redis.dir.write(name, pipelineYaml(name, sources[kind](key), `concurrency: ${N}\nshutdown: {grace_period_ms: ${grace}}`));
+      await produce(redis.client, kind, key, bodies(1, N, { sleep: 3000 }));
+      const worker = spawnWorker([file], { REDIS_URL: redis.server.url });
       const rss = sampleRss(() => worker.pid);
       assert.ok(await waitFor(async () => (await inFlight(kind, key)) === N, 20_000, 20), `all ${N} in flight:\n${worker.output()}`);
       const sent = Date.now();
@@ -42,7 +31,7 @@ describe('reliability: graceful drain with 200 slow messages in flight', () => {
       const code = await exited(worker);
       const took = Date.now() - sent;
       const maxRss = rss.stop();
-      const { unique, duplicates } = await tally(client, `${name}:out`);
+      const { unique, duplicates } = await tally(redis.client, `${name}:out`);
       report({ scenario: `3. SIGTERM, 200 in flight, grace ${grace} ms, ${kind}`, messages: N, lost: N - unique.size, duplicates, recovery: `exit ${code ?? worker.signalCode} after ${took} ms`, maxRss });
       assert.equal(code, 0, `exit ${code ?? worker.signalCode}: ${worker.output()}`);
       assert.ok(took < grace, `drained in ${took} ms, within the grace period`);
@@ -55,23 +44,23 @@ describe('reliability: graceful drain with 200 slow messages in flight', () => {
       const name = `short-${kind}`;
       const key = `q:${name}`;
       const yaml = (grace: number) => pipelineYaml(name, sources[kind](key), `concurrency: ${N}\nshutdown: {grace_period_ms: ${grace}}`);
-      const file = dir.write(name, yaml(300));
-      await produce(client, kind, key, bodies(1, N, { sleep: 5000 }));
-      const first = spawnWorker([file], { REDIS_URL: server.url });
+      const file = redis.dir.write(name, yaml(300));
+      await produce(redis.client, kind, key, bodies(1, N, { sleep: 5000 }));
+      const first = spawnWorker([file], { REDIS_URL: redis.server.url });
       assert.ok(await waitFor(async () => (await inFlight(kind, key)) === N, 20_000, 20), `all ${N} in flight:\n${first.output()}`);
       first.kill('SIGTERM');
       assert.equal(await exited(first), 0, first.output());
-      assert.equal(await client.llen(`${name}:out`), 0, 'none finished within 300 ms');
-      const left = kind === 'list' ? await client.llen(key) : await inFlight(kind, key);
+      assert.equal(await redis.client.llen(`${name}:out`), 0, 'none finished within 300 ms');
+      const left = kind === 'list' ? await redis.client.llen(key) : await inFlight(kind, key);
       assert.equal(left, N, 'every unfinished message is back in the queue / still pending');
       // The next worker (sleeps skipped, so it is quick) gets every one of them.
       const started = Date.now();
-      const second = spawnWorker([dir.write(name, yaml(10_000))], { REDIS_URL: server.url, RELIABLE_IGNORE_SLEEP: '1' });
-      const done = await waitFor(async () => (await client.llen(`${name}:out`)) >= N, 20_000, 20);
+      const second = spawnWorker([redis.dir.write(name, yaml(10_000))], { REDIS_URL: redis.server.url, RELIABLE_IGNORE_SLEEP: '1' });
+      const done = await waitFor(async () => (await redis.client.llen(`${name}:out`)) >= N, 20_000, 20);
       const recovery = Date.now() - started;
       second.kill('SIGTERM');
       assert.equal(await exited(second), 0, second.output());
-      const { unique, duplicates } = await tally(client, `${name}:out`);
+      const { unique, duplicates } = await tally(redis.client, `${name}:out`);
       report({ scenario: `3. SIGTERM, grace 300 ms (too short), ${kind}`, messages: N, lost: N - unique.size, duplicates, recovery: `next worker done ${recovery} ms after start` });
       assert.ok(done);
       assert.equal(unique.size, N);

@@ -1,9 +1,9 @@
 // Scenario 5: a producer ~10x faster than the handlers for 20 s. The worker's RSS (VmRSS of the child) must
 // stay bounded — it takes only what it can run — and, after a drain, nothing is lost.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Redis } from 'ioredis';
-import { PipelineDir, bodies, exited, pipelineYaml, produce, reapWorkers, report, sampleRss, sleep, spawnWorker, startRedis, tally, waitFor, type RedisServer } from './helpers.ts';
+import { describe, it } from 'node:test';
+import { bodies, exited, pipelineYaml, produce, reapWorkers, report, sampleRss, sleep, spawnWorker, tally, waitFor } from './helpers.ts';
+import { usePrivateRedis } from '../helpers/private-redis.ts';
 
 const SECONDS = 20;
 const CONCURRENCY = 2;
@@ -12,18 +12,7 @@ const RATE = 1000; // produced per second: 10x the handlers
 const RSS_LIMIT_MIB = 400;
 
 describe('reliability: overload, a producer 10x faster than the handlers', () => {
-  let server: RedisServer;
-  let client: Redis;
-  const dir = new PipelineDir();
-  before(async () => {
-    server = await startRedis();
-    client = server.client();
-  });
-  after(async () => {
-    reapWorkers();
-    await server.stop();
-    dir.remove();
-  });
+  const redis = usePrivateRedis({ cleanup: reapWorkers });
 
   const sources = {
     list: (k: string, c: string) => `  list: {key: "${k}", batch_size: 100, consumer: ${c}}`,
@@ -35,19 +24,19 @@ describe('reliability: overload, a producer 10x faster than the handlers', () =>
       const name = `overload-${kind}`;
       const key = `q:${name}`;
       const out = `${name}:out`;
-      const worker = spawnWorker([dir.write(name, pipelineYaml(name, sources[kind](key, 'c1'), `concurrency: ${CONCURRENCY}`))], { REDIS_URL: server.url });
+      const worker = spawnWorker([redis.dir.write(name, pipelineYaml(name, sources[kind](key, 'c1'), `concurrency: ${CONCURRENCY}`))], { REDIS_URL: redis.server.url });
       const rss = sampleRss(() => worker.pid, 100);
       // Bounded producer: RATE/10 messages every 100 ms for SECONDS.
       let produced = 0;
       const start = Date.now();
       for (let tick = 1; tick <= SECONDS * 10; tick++) {
-        await produce(client, kind, key, bodies(produced + 1, RATE / 10, { sleep: SLEEP_MS, pad: 'x'.repeat(200) }));
+        await produce(redis.client, kind, key, bodies(produced + 1, RATE / 10, { sleep: SLEEP_MS, pad: 'x'.repeat(200) }));
         produced += RATE / 10;
         const wait = start + tick * 100 - Date.now();
         if (wait > 0) await sleep(wait);
       }
       const elapsed = (Date.now() - start) / 1000;
-      const processedDuringLoad = await client.llen(out);
+      const processedDuringLoad = await redis.client.llen(out);
       const maxRss = rss.stop();
       worker.kill('SIGTERM');
       assert.equal(await exited(worker), 0, worker.output().slice(-2000));
@@ -55,12 +44,12 @@ describe('reliability: overload, a producer 10x faster than the handlers', () =>
       // Drain: a fast worker (sleeps skipped) under the same consumer name takes the backlog (and re-reads any
       // stream entry still pending under that name, e.g. from an XREADGROUP interrupted by the shutdown).
       const drainStart = Date.now();
-      const drainer = spawnWorker([dir.write(`${name}-drain`, pipelineYaml(name, sources[kind](key, 'c1'), 'concurrency: 100'))], { REDIS_URL: server.url, RELIABLE_IGNORE_SLEEP: '1' });
-      const done = await waitFor(async () => (await client.llen(out)) >= produced, 60_000, 100);
+      const drainer = spawnWorker([redis.dir.write(`${name}-drain`, pipelineYaml(name, sources[kind](key, 'c1'), 'concurrency: 100'))], { REDIS_URL: redis.server.url, RELIABLE_IGNORE_SLEEP: '1' });
+      const done = await waitFor(async () => (await redis.client.llen(out)) >= produced, 60_000, 100);
       const drainMs = Date.now() - drainStart;
       drainer.kill('SIGTERM');
       assert.equal(await exited(drainer), 0, drainer.output().slice(-2000));
-      const { unique, duplicates } = await tally(client, out);
+      const { unique, duplicates } = await tally(redis.client, out);
       console.log(`overload ${kind}: produced ${produced} in ${elapsed.toFixed(1)} s (${(produced / elapsed).toFixed(0)}/s), handled ${processedDuringLoad} meanwhile (${(processedDuringLoad / elapsed).toFixed(0)}/s), max RSS ${maxRss.toFixed(0)} MiB, drained in ${drainMs} ms`);
       report({ scenario: `5. overload ${SECONDS} s, ${(produced / elapsed).toFixed(0)}/s in vs ${(processedDuringLoad / elapsed).toFixed(0)}/s handled, ${kind}`, messages: produced, lost: produced - unique.size, duplicates, recovery: `backlog drained in ${drainMs} ms`, maxRss });
       assert.ok(done, `processed ${unique.size} of ${produced}`);

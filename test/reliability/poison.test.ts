@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import type { Redis } from 'ioredis';
-import { PipelineDir, bodies, exited, pipelineYaml, produce, reapWorkers, report, sampleRss, spawnWorker, startRedis, tally, waitFor, type RedisServer } from './helpers.ts';
+import { describe, it } from 'node:test';
+import { bodies, exited, pipelineYaml, produce, reapWorkers, report, sampleRss, spawnWorker, tally, waitFor } from './helpers.ts';
+import { usePrivateRedis } from '../helpers/private-redis.ts';
 
 const GOOD = 20_000;
 const PER_KIND = 200;
@@ -29,18 +29,7 @@ const SCHEMA = {
 };
 
 describe('reliability: poison messages go to the dead letter with the right reason', () => {
-  let server: RedisServer;
-  let client: Redis;
-  const dir = new PipelineDir();
-  before(async () => {
-    server = await startRedis();
-    client = server.client();
-  });
-  after(async () => {
-    reapWorkers();
-    await server.stop();
-    dir.remove();
-  });
+  const redis = usePrivateRedis({ cleanup: reapWorkers });
 
   for (const kind of ['list', 'stream'] as const) {
     it(`${kind}: ${PER_KIND * 5} poison among ${GOOD} good`, async () => {
@@ -48,12 +37,12 @@ describe('reliability: poison messages go to the dead letter with the right reas
       const key = `q:${name}`;
       const out = `${name}:out`;
       const deadKey = `${key}:dead`;
-      writeFileSync(path.join(dir.dir, 'poison-schema.json'), JSON.stringify(SCHEMA));
+      writeFileSync(path.join(redis.dir.dir, 'poison-schema.json'), JSON.stringify(SCHEMA));
       const source = kind === 'list' ? `  list: {key: "${key}", batch_size: 100}` : `  stream: {key: "${key}", consumer_group: g, start_id: "0", batch_size: 100}`;
       const extra = `concurrency: 100
 message: {format: json, schema: ./poison-schema.json, max_bytes: ${MAX_BYTES}}
 resilience: {max_retries: 1, retry_delay_ms: 10, retry_jitter: 0, processing_timeout_ms: 300, circuit_breaker: {enabled: false}}`;
-      const file = dir.write(name, pipelineYaml(name, source, extra));
+      const file = redis.dir.write(name, pipelineYaml(name, source, extra));
 
       // Poison ids follow the good ones; poison is spread evenly through the queue.
       const expected = new Map<number, Kind>();
@@ -74,19 +63,19 @@ resilience: {max_retries: 1, retry_delay_ms: 10, retry_jitter: 0, processing_tim
         if (i % every === every - 1 && poison.length > 0) mixed.push(poison.pop() as string);
       }
       mixed.push(...poison);
-      await produce(client, kind, key, mixed);
+      await produce(redis.client, kind, key, mixed);
 
       const started = Date.now();
-      const worker = spawnWorker([file], { REDIS_URL: server.url });
+      const worker = spawnWorker([file], { REDIS_URL: redis.server.url });
       const rss = sampleRss(() => worker.pid);
-      const done = await waitFor(async () => (await client.llen(out)) >= GOOD && (await client.llen(deadKey)) >= expected.size, 90_000, 100);
+      const done = await waitFor(async () => (await redis.client.llen(out)) >= GOOD && (await redis.client.llen(deadKey)) >= expected.size, 90_000, 100);
       const took = Date.now() - started;
       worker.kill('SIGTERM');
       const code = await exited(worker);
       const maxRss = rss.stop();
 
-      const { unique, duplicates } = await tally(client, out);
-      const dead = (await client.lrange(deadKey, 0, -1)).map((d) => JSON.parse(d) as { reason: string; payload: string });
+      const { unique, duplicates } = await tally(redis.client, out);
+      const dead = (await redis.client.lrange(deadKey, 0, -1)).map((d) => JSON.parse(d) as { reason: string; payload: string });
       const wrong: string[] = [];
       const deadIds = new Set<number>();
       for (const entry of dead) {

@@ -1,27 +1,16 @@
 // Scenario 2: Redis frozen (SIGSTOP 5 s, SIGCONT), and Redis kill -9 + restart with appendonly, under load.
 // The worker (a real `pythia run` child) must recover on its own; nothing Redis kept may be lost.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Redis } from 'ioredis';
-import { PipelineDir, bodies, reapWorkers, exited, pipelineYaml, produce, report, sampleRss, sleep, spawnWorker, startRedis, tally, waitFor, type RedisServer } from './helpers.ts';
+import { describe, it } from 'node:test';
+import { bodies, reapWorkers, exited, pipelineYaml, produce, report, sampleRss, sleep, spawnWorker, tally, waitFor } from './helpers.ts';
+import { usePrivateRedis } from '../helpers/private-redis.ts';
 
 const N = 10_000;
 const CONCURRENCY = 50;
 const BATCH = 100;
 
 describe('reliability: Redis outages under load', () => {
-  let server: RedisServer;
-  let client: Redis;
-  const dir = new PipelineDir();
-  before(async () => {
-    server = await startRedis({ appendonly: true });
-    client = server.client();
-  });
-  after(async () => {
-    reapWorkers();
-    await server.stop();
-    dir.remove();
-  });
+  const redis = usePrivateRedis({ appendonly: true, cleanup: reapWorkers });
 
   const sources = {
     list: (k: string) => `  list: {key: "${k}", batch_size: ${BATCH}, consumer: c1}`,
@@ -29,13 +18,13 @@ describe('reliability: Redis outages under load', () => {
   };
   const outages = {
     'SIGSTOP 5 s then SIGCONT': async () => {
-      server.signal('SIGSTOP');
+      redis.server.signal('SIGSTOP');
       await sleep(5000);
-      server.signal('SIGCONT');
+      redis.server.signal('SIGCONT');
     },
     'kill -9 and restart (appendonly)': async () => {
-      await server.restart();
-      client = server.client();
+      await redis.server.restart();
+      redis.client = redis.server.client();
     },
   };
 
@@ -45,27 +34,27 @@ describe('reliability: Redis outages under load', () => {
         const name = `outage-${kind}-${outage.startsWith('SIGSTOP') ? 'stop' : 'restart'}`;
         const key = `q:${name}`;
         const out = `${name}:out`;
-        const file = dir.write(name, pipelineYaml(name, sources[kind](key), `concurrency: ${CONCURRENCY}`));
-        await produce(client, kind, key, bodies(1, N, { sleep: 1 }));
-        const worker = spawnWorker([file], { REDIS_URL: server.url });
+        const file = redis.dir.write(name, pipelineYaml(name, sources[kind](key), `concurrency: ${CONCURRENCY}`));
+        await produce(redis.client, kind, key, bodies(1, N, { sleep: 1 }));
+        const worker = spawnWorker([file], { REDIS_URL: redis.server.url });
         const rss = sampleRss(() => worker.pid);
-        assert.ok(await waitFor(async () => (await client.llen(out)) >= N / 4, 60_000, 20), worker.output());
+        assert.ok(await waitFor(async () => (await redis.client.llen(out)) >= N / 4, 60_000, 20), worker.output());
         await act();
         const resumed = Date.now();
-        const base = await client.llen(out);
+        const base = await redis.client.llen(out);
         // Resumed: 100 more results, or all of them (a fast worker can finish the rest before `base` is read).
         const resumedNow = async () => {
-          const length = await client.llen(out);
+          const length = await redis.client.llen(out);
           return length > base + 100 || length >= N;
         };
         assert.ok(await waitFor(resumedNow, 30_000, 20), `worker resumed:\n${worker.output()}`);
         const recovery = Date.now() - resumed;
-        const done = await waitFor(async () => (await tally(client, out)).unique.size >= N, 60_000, 200);
+        const done = await waitFor(async () => (await tally(redis.client, out)).unique.size >= N, 60_000, 200);
         worker.kill('SIGTERM');
         const code = await exited(worker);
         const maxRss = rss.stop();
-        const { unique, duplicates } = await tally(client, out);
-        const dead = await client.llen(`${key}:dead`);
+        const { unique, duplicates } = await tally(redis.client, out);
+        const dead = await redis.client.llen(`${key}:dead`);
         report({ scenario: `2. Redis ${outage}, ${kind}`, messages: N, lost: N - unique.size, duplicates, recovery: `${recovery} ms (after SIGCONT / restart)`, maxRss });
         assert.ok(done, `processed ${unique.size} of ${N}:\n${worker.output().slice(-3000)}`);
         assert.equal(dead, 0);

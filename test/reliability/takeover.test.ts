@@ -1,9 +1,9 @@
 // Scenario 6: two workers (consumers a and b) on the same list / stream; kill -9 a. b must take over a's
 // in-flight messages within the heartbeat TTL (list) or claim_idle_ms (stream); the recovery time is measured.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Redis } from 'ioredis';
-import { PipelineDir, bodies, exited, pipelineYaml, produce, reapWorkers, report, sampleRss, spawnWorker, startRedis, tally, waitFor, type RedisServer } from './helpers.ts';
+import { describe, it } from 'node:test';
+import { bodies, exited, pipelineYaml, produce, reapWorkers, report, sampleRss, spawnWorker, tally, waitFor } from './helpers.ts';
+import { usePrivateRedis } from '../helpers/private-redis.ts';
 
 const N = 10_000;
 const CONCURRENCY = 20;
@@ -13,31 +13,20 @@ const CLAIM_IDLE_MS = 1000;
 const INTERVAL_MS = 200;
 
 describe('reliability: takeover of a killed worker\'s in-flight messages', () => {
-  let server: RedisServer;
-  let client: Redis;
-  const dir = new PipelineDir();
-  before(async () => {
-    server = await startRedis();
-    client = server.client();
-  });
-  after(async () => {
-    reapWorkers();
-    await server.stop();
-    dir.remove();
-  });
+  const redis = usePrivateRedis({ cleanup: reapWorkers });
 
   const cases = {
     list: {
       source: (k: string) => `  list: {key: "${k}", batch_size: ${BATCH}, consumer: "\${CONSUMER}", heartbeat_ttl_ms: ${HEARTBEAT_TTL_MS}, recovery_interval_ms: ${INTERVAL_MS}}`,
-      inFlightOf: async (key: string, consumer: string) => (await client.lrange(`{${key}}:processing:${consumer}`, 0, -1)).map((p) => (JSON.parse(p) as { id: number }).id),
+      inFlightOf: async (key: string, consumer: string) => (await redis.client.lrange(`{${key}}:processing:${consumer}`, 0, -1)).map((p) => (JSON.parse(p) as { id: number }).id),
       bound: HEARTBEAT_TTL_MS + INTERVAL_MS,
     },
     stream: {
       source: (k: string) => `  stream: {key: "${k}", consumer_group: g, consumer: "\${CONSUMER}", start_id: "0", batch_size: ${BATCH}, claim_idle_ms: ${CLAIM_IDLE_MS}, claim_interval_ms: ${INTERVAL_MS}}`,
       inFlightOf: async (key: string, consumer: string) => {
-        const pending = (await client.xpending(key, 'g', '-', '+', 100_000, consumer).catch(() => [])) as [string][];
+        const pending = (await redis.client.xpending(key, 'g', '-', '+', 100_000, consumer).catch(() => [])) as [string][];
         if (pending.length === 0) return [];
-        const entries = await client.xrange(key, pending[0]?.[0] as string, pending[pending.length - 1]?.[0] as string);
+        const entries = await redis.client.xrange(key, pending[0]?.[0] as string, pending[pending.length - 1]?.[0] as string);
         const ids = new Set(pending.map((p) => p[0]));
         return entries.filter(([id]) => ids.has(id)).map(([, fields]) => (JSON.parse(fields[1] as string) as { id: number }).id);
       },
@@ -50,12 +39,12 @@ describe('reliability: takeover of a killed worker\'s in-flight messages', () =>
       const name = `takeover-${kind}`;
       const key = `q:${name}`;
       const out = `${name}:out`;
-      const file = dir.write(name, pipelineYaml(name, c.source(key), `concurrency: ${CONCURRENCY}`));
-      await produce(client, kind, key, bodies(1, N, { sleep: 5 }));
-      const a = spawnWorker([file], { REDIS_URL: server.url, CONSUMER: 'a' });
-      const b = spawnWorker([file], { REDIS_URL: server.url, CONSUMER: 'b' });
+      const file = redis.dir.write(name, pipelineYaml(name, c.source(key), `concurrency: ${CONCURRENCY}`));
+      await produce(redis.client, kind, key, bodies(1, N, { sleep: 5 }));
+      const a = spawnWorker([file], { REDIS_URL: redis.server.url, CONSUMER: 'a' });
+      const b = spawnWorker([file], { REDIS_URL: redis.server.url, CONSUMER: 'b' });
       const rss = sampleRss(() => b.pid);
-      assert.ok(await waitFor(async () => (await client.llen(out)) >= N / 4 && (await c.inFlightOf(key, 'a')).length > 0 && (await c.inFlightOf(key, 'b')).length > 0, 60_000, 20), `both consuming:\n${a.output()}\n${b.output()}`);
+      assert.ok(await waitFor(async () => (await redis.client.llen(out)) >= N / 4 && (await c.inFlightOf(key, 'a')).length > 0 && (await c.inFlightOf(key, 'b')).length > 0, 60_000, 20), `both consuming:\n${a.output()}\n${b.output()}`);
       a.kill('SIGKILL');
       await exited(a);
       const killed = Date.now();
@@ -66,15 +55,15 @@ describe('reliability: takeover of a killed worker\'s in-flight messages', () =>
       const takeover = Date.now() - killed;
       // And processed: every orphan is in the output.
       assert.ok(await waitFor(async () => {
-        const { unique } = await tally(client, out);
+        const { unique } = await tally(redis.client, out);
         return orphans.every((id) => unique.has(id));
       }, 15_000, 20));
       const orphansDone = Date.now() - killed;
-      const done = await waitFor(async () => (await tally(client, out)).unique.size >= N, 60_000, 100);
+      const done = await waitFor(async () => (await tally(redis.client, out)).unique.size >= N, 60_000, 100);
       b.kill('SIGTERM');
       assert.equal(await exited(b), 0, b.output().slice(-2000));
       const maxRss = rss.stop();
-      const { unique, duplicates } = await tally(client, out);
+      const { unique, duplicates } = await tally(redis.client, out);
       report({ scenario: `6. takeover, ${kind} (${orphans.length} in flight on the killed worker)`, messages: N, lost: N - unique.size, duplicates, recovery: `taken over ${takeover} ms, processed ${orphansDone} ms after the kill (bound ${c.bound} ms)`, maxRss });
       assert.ok(done, `processed ${unique.size} of ${N}`);
       assert.equal(unique.size, N, 'nothing lost');

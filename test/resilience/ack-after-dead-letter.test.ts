@@ -1,50 +1,38 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Redis } from 'ioredis';
+import { describe, it } from 'node:test';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { PipelineDir, waitFor } from '../helpers/pipelines.ts';
-import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
+import { waitFor } from '../helpers/pipelines.ts';
 import { listDeadLetters, pipelineYaml, sleep } from './helpers.ts';
+import { usePrivateRedis } from '../helpers/private-redis.ts';
 
 const quiet = createLogger('silent');
 
 describe('a message is acknowledged only after its dead letter was written', () => {
-  let server: RedisServer;
-  let client: Redis;
-  const dir = new PipelineDir();
-  before(async () => {
-    server = await startRedis();
-    client = server.client();
-    process.env.REDIS_URL = server.url;
-  });
-  after(async () => {
-    await server.stop();
-    dir.remove();
-  });
+  const redis = usePrivateRedis({ exportUrl: true });
 
   for (const kind of ['list', 'stream'] as const) {
     it(`${kind}: while the dead letter cannot be written the message stays unacknowledged, then it is written once`, async () => {
       const name = `unwritable-${kind}`;
       const source = kind === 'list' ? `source: {list: {key: "q:${name}", consumer: c1, block_timeout_ms: 200}}` : `source: {stream: {key: "q:${name}", consumer_group: g, consumer: c1, start_id: "0", block_timeout_ms: 200}}`;
-      const loaded = await dir.load(name, pipelineYaml(name, `${source}\nhandler: {module: "{{support}}/handlers/record.mjs"}\n`));
+      const loaded = await redis.dir.load(name, pipelineYaml(name, `${source}\nhandler: {module: "{{support}}/handlers/record.mjs"}\n`));
       const dead = `q:${name}:dead`;
-      await client.set(dead, 'a string: LPUSH fails with WRONGTYPE');
-      if (kind === 'list') await client.lpush(`q:${name}`, 'not json');
-      else await client.xadd(`q:${name}`, '*', 'body', 'not json');
-      const unacked = async () => (kind === 'list' ? client.llen(`{q:${name}}:processing:c1`) : ((await client.xpending(`q:${name}`, 'g')) as [number])[0]);
+      await redis.client.set(dead, 'a string: LPUSH fails with WRONGTYPE');
+      if (kind === 'list') await redis.client.lpush(`q:${name}`, 'not json');
+      else await redis.client.xadd(`q:${name}`, '*', 'body', 'not json');
+      const unacked = async () => (kind === 'list' ? redis.client.llen(`{q:${name}}:processing:c1`) : ((await redis.client.xpending(`q:${name}`, 'g')) as [number])[0]);
       const worker = await Worker.start([loaded], { logger: quiet });
       try {
         assert.ok(await waitFor(async () => (await unacked()) === 1, 5000), 'taken by the worker');
         await sleep(400); // several failed LPUSH attempts
         assert.equal(await unacked(), 1, 'not acknowledged while the dead letter write fails');
-        await client.del(dead);
-        assert.ok(await waitFor(async () => (await client.llen(dead)) >= 1 && (await unacked()) === 0, 5000), 'written, then acknowledged');
+        await redis.client.del(dead);
+        assert.ok(await waitFor(async () => (await redis.client.llen(dead)) >= 1 && (await unacked()) === 0, 5000), 'written, then acknowledged');
         await sleep(200);
       } finally {
         await worker.stop();
       }
-      const entries = await listDeadLetters(client, dead);
+      const entries = await listDeadLetters(redis.client, dead);
       assert.deepEqual(entries.map((e) => [e.reason, e.payload]), [['invalid_json', 'not json']]);
     });
   }

@@ -1,35 +1,23 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Redis } from 'ioredis';
+import { describe, it } from 'node:test';
 import type { BreakerState } from '../../src/resilience/circuit-breaker.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { NO_OBSERVER } from '../../src/runtime/observer.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { PipelineDir, waitFor } from '../helpers/pipelines.ts';
-import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
+import { waitFor } from '../helpers/pipelines.ts';
 import { pipelineYaml, sleep } from './helpers.ts';
+import { usePrivateRedis } from '../helpers/private-redis.ts';
 
 const quiet = createLogger('silent');
 const RESET = 700;
 
 describe('circuit breaker against a real queue', () => {
-  let server: RedisServer;
-  let client: Redis;
-  const dir = new PipelineDir();
-  before(async () => {
-    server = await startRedis();
-    client = server.client();
-    process.env.REDIS_URL = server.url;
-  });
-  after(async () => {
-    await server.stop();
-    dir.remove();
-  });
+  const redis = usePrivateRedis({ exportUrl: true });
 
   it('opens after failure_threshold failures and stops consuming; half-opens; a failed trial reopens it; a good one closes it', async () => {
     const name = 'breaker';
     const queue = `q:${name}`;
-    const loaded = await dir.load(
+    const loaded = await redis.dir.load(
       name,
       pipelineYaml(name, `source: {list: {key: "${queue}", batch_size: 1, block_timeout_ms: 200}}
 handler: {module: "{{support}}/handlers/record.mjs"}
@@ -42,7 +30,7 @@ output: {list: "${name}:out"}
     );
     // FIFO: three failures open it, the fourth is the failed trial, then five good ones.
     const bodies = [1, 2, 3, 4].map((id) => JSON.stringify({ id, fail: 'always' })).concat([5, 6, 7, 8, 9].map((id) => JSON.stringify({ id })));
-    await client.lpush(queue, ...bodies);
+    await redis.client.lpush(queue, ...bodies);
     const changes: { state: BreakerState; at: number }[] = [];
     const worker = await Worker.start([loaded], { logger: quiet, observerFor: () => ({ ...NO_OBSERVER, breaker: (state) => changes.push({ state, at: Date.now() }) }) });
     const pipeline = worker.pipelines[0];
@@ -50,15 +38,15 @@ output: {list: "${name}:out"}
       assert.ok(await waitFor(() => changes.some((c) => c.state === 'open'), 5000), 'the breaker opened');
       const openedAt = (changes[0] as { at: number }).at;
       // While open: nothing is consumed. Sample the queue until just before the reset timeout.
-      await waitFor(async () => (await client.llen(`${queue}:dead`)) >= 3, 1000);
+      await waitFor(async () => (await redis.client.llen(`${queue}:dead`)) >= 3, 1000);
       const lengths: number[] = [];
       while (Date.now() < openedAt + RESET - 100) {
-        lengths.push(await client.llen(queue));
+        lengths.push(await redis.client.llen(queue));
         await sleep(50);
       }
       assert.ok(lengths.length >= 5);
       assert.deepEqual(new Set(lengths), new Set([6]), `queue length while open: ${lengths.join(',')}`);
-      assert.equal(await client.llen(`${name}:out`), 0);
+      assert.equal(await redis.client.llen(`${name}:out`), 0);
       assert.equal(pipeline?.breakerState, 'open');
 
       // Half-open: one trial (message 4) fails, so it opens again and consumption stops again.
@@ -68,22 +56,22 @@ output: {list: "${name}:out"}
       assert.ok((halfOpen?.at ?? 0) - openedAt >= RESET - 5, `half-opened ${(halfOpen?.at ?? 0) - openedAt} ms after opening`);
       const second: number[] = [];
       while (Date.now() < (reopened?.at ?? 0) + RESET - 100) {
-        second.push(await client.llen(queue));
+        second.push(await redis.client.llen(queue));
         await sleep(50);
       }
       assert.deepEqual(new Set(second), new Set([5]), `queue length while open again: ${second.join(',')}`);
 
       // Half-open again: message 5 succeeds, the breaker closes, the rest flows.
-      assert.ok(await waitFor(async () => (await client.llen(`${name}:out`)) >= 5, 5000), 'the good messages were processed after it closed');
-      assert.equal(await client.llen(queue), 0);
+      assert.ok(await waitFor(async () => (await redis.client.llen(`${name}:out`)) >= 5, 5000), 'the good messages were processed after it closed');
+      assert.equal(await redis.client.llen(queue), 0);
     } finally {
       await worker.stop();
     }
     assert.deepEqual(changes.map((c) => c.state), ['open', 'half-open', 'open', 'half-open', 'closed']);
     const closedAfter = (changes[4]?.at ?? 0) - (changes[2]?.at ?? 0);
     assert.ok(closedAfter >= RESET - 5, `closed ${closedAfter} ms after reopening`);
-    const order = (await client.lrange(`${name}:out`, 0, -1)).map((r) => (JSON.parse(r) as { id: number }).id).reverse();
+    const order = (await redis.client.lrange(`${name}:out`, 0, -1)).map((r) => (JSON.parse(r) as { id: number }).id).reverse();
     assert.deepEqual(order, [5, 6, 7, 8, 9]);
-    assert.equal(await client.llen(`${queue}:dead`), 4, 'every failure was dead-lettered, none dropped');
+    assert.equal(await redis.client.llen(`${queue}:dead`), 4, 'every failure was dead-lettered, none dropped');
   });
 });

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Redis } from 'ioredis';
+import { describe, it } from 'node:test';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { PipelineDir, waitFor } from '../helpers/pipelines.ts';
-import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
+import { waitFor } from '../helpers/pipelines.ts';
 import { listDeadLetters, pipelineYaml, sleep } from './helpers.ts';
+import { usePrivateRedis } from '../helpers/private-redis.ts';
 
 const quiet = createLogger('silent');
 const GOOD = 10_000;
@@ -16,25 +15,14 @@ const DELAY = 200;
 const POISON_RETRY_MS = DELAY * (1 + 2 + 4); // 200 + 400 + 800 = 1400 ms of waiting between its attempts
 
 describe('a poison message among 10,000 good ones', () => {
-  let server: RedisServer;
-  let client: Redis;
-  const dir = new PipelineDir();
-  before(async () => {
-    server = await startRedis();
-    client = server.client();
-    process.env.REDIS_URL = server.url;
-  });
-  after(async () => {
-    await server.stop();
-    dir.remove();
-  });
+  const redis = usePrivateRedis({ exportUrl: true });
 
   it('delays none of them by more than its own retries take', async () => {
     const name = 'poison';
     const queue = `q:${name}`;
     // A worker that waited out the retry delays before fetching more (head-of-line blocking) would hold
     // every message behind the poison for the full 1.4 s. (The next test covers the slot it might hold.)
-    const loaded = await dir.load(
+    const loaded = await redis.dir.load(
       name,
       pipelineYaml(name, `source: {list: {key: "${queue}", batch_size: 100, block_timeout_ms: 1000}}
 handler: {module: "{{support}}/handlers/latency.mjs"}
@@ -54,14 +42,14 @@ output: {list: "${name}:out"}
           poisonAt = now;
           bodies.splice(CHUNK / 2, 0, JSON.stringify({ id: 0, fail: 'always', produced_at: now }));
         }
-        await client.lpush(queue, ...bodies);
+        await redis.client.lpush(queue, ...bodies);
         await sleep(EVERY_MS);
       }
-      assert.ok(await waitFor(async () => (await client.llen(`${name}:out`)) >= GOOD && (await client.llen(`${queue}:dead`)) >= 1, 20_000), 'all processed, the poison dead-lettered');
+      assert.ok(await waitFor(async () => (await redis.client.llen(`${name}:out`)) >= GOOD && (await redis.client.llen(`${queue}:dead`)) >= 1, 20_000), 'all processed, the poison dead-lettered');
     } finally {
       await worker.stop();
     }
-    const results = (await client.lrange(`${name}:out`, 0, -1)).map((r) => JSON.parse(r) as { id: number; latency: number; attempt: number });
+    const results = (await redis.client.lrange(`${name}:out`, 0, -1)).map((r) => JSON.parse(r) as { id: number; latency: number; attempt: number });
     assert.equal(results.length, GOOD);
     assert.equal(new Set(results.map((r) => r.id)).size, GOOD);
     assert.ok(results.every((r) => r.attempt === 1));
@@ -74,7 +62,7 @@ output: {list: "${name}:out"}
     const during = results.filter((r) => r.id > 10 * CHUNK && r.id <= 10 * CHUNK + (POISON_RETRY_MS / EVERY_MS) * CHUNK);
     assert.equal(during.length, (POISON_RETRY_MS / EVERY_MS) * CHUNK);
     assert.ok(during.every((r) => r.latency < POISON_RETRY_MS));
-    const [entry, ...more] = await listDeadLetters(client, `${queue}:dead`);
+    const [entry, ...more] = await listDeadLetters(redis.client, `${queue}:dead`);
     assert.equal(more.length, 0);
     assert.equal(entry?.reason, 'retries_exhausted');
     assert.equal(entry?.attempts, RETRIES + 1);
@@ -86,7 +74,7 @@ output: {list: "${name}:out"}
   it('a message waiting for its retry holds no slot: at concurrency 1 the others flow meanwhile', async () => {
     const name = 'one-slot';
     const queue = `q:${name}`;
-    const loaded = await dir.load(
+    const loaded = await redis.dir.load(
       name,
       pipelineYaml(name, `source: {list: {key: "${queue}", batch_size: 10, block_timeout_ms: 1000}}
 handler: {module: "{{support}}/handlers/latency.mjs"}
@@ -97,18 +85,18 @@ output: {list: "${name}:out"}
     );
     const produced = Date.now();
     const bodies = [JSON.stringify({ id: 0, fail: 'always', produced_at: produced }), ...Array.from({ length: 50 }, (_, i) => JSON.stringify({ id: i + 1, produced_at: produced }))];
-    await client.lpush(queue, ...bodies); // the poison is first in line
+    await redis.client.lpush(queue, ...bodies); // the poison is first in line
     const worker = await Worker.start([loaded], { logger: quiet });
     try {
-      assert.ok(await waitFor(async () => (await client.llen(`${name}:out`)) >= 50 && (await client.llen(`${queue}:dead`)) >= 1, 10_000));
+      assert.ok(await waitFor(async () => (await redis.client.llen(`${name}:out`)) >= 50 && (await redis.client.llen(`${queue}:dead`)) >= 1, 10_000));
     } finally {
       await worker.stop();
     }
-    const [entry] = await listDeadLetters(client, `${queue}:dead`);
+    const [entry] = await listDeadLetters(redis.client, `${queue}:dead`);
     const firstFailure = Date.parse(entry?.first_failure_at ?? '');
     const lastFailure = Date.parse(entry?.last_failure_at ?? '');
     assert.ok(lastFailure - firstFailure >= 1500 - 5);
-    const doneAt = (await client.lrange(`${name}:out`, 0, -1)).map((r) => produced + (JSON.parse(r) as { latency: number }).latency);
+    const doneAt = (await redis.client.lrange(`${name}:out`, 0, -1)).map((r) => produced + (JSON.parse(r) as { latency: number }).latency);
     // Had the poison kept the only slot while it waited, nothing could have finished before its retry.
     const late = doneAt.filter((t) => t >= lastFailure);
     assert.equal(late.length, 0, `${late.length} of 50 finished only after the poison's retry`);

@@ -1,27 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Redis } from 'ioredis';
+import { describe, it } from 'node:test';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { PipelineDir, waitFor } from '../helpers/pipelines.ts';
-import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
+import { waitFor } from '../helpers/pipelines.ts';
 import { pipelineYaml } from './helpers.ts';
+import { usePrivateRedis } from '../helpers/private-redis.ts';
 
 const quiet = createLogger('silent');
 
 describe('retries with real timers', () => {
-  let server: RedisServer;
-  let client: Redis;
-  const dir = new PipelineDir();
-  before(async () => {
-    server = await startRedis();
-    client = server.client();
-    process.env.REDIS_URL = server.url;
-  });
-  after(async () => {
-    await server.stop();
-    dir.remove();
-  });
+  const redis = usePrivateRedis({ exportUrl: true });
 
   for (const kind of ['list', 'stream'] as const) {
     it(`${kind}: attempt n+1 starts retry_delay_ms × retry_backoff^(n−1) after attempt n fails; the handler sees attempts 1..n`, async () => {
@@ -31,7 +19,7 @@ describe('retries with real timers', () => {
       const name = `timing-${kind}`;
       // block_timeout_ms is long on purpose: a retry must not wait for an idle blocking fetch to return.
       const source = kind === 'list' ? `source: {list: {key: "q:${name}", block_timeout_ms: 5000}}` : `source: {stream: {key: "s:${name}", consumer_group: g, start_id: "0", block_timeout_ms: 5000}}`;
-      const loaded = await dir.load(
+      const loaded = await redis.dir.load(
         name,
         pipelineYaml(name, `${source}
 handler: {module: "{{support}}/handlers/attempts.mjs"}
@@ -43,13 +31,13 @@ output: {list: "${name}:out"}
       try {
         await new Promise((r) => setTimeout(r, 100)); // the worker is now blocked in an idle fetch
         const body = JSON.stringify({ id: 1, succeed_on: SUCCEED_ON });
-        if (kind === 'list') await client.lpush(`q:${name}`, body);
-        else await client.xadd(`s:${name}`, '*', 'body', body);
-        assert.ok(await waitFor(async () => (await client.llen(`${name}:out`)) >= 1, 5000), 'the message succeeded in the end');
+        if (kind === 'list') await redis.client.lpush(`q:${name}`, body);
+        else await redis.client.xadd(`s:${name}`, '*', 'body', body);
+        assert.ok(await waitFor(async () => (await redis.client.llen(`${name}:out`)) >= 1, 5000), 'the message succeeded in the end');
       } finally {
         await worker.stop();
       }
-      const result = JSON.parse((await client.lindex(`${name}:out`, 0)) as string) as { calls: { attempt: number; at: number }[] };
+      const result = JSON.parse((await redis.client.lindex(`${name}:out`, 0)) as string) as { calls: { attempt: number; at: number }[] };
       assert.deepEqual(result.calls.map((c) => c.attempt), [1, 2, 3, 4, 5]);
       const gaps = result.calls.slice(1).map((c, i) => c.at - (result.calls[i] as { at: number }).at);
       const expected = gaps.map((_, i) => DELAY * BACKOFF ** i);

@@ -1,36 +1,24 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import type { Redis } from 'ioredis';
+import { describe, it } from 'node:test';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { PipelineDir, waitFor } from '../helpers/pipelines.ts';
-import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
+import { waitFor } from '../helpers/pipelines.ts';
 import { listDeadLetters, pipelineYaml, sleep } from './helpers.ts';
+import { usePrivateRedis } from '../helpers/private-redis.ts';
 
 const quiet = createLogger('silent');
 const TIMEOUT = 150;
 const HANG = 600;
 
 describe('processing timeout: a handler that ignores its AbortSignal', () => {
-  let server: RedisServer;
-  let client: Redis;
-  const dir = new PipelineDir();
-  before(async () => {
-    server = await startRedis();
-    client = server.client();
-    process.env.REDIS_URL = server.url;
-  });
-  after(async () => {
-    await server.stop();
-    dir.remove();
-  });
+  const redis = usePrivateRedis({ exportUrl: true });
 
   it('counts as failed at the deadline; its late result is discarded, its signal has fired', async () => {
     const name = 'stubborn';
-    const reports = path.join(dir.dir, 'reports.jsonl');
-    const loaded = await dir.load(
+    const reports = path.join(redis.dir.dir, 'reports.jsonl');
+    const loaded = await redis.dir.load(
       name,
       pipelineYaml(name, `source: {list: {key: "q:${name}", block_timeout_ms: 200}}
 handler: {module: "{{support}}/handlers/stubborn.mjs"}
@@ -43,20 +31,20 @@ output: {list: "${name}:out"}
     try {
       const produced = Date.now();
       // 1 hangs on its first attempt only: the retry succeeds. 2 hangs on both attempts: dead letter.
-      await client.lpush(`q:${name}`, JSON.stringify({ id: 1, hang: HANG, hang_attempts: 1, report_to: reports }), JSON.stringify({ id: 2, hang: HANG, report_to: reports }));
-      assert.ok(await waitFor(async () => (await client.llen(`q:${name}:dead`)) >= 1, 5000));
+      await redis.client.lpush(`q:${name}`, JSON.stringify({ id: 1, hang: HANG, hang_attempts: 1, report_to: reports }), JSON.stringify({ id: 2, hang: HANG, report_to: reports }));
+      assert.ok(await waitFor(async () => (await redis.client.llen(`q:${name}:dead`)) >= 1, 5000));
       const deadAt = Date.now();
       assert.ok(deadAt - produced < HANG - 50, `dead-lettered ${deadAt - produced} ms after it was produced: the deadline, not the handler, decides`);
-      assert.equal(await client.llen(`${name}:out`), 1, 'the retry of 1 succeeded');
+      assert.equal(await redis.client.llen(`${name}:out`), 1, 'the retry of 1 succeeded');
       // Both hung attempts of 2 and the first of 1 finish now, late: nothing of them may be written.
       assert.ok(await waitFor(() => existsSync(reports) && readFileSync(reports, 'utf8').trim().split('\n').length >= 3, 5000), 'the hung attempts finished');
       await sleep(100);
     } finally {
       await worker.stop();
     }
-    const out = (await client.lrange(`${name}:out`, 0, -1)).map((r) => JSON.parse(r) as { id: number; attempt: number; late: boolean });
+    const out = (await redis.client.lrange(`${name}:out`, 0, -1)).map((r) => JSON.parse(r) as { id: number; attempt: number; late: boolean });
     assert.deepEqual(out, [{ id: 1, attempt: 2, late: false }], 'only the on-time result was written');
-    const [entry, ...more] = await listDeadLetters(client, `q:${name}:dead`);
+    const [entry, ...more] = await listDeadLetters(redis.client, `q:${name}:dead`);
     assert.equal(more.length, 0);
     assert.equal(entry?.reason, 'timeout');
     assert.equal(entry?.attempts, 2);

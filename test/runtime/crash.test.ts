@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { PipelineDir, exited, spawnWorker, waitFor } from '../helpers/pipelines.ts';
-import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
+import { describe, it } from 'node:test';
+import { exited, spawnWorker, waitFor } from '../helpers/pipelines.ts';
 import type { Redis } from 'ioredis';
+import { usePrivateRedis } from '../helpers/private-redis.ts';
 
 /** Ids in an output list, and how many of them came more than once. */
 async function tally(client: Redis, key: string): Promise<{ unique: Set<number>; duplicates: number }> {
@@ -16,17 +16,7 @@ const CONCURRENCY = 16;
 const BATCH = 50;
 
 describe('kill -9 a worker with messages in flight: a restarted worker processes every one', () => {
-  let server: RedisServer;
-  let client: Redis;
-  const dir = new PipelineDir();
-  before(async () => {
-    server = await startRedis();
-    client = server.client();
-  });
-  after(async () => {
-    await server.stop();
-    dir.remove();
-  });
+  const redis = usePrivateRedis();
 
   const yaml = (name: string, source: string) => `
 name: ${name}
@@ -42,9 +32,9 @@ metrics: {enabled: false}
   async function produce(key: string, kind: 'list' | 'stream'): Promise<void> {
     const bodies = Array.from({ length: N }, (_, i) => JSON.stringify({ id: i + 1, sleep: 2 }));
     if (kind === 'list') {
-      for (let i = 0; i < N; i += 1000) await client.lpush(key, ...bodies.slice(i, i + 1000));
+      for (let i = 0; i < N; i += 1000) await redis.client.lpush(key, ...bodies.slice(i, i + 1000));
     } else {
-      const pipe = client.pipeline();
+      const pipe = redis.client.pipeline();
       for (const body of bodies) pipe.xadd(key, '*', 'body', body);
       await pipe.exec();
     }
@@ -61,21 +51,21 @@ metrics: {enabled: false}
     it(c.title, async () => {
       const name = `crash${index}`;
       const key = `q:${name}`;
-      const file = dir.write(name, yaml(name, c.source(key)));
+      const file = redis.dir.write(name, yaml(name, c.source(key)));
       await produce(key, c.kind);
-      const env = { REDIS_URL: server.url };
+      const env = { REDIS_URL: redis.server.url };
       const first = spawnWorker([file], { ...env, CONSUMER: c.consumers[0] as string });
-      assert.ok(await waitFor(async () => (await client.llen(`${name}:out`)) >= 500, 30_000), `first worker made progress:\n${first.output()}`);
+      assert.ok(await waitFor(async () => (await redis.client.llen(`${name}:out`)) >= 500, 30_000), `first worker made progress:\n${first.output()}`);
       first.kill('SIGKILL');
       await exited(first);
-      const inFlight = c.kind === 'list' ? await client.llen(`{${key}}:processing:${c.consumers[0]}`) : ((await client.xpending(key, 'g')) as [number])[0];
+      const inFlight = c.kind === 'list' ? await redis.client.llen(`{${key}}:processing:${c.consumers[0]}`) : ((await redis.client.xpending(key, 'g')) as [number])[0];
       assert.ok(inFlight > 0, 'messages were in flight at the kill');
 
       const second = spawnWorker([file], { ...env, CONSUMER: c.consumers[1] as string });
-      const done = await waitFor(async () => (await tally(client, `${name}:out`)).unique.size >= N, 60_000);
+      const done = await waitFor(async () => (await tally(redis.client, `${name}:out`)).unique.size >= N, 60_000);
       second.kill('SIGTERM');
       assert.equal(await exited(second), 0, second.output());
-      const { unique, duplicates } = await tally(client, `${name}:out`);
+      const { unique, duplicates } = await tally(redis.client, `${name}:out`);
       assert.ok(done, `processed ${unique.size} of ${N}`);
       assert.equal(unique.size, N, 'nothing lost');
       assert.ok(duplicates <= CONCURRENCY + BATCH, `duplicates (${duplicates}) within the in-flight bound`);

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { PipelineDir, exited, spawnWorker, waitFor } from '../helpers/pipelines.ts';
-import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
+import { exited, spawnWorker, waitFor } from '../helpers/pipelines.ts';
+import { usePrivateRedis } from '../helpers/private-redis.ts';
 
 const quiet = createLogger('silent');
 const ids = async (client: Redis, key: string) => (await client.lrange(key, 0, -1)).map((r) => (JSON.parse(r) as { id: number; max: number }));
@@ -20,95 +20,84 @@ metrics: {enabled: false}
 ${extra}`;
 
 describe('runtime lifecycle', () => {
-  let server: RedisServer;
-  let client: Redis;
-  const dir = new PipelineDir();
-  before(async () => {
-    server = await startRedis({ appendonly: true });
-    client = server.client();
-    process.env.REDIS_URL = server.url;
-  });
-  after(async () => {
-    await server.stop();
-    dir.remove();
-  });
+  const redis = usePrivateRedis({ appendonly: true, exportUrl: true });
 
   it('SIGTERM drains: in-flight messages finish, the rest stay queued, exit 0', async () => {
     const name = 'drain';
-    const file = dir.write(name, yaml(name, `  list: {key: "q:${name}", batch_size: 10}`, 'concurrency: 20\nshutdown: {grace_period_ms: 10000}'));
-    await client.lpush(`q:${name}`, ...Array.from({ length: 200 }, (_, i) => JSON.stringify({ id: i + 1, sleep: 400 })));
-    const worker = spawnWorker([file], { REDIS_URL: server.url });
-    assert.ok(await waitFor(async () => (await client.llen(`{q:${name}}:processing:*`)) >= 0 && (await client.keys(`{q:${name}}:processing:*`)).length > 0));
+    const file = redis.dir.write(name, yaml(name, `  list: {key: "q:${name}", batch_size: 10}`, 'concurrency: 20\nshutdown: {grace_period_ms: 10000}'));
+    await redis.client.lpush(`q:${name}`, ...Array.from({ length: 200 }, (_, i) => JSON.stringify({ id: i + 1, sleep: 400 })));
+    const worker = spawnWorker([file], { REDIS_URL: redis.server.url });
+    assert.ok(await waitFor(async () => (await redis.client.llen(`{q:${name}}:processing:*`)) >= 0 && (await redis.client.keys(`{q:${name}}:processing:*`)).length > 0));
     assert.ok(await waitFor(async () => {
-      const [key] = await client.keys(`{q:${name}}:processing:*`);
-      return key !== undefined && (await client.llen(key)) === 20;
+      const [key] = await redis.client.keys(`{q:${name}}:processing:*`);
+      return key !== undefined && (await redis.client.llen(key)) === 20;
     }), 'twenty in flight');
     worker.kill('SIGTERM');
     assert.equal(await exited(worker), 0, worker.output());
-    const done = await ids(client, `${name}:out`);
-    const queued = await client.llen(`q:${name}`);
+    const done = await ids(redis.client, `${name}:out`);
+    const queued = await redis.client.llen(`q:${name}`);
     assert.ok(done.length >= 20, `the in-flight ones finished (${done.length})`);
     assert.equal(done.length + queued, 200, 'every message is either done or still queued');
-    assert.deepEqual(await client.keys(`{q:${name}}:processing:*`), []);
+    assert.deepEqual(await redis.client.keys(`{q:${name}}:processing:*`), []);
   });
 
   it('a too-short grace period leaves unfinished messages in the queue for the next worker', async () => {
     const name = 'short-grace';
-    const file = dir.write(name, yaml(name, `  list: {key: "q:${name}", batch_size: 10}`, 'concurrency: 10\nshutdown: {grace_period_ms: 100}'));
-    await client.lpush(`q:${name}`, ...Array.from({ length: 10 }, (_, i) => JSON.stringify({ id: i + 1, sleep: 3000 })));
-    const worker = spawnWorker([file], { REDIS_URL: server.url });
-    assert.ok(await waitFor(async () => (await client.llen(`q:${name}`)) === 0));
+    const file = redis.dir.write(name, yaml(name, `  list: {key: "q:${name}", batch_size: 10}`, 'concurrency: 10\nshutdown: {grace_period_ms: 100}'));
+    await redis.client.lpush(`q:${name}`, ...Array.from({ length: 10 }, (_, i) => JSON.stringify({ id: i + 1, sleep: 3000 })));
+    const worker = spawnWorker([file], { REDIS_URL: redis.server.url });
+    assert.ok(await waitFor(async () => (await redis.client.llen(`q:${name}`)) === 0));
     worker.kill('SIGTERM');
     assert.equal(await exited(worker), 0);
-    assert.equal(await client.llen(`q:${name}`), 10, 'unfinished messages went back to the queue');
+    assert.equal(await redis.client.llen(`q:${name}`), 10, 'unfinished messages went back to the queue');
   });
 
   it('the concurrency cap holds: never more than N handlers at once', async () => {
     const name = 'cap';
-    const loaded = await dir.load(name, yaml(name, `  list: {key: "q:${name}", batch_size: 100}`, 'concurrency: 7'));
-    await client.lpush(`q:${name}`, ...Array.from({ length: 300 }, (_, i) => JSON.stringify({ id: i + 1, sleep: 5 })));
+    const loaded = await redis.dir.load(name, yaml(name, `  list: {key: "q:${name}", batch_size: 100}`, 'concurrency: 7'));
+    await redis.client.lpush(`q:${name}`, ...Array.from({ length: 300 }, (_, i) => JSON.stringify({ id: i + 1, sleep: 5 })));
     const worker = await Worker.start([loaded], { logger: quiet });
-    assert.ok(await waitFor(async () => (await client.llen(`${name}:out`)) >= 300));
+    assert.ok(await waitFor(async () => (await redis.client.llen(`${name}:out`)) >= 300));
     await worker.stop();
-    const max = Math.max(...(await ids(client, `${name}:out`)).map((r) => r.max));
+    const max = Math.max(...(await ids(redis.client, `${name}:out`)).map((r) => r.max));
     assert.equal(max, 7);
   });
 
   it('backpressure: a slow handler does not make the worker take more than it can run', async () => {
     const name = 'backpressure';
-    const loaded = await dir.load(name, yaml(name, `  list: {key: "q:${name}", batch_size: 100}`, 'concurrency: 5'));
-    await client.lpush(`q:${name}`, ...Array.from({ length: 500 }, (_, i) => JSON.stringify({ id: i + 1, sleep: 200 })));
+    const loaded = await redis.dir.load(name, yaml(name, `  list: {key: "q:${name}", batch_size: 100}`, 'concurrency: 5'));
+    await redis.client.lpush(`q:${name}`, ...Array.from({ length: 500 }, (_, i) => JSON.stringify({ id: i + 1, sleep: 200 })));
     const worker = await Worker.start([loaded], { logger: quiet });
     await new Promise((r) => setTimeout(r, 500));
-    const [processing] = await client.keys(`{q:${name}}:processing:*`);
+    const [processing] = await redis.client.keys(`{q:${name}}:processing:*`);
     assert.ok(processing);
-    assert.ok((await client.llen(processing)) <= 5, 'at most `concurrency` items taken');
-    assert.ok((await client.llen(`q:${name}`)) >= 480);
+    assert.ok((await redis.client.llen(processing)) <= 5, 'at most `concurrency` items taken');
+    assert.ok((await redis.client.llen(`q:${name}`)) >= 480);
     await worker.stop(100);
   });
 
   it('Redis killed and restarted (appendonly) under load: nothing lost', async () => {
     const name = 'redis-restart';
     const N = 4000;
-    const loaded = await dir.load(name, yaml(name, `  list: {key: "q:${name}", batch_size: 50}`, 'concurrency: 16'));
-    for (let i = 0; i < N; i += 1000) await client.lpush(`q:${name}`, ...Array.from({ length: 1000 }, (_, j) => JSON.stringify({ id: i + j + 1, sleep: 1 })));
+    const loaded = await redis.dir.load(name, yaml(name, `  list: {key: "q:${name}", batch_size: 50}`, 'concurrency: 16'));
+    for (let i = 0; i < N; i += 1000) await redis.client.lpush(`q:${name}`, ...Array.from({ length: 1000 }, (_, j) => JSON.stringify({ id: i + j + 1, sleep: 1 })));
     const worker = await Worker.start([loaded], { logger: quiet });
-    assert.ok(await waitFor(async () => (await client.llen(`${name}:out`)) >= 1000));
-    await server.restart();
-    const after = server.client();
+    assert.ok(await waitFor(async () => (await redis.client.llen(`${name}:out`)) >= 1000));
+    await redis.server.restart();
+    const after = redis.server.client();
     const done = await waitFor(async () => new Set((await ids(after, `${name}:out`)).map((r) => r.id)).size >= N, 60_000);
     await worker.stop();
     const unique = new Set((await ids(after, `${name}:out`)).map((r) => r.id));
     assert.ok(done, `processed ${unique.size} of ${N}`);
     assert.equal(unique.size, N);
-    client = after;
+    redis.client = after;
   });
 
   it('pub/sub overflow is counted, not buffered without bound', async () => {
     const name = 'overflow';
-    const loaded = await dir.load(name, yaml(name, `  channel: {channels: ["ch:${name}"], buffer: 50}`, 'concurrency: 1'));
+    const loaded = await redis.dir.load(name, yaml(name, `  channel: {channels: ["ch:${name}"], buffer: 50}`, 'concurrency: 1'));
     const worker = await Worker.start([loaded], { logger: quiet });
-    const pipe = client.pipeline();
+    const pipe = redis.client.pipeline();
     for (let i = 0; i < 1000; i++) pipe.publish(`ch:${name}`, JSON.stringify({ id: i, sleep: 20 }));
     await pipe.exec();
     const source = worker.pipelines[0]?.source;
