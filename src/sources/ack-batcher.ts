@@ -1,3 +1,5 @@
+import { retryForever } from '../redis/retry-forever.ts';
+
 /**
  * Collects acknowledgements and sends them in one command per tick, so a batch of messages that
  * finish together costs one round trip. Failed sends are retried; nothing is dropped.
@@ -47,17 +49,14 @@ export class AckBatcher<T> {
       });
   }
 
-  private async sendWithRetry(items: T[]): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.send(items);
-        return;
-      } catch (error) {
+  private sendWithRetry(items: T[]): Promise<unknown> {
+    return retryForever(
+      () => this.send(items),
+      (error, tries) => {
         this.onError(error, items.length);
-        if (attempt >= 50) throw error;
-        await new Promise((r) => setTimeout(r, Math.min(100 * attempt, 2000)));
-      }
-    }
+        return tries < 50;
+      },
+    );
   }
 
   /** Resolves when everything added so far has been sent. */
