@@ -21,3 +21,9 @@ export class TimeoutError extends Error {
 export function isPermanent(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === false;
 }
+
+/** The text a log line or dead letter shows for a thrown value of any type. */
+export function errorText(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  return typeof error === 'string' ? error : JSON.stringify(error) ?? String(error);
+}

@@ -55,7 +55,7 @@ export class PythiaMetrics {
     });
     this.duration = new Histogram({
       name: 'pythia_message_duration_seconds',
-      help: 'Duration of one handler attempt, from its start to its result (including output writes).',
+      help: 'Duration of one handler attempt, from its start to its result (the output write and the acknowledgement are not included).',
       labelNames: ['pipeline'],
       buckets: DURATION_BUCKETS,
       registers,

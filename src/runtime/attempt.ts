@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { HandlerContext } from '../handlers/types.ts';
 import type { Delivery } from '../sources/source.ts';
+import type { Timer } from './clock.ts';
 
 /** One message's life in this worker, across its attempts. */
 export interface Work {
@@ -11,11 +12,14 @@ export interface Work {
   /** The running attempt's context (it owns that attempt's AbortSignal). */
   context: AttemptContext | undefined;
   /** The retry timer while the message waits for its next attempt. */
-  timer: NodeJS.Timeout | undefined;
-  /** performance.now() after which the running attempt has timed out. */
+  timer: Timer | undefined;
+  /** The clock's now() after which the running attempt has timed out. */
   deadline: number;
-  /** Identifies the running attempt; a result for an older (timed-out, abandoned) attempt is discarded. */
-  token: number;
+  /**
+   * Identifies the running handler attempt (0 when none runs: writing the output, being dead-lettered,
+   * waiting for a retry); a result for an older (timed-out, abandoned) attempt is discarded.
+   */
+  attemptId: number;
 }
 
 /**

@@ -1,16 +1,18 @@
 import type { Logger } from 'pino';
-import type { PipelineConfig } from '../config/index.ts';
-import { isPermanent, TimeoutError } from '../errors.ts';
+import { errorText, isPermanent, TimeoutError } from '../errors.ts';
 import type { HandlerRunner } from '../handlers/runner.ts';
 import type { Message } from '../handlers/types.ts';
 import type { DeadLetterReason, DeadLetterWriter } from '../outputs/dead-letter.ts';
 import type { Writer } from '../outputs/writer.ts';
 import { serializeResult } from '../outputs/writer.ts';
+import { retryForever } from '../redis/retry-forever.ts';
 import { retryDelay } from '../resilience/backoff.ts';
 import { CircuitBreaker } from '../resilience/circuit-breaker.ts';
 import type { Delivery, Source } from '../sources/source.ts';
 import { AttemptContext, type Work } from './attempt.ts';
+import { type Clock, SYSTEM_CLOCK, type Timer } from './clock.ts';
 import type { Decoded } from './decode.ts';
+import type { DispatcherOptions } from './dispatcher-options.ts';
 import type { PipelineObserver } from './observer.ts';
 
 /** Fetches outstanding at once: two keep the connection busy while a batch is being dispatched. */
@@ -19,14 +21,16 @@ const MAX_FETCHES_IN_FLIGHT = 2;
 const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 export interface DispatcherParts {
-  config: PipelineConfig;
+  options: DispatcherOptions;
   source: Source;
   handler: HandlerRunner;
   decode: (raw: Buffer) => Decoded;
   output: Writer | undefined;
-  deadLetter: DeadLetterWriter;
+  deadLetter: Pick<DeadLetterWriter, 'send'>;
   logger: Logger;
   observer: PipelineObserver;
+  /** The real clock unless a test drives time by hand. */
+  clock?: Clock;
 }
 
 /**
@@ -36,41 +40,44 @@ export interface DispatcherParts {
  */
 export class Dispatcher {
   readonly breaker: CircuitBreaker;
-  private readonly concurrency: number;
-  private readonly batchSize: number;
-  /** Messages being decoded, handled, or written (they hold a concurrency slot). */
+  private readonly options: DispatcherOptions;
+  private readonly clock: Clock;
+  /** Messages being decoded, handled, written or dead-lettered: each holds a concurrency slot. */
   private active = 0;
+  private readonly running = new Set<Work>();
   /** Messages whose retry delay has passed, waiting for a slot. */
   private readonly retryReady: Work[] = [];
   /** Messages waiting for their retry delay; they hold no slot, so they never block others. */
   private readonly waiting = new Set<Work>();
   /** Fetched beyond the room left when the fetch returned (retries started meanwhile, or the breaker opened). */
   private readonly fetched: Delivery[] = [];
-  private readonly running = new Set<Work>();
-  private stopping = false;
-  private wake: (() => void) | undefined;
-  private loopDone: Promise<void> = Promise.resolve();
-  private idle: (() => void) | undefined;
+  /** Retrying messages stay unacknowledged in Redis; past this many, fetching pauses instead of piling up. */
   private readonly maxWaiting: number;
-  private attempts = 0;
-  private wakeScheduled = false;
   /** Capacity promised to fetches that have not returned yet. */
   private reserved = 0;
   private readonly fetching = new Set<Promise<void>>();
-  private sweeper: NodeJS.Timeout | undefined;
+  private lastAttemptId = 0;
+  private stopping = false;
+  /** Deliveries given up at shutdown, unacknowledged: stop() returns them so the source hands them back. */
+  private readonly unfinished = new Set<Delivery>();
+  /** Resolves the fetch loop's current sleep. */
+  private wake: (() => void) | undefined;
+  private wakeScheduled = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private idle: (() => void) | undefined;
+  private sweeper: Timer | undefined;
 
   constructor(private readonly parts: DispatcherParts) {
-    const { config, observer } = parts;
-    this.concurrency = config.concurrency;
-    const source = config.source.list ?? config.source.stream;
-    this.batchSize = source?.batch_size ?? config.concurrency;
-    // Retrying messages stay unacknowledged in Redis; past this many, fetching pauses instead of piling up.
-    this.maxWaiting = Math.max(1000, config.concurrency * 10);
-    this.breaker = new CircuitBreaker(config.resilience.circuit_breaker, (state) => {
+    const { options, observer, logger } = parts;
+    this.options = options;
+    const clock = (this.clock = parts.clock ?? SYSTEM_CLOCK);
+    this.maxWaiting = Math.max(1000, options.concurrency * 10);
+    const onChange = (state: CircuitBreaker['state']): void => {
       observer.breaker(state);
-      parts.logger.warn({ state }, `circuit breaker ${state}`);
-      this.signal();
-    });
+      logger.warn({ state }, `circuit breaker ${state}`);
+      this.wakeLoop();
+    };
+    this.breaker = new CircuitBreaker(options.circuitBreaker, onChange, () => clock.now());
   }
 
   get inFlight(): number {
@@ -79,25 +86,24 @@ export class Dispatcher {
 
   start(): void {
     // One timer checks every running attempt's deadline, instead of a timer and a promise per message.
-    const timeoutMs = this.parts.config.resilience.processing_timeout_ms;
-    const every = Math.min(1000, Math.max(5, Math.floor(timeoutMs / 20)));
-    this.sweeper = setInterval(() => this.expireAttempts(), every);
-    this.sweeper.unref();
+    const every = Math.min(1000, Math.max(5, Math.floor(this.options.processingTimeoutMs / 20)));
+    this.sweeper = this.clock.setInterval(() => this.expireAttempts(), every);
     this.loopDone = this.loop();
   }
 
   private expireAttempts(): void {
-    const now = performance.now();
+    const now = this.clock.now();
+    const timeoutMs = this.options.processingTimeoutMs;
     for (const work of this.running) {
-      if (work.token !== 0 && now >= work.deadline) {
-        const error = new TimeoutError(this.parts.config.resilience.processing_timeout_ms);
+      if (work.attemptId !== 0 && now >= work.deadline) {
+        const error = new TimeoutError(timeoutMs);
         work.context?.abort(error);
-        this.failed(work, work.token, error, work.deadline - this.parts.config.resilience.processing_timeout_ms);
+        this.attemptFailed(work, work.attemptId, error, work.deadline - timeoutMs);
       }
     }
   }
 
-  private signal(): void {
+  private wakeLoop(): void {
     const wake = this.wake;
     if (wake) {
       this.wake = undefined;
@@ -105,23 +111,42 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * Wakes the fetch loop once after the current burst of completions, so the slots freed by a whole
+   * batch become one fetch rather than one small fetch per finished message.
+   */
+  private wakeLoopSoon(): void {
+    if (this.wakeScheduled || !this.wake) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      this.wakeLoop();
+    });
+  }
+
+  /** Sleeps up to `ms`, or until wakeLoop(). */
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
+      const timer = this.clock.setTimeout(() => {
         this.wake = undefined;
         resolve();
       }, ms);
       this.wake = () => {
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         resolve();
       };
     });
   }
 
+  private freeSlots(): number {
+    return Math.min(this.options.concurrency - this.active, this.breaker.capacity());
+  }
+
   private async loop(): Promise<void> {
+    const batchSize = this.options.batchSize;
     while (!this.stopping) {
       // Capacity already promised to fetches in flight counts as taken.
-      const free = Math.min(this.concurrency - this.active, this.breaker.capacity()) - this.reserved;
+      const free = this.freeSlots() - this.reserved;
       if (free <= 0) {
         // Full, or the breaker is open: wait for a slot or for the breaker to half-open.
         await this.sleep(this.breaker.state === 'open' ? Math.max(10, this.breaker.msUntilHalfOpen()) : 1000);
@@ -139,9 +164,9 @@ export class Dispatcher {
         await this.sleep(this.fetching.size > 0 ? 1000 : 100);
         continue;
       }
-      this.fetch(Math.min(free, this.batchSize));
+      this.fetch(Math.min(free, batchSize));
       // With room for another batch, the next fetch goes out before this one returns (no idle round trip).
-      if (free < 2 * this.batchSize) await this.sleep(1000);
+      if (free < 2 * batchSize) await this.sleep(1000);
     }
     await Promise.all(this.fetching);
   }
@@ -154,77 +179,64 @@ export class Dispatcher {
         this.fetching.delete(pending);
         // Fetched after stop() began: left unacknowledged, so the source's close() hands them back.
         if (!this.stopping) {
-          const room = Math.min(this.concurrency - this.active, this.breaker.capacity());
+          const room = this.freeSlots();
           for (let i = 0; i < deliveries.length; i++) {
             if (i < room) this.begin(deliveries[i] as Delivery);
             else this.fetched.push(deliveries[i] as Delivery);
           }
         }
-        this.signal();
+        this.wakeLoop();
       },
       (error: unknown) => {
         this.reserved -= count;
         this.fetching.delete(pending);
         this.parts.logger.error({ err: error }, 'fetch failed');
-        this.signal();
+        this.wakeLoop();
       },
     );
     this.fetching.add(pending);
   }
 
   private begin(delivery: Delivery): void {
-    const work: Work = { delivery, body: undefined, attempt: 1, firstFailureAt: 0, context: undefined, timer: undefined, deadline: 0, token: 0 };
-    const { config, decode } = this.parts;
-    const maxDeliveries = config.source.stream?.max_deliveries;
-    if (maxDeliveries !== undefined && delivery.deliveryCount > maxDeliveries) {
-      this.take(work);
-      this.kill(work, 'max_deliveries', `delivered ${delivery.deliveryCount} times, more than source.stream.max_deliveries (${maxDeliveries})`, delivery.deliveryCount - 1);
+    const work: Work = { delivery, body: undefined, attempt: 1, firstFailureAt: 0, context: undefined, timer: undefined, deadline: 0, attemptId: 0 };
+    const maxDeliveries = this.options.maxDeliveries;
+    if (maxDeliveries !== undefined && delivery.deliveryCount > maxDeliveries.limit) {
+      this.acquireSlot(work);
+      const error = `delivered ${delivery.deliveryCount} times, more than ${maxDeliveries.setting} (${maxDeliveries.limit})`;
+      this.deadLetter(work, 'max_deliveries', error, delivery.deliveryCount - 1);
       return;
     }
-    const decoded = decode(delivery.raw);
+    const decoded = this.parts.decode(delivery.raw);
     if (!decoded.ok) {
-      this.take(work);
-      this.kill(work, decoded.reason, decoded.error, 0);
+      this.acquireSlot(work);
+      this.deadLetter(work, decoded.reason, decoded.error, 0);
       return;
     }
     work.body = decoded.body;
     this.attempt(work);
   }
 
-  private take(work: Work): void {
+  private acquireSlot(work: Work): void {
     this.active++;
     this.running.add(work);
     this.parts.observer.inFlight(this.active);
   }
 
-  private release(work: Work): void {
+  private releaseSlot(work: Work): void {
     this.active--;
     this.running.delete(work);
     this.parts.observer.inFlight(this.active);
     if (this.active === 0 && this.idle) this.idle();
-    this.signalSoon();
-  }
-
-  /**
-   * Wakes the fetch loop once after the current burst of completions, so the slots freed by a whole
-   * batch become one fetch rather than one small fetch per finished message.
-   */
-  private signalSoon(): void {
-    if (this.wakeScheduled || !this.wake) return;
-    this.wakeScheduled = true;
-    setImmediate(() => {
-      this.wakeScheduled = false;
-      this.signal();
-    });
+    this.wakeLoopSoon();
   }
 
   private attempt(work: Work): void {
-    this.take(work);
+    this.acquireSlot(work);
     this.breaker.started();
-    const { config, handler, logger } = this.parts;
+    const { handler, logger } = this.parts;
     const delivery = work.delivery;
-    const token = ++this.attempts;
-    work.token = token;
+    const attemptId = ++this.lastAttemptId;
+    work.attemptId = attemptId;
     const message: Message = {
       id: delivery.id,
       body: work.body,
@@ -236,35 +248,32 @@ export class Dispatcher {
       deliveryCount: delivery.deliveryCount + work.attempt - 1,
       receivedAt: delivery.receivedAt,
     };
-    const started = performance.now();
-    work.deadline = started + config.resilience.processing_timeout_ms;
+    const started = this.clock.now();
+    work.deadline = started + this.options.processingTimeoutMs;
     let result: Promise<unknown>;
     try {
-      work.context = new AttemptContext(work, work.attempt, logger, config.name);
+      work.context = new AttemptContext(work, work.attempt, logger, this.options.pipeline);
       result = handler.invoke(message, work.context);
     } catch (error) {
       result = Promise.reject(error);
     }
     result.then(
-      (value) => this.succeeded(work, token, value, started),
-      (error: unknown) => this.failed(work, token, error, started),
+      (value) => this.attemptSucceeded(work, attemptId, value, started),
+      (error: unknown) => this.attemptFailed(work, attemptId, error, started),
     );
   }
 
-  private succeeded(work: Work, token: number, result: unknown, started: number): void {
+  private attemptSucceeded(work: Work, attemptId: number, result: unknown, started: number): void {
     // A result of an attempt that timed out or was abandoned at shutdown is discarded.
-    if (work.token !== token) return;
-    work.token = 0;
-    this.parts.observer.duration((performance.now() - started) / 1000);
+    if (work.attemptId !== attemptId) return;
+    work.attemptId = 0;
+    this.parts.observer.duration((this.clock.now() - started) / 1000);
     const { output } = this.parts;
     if (!output || result === undefined) return this.completed(work);
-    // The ack waits for the output write; a failed write fails the attempt (it is retried).
+    // The ack waits for the output write; a failed write fails the message like a failed attempt (it is retried).
     output(serializeResult(result)).then(
       () => this.completed(work),
-      (error: unknown) => {
-        work.token = token;
-        this.failed(work, token, error, started);
-      },
+      (error: unknown) => this.retryOrDeadLetter(work, error),
     );
   }
 
@@ -272,101 +281,119 @@ export class Dispatcher {
     this.breaker.success();
     this.parts.source.ack(work.delivery);
     this.parts.observer.outcome('ok');
-    this.release(work);
+    this.releaseSlot(work);
   }
 
-  private failed(work: Work, token: number, error: unknown, started: number): void {
-    if (work.token !== token) return;
-    work.token = 0;
-    const { config, observer, logger } = this.parts;
-    observer.duration((performance.now() - started) / 1000);
+  private attemptFailed(work: Work, attemptId: number, error: unknown, started: number): void {
+    if (work.attemptId !== attemptId) return;
+    work.attemptId = 0;
+    this.parts.observer.duration((this.clock.now() - started) / 1000);
+    this.retryOrDeadLetter(work, error);
+  }
+
+  private retryOrDeadLetter(work: Work, error: unknown): void {
+    const { options } = this;
+    const { observer, logger } = this.parts;
     this.breaker.failure();
-    const now = Date.now();
-    if (work.firstFailureAt === 0) work.firstFailureAt = now;
+    if (work.firstFailureAt === 0) work.firstFailureAt = this.clock.epochMs();
     const text = errorText(error);
-    if (isPermanent(error)) return this.kill(work, 'permanent_error', text, work.attempt);
-    if (work.attempt > config.resilience.max_retries) {
-      return this.kill(work, error instanceof TimeoutError ? 'timeout' : 'retries_exhausted', text, work.attempt);
+    if (isPermanent(error)) return this.deadLetter(work, 'permanent_error', text, work.attempt);
+    if (work.attempt > options.maxRetries) {
+      return this.deadLetter(work, error instanceof TimeoutError ? 'timeout' : 'retries_exhausted', text, work.attempt);
     }
-    const delay = retryDelay(config.resilience, work.attempt);
+    if (this.stopping) {
+      // No new attempt during a drain: left unacknowledged, the message is redelivered after the restart.
+      logger.warn({ messageId: work.delivery.id, attempt: work.attempt, err: text }, 'handler failed while draining; left for redelivery');
+      this.unfinished.add(work.delivery);
+      return this.releaseSlot(work);
+    }
+    const delay = retryDelay(options.backoff, work.attempt);
     logger.warn({ messageId: work.delivery.id, attempt: work.attempt, delayMs: delay, err: text }, 'handler failed; retrying');
     observer.retry();
     observer.outcome('retried');
     work.attempt++;
-    this.release(work);
+    this.releaseSlot(work);
     this.waiting.add(work);
-    work.timer = setTimeout(() => {
-      this.waiting.delete(work);
-      if (this.stopping) return;
-      // Capacity reserved by an idle blocking fetch must not hold a retry back for block_timeout_ms:
-      // start it now when a slot is free (an excess of fetched messages waits in `fetched`).
-      if (this.active < this.concurrency && this.breaker.capacity() > 0) return this.attempt(work);
-      this.retryReady.push(work);
-      this.signal();
-    }, delay);
+    work.timer = this.clock.setTimeout(() => this.retryDue(work), delay);
   }
 
-  /** Dead-letters a message (it holds a slot), then acknowledges it. */
-  private kill(work: Work, reason: DeadLetterReason, error: string, attempts: number): void {
-    const { deadLetter, source, observer, logger, config } = this.parts;
-    const now = Date.now();
+  private retryDue(work: Work): void {
+    this.waiting.delete(work);
+    if (this.stopping) {
+      this.unfinished.add(work.delivery);
+      return;
+    }
+    // Capacity reserved by an idle blocking fetch must not hold a retry back for block_timeout_ms:
+    // start it now when a slot is free (an excess of fetched messages waits in `fetched`).
+    if (this.active < this.options.concurrency && this.breaker.capacity() > 0) return this.attempt(work);
+    this.retryReady.push(work);
+    this.wakeLoop();
+  }
+
+  /** Writes the dead letter (the message holds a slot meanwhile), and only then acknowledges the message. */
+  private deadLetter(work: Work, reason: DeadLetterReason, error: string, attempts: number): void {
+    const { deadLetter, source, observer, logger } = this.parts;
+    const now = this.clock.epochMs();
     const delivery = work.delivery;
     const input = { raw: delivery.raw, reason, error, attempts, origin: delivery.origin, messageId: delivery.id, fields: delivery.fields, firstFailureAt: work.firstFailureAt || now, lastFailureAt: now };
     logger.warn({ messageId: delivery.id, reason, attempts, err: error }, 'dead-lettering message');
-    const write = async (): Promise<void> => {
-      for (let tries = 1; ; tries++) {
-        try {
-          await deadLetter.send(input);
-          break;
-        } catch (err) {
-          if (this.stopping && tries > 3) return; // left unacknowledged: redelivered after a restart
-          logger.error({ err, tries, pipeline: config.name }, 'writing the dead letter failed; retrying');
-          await new Promise((r) => setTimeout(r, Math.min(100 * tries, 2000)));
-        }
-      }
-      source.ack(delivery);
-      observer.deadLetter(reason);
-      observer.outcome('dead_lettered');
+    const keepTrying = (err: unknown, tries: number): boolean => {
+      // While stopping, give up after a few tries: left unacknowledged, it is redelivered after a restart.
+      if (this.stopping && tries > 3) return false;
+      logger.error({ err, tries, pipeline: this.options.pipeline }, 'writing the dead letter failed; retrying');
+      return true;
     };
-    void write().finally(() => this.release(work));
+    const wait = (ms: number): Promise<void> => new Promise((resolve) => this.clock.setTimeout(resolve, ms));
+    retryForever(() => deadLetter.send(input), keepTrying, wait)
+      .then(
+        () => {
+          source.ack(delivery);
+          observer.deadLetter(reason);
+          observer.outcome('dead_lettered');
+        },
+        () => this.unfinished.add(delivery),
+      )
+      .finally(() => this.releaseSlot(work));
   }
 
   /**
-   * Stops fetching, lets running messages finish for up to graceMs, then aborts the rest (their late
-   * results are discarded). Messages waiting for a retry are left unacknowledged, hence recoverable.
-   * Returns the deliveries that were not acknowledged.
+   * Stops fetching, lets running messages finish for up to graceMs (attempts still time out meanwhile),
+   * then aborts the rest (their late results are discarded). Messages waiting for a retry are left
+   * unacknowledged, hence recoverable. Returns the deliveries that were not acknowledged.
    */
   async stop(graceMs: number): Promise<Delivery[]> {
     this.stopping = true;
     this.parts.source.interrupt();
-    this.signal();
+    this.wakeLoop();
     await this.loopDone;
-    clearInterval(this.sweeper);
-    for (const work of this.waiting) clearTimeout(work.timer);
-    const unfinished = [...[...this.waiting, ...this.retryReady].map((w) => w.delivery), ...this.fetched.splice(0)];
+    for (const work of this.waiting) {
+      this.clock.clearTimeout(work.timer);
+      this.unfinished.add(work.delivery);
+    }
+    for (const work of this.retryReady) this.unfinished.add(work.delivery);
+    for (const delivery of this.fetched) this.unfinished.add(delivery);
     this.waiting.clear();
     this.retryReady.length = 0;
-    if (this.active > 0) {
-      const drained = new Promise<void>((resolve) => (this.idle = resolve));
-      let timer: NodeJS.Timeout | undefined;
-      const expired = new Promise<'expired'>((resolve) => (timer = setTimeout(() => resolve('expired'), graceMs)));
-      const result = await Promise.race([drained, expired]);
-      clearTimeout(timer);
-      if (result === 'expired') {
-        this.parts.logger.warn({ count: this.active, graceMs }, 'grace period over: abandoning unfinished messages');
-        for (const work of this.running) {
-          work.token = 0; // late results are discarded
-          work.context?.abort(new Error('shutdown: grace period over'));
-          unfinished.push(work.delivery);
-        }
-      }
-    }
+    this.fetched.length = 0;
+    if (this.active > 0) await this.drain(graceMs);
+    this.clock.clearInterval(this.sweeper);
+    const unfinished = [...this.unfinished];
     await this.parts.source.flush();
     return unfinished;
   }
-}
 
-function errorText(error: unknown): string {
-  if (error instanceof Error) return error.message || error.name;
-  return typeof error === 'string' ? error : JSON.stringify(error) ?? String(error);
+  private async drain(graceMs: number): Promise<void> {
+    const drained = new Promise<'drained'>((resolve) => (this.idle = () => resolve('drained')));
+    let timer: Timer | undefined;
+    const expired = new Promise<'expired'>((resolve) => (timer = this.clock.setTimeout(() => resolve('expired'), graceMs)));
+    const result = await Promise.race([drained, expired]);
+    this.clock.clearTimeout(timer);
+    if (result === 'drained') return;
+    this.parts.logger.warn({ count: this.active, graceMs }, 'grace period over: abandoning unfinished messages');
+    for (const work of this.running) {
+      work.attemptId = 0; // late results are discarded
+      work.context?.abort(new Error('shutdown: grace period over'));
+      this.unfinished.add(work.delivery);
+    }
+  }
 }

@@ -13,6 +13,7 @@ import type { Source } from '../sources/source.ts';
 import { StreamSource } from '../sources/stream.ts';
 import { createDecoder } from './decode.ts';
 import { Dispatcher } from './dispatcher.ts';
+import { dispatcherOptions } from './dispatcher-options.ts';
 import { NO_OBSERVER, type PipelineObserver } from './observer.ts';
 import { registerRedisSecrets, scrubSecrets } from './logger.ts';
 
@@ -73,7 +74,7 @@ export class RunningPipeline {
     await this.source.start();
     const out = outputTarget(this.loaded);
     this.dispatcher = new Dispatcher({
-      config,
+      options: dispatcherOptions(config),
       source: this.source,
       handler: this.handler,
       decode: createDecoder(config.message, dir),

@@ -1,0 +1,35 @@
+import type { PipelineConfig } from '../config/index.ts';
+import type { BackoffPolicy } from '../resilience/backoff.ts';
+import type { BreakerSettings } from '../resilience/circuit-breaker.ts';
+
+/** What the dispatcher needs from a pipeline's configuration, and nothing source-specific. */
+export interface DispatcherOptions {
+  /** The pipeline's name (in handler contexts and log lines). */
+  pipeline: string;
+  /** Messages handled at once. */
+  concurrency: number;
+  /** Most deliveries asked of the source in one fetch. */
+  batchSize: number;
+  processingTimeoutMs: number;
+  /** Retries after the first attempt before a message is dead-lettered. */
+  maxRetries: number;
+  backoff: BackoffPolicy;
+  circuitBreaker: BreakerSettings;
+  /** A delivery handed out more often than `limit` is dead-lettered; `setting` names the key in its error. */
+  maxDeliveries: { limit: number; setting: string } | undefined;
+}
+
+export function dispatcherOptions(config: PipelineConfig): DispatcherOptions {
+  const { list, stream } = config.source;
+  const { resilience } = config;
+  return {
+    pipeline: config.name,
+    concurrency: config.concurrency,
+    batchSize: (list ?? stream)?.batch_size ?? config.concurrency,
+    processingTimeoutMs: resilience.processing_timeout_ms,
+    maxRetries: resilience.max_retries,
+    backoff: resilience,
+    circuitBreaker: resilience.circuit_breaker,
+    maxDeliveries: stream?.max_deliveries === undefined ? undefined : { limit: stream.max_deliveries, setting: 'source.stream.max_deliveries' },
+  };
+}
