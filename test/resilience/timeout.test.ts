@@ -57,4 +57,28 @@ output: {list: "${name}:out"}
       { id: 2, attempt: 2, aborted: true, reason: 'TimeoutError' },
     ]);
   });
+  it('holds during a drain: a hung attempt is dead-lettered at its deadline, the drain does not wait for it', async () => {
+    const name = 'drain-hang';
+    const hang = 5000;
+    const loaded = await redis.dir.load(
+      name,
+      pipelineYaml(name, `source: {list: {key: "q:${name}", block_timeout_ms: 200}}
+handler: {module: "{{support}}/handlers/stubborn.mjs"}
+resilience: {max_retries: 0, processing_timeout_ms: 300}
+shutdown: {grace_period_ms: 30000}
+output: {list: "${name}:out"}
+`),
+    );
+    const worker = await Worker.start([loaded], { logger: quiet });
+    await redis.client.lpush(`q:${name}`, JSON.stringify({ id: 1, hang }));
+    assert.ok(await waitFor(() => worker.pipelines[0]?.inFlight === 1, 5000), 'the message is being handled');
+    const stopAt = Date.now();
+    await worker.stop();
+    const took = Date.now() - stopAt;
+    assert.ok(took < hang / 2, `stop() took ${took} ms: it ended at the attempt's deadline (300 ms), not when the hung handler returned`);
+    const [entry, ...more] = await listDeadLetters(redis.client, `q:${name}:dead`);
+    assert.equal(more.length, 0);
+    assert.equal(entry?.reason, 'timeout');
+    assert.equal(await redis.client.llen(`${name}:out`), 0, 'the late result was not written');
+  });
 });
