@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import type { Logger } from 'pino';
-import { CommandError, KILL_GRACE_MS, killGroup, readLines, requestFor, StderrTail, type CommandSpec } from './command.ts';
+import { CommandError, KILL_GRACE_MS, killGroup, readLines, requestFor, StderrTail, type CommandSpec } from './child-process.ts';
 import type { HandlerRunner } from './runner.ts';
 import type { HandlerContext, Message } from './types.ts';
 

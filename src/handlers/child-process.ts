@@ -1,0 +1,144 @@
+import path from 'node:path';
+import type { PipelineConfig } from '../config/index.ts';
+import type { Message } from './types.ts';
+
+/**
+ * What both command-handler modes share (docs/command-handlers.md): the resolved command, the wire form of a
+ * message, process-group signalling and reading a child's output line by line. Any executable is run with
+ * execa and never through a shell; per-message.ts and persistent.ts hold the two modes.
+ */
+
+/** SIGTERM first; whatever is still alive this long after gets SIGKILL. */
+export const KILL_GRACE_MS = 2000;
+/** Lines of stderr kept to explain a failure in its error (and so in the dead letter). */
+const STDERR_TAIL_LINES = 20;
+const STDERR_TAIL_CHARS = 2000;
+
+/** A command handler's failure. `retryable: false` sends the message straight to the dead letter. */
+export class CommandError extends Error {
+  readonly retryable: boolean;
+  readonly exitCode: number | undefined;
+  readonly signal: string | undefined;
+  constructor(message: string, options: { retryable?: boolean; exitCode?: number; signal?: string; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'CommandError';
+    this.retryable = options.retryable ?? true;
+    this.exitCode = options.exitCode;
+    this.signal = options.signal;
+  }
+}
+
+export type BodyFormat = PipelineConfig['message']['format'];
+
+/** Everything needed to start the command, resolved once at start-up. */
+export interface CommandSpec {
+  file: string;
+  args: string[];
+  cwd: string;
+  /** handler.env plus the PYTHIA_* variables (the worker's own environment is inherited underneath). */
+  env: Record<string, string>;
+  permanentExitCodes: ReadonlySet<number>;
+  format: BodyFormat;
+  pipeline: string;
+}
+
+export function commandSpec(config: PipelineConfig, baseDir: string): CommandSpec {
+  const { handler } = config;
+  const command = handler.command ?? [];
+  if (command.length === 0) throw new Error('handler.command is empty');
+  const cwd = path.resolve(baseDir, handler.cwd ?? '.');
+  const first = command[0] as string;
+  // Same rule as `pythia validate`: a path (it has a "/") is relative to cwd, a bare name is looked up on the PATH.
+  const file = first.includes('/') ? path.resolve(cwd, first) : first;
+  const env: Record<string, string> = {
+    // Python block-buffers a piped stdout; a persistent handler that forgets to flush would never reply.
+    PYTHONUNBUFFERED: '1',
+    PYTHIA_PIPELINE: config.name,
+    PYTHIA_MESSAGE_FORMAT: config.message.format,
+    PYTHIA_HANDLER_MODE: handler.mode ?? 'per-message',
+    PYTHIA_CONCURRENCY: String(config.concurrency),
+  };
+  for (const [key, value] of Object.entries(handler.env ?? {})) if (value !== undefined) env[key] = value;
+  return { file, args: command.slice(1), cwd, env, permanentExitCodes: new Set(handler.permanent_exit_codes ?? []), format: config.message.format, pipeline: config.name };
+}
+
+/** The wire form of a message: `{id, body, headers, fields, attempt}`; binary bodies travel as base64 strings. */
+export interface CommandRequest {
+  id: string;
+  body: unknown;
+  headers: Record<string, string>;
+  fields: Record<string, string>;
+  attempt: number;
+}
+
+export function requestFor(message: Message): CommandRequest {
+  const body = Buffer.isBuffer(message.body) ? message.body.toString('base64') : message.body;
+  return { id: message.id, body, headers: message.headers, fields: message.fields, attempt: message.attempt };
+}
+
+/** Signals a whole process group (the handler was started detached, so its pid is the group id). */
+export function killGroup(pid: number | undefined, signal: NodeJS.Signals): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    return false; // ESRCH: nothing left in the group
+  }
+}
+
+/** The last lines a process wrote to stderr, for error messages. */
+export class StderrTail {
+  private readonly lines: string[] = [];
+  push(line: string): void {
+    this.lines.push(line.length > STDERR_TAIL_CHARS ? line.slice(0, STDERR_TAIL_CHARS) + '…' : line);
+    if (this.lines.length > STDERR_TAIL_LINES) this.lines.shift();
+  }
+  text(): string {
+    const joined = this.lines.join('\n');
+    return joined.length > STDERR_TAIL_CHARS ? '…' + joined.slice(-STDERR_TAIL_CHARS) : joined;
+  }
+}
+
+/**
+ * Splits a text stream into lines ("\n" or "\r\n"). A line longer than maxChars is dropped (reported
+ * through onOverflow) instead of growing without bound.
+ */
+export function readLines(stream: NodeJS.ReadableStream | null | undefined, onLine: (line: string) => void, maxChars = 64 * 1024 * 1024, onOverflow?: (chars: number) => void): void {
+  if (!stream) return;
+  stream.setEncoding('utf8');
+  let partial = '';
+  let skipping = false;
+  stream.on('data', (chunk: string) => {
+    let start = 0;
+    for (let nl = chunk.indexOf('\n'); nl !== -1; nl = chunk.indexOf('\n', start)) {
+      let line = partial + chunk.slice(start, nl);
+      partial = '';
+      start = nl + 1;
+      if (skipping) {
+        skipping = false;
+        continue;
+      }
+      if (line.endsWith('\r')) line = line.slice(0, -1);
+      onLine(line);
+    }
+    if (skipping) return;
+    partial += chunk.slice(start);
+    if (partial.length > maxChars) {
+      onOverflow?.(partial.length);
+      partial = '';
+      skipping = true;
+    }
+  });
+  stream.on('end', () => {
+    if (partial !== '' && !skipping) onLine(partial.endsWith('\r') ? partial.slice(0, -1) : partial);
+    partial = '';
+  });
+}
+
+/** An error message with the last lines the process wrote to stderr appended. */
+export function errorWithStderr(text: string, tail: StderrTail): string {
+  const stderr = tail.text();
+  return stderr === '' ? text : `${text}; stderr: ${stderr}`;
+}
+
