@@ -5,6 +5,7 @@ import { HandlerModuleError, loadHandlerFunction } from '../handlers/load-module
 import type { ConfigIssue } from './errors.ts';
 import { toPointer } from './errors.ts';
 import type { PipelineConfig } from './pipeline.types.ts';
+import { sourceKey as sourceKeyOf } from './targets.ts';
 import { checkTopology } from './topology-check.ts';
 import type { PositionedDocument } from './yaml-document.ts';
 
@@ -55,7 +56,7 @@ export async function checkMeaning(config: PipelineConfig, doc: PositionedDocume
 
 function checkKeys(config: PipelineConfig, report: Report): void {
   const { list, stream, channel } = config.source;
-  const sourceKey = list?.key ?? stream?.key;
+  const sourceKey = sourceKeyOf(config);
   const kind = list ? 'list' : stream ? 'stream' : 'channel';
   if (channel && channel.channels.length === 0 && channel.patterns.length === 0) {
     report('source.channel needs at least one entry in channels or patterns', ['source', 'channel'], 'key');

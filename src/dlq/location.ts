@@ -1,5 +1,5 @@
-import type { LoadedPipeline, PipelineConfig } from '../config/index.ts';
-import { deadLetterTarget } from '../outputs/dead-letter.ts';
+import type { LoadedPipeline } from '../config/index.ts';
+import { deadLetterTarget } from '../config/targets.ts';
 
 /** Where a pipeline's dead letters live: a list (LPUSHed JSON) or a stream (XADD body/payload/reason). */
 export interface DeadLetterLocation {
@@ -15,7 +15,7 @@ export type ReplayTarget =
 
 /** The dead letter the worker writes for this pipeline (configured, or the default name). */
 export function deadLetterLocation({ config }: LoadedPipeline): DeadLetterLocation {
-  const target = deadLetterTarget(config, sourceKey(config));
+  const target = deadLetterTarget(config);
   return { kind: target.kind === 'stream' ? 'stream' : 'list', key: target.key };
 }
 
@@ -24,10 +24,6 @@ export function replayTarget({ config }: LoadedPipeline): ReplayTarget {
   if (list) return { kind: 'list', key: list.key };
   if (stream) return { kind: 'stream', key: stream.key, maxLength: stream.max_stream_length };
   return { kind: 'channel', channels: channel?.channels ?? [] };
-}
-
-function sourceKey(config: PipelineConfig): string | undefined {
-  return config.source.list?.key ?? config.source.stream?.key;
 }
 
 export function describeLocation(location: DeadLetterLocation): string {

@@ -1,5 +1,6 @@
 import type { DeadLetterEntry } from '../outputs/dead-letter.ts';
 import type { RedisClient } from '../redis/connection.ts';
+import { streamEntryCommand, writeTo } from '../redis/write.ts';
 import type { ReplayTarget } from './location.ts';
 
 /** An entry to send back: its decoded form and its original payload bytes. */
@@ -25,20 +26,18 @@ export async function resend(client: RedisClient, target: ReplayTarget, items: r
   for (const [i, { entry, payload }] of items.entries()) {
     switch (target.kind) {
       case 'list':
-        pipe.lpush(target.key, payload);
+        writeTo(pipe, target, payload);
         break;
-      case 'stream': {
-        const trim = target.maxLength > 0 ? ['MAXLEN', '~', String(target.maxLength)] : [];
-        pipe.call('XADD', target.key, ...trim, '*', ...streamFields(entry, payload));
+      case 'stream':
+        pipe.call(...streamEntryCommand(target, streamFields(entry, payload)));
         break;
-      }
       case 'channel': {
         const channel = entry.source.kind === 'channel' && entry.source.channel ? entry.source.channel : target.channels[0];
         if (channel === undefined) {
           results[i] = { ok: false, error: 'the pipeline subscribes only to patterns and the entry names no channel: nowhere to publish it' };
           continue;
         }
-        pipe.publish(channel, payload);
+        writeTo(pipe, { kind: 'channel', key: channel }, payload);
         break;
       }
     }

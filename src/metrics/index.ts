@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { LoadedPipeline, PipelineConfig } from '../config/index.ts';
 import type { PipelineObserver } from '../runtime/observer.ts';
-import { sourceLabel, type RunningPipeline } from '../runtime/pipeline.ts';
+import { sourceLabel } from '../config/targets.ts';
+import type { RunningPipeline } from '../runtime/pipeline.ts';
 import { MetricsObserver } from './observer.ts';
 import { RedisGaugeSampler } from './redis-gauges.ts';
 import { PythiaMetrics } from './registry.ts';
@@ -61,7 +62,7 @@ export class Observability {
     if (!metrics.enabled) return undefined;
     let observer = this.observers.get(name);
     if (!observer) {
-      observer = new MetricsObserver(this.metrics, name, sourceLabel(pipeline));
+      observer = new MetricsObserver(this.metrics, name, sourceLabel(pipeline.config));
       this.observers.set(name, observer);
     }
     return observer;
@@ -97,7 +98,7 @@ export class Observability {
         remove();
       };
     }
-    const logger = this.logger.child({ pipeline: pipeline.name, source: sourceLabel(pipeline.loaded), component: 'metrics' });
+    const logger = this.logger.child({ pipeline: pipeline.name, source: sourceLabel(pipeline.loaded.config), component: 'metrics' });
     const sampler = new RedisGaugeSampler(this.metrics, pipeline, config.metrics.redis, logger);
     this.watched.set(pipeline, { sampler, removeHook });
     sampler.start();

@@ -1,9 +1,8 @@
-import type { PipelineConfig } from '../config/index.ts';
+import type { Target } from '../config/targets.ts';
 import type { MessageOrigin } from '../handlers/types.ts';
-import { keys } from '../redis/keys.ts';
-import { scrubSecrets } from '../runtime/logger.ts';
 import type { ConnectionPool } from '../redis/pool.ts';
-import { createWriter, type Target, type Writer } from './writer.ts';
+import { scrubSecrets } from '../redis/redact.ts';
+import { createWriter, type Writer } from './writer.ts';
 
 export const DEAD_LETTER_REASONS = ['retries_exhausted', 'permanent_error', 'timeout', 'invalid_json', 'schema_invalid', 'too_large', 'max_deliveries'] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
@@ -35,11 +34,6 @@ export interface DeadLetterInput {
   fields: Record<string, string>;
   firstFailureAt: number;
   lastFailureAt: number;
-}
-
-export function deadLetterTarget(config: PipelineConfig, sourceKey: string | undefined): Target {
-  if (config.dead_letter.stream) return { kind: 'stream', key: config.dead_letter.stream.key, maxLength: config.dead_letter.stream.max_stream_length };
-  return { kind: 'list', key: config.dead_letter.list ?? keys.defaultDeadLetter(sourceKey, config.name) };
 }
 
 function encodePayload(raw: Buffer): { payload: string; payload_encoding: 'utf8' | 'base64' } {

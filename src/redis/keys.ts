@@ -7,5 +7,4 @@ export const keys = {
   processing: (key: string, consumer: string) => `{${key}}:processing:${consumer}`,
   heartbeat: (key: string, consumer: string) => `{${key}}:heartbeat:${consumer}`,
   consumers: (key: string) => `{${key}}:consumers`,
-  defaultDeadLetter: (sourceKey: string | undefined, pipeline: string) => (sourceKey === undefined ? `pythia:${pipeline}:dead` : `${sourceKey}:dead`),
 };

@@ -1,11 +1,13 @@
 import type { Logger } from 'pino';
 import type { LoadedPipeline } from '../config/index.ts';
+import { deadLetterTarget, outputTarget, sourceLabel } from '../config/targets.ts';
 import { createHandlerRunner } from '../handlers/index.ts';
 import type { HandlerRunner } from '../handlers/runner.ts';
-import { DeadLetterWriter, deadLetterTarget } from '../outputs/dead-letter.ts';
-import { createWriter, type Target } from '../outputs/writer.ts';
+import { DeadLetterWriter } from '../outputs/dead-letter.ts';
+import { createWriter } from '../outputs/writer.ts';
 import { planConnection, type RedisClient } from '../redis/connection.ts';
 import { ConnectionPool } from '../redis/pool.ts';
+import { registerRedisSecrets, scrubSecrets } from '../redis/redact.ts';
 import { withScripts } from '../redis/scripts.ts';
 import { ChannelSource } from '../sources/channel.ts';
 import { ListSource } from '../sources/list.ts';
@@ -15,7 +17,6 @@ import { createDecoder } from './decode.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { dispatcherOptions } from './dispatcher-options.ts';
 import { NO_OBSERVER, type PipelineObserver } from './observer.ts';
-import { registerRedisSecrets, scrubSecrets } from './logger.ts';
 
 export interface PipelineOptions {
   logger: Logger;
@@ -49,7 +50,7 @@ export class RunningPipeline {
     this.observer = options.observer ?? NO_OBSERVER;
     registerRedisSecrets(config.redis, options.redisUrl);
     const plan = planConnection(config.redis, dir, config.name, options.redisUrl);
-    this.logger = options.logger.child({ pipeline: config.name, source: sourceLabel(loaded) });
+    this.logger = options.logger.child({ pipeline: config.name, source: sourceLabel(config) });
     let lastError = '';
     const onError = (error: Error) => {
       const text = scrubSecrets(error.message);
@@ -65,14 +66,14 @@ export class RunningPipeline {
     if (list) this.source = new ListSource(list, withScripts(this.reader), this.pool, this.logger);
     else if (stream) this.source = new StreamSource(stream, withScripts(this.reader), this.pool, this.logger);
     else this.source = new ChannelSource(channel as NonNullable<typeof channel>, this.reader, this.logger);
-    this.deadLetter = new DeadLetterWriter(config.name, deadLetterTarget(config, this.source.key), this.pool);
+    this.deadLetter = new DeadLetterWriter(config.name, deadLetterTarget(config), this.pool);
   }
 
   async start(): Promise<void> {
     const { config, dir } = this.loaded;
     this.handler = await createHandlerRunner(config, dir, this.logger);
     await this.source.start();
-    const out = outputTarget(this.loaded);
+    const out = outputTarget(config);
     this.dispatcher = new Dispatcher({
       options: dispatcherOptions(config),
       source: this.source,
@@ -122,19 +123,4 @@ export class RunningPipeline {
     this.state = 'stopped';
     this.logger.info({ unfinished: unfinished.length }, 'pipeline stopped');
   }
-}
-
-function outputTarget({ config }: LoadedPipeline): Target | undefined {
-  const { output } = config;
-  if (output.list) return { kind: 'list', key: output.list };
-  if (output.stream) return { kind: 'stream', key: output.stream.key, maxLength: output.stream.max_stream_length };
-  if (output.channel) return { kind: 'channel', key: output.channel };
-  return undefined;
-}
-
-export function sourceLabel({ config }: LoadedPipeline): string {
-  const { list, stream, channel } = config.source;
-  if (list) return `list:${list.key}`;
-  if (stream) return `stream:${stream.key}`;
-  return `channel:${[...(channel?.channels ?? []), ...(channel?.patterns ?? [])].join(',')}`;
 }

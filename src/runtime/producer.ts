@@ -1,6 +1,8 @@
 import type { LoadedPipeline } from '../config/index.ts';
+import { sourceTarget } from '../config/targets.ts';
 import { planConnection, type RedisClient } from '../redis/connection.ts';
 import { closeClient } from '../redis/pool.ts';
+import { queueWrites } from '../redis/write.ts';
 
 export interface ProduceOptions {
   count: number;
@@ -29,7 +31,8 @@ export class Producer {
   }
 
   async send(options: ProduceOptions): Promise<number> {
-    const { source } = this.pipeline.config;
+    const target = sourceTarget(this.pipeline.config);
+    if (target === undefined && options.count > 0) throw new Error('this channel pipeline subscribes only to patterns: pythia produce needs a plain channel');
     const template = options.body ?? DEFAULT_BODY;
     const chunk = options.chunk ?? 1000;
     const first = options.startAt ?? 1;
@@ -38,20 +41,11 @@ export class Producer {
     while (sent < options.count) {
       const n = Math.min(chunk, options.count - sent);
       const bodies = Array.from({ length: n }, (_, i) => render(first + sent + i));
-      if (source.list) {
-        await this.client.lpush(source.list.key, ...bodies);
-      } else if (source.stream) {
-        const pipe = this.client.pipeline();
-        const trim = source.stream.max_stream_length > 0 ? ['MAXLEN', '~', String(source.stream.max_stream_length)] : [];
-        for (const body of bodies) pipe.call('XADD', source.stream.key, ...trim, '*', 'body', body);
-        await pipe.exec();
-      } else {
-        const channel = source.channel?.channels[0];
-        if (channel === undefined) throw new Error('this channel pipeline subscribes only to patterns: pythia produce needs a plain channel');
-        const pipe = this.client.pipeline();
-        for (const body of bodies) pipe.publish(channel, body);
-        await pipe.exec();
-      }
+      const pipe = this.client.pipeline();
+      queueWrites(pipe, target as NonNullable<typeof target>, bodies);
+      // A write Redis refused (a key of another type...) is an error, not a message sent.
+      const failed = ((await pipe.exec()) ?? []).find(([error]) => error);
+      if (failed) throw failed[0] as Error;
       sent += n;
     }
     return sent;

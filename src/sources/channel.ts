@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { PipelineConfig } from '../config/index.ts';
+import { subscriptions } from '../config/targets.ts';
 import type { MessageOrigin } from '../handlers/types.ts';
 import type { RedisClient } from '../redis/connection.ts';
 import { closeClient } from '../redis/pool.ts';
@@ -31,7 +32,7 @@ export class ChannelSource implements Source {
     private readonly subscriber: RedisClient,
     private readonly logger: Logger,
   ) {
-    this.name = [...config.channels, ...config.patterns].join(',');
+    this.name = subscriptions(config).join(',');
   }
 
   async start(): Promise<void> {

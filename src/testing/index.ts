@@ -15,8 +15,9 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { loadPipelineFile, PipelineConfigError, type LoadedPipeline } from '../config/index.ts';
-import { deadLetterTarget, type DeadLetterEntry } from '../outputs/dead-letter.ts';
-import type { Target } from '../outputs/writer.ts';
+import { deadLetterTarget, outputTarget, sourceKey, sourceTarget, type Target } from '../config/targets.ts';
+import type { DeadLetterEntry } from '../outputs/dead-letter.ts';
+import { writeTo } from '../redis/write.ts';
 import { createLogger, type LogLevel } from '../runtime/logger.ts';
 import { Worker } from '../runtime/worker.ts';
 import { RedisServer, startRedis } from './redis-server.ts';
@@ -69,7 +70,7 @@ export class PipelineHarness {
     const logger = options.logger ?? createLogger(options.logLevel ?? 'silent');
     try {
       if (options.clean ?? true) {
-        const keys = [sourceKey(pipeline), outputOf(pipeline)?.key, deadLetterOf(pipeline).key].filter((k): k is string => k !== undefined);
+        const keys = [sourceKey(pipeline.config), outputTarget(pipeline.config)?.key, deadLetterTarget(pipeline.config).key].filter((k): k is string => k !== undefined);
         if (keys.length > 0) await client.del(...keys);
       }
       return await PipelineHarness.boot(pipeline, url, logger, client, server, options.timeoutMs ?? 10_000);
@@ -82,7 +83,7 @@ export class PipelineHarness {
 
   private static async boot(pipeline: LoadedPipeline, url: string, logger: Logger, client: Redis, server: RedisServer | undefined, timeoutMs: number): Promise<PipelineHarness> {
     // A channel output is fire-and-forget: subscribe before the pipeline runs so no result is missed.
-    const output = outputOf(pipeline);
+    const output = outputTarget(pipeline.config);
     const collected: string[] = [];
     let subscriber: Redis | undefined;
     if (output?.kind === 'channel') {
@@ -113,18 +114,10 @@ export class PipelineHarness {
     const list = Array.isArray(bodies) ? (bodies as unknown[]) : [bodies];
     const payloads = list.map((b) => (typeof b === 'string' || Buffer.isBuffer(b) ? b : JSON.stringify(b)));
     if (payloads.length === 0) return;
-    const { source } = this.pipeline.config;
-    if (source.list) {
-      // The list source takes from the right (LPUSH producers): push one by one so order is kept.
-      for (const p of payloads) await this.client.lpush(source.list.key, p);
-    } else if (source.stream) {
-      const trim = source.stream.max_stream_length > 0 ? ['MAXLEN', '~', String(source.stream.max_stream_length)] : [];
-      for (const p of payloads) await this.client.call('XADD', source.stream.key, ...trim, '*', 'body', p);
-    } else {
-      const channel = source.channel?.channels[0];
-      if (channel === undefined) throw new Error(`${this.name} subscribes only to patterns: publish with harness.client.publish(channel, body)`);
-      for (const p of payloads) await this.client.publish(channel, p);
-    }
+    const target = sourceTarget(this.pipeline.config);
+    if (target === undefined) throw new Error(`${this.name} subscribes only to patterns: publish with harness.client.publish(channel, body)`);
+    // One at a time, awaited: the source sees them in the order given.
+    for (const p of payloads) await writeTo(this.client, target, p);
   }
 
   /**
@@ -132,7 +125,7 @@ export class PipelineHarness {
    * parsed when it parses). Throws after the timeout, saying how many arrived and what was dead-lettered.
    */
   async results<T = unknown>(n: number, timeoutMs = this.timeoutMs): Promise<T[]> {
-    const target = outputOf(this.pipeline);
+    const target = outputTarget(this.pipeline.config);
     if (!target) throw new Error(`${this.name} has no output: a handler's return value is only kept when output is set`);
     const values = await this.poll(() => this.read(target), n, timeoutMs, 'results', `output ${target.kind} "${target.key}"`);
     return values.map(parse) as T[];
@@ -140,7 +133,7 @@ export class PipelineHarness {
 
   /** Waits until the dead letter holds at least `n` entries and returns them, oldest first. */
   async deadLetters(n: number, timeoutMs = this.timeoutMs): Promise<DeadLetter[]> {
-    const target = deadLetterOf(this.pipeline);
+    const target = deadLetterTarget(this.pipeline.config);
     const values = await this.poll(() => this.read(target), n, timeoutMs, 'dead letters', `dead letter ${target.kind} "${target.key}"`);
     return values.map((v) => {
       const entry = JSON.parse(v) as DeadLetterEntry;
@@ -181,29 +174,13 @@ export class PipelineHarness {
       const values = await read();
       if (values.length >= n) return values;
       if (Date.now() > deadline) {
-        const dead = what === 'results' ? await this.read(deadLetterOf(this.pipeline)) : [];
+        const dead = what === 'results' ? await this.read(deadLetterTarget(this.pipeline.config)) : [];
         const hint = dead.length > 0 ? `; ${dead.length} went to the dead letter, first: ${(JSON.parse(dead[0] as string) as DeadLetterEntry).error}` : '';
         throw new Error(`${this.name}: expected ${n} ${what} in the ${where} within ${timeoutMs} ms, got ${values.length}${hint}`);
       }
       await new Promise((r) => setTimeout(r, 20));
     }
   }
-}
-
-function sourceKey({ config }: LoadedPipeline): string | undefined {
-  return config.source.list?.key ?? config.source.stream?.key;
-}
-
-function outputOf({ config }: LoadedPipeline): Target | undefined {
-  const { output } = config;
-  if (output.list) return { kind: 'list', key: output.list };
-  if (output.stream) return { kind: 'stream', key: output.stream.key };
-  if (output.channel) return { kind: 'channel', key: output.channel };
-  return undefined;
-}
-
-function deadLetterOf(pipeline: LoadedPipeline): Target {
-  return deadLetterTarget(pipeline.config, sourceKey(pipeline));
 }
 
 function parse(text: string): unknown {

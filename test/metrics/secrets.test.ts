@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createLogger, registerSecret, scrubSecrets } from '../../src/runtime/logger.ts';
+import { registerSecret, scrubSecrets } from '../../src/redis/redact.ts';
+import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
 import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
 import { captureLogs, get, PipelineFiles, sample, waitFor } from './support/harness.ts';
