@@ -1,23 +1,20 @@
 import type { Logger } from 'pino';
 import type { LoadedPipeline, PipelineConfig } from '../config/index.ts';
-import type { PipelineObserver } from '../runtime/observer.ts';
 import { sourceLabel } from '../config/targets.ts';
-import type { RunningPipeline } from '../runtime/pipeline.ts';
 import { MetricsObserver } from './observer.ts';
 import { RedisGaugeSampler } from './redis-gauges.ts';
 import { PythiaMetrics } from './registry.ts';
 import { MetricsServer, type HealthReport } from './server.ts';
+import type { PipelineObserver } from './pipeline-observer.ts';
+import type { ObservedWorker, WatchedPipeline } from './watched-pipeline.ts';
 
 export { MetricsObserver } from './observer.ts';
 export { connectionState, RedisGaugeSampler } from './redis-gauges.ts';
 export { CONNECTION_STATES, DURATION_BUCKETS, OUTCOMES, PythiaMetrics } from './registry.ts';
 export { MetricsServer, type HealthReport, type MetricsServerOptions } from './server.ts';
 
-/** What readiness looks at: the worker's pipelines and whether it is draining. */
-export interface ObservedWorker {
-  readonly pipelines: readonly RunningPipeline[];
-  readonly draining: boolean;
-}
+export type { ObservedWorker, WatchedPipeline } from './watched-pipeline.ts';
+export { NO_OBSERVER, type Outcome, type PipelineObserver } from './pipeline-observer.ts';
 
 /** Ready: not draining, every pipeline consuming, every one of their Redis connections up. */
 export function healthOf(worker: ObservedWorker): HealthReport {
@@ -41,7 +38,7 @@ export class Observability {
   server: MetricsServer | undefined;
   private readonly observers = new Map<string, MetricsObserver>();
   /** Per watched pipeline: its gauge sampler and what to undo when it goes (hot reload). */
-  private readonly watched = new Map<RunningPipeline, { sampler: RedisGaugeSampler; removeHook?: () => void }>();
+  private readonly watched = new Map<WatchedPipeline, { sampler: RedisGaugeSampler; removeHook?: () => void }>();
 
   constructor(
     readonly settings: PipelineConfig['metrics'],
@@ -79,7 +76,7 @@ export class Observability {
   }
 
   /** Starts sampling the Redis gauges of a pipeline and pulling its source's drop count. */
-  watch(pipeline: RunningPipeline): void {
+  watch(pipeline: WatchedPipeline): void {
     const { config } = pipeline.loaded;
     if (!config.metrics.enabled || this.watched.has(pipeline)) return;
     const observer = this.observers.get(pipeline.name);
@@ -105,18 +102,13 @@ export class Observability {
   }
 
   /** A pipeline leaves the process (hot reload): its gauges stop and their series go. Counters stay. */
-  unwatch(pipeline: RunningPipeline): void {
+  unwatch(pipeline: WatchedPipeline): void {
     const entry = this.watched.get(pipeline);
     if (!entry) return;
     this.watched.delete(pipeline);
     entry.sampler.stop();
     entry.sampler.forget();
     entry.removeHook?.();
-  }
-
-  /** Samples every pipeline's Redis gauges now (tests, and a final sample before a scrape). */
-  async sampleNow(): Promise<void> {
-    await Promise.all([...this.watched.values()].map((w) => w.sampler.sample()));
   }
 
   stopSampling(): void {

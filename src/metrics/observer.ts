@@ -1,7 +1,7 @@
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { DEAD_LETTER_REASONS, type DeadLetterReason } from '../outputs/dead-letter.ts';
 import { BREAKER_STATE_VALUE, type BreakerState } from '../resilience/circuit-breaker.ts';
-import type { Outcome, PipelineObserver } from '../runtime/observer.ts';
+import type { Outcome, PipelineObserver } from './pipeline-observer.ts';
 import { OUTCOMES, type PythiaMetrics } from './registry.ts';
 
 type CounterChild = Counter.Internal;

@@ -1,24 +1,11 @@
 import type { Logger } from 'pino';
 import type { PipelineConfig } from '../config/index.ts';
-import type { RedisClient } from '../redis/connection.ts';
 import { keys } from '../redis/keys.ts';
-import type { RunningPipeline } from '../runtime/pipeline.ts';
+import { LIST_LENGTHS } from '../redis/scripts.ts';
+import type { WatchedPipeline } from './watched-pipeline.ts';
 import { CONNECTION_STATES, type ConnectionState, type PythiaMetrics } from './registry.ts';
 
 type GaugeSettings = PipelineConfig['metrics']['redis'];
-
-/**
- * KEYS[1] queue, KEYS[2] consumers set | ARGV[1] processing-list prefix ("{queue}:processing:")
- * Returns {LLEN queue, consumer1, LLEN processing1, consumer2, LLEN processing2, ...}: the queue and
- * every registered consumer's processing list in one call. All keys share the queue's hash slot.
- */
-const LIST_LENGTHS_LUA = `
-local out = {redis.call('LLEN', KEYS[1])}
-for _, consumer in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  out[#out + 1] = consumer
-  out[#out + 1] = redis.call('LLEN', ARGV[1] .. consumer)
-end
-return out`;
 
 type Reply = [Error | null, unknown];
 
@@ -54,7 +41,7 @@ export class RedisGaugeSampler {
 
   constructor(
     private readonly metrics: PythiaMetrics,
-    private readonly pipeline: RunningPipeline,
+    private readonly pipeline: WatchedPipeline,
     private readonly settings: GaugeSettings,
     private readonly logger: Logger,
   ) {
@@ -113,7 +100,7 @@ export class RedisGaugeSampler {
   }
 
   private async sampleOnce(): Promise<void> {
-    const client = this.pipeline.pool.primary as RedisClient;
+    const client = this.pipeline.pool.primary;
     // Commands to a connection that is down would wait in ioredis' offline queue: skip instead.
     if (client.status !== 'ready') throw new Error(`connection is ${client.status}`);
     const { source, loaded } = this.pipeline;
@@ -124,7 +111,7 @@ export class RedisGaugeSampler {
     if (this.settings.queue_length && source.key !== undefined) {
       const key = source.key;
       if (source.kind === 'list') {
-        batch.eval(LIST_LENGTHS_LUA, 2, key, keys.consumers(key), keys.processing(key, ''));
+        batch.eval(LIST_LENGTHS.lua, LIST_LENGTHS.numberOfKeys, key, keys.consumers(key), keys.processing(key, ''));
         readers.push((reply) => {
           const values = reply as (string | number)[];
           this.setQueue(seen, key, Number(values[0]));

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Outcome } from '../runtime/observer.ts';
+import type { Outcome } from './pipeline-observer.ts';
 
 /** Every outcome of pythia_messages_total, so each series exists (at 0) from the first scrape. */
 export const OUTCOMES: readonly Outcome[] = ['ok', 'retried', 'dead_lettered', 'dropped'];

@@ -75,6 +75,20 @@ end
 return moved`,
 };
 
+export const LIST_LENGTHS = {
+  // KEYS[1] queue, KEYS[2] consumers set | ARGV[1] processing-list prefix ("{queue}:processing:")
+  // Returns {LLEN queue, consumer1, LLEN processing1, consumer2, LLEN processing2, ...}: the queue and
+  // every registered consumer's processing list in one call, for the queue-length gauges.
+  numberOfKeys: 2,
+  lua: `
+local out = {redis.call('LLEN', KEYS[1])}
+for _, consumer in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  out[#out + 1] = consumer
+  out[#out + 1] = redis.call('LLEN', ARGV[1] .. consumer)
+end
+return out`,
+};
+
 export interface PythiaCommands {
   pythiaListReconcile(processing: string, queue: string, ...known: (Buffer | string)[]): Promise<number>;
   pythiaListFetch(queue: string, processing: string, max: number): Promise<string[]>;

@@ -15,8 +15,8 @@ import type { Source } from '../sources/source.ts';
 import { StreamSource } from '../sources/stream.ts';
 import { createDecoder } from './decode.ts';
 import { Dispatcher } from './dispatcher.ts';
+import { NO_OBSERVER, type PipelineObserver } from '../metrics/pipeline-observer.ts';
 import { dispatcherOptions } from './dispatcher-options.ts';
-import { NO_OBSERVER, type PipelineObserver } from './observer.ts';
 
 export interface PipelineOptions {
   logger: Logger;

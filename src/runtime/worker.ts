@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { loadPipelines, type LoadedPipeline } from '../config/index.ts';
 import { Observability, type MetricsServer } from '../metrics/index.ts';
 import { createLogger } from './logger.ts';
-import type { PipelineObserver } from './observer.ts';
+import type { PipelineObserver } from '../metrics/pipeline-observer.ts';
 import { RunningPipeline } from './pipeline.ts';
 
 export interface WorkerOptions {

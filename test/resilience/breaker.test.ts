@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { BreakerState } from '../../src/resilience/circuit-breaker.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
-import { NO_OBSERVER } from '../../src/runtime/observer.ts';
+import { NO_OBSERVER } from '../../src/metrics/pipeline-observer.ts';
 import { Worker } from '../../src/runtime/worker.ts';
 import { waitFor } from '../helpers/pipelines.ts';
 import { pipelineYaml, sleep } from './helpers.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { loadPipelineText } from '../../src/config/index.ts';
-import { keySlot } from '../../src/config/topology-check.ts';
+import { keySlot } from '../../src/redis/slots.ts';
 import { keys } from '../../src/redis/keys.ts';
 import { closeClient } from '../../src/redis/pool.ts';
 import { withScripts } from '../../src/redis/scripts.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadPipelineText } from '../../src/config/index.ts';
-import { hashTag, keySlot } from '../../src/config/topology-check.ts';
+import { hashTag, keySlot } from '../../src/redis/slots.ts';
 import { RECORD_HANDLER } from './support.ts';
 
 const pipeline = (redis: string, source: string, metrics = '{enabled: false}') => `version: 1
