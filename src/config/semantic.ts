@@ -1,7 +1,7 @@
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv } from 'ajv';
-import { HandlerModuleError, loadHandlerFunction } from '../handlers/load-module.ts';
+import { HandlerModuleError, loadHandlerFunction } from './handler-module.ts';
 import type { ConfigIssue } from './errors.ts';
 import { toPointer } from './errors.ts';
 import type { PipelineConfig } from './pipeline.types.ts';

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { loadHandlerFunction } from './load-module.ts';
+import { loadHandlerFunction } from '../config/handler-module.ts';
 import type { HandlerRunner } from './runner.ts';
 import type { Handler } from './types.ts';
 

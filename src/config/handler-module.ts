@@ -1,5 +1,8 @@
 import { pathToFileURL } from 'node:url';
 
+// Validation (semantic.ts: the export must exist and be a function) and the module runner (handlers/module.ts)
+// load a handler module the same way, so it sits here, below both.
+
 let tsxRegistered: Promise<void> | undefined;
 
 /** .ts handlers run with no build step: tsx's loader is registered once, the first time one is imported. */
