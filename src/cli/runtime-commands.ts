@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -42,8 +43,7 @@ export function registerRuntimeCommands(program: Command, setExit: (code: number
     .option('--no-worker-rss', 'skip the run of `pythia run` in its own process (its RSS and CPU)')
     .option('--out <file>', 'JSON results file (default .bench/results-<time>.json)')
     .action(async (opts: Record<string, string | boolean>) => {
-      const { benchCommand } = await import('./bench.ts');
-      setExit(await benchCommand(opts as never));
+      setExit(await benchFromCheckout(opts));
     });
 
   const dlq = program.command('dlq').description('inspect, replay into the source, or empty a pipeline\'s dead letter (exit 0 ok, 1 failed, 2 usage)');
@@ -88,4 +88,20 @@ export function registerRuntimeCommands(program: Command, setExit: (code: number
       const { demoCommand } = await import('./demo.ts');
       setExit(await demoCommand({ count: Number(opts.count) }));
     });
+}
+
+/**
+ * The benchmarks (bench/ at the top of the repository) are not part of the published package: they need
+ * BullMQ and a source checkout. `pythia bench` loads them from the checkout it runs in, through tsx.
+ */
+async function benchFromCheckout(opts: Record<string, string | boolean>): Promise<number> {
+  const entry = new URL('../../bench/cli.ts', import.meta.url);
+  if (!existsSync(entry)) {
+    process.stderr.write('pythia bench runs from a source checkout of Pythia (the benchmarks are not in the published package): clone the repository, npm ci, then npm run bench\n');
+    return 2;
+  }
+  const { register } = await import('tsx/esm/api');
+  register();
+  const { benchCommand } = (await import(entry.href)) as { benchCommand(options: Record<string, string | boolean>): Promise<number> };
+  return benchCommand(opts);
 }

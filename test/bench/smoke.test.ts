@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { runBench } from '../../src/bench/run.ts';
-import { KINDS } from '../../src/bench/scenario.ts';
+import { runBench } from '../../bench/run.ts';
+import { KINDS } from '../../bench/scenario.ts';
 
 // A tiny run of the real benchmark: it must work end to end; its numbers are not asserted.
 describe('pythia bench (smoke, N=1000)', () => {

@@ -1,5 +1,5 @@
-import { runBench } from '../bench/run.ts';
-import { KINDS, type Kind } from '../bench/scenario.ts';
+import { runBench } from './run.ts';
+import { KINDS, type Kind } from './scenario.ts';
 
 export interface BenchCliOptions {
   n: string;

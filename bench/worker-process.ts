@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { prefill } from './pythia.ts';
 import { benchPipelineFile, type Result } from './scenario.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/pythia.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../bin/pythia.js', import.meta.url));
 
 /** User + system CPU seconds of a process so far, from /proc/<pid>/stat. */
 function cpuSeconds(pid: number): number {

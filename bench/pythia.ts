@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
-import { createLogger } from '../runtime/logger.ts';
-import { NO_OBSERVER, type PipelineObserver } from '../metrics/pipeline-observer.ts';
-import { Worker } from '../runtime/worker.ts';
+import { createLogger } from '../src/runtime/logger.ts';
+import { NO_OBSERVER, type PipelineObserver } from '../src/metrics/pipeline-observer.ts';
+import { Worker } from '../src/runtime/worker.ts';
 import { benchBody, benchPipeline, latencySink, type Kind, type Result } from './scenario.ts';
 import { percentile, rssSampler } from './stats.ts';
 

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { startRedis } from '../testing/redis-server.ts';
+import { startRedis } from '../src/testing/redis-server.ts';
 import { bullmqDrain } from './bullmq.ts';
 import { pythiaDrain, pythiaLive } from './pythia.ts';
 import { workerProcessDrain } from './worker-process.ts';

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadPipelineText, type LoadedPipeline } from '../config/index.ts';
+import { loadPipelineText, type LoadedPipeline } from '../src/config/index.ts';
 
 export type Kind = 'list-alo' | 'list-amo' | 'stream' | 'channel';
 export const KINDS: Kind[] = ['list-alo', 'list-amo', 'stream', 'channel'];
