@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 
-const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+import { LOG_LEVELS } from '../runtime/log-level.ts';
 
 /** Verbs that talk to Redis; each lives in its own file and is imported only when used. */
 export function registerRuntimeCommands(program: Command, setExit: (code: number) => void): void {
@@ -9,7 +9,7 @@ export function registerRuntimeCommands(program: Command, setExit: (code: number
     .command('run')
     .description('run every pipeline given, in one process, until SIGTERM/SIGINT')
     .argument('<paths...>', 'pipeline files or directories')
-    .addOption(new Option('--log-level <level>', 'log level (default: PYTHIA_LOG_LEVEL or info)').choices(LEVELS))
+    .addOption(new Option('--log-level <level>', 'log level (default: PYTHIA_LOG_LEVEL or info)').choices(LOG_LEVELS))
     .option('--redis-url <url>', 'override every pipeline\'s connection settings')
     .option('--watch', 'hot reload: a changed file is validated, then its pipeline drains and restarts (invalid edits are logged and ignored); SIGHUP reloads too')
     .action(async (paths: string[], opts: { logLevel?: string; redisUrl?: string; watch?: boolean }) => {

@@ -37,3 +37,6 @@ export function fromPointer(pointer: string): string[] {
 export function dotted(path: readonly (string | number)[]): string {
   return path.length === 0 ? 'the top level' : path.join('.');
 }
+
+/** How a check reports a problem: the message and the path of the field it is about (its key or its value is located). */
+export type IssueReport = (message: string, at: (string | number)[], target?: 'key' | 'value') => void;

@@ -2,7 +2,7 @@ import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:
 import path from 'node:path';
 import { Ajv } from 'ajv';
 import { HandlerModuleError, loadHandlerFunction } from './handler-module.ts';
-import type { ConfigIssue } from './errors.ts';
+import type { ConfigIssue, IssueReport } from './errors.ts';
 import { toPointer } from './errors.ts';
 import type { PipelineConfig } from './pipeline.types.ts';
 import { sourceKey as sourceKeyOf } from './targets.ts';
@@ -10,9 +10,8 @@ import { checkTopology } from './topology-check.ts';
 import type { PositionedDocument } from './yaml-document.ts';
 
 type Raw = Record<string, unknown>;
-type Report = (message: string, at: (string | number)[], target?: 'key' | 'value') => void;
 
-function reporter(doc: PositionedDocument, issues: ConfigIssue[]): Report {
+function reporter(doc: PositionedDocument, issues: ConfigIssue[]): IssueReport {
   return (message, at, target = 'value') => issues.push({ file: doc.file, ...doc.locate(at, target), message, pointer: toPointer(at) });
 }
 
@@ -54,7 +53,7 @@ export async function checkMeaning(config: PipelineConfig, doc: PositionedDocume
   return issues;
 }
 
-function checkKeys(config: PipelineConfig, report: Report): void {
+function checkKeys(config: PipelineConfig, report: IssueReport): void {
   const { list, stream, channel } = config.source;
   const sourceKey = sourceKeyOf(config);
   const kind = list ? 'list' : stream ? 'stream' : 'channel';
@@ -80,7 +79,7 @@ function checkKeys(config: PipelineConfig, report: Report): void {
   }
 }
 
-function checkMessage(config: PipelineConfig, dir: string, report: Report): void {
+function checkMessage(config: PipelineConfig, dir: string, report: IssueReport): void {
   const schemaFile = config.message.schema;
   if (schemaFile === '') return;
   if (config.message.format !== 'json') {
@@ -134,7 +133,7 @@ function jsonErrorWhere(message: string, text: string): string {
   return clean.replace(/ in JSON at position \d+/, '').replace(/at position \d+/, '') + ` (line ${line}, column ${col} of the schema file)`;
 }
 
-async function checkModule(module: string, exportName: string, exportWritten: boolean, dir: string, importModules: boolean, report: Report): Promise<void> {
+async function checkModule(module: string, exportName: string, exportWritten: boolean, dir: string, importModules: boolean, report: IssueReport): Promise<void> {
   const full = path.resolve(dir, module);
   if (!existsSync(full) || !statSync(full).isFile()) {
     report(`handler.module file not found: ${module} (resolved to ${full})`, ['handler', 'module']);
@@ -153,7 +152,7 @@ async function checkModule(module: string, exportName: string, exportWritten: bo
   }
 }
 
-function checkTlsFiles(config: PipelineConfig, dir: string, report: Report): void {
+function checkTlsFiles(config: PipelineConfig, dir: string, report: IssueReport): void {
   const tls = config.redis.tls;
   for (const key of ['ca_file', 'cert_file', 'key_file'] as const) {
     const file = tls[key];
@@ -168,7 +167,7 @@ function checkTlsFiles(config: PipelineConfig, dir: string, report: Report): voi
   }
 }
 
-function checkCommand(command: string[], cwd: string, report: Report): void {
+function checkCommand(command: string[], cwd: string, report: IssueReport): void {
   const executable = command[0] as string;
   if (!existsSync(cwd) || !statSync(cwd).isDirectory()) {
     report(`handler.cwd is not a directory: ${cwd}`, ['handler', 'cwd']);

@@ -1,9 +1,8 @@
 import { keys } from '../redis/keys.ts';
 import { hashTag, keySlot } from '../redis/slots.ts';
+import type { IssueReport } from './errors.ts';
 import type { PipelineConfig } from './pipeline.types.ts';
 
-/** Same shape as semantic.ts's reporter: a message and the path of the field it is about. */
-export type TopologyReport = (message: string, at: (string | number)[], target?: 'key' | 'value') => void;
 
 /**
  * Checks that only matter beyond one Redis server: on Redis Cluster every multi-key command and
@@ -19,7 +18,7 @@ export type TopologyReport = (message: string, at: (string | number)[], target?:
  * lists without that gauge (RPOP/BLMPOP on one key), outputs and dead letters (written on their
  * own, never in a script with the source) are unaffected.
  */
-export function checkTopology(config: PipelineConfig, report: TopologyReport): void {
+export function checkTopology(config: PipelineConfig, report: IssueReport): void {
   const { redis } = config;
   if (!redis.cluster) return;
 

@@ -1,9 +1,9 @@
 import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
 import { scrubSecrets } from '../redis/redact.ts';
+import { LOG_LEVELS, type LogLevel } from './log-level.ts';
 
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+export { LOG_LEVELS, type LogLevel } from './log-level.ts';
 
 /** Values that could carry credentials are redacted wherever they appear in a log object. */
 const REDACT = ['password', '*.password', 'url', '*.url', 'redis', '*.redis', 'sentinelPassword', '*.sentinelPassword', 'auth', '*.auth'];
