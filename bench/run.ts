@@ -77,7 +77,7 @@ function fmt(value: number | undefined, digits: number): string {
   return value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
 
-/** The seed's table, one row per scenario: medians across runs, Pythia as ratios of raw and of BullMQ's best. */
+/** The results table (as in docs/performance.md), one row per scenario: medians across runs, Pythia as ratios of raw and of BullMQ's best. */
 export function tabulate(runs: Result[][]): string {
   const keys = [...new Set(runs.flat().map((r) => `${r.system}|${r.scenario}`))];
   const med = (key: string, pick: (r: Result) => number | undefined) => median(runs.flat().filter((r) => `${r.system}|${r.scenario}` === key).map((r) => pick(r) ?? NaN));

@@ -77,5 +77,5 @@ export function benchPipelineFile(kind: Kind, name: string, redisUrl: string, op
 }
 
 export const BODY_PAD = 'x'.repeat(64);
-/** A ~100-byte JSON message, as in the seed's measurements. */
+/** A ~100-byte JSON message, a typical small job payload. */
 export const benchBody = (id: number, t?: number): string => JSON.stringify(t === undefined ? { id, pad: BODY_PAD } : { id, t, pad: BODY_PAD });

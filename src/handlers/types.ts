@@ -11,7 +11,7 @@ export interface MessageOrigin {
   pattern?: string;
 }
 
-/** What a handler receives (pipeline-dsl.md §3). */
+/** What a handler receives (docs/dsl-reference.md, handler; docs/command-handlers.md for the wire form). */
 export interface Message<Body = unknown> {
   /** List: a per-process sequence id; stream: the entry id; channel: a per-process sequence id. */
   id: string;

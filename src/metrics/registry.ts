@@ -18,7 +18,7 @@ export const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 
 export type ScrapeHook = () => void;
 
 /**
- * The metrics of design §6 in a registry of their own (never prom-client's global one, so a process
+ * Pythia's metrics (listed in docs/metrics.md) in a registry of their own (never prom-client's global one, so a process
  * or a test can hold several). Names and labels here are part of the contract: do not rename.
  */
 export class PythiaMetrics {
