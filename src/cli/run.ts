@@ -1,6 +1,6 @@
 import { createLogger, type LogLevel } from '../runtime/logger.ts';
 import { PipelineReloader } from '../runtime/reload.ts';
-import { superviseSignals } from '../runtime/supervisor.ts';
+import { SignalSupervisor } from '../runtime/supervisor.ts';
 import { startWorker } from '../runtime/worker.ts';
 
 export interface RunOptions {
@@ -13,34 +13,10 @@ export interface RunOptions {
 /** `pythia run FILE|DIR...`: every pipeline in one process until SIGTERM/SIGINT; exit 0 after a graceful stop. */
 export async function runCommand(paths: string[], options: RunOptions): Promise<number> {
   const logger = createLogger(options.logLevel);
-  // Pipelines start consuming inside startWorker, before superviseSignals is installed: a SIGTERM in
-  // that window used to kill the process outright (default action), abandoning up to `concurrency`
-  // handlers mid-message with no drain and no exit 0. A signal that arrives while starting is held
-  // and re-raised once the supervisor listens, so it drains like any other.
-  // (The holder is removed only after the supervisor listens: dropping a signal's last listener closes
-  // its watcher, and a signal already caught but not yet dispatched would be swallowed.)
-  let early: NodeJS.Signals | undefined;
-  let supervising = false;
-  // Start-up can wait indefinitely (Redis unreachable: connections retry until it answers), so a
-  // second signal while starting exits at once, as it does after start-up.
-  const hold = (signal: NodeJS.Signals) => {
-    if (supervising) return;
-    if (early) {
-      logger.warn({ signal }, 'second signal while starting: exiting now; unfinished messages stay recoverable in Redis');
-      logger.flush();
-      process.exit(130);
-    }
-    early = signal;
-    logger.info({ signal }, 'signal received while starting: the worker drains as soon as it has started (a second signal exits now)');
-  };
-  const release = () => {
-    process.off('SIGTERM', hold);
-    process.off('SIGINT', hold);
-  };
-  process.on('SIGTERM', hold);
-  process.on('SIGINT', hold);
+  // Installed before start-up: pipelines consume while startWorker is still running (supervisor.ts).
+  const signals = new SignalSupervisor(logger);
   const worker = await startWorker(paths, { logger, redisUrl: options.redisUrl, metrics: true }).catch((error: unknown) => {
-    release();
+    signals.dispose();
     throw error;
   });
   const server = worker.metricsServer;
@@ -49,14 +25,10 @@ export async function runCommand(paths: string[], options: RunOptions): Promise<
   if (options.watch) reloader.watch();
   const onHangup = () => void reloader.reloadAll();
   process.on('SIGHUP', onHangup);
-  const supervised = superviseSignals(worker, logger, async () => {
+  const code = await signals.supervise(worker, async () => {
     process.off('SIGHUP', onHangup);
     await reloader.close();
   });
-  supervising = true;
-  release();
-  if (early) process.kill(process.pid, early);
-  const code = await supervised;
   logger.info('worker stopped');
   logger.flush();
   // Handlers abandoned after the grace period may still hold timers: they must not keep the process up.

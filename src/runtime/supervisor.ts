@@ -2,32 +2,72 @@ import type { Logger } from 'pino';
 import type { Worker } from './worker.ts';
 
 /**
- * SIGTERM/SIGINT: stop fetching, let in-flight messages finish within the grace period, flush acks,
- * close connections, resolve with exit code 0. A second signal exits at once (code 130).
+ * The one owner of SIGTERM and SIGINT for `pythia run`, from before start-up until exit.
+ *
+ * After start-up, the first signal drains: stop fetching, let in-flight messages finish within the
+ * grace period, flush acks, close connections, resolve with exit code 0. A second signal exits at once
+ * (code 130); unfinished messages stay recoverable in Redis.
+ *
+ * During start-up, pipelines already consume (inside startWorker) before there is a worker to stop, so
+ * a first signal is held and the worker drains as soon as it has started, rather than the default
+ * action killing handlers mid-message. Start-up can wait indefinitely (Redis unreachable: connections
+ * retry until it answers), so a second signal while starting exits at once too.
+ * The listeners are installed once and stay: removing a signal's last listener closes its watcher, and
+ * a signal already caught but not yet dispatched would be swallowed.
  */
-export function superviseSignals(worker: Worker, logger: Logger, onStopped?: () => Promise<void>): Promise<number> {
-  return new Promise((resolve) => {
-    let signals = 0;
-    const handle = (signal: NodeJS.Signals) => {
-      signals++;
-      if (signals > 1) {
-        logger.warn({ signal }, 'second signal: exiting now; unfinished messages stay recoverable in Redis');
-        logger.flush?.();
-        process.exit(130);
-      }
-      logger.info({ signal }, 'shutting down gracefully');
-      worker
-        .stop()
-        .then(() => onStopped?.())
-        .then(
-          () => resolve(0),
-          (error: unknown) => {
-            logger.error({ err: error }, 'shutdown failed');
-            resolve(1);
-          },
-        );
-    };
-    process.on('SIGTERM', handle);
-    process.on('SIGINT', handle);
-  });
+export class SignalSupervisor {
+  private received = 0;
+  private held: NodeJS.Signals | undefined;
+  private running: { worker: Worker; onStopped: (() => Promise<void>) | undefined; resolve: (code: number) => void } | undefined;
+
+  constructor(private readonly logger: Logger) {
+    process.on('SIGTERM', this.handle);
+    process.on('SIGINT', this.handle);
+  }
+
+  /** Start-up is done: a signal now drains `worker` (at once if one came while starting). Resolves with the exit code. */
+  supervise(worker: Worker, onStopped?: () => Promise<void>): Promise<number> {
+    return new Promise((resolve) => {
+      this.running = { worker, onStopped, resolve };
+      if (this.held) this.drain(this.held);
+    });
+  }
+
+  /** Start-up failed: the default signal actions apply again. */
+  dispose(): void {
+    process.off('SIGTERM', this.handle);
+    process.off('SIGINT', this.handle);
+  }
+
+  private readonly handle = (signal: NodeJS.Signals): void => {
+    this.received++;
+    const starting = this.running === undefined;
+    if (this.received > 1) {
+      const what = starting ? 'second signal while starting' : 'second signal';
+      this.logger.warn({ signal }, `${what}: exiting now; unfinished messages stay recoverable in Redis`);
+      this.logger.flush?.();
+      process.exit(130);
+    }
+    if (starting) {
+      this.held = signal;
+      this.logger.info({ signal }, 'signal received while starting: the worker drains as soon as it has started (a second signal exits now)');
+      return;
+    }
+    this.drain(signal);
+  };
+
+  private drain(signal: NodeJS.Signals): void {
+    const { worker, onStopped, resolve } = this.running as NonNullable<typeof this.running>;
+    this.logger.info({ signal }, 'shutting down gracefully');
+    worker
+      .stop()
+      .then(() => onStopped?.())
+      .then(
+        () => resolve(0),
+        (error: unknown) => {
+          this.logger.error({ err: error }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+  }
 }
