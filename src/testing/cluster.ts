@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { Cluster, Redis } from 'ioredis';
 import { freePort, RedisServer } from './redis-server.ts';
-import { waitFor } from './server-process.ts';
+import { waitFor } from './wait-for.ts';
 
 /**
  * A private Redis Cluster for one test file: `masters` redis-servers started with
@@ -47,7 +47,7 @@ export class RedisCluster {
         }
       }
       return true;
-    }, 20_000, 100);
+    }, { timeoutMs: 20_000, intervalMs: 100 });
     return this;
   }
 

@@ -24,6 +24,7 @@ import { RedisServer, startRedis } from './redis-server.ts';
 
 export { findRedisServer, freePort, RedisServer, startRedis, type RedisServerOptions } from './redis-server.ts';
 export type { DeadLetterEntry } from '../outputs/dead-letter.ts';
+export { waitFor, type WaitForOptions } from './wait-for.ts';
 
 export interface HarnessOptions {
   /** Run against this Redis (its connection replaces the file's). Default: a private redis-server on a free port. */

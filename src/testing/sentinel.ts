@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort, RedisServer } from './redis-server.ts';
-import { ServerProcess, oneShot, waitFor } from './server-process.ts';
+import { ServerProcess, oneShot } from './server-process.ts';
+import { waitFor } from './wait-for.ts';
 
 /**
  * A private Sentinel setup for one test file: one master, one replica (--replicaof the master) and
@@ -35,7 +36,7 @@ export class RedisSentinelSetup {
     this.master.port = await freePort();
     this.replica = new RedisServer({ appendonly: this.options.appendonly, args: [...FAST_SYNC, '--replicaof', '127.0.0.1', String(this.master.port)] });
     await Promise.all([this.master.start(), this.replica.start()]);
-    await waitFor('the replica to sync with the master', async () => (await this.info(this.replica.port, 'replication')).includes('master_link_status:up'), 15_000);
+    await waitFor('the replica to sync with the master', async () => (await this.info(this.replica.port, 'replication')).includes('master_link_status:up'), { timeoutMs: 15_000 });
 
     this.sentinelPort = await freePort();
     const conf = path.join(this.dir, 'sentinel.conf');
@@ -59,7 +60,7 @@ export class RedisSentinelSetup {
     await waitFor('the sentinel to discover the replica', async () => {
       const replicas = (await this.sentinelCommand('REPLICAS', this.name)) as string[][];
       return replicas.some((fields) => field(fields, 'port') === String(this.replica.port) && !/s_down|disconnected/.test(field(fields, 'flags') ?? ''));
-    }, 20_000, 100);
+    }, { timeoutMs: 20_000, intervalMs: 100 });
     return this;
   }
 
@@ -85,9 +86,9 @@ export class RedisSentinelSetup {
         if (/NOGOODSLAVE|INPROG/.test((error as Error).message)) return false;
         throw error;
       }
-    }, timeoutMs, 200);
-    await waitFor('the sentinel to switch to the new master', async () => (await this.masterPort()) === target, timeoutMs, 50);
-    await waitFor('the new master to report role:master', async () => (await this.info(target, 'replication')).includes('role:master'), timeoutMs, 50);
+    }, { timeoutMs, intervalMs: 200 });
+    await waitFor('the sentinel to switch to the new master', async () => (await this.masterPort()) === target, { timeoutMs, intervalMs: 50 });
+    await waitFor('the new master to report role:master', async () => (await this.info(target, 'replication')).includes('role:master'), { timeoutMs, intervalMs: 50 });
     return target;
   }
 
@@ -96,7 +97,7 @@ export class RedisSentinelSetup {
     await waitFor('the old master to replicate from the new one', async () => {
       const info = await this.info(port, 'replication');
       return info.includes('role:slave') && info.includes(`master_port:${masterPort}`) && info.includes('master_link_status:up');
-    }, timeoutMs, 100);
+    }, { timeoutMs, intervalMs: 100 });
   }
 
   /** A plain client of one server (by port) for assertions; closed by stop(). */

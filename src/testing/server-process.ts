@@ -57,21 +57,6 @@ export function tail(file: string, lines = 8): string {
   }
 }
 
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 10_000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-}
-
 /** A process that ends without stopping its servers (an uncaught error, process.exit) must not leave them behind. */
 export function killWithParent(child: ChildProcess): void {
   const reap = () => child.kill('SIGKILL');

@@ -91,15 +91,6 @@ export async function runWorker(server: RedisServer, loaded: LoadedPipeline, log
   return Worker.start([loaded], { redisUrl: server.url, logger });
 }
 
-/** Polls until `check` returns true or the timeout passes; returns the last result. */
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 20_000, intervalMs = 25): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  return check();
-}
 
 /** A process is alive unless it is gone or a zombie nobody has reaped yet (this container's init may not reap). */
 export function alive(pid: number): boolean {
@@ -110,8 +101,4 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -7,7 +7,8 @@ import type { PersistentRunner } from '../../src/handlers/persistent.ts';
 import type { HandlerContext, Message } from '../../src/handlers/types.ts';
 import type { Worker } from '../../src/runtime/worker.ts';
 import { startRedis, type RedisServer } from '../../src/testing/redis-server.ts';
-import { alive, captureLogger, FIXTURES, listPipeline, NODE, PipelineDir, REFERENCE, runWorker, sleep, waitFor } from './helpers.ts';
+import { alive, captureLogger, FIXTURES, listPipeline, NODE, PipelineDir, REFERENCE, runWorker } from './helpers.ts';
+import { sleep, waitFor } from '../helpers/wait.ts';
 
 const PY = `["python3", "${path.join(FIXTURES, 'behave_persistent.py')}"]`;
 const JS = `["${NODE}", "${path.join(FIXTURES, 'behave-persistent.mjs')}"]`;
@@ -64,7 +65,7 @@ describe('command handler, persistent mode', () => {
       const { worker } = await start(key.toLowerCase(), listPipeline(key.toLowerCase(), key, { concurrency: 16, handler: `command: ${command}\nmode: persistent\ninstances: 2` }));
       const n = 300;
       await redis.lpush(key, ...Array.from({ length: n }, (_, i) => JSON.stringify({ n: i })));
-      assert.ok(await waitFor(async () => (await redis.llen(`${key}:out`)) === n));
+      await waitFor(`LLEN ${key}:out === ${n}`, () => redis.llen(`${key}:out`), { until: (n) => n === n });
       const results = await outputs(key);
       assert.deepEqual(results.map((r) => (r.body as { n: number }).n).sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i));
       assert.ok(results.every((r) => r.handled_by === lang.toLowerCase() && r.attempt === 1));
@@ -82,7 +83,7 @@ describe('command handler, persistent mode', () => {
       const n = 200;
       // Every 25th message kills its child on its first attempt (os._exit / process.exit), with others in flight.
       await redis.lpush(key, ...Array.from({ length: n }, (_, i) => JSON.stringify({ n: i, crash_first: i % 25 === 10, sleep: 0.001 })));
-      assert.ok(await waitFor(async () => (await redis.llen(`${key}:out`)) === n), 'every message processed');
+      await waitFor('every message processed', async () => (await redis.llen(`${key}:out`)) === n);
       const results = await outputs(key);
       assert.deepEqual(results.map((r) => r.n).sort((a, b) => (a as number) - (b as number)), Array.from({ length: n }, (_, i) => i), 'each exactly once');
       assert.ok(new Set(results.map((r) => r.pid)).size > 2, 'crashed children were replaced by new processes');
@@ -96,7 +97,7 @@ describe('command handler, persistent mode', () => {
     const key = 'ps-fail';
     const { worker } = await start(key, listPipeline(key, key, { handler: `command: ${PY}\nmode: persistent` }));
     await redis.lpush(key, JSON.stringify({ n: 1, fail_first: true }), JSON.stringify({ n: 2, permanent: true }), JSON.stringify({ n: 3, none: true }), JSON.stringify({ n: 4 }));
-    assert.ok(await waitFor(async () => (await redis.llen(`${key}:out`)) === 2 && (await redis.llen(`${key}:dead`)) === 1 && (await redis.llen(key)) === 0));
+    await waitFor(`2 results, 1 dead letter and an empty ${key}`, async () => ({ out: await redis.llen(`${key}:out`), dead: await redis.llen(`${key}:dead`), queue: await redis.llen(key) }), { until: (n) => n.out === 2 && n.dead === 1 && n.queue === 0 });
     const byN = new Map((await outputs(key)).map((r) => [r.n, r]));
     assert.equal(byN.get(1)?.attempt, 2);
     assert.equal(byN.get(4)?.attempt, 1);
@@ -124,7 +125,7 @@ describe('command handler, persistent mode', () => {
       assert.ok(warnings.some((x) => String(x.msg).includes('no request in flight') && x.messageId === 'no-such-id'));
       await r.close();
       assert.deepEqual(r.pids, []);
-      assert.ok(await waitFor(() => !alive(pid as number), 3000), 'close() ended the child');
+      await waitFor('close() ended the child', () => !alive(pid as number), { timeoutMs: 3000 });
     }
   });
 
@@ -141,9 +142,9 @@ describe('command handler, persistent mode', () => {
     assert.ok(alive(pid), 'not killed on the timeout itself');
     // No reply for stuckAfterMs (the processing timeout) after the timeout: killed; what it held fails (retryable).
     await assert.rejects(queued, (e: { retryable?: boolean; message: string }) => e.retryable === true && /exited|killed/.test(e.message));
-    assert.ok(await waitFor(() => !alive(pid), 5000), 'the stuck child is gone');
+    await waitFor('the stuck child is gone', () => !alive(pid), { timeoutMs: 5000 });
     assert.equal(r.stats.stuckKills, 1);
-    assert.ok(await waitFor(() => r.pids.length === 1 && r.pids[0] !== pid, 5000), 'a new child replaced it');
+    await waitFor('a new child replaced it', () => r.pids.length === 1 && r.pids[0] !== pid, { timeoutMs: 5000 });
     assert.deepEqual(await r.invoke(message('after', { n: 8 }), context()), { n: 8, pid: r.pids[0], attempt: 1, lang: 'python' });
   });
 
@@ -151,7 +152,7 @@ describe('command handler, persistent mode', () => {
     const key = 'ps-stuck-pipeline';
     const { worker, records } = await start(key, listPipeline(key, key, { timeoutMs: 400, handler: `command: ${PY}\nmode: persistent` }));
     await redis.lpush(key, JSON.stringify({ n: 0, hang_first: true }), ...Array.from({ length: 9 }, (_, i) => JSON.stringify({ n: i + 1 })));
-    assert.ok(await waitFor(async () => (await redis.llen(`${key}:out`)) === 10, 15_000), 'every message processed');
+    await waitFor('every message processed', async () => (await redis.llen(`${key}:out`)) === 10, { timeoutMs: 15_000 });
     const results = await outputs(key);
     assert.deepEqual(results.map((r) => r.n).sort((a, b) => (a as number) - (b as number)), Array.from({ length: 10 }, (_, i) => i));
     assert.ok((results.find((r) => r.n === 0)?.attempt as number) >= 2);

@@ -3,7 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
 import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
-import { captureLogs, get, PipelineFiles, sample, waitFor } from './support/harness.ts';
+import { captureLogs, get, PipelineFiles, sample } from './support/harness.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const pipelineYaml = (name: string, source: string, concurrency: number) => `
 version: 1

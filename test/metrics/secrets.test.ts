@@ -4,7 +4,8 @@ import { registerSecret, scrubSecrets } from '../../src/redis/redact.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
 import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
-import { captureLogs, get, PipelineFiles, sample, waitFor } from './support/harness.ts';
+import { captureLogs, get, PipelineFiles, sample } from './support/harness.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const PASSWORD = 'pyth1a-S3cret/pa55+word';
 
@@ -87,7 +88,7 @@ shutdown: {grace_period_ms: 500}
     assert.ok((sample(down, 'pythia_redis_connections', { pipeline: 'secret', state: 'ready' }) ?? 3) < 3, 'connection gauge shows the outage');
     await redis.start();
     restarted = true;
-    await waitFor('readyz 200 after Redis is back', async () => (await scrape('/readyz')).status === 200, 15_000);
+    await waitFor('readyz 200 after Redis is back', async () => (await scrape('/readyz')).status === 200, { timeoutMs: 15_000 });
     await worker.stop();
     worker = undefined;
     await new Promise((r) => setTimeout(r, 50));

@@ -10,7 +10,8 @@ import { describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { parse } from 'yaml';
 import { freePort } from '../../src/testing/index.ts';
-import { ROOT, waitFor } from '../helpers/pipelines.ts';
+import { ROOT } from '../helpers/pipelines.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
 /** Instructions with continuation lines joined and comments dropped. */
@@ -124,7 +125,7 @@ describe('docker-compose.yml', () => {
     const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
     client.on('error', () => {});
     try {
-      assert.ok(await waitFor(async () => (await client.ping().catch(() => '')) === 'PONG', 10_000), 'redis-server started with the file');
+      await waitFor('redis-server started with the file', async () => (await client.ping().catch(() => '')) === 'PONG', { timeoutMs: 10_000 });
       assert.deepEqual(await client.config('GET', 'maxmemory-policy'), ['maxmemory-policy', 'noeviction']);
       assert.deepEqual(await client.config('GET', 'appendfsync'), ['appendfsync', 'everysec']);
     } finally {

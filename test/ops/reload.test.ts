@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { unlinkSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
-import { exited, PipelineDir, spawnWorker, waitFor } from '../helpers/pipelines.ts';
+import { exited, PipelineDir, spawnWorker } from '../helpers/pipelines.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const yaml = (name: string, out: string, extra = '') => `
 name: ${name}
@@ -42,7 +43,7 @@ describe('pythia run --watch (hot reload)', () => {
       };
       await push(20);
       await redis.client.rpush('q:bystander', JSON.stringify({ id: 1 }));
-      assert.ok(await waitFor(async () => (await redis.client.llen(`${name}:out-a`)) === 20), worker.output());
+      await waitFor(() => worker.output(), async () => (await redis.client.llen(`${name}:out-a`)) === 20);
 
       // A producer keeps going through both edits.
       let producing = true;
@@ -55,18 +56,18 @@ describe('pythia run --watch (hot reload)', () => {
 
       // Valid edit: the output key changes; the pipeline drains and restarts.
       redis.dir.write(name, yaml(name, `${name}:out-b`));
-      assert.ok(await waitFor(async () => (await redis.client.llen(`${name}:out-b`)) > 0, 15_000), `the edit was picked up\n${worker.output()}`);
+      await waitFor(() => `the edit was picked up\n${worker.output()}`, async () => (await redis.client.llen(`${name}:out-b`)) > 0, { timeoutMs: 15_000 });
 
       // Invalid edit: a misspelt key and a wrong type; the running pipeline keeps its configuration.
       redis.dir.write(name, yaml(name, `${name}:out-c`, 'concurency: 3\nresilience: {max_retries: lots}'));
-      assert.ok(await waitFor(() => worker.output().includes('reload rejected'), 10_000), worker.output());
+      await waitFor(() => worker.output(), () => worker.output().includes('reload rejected'), { timeoutMs: 10_000 });
       const before = await redis.client.llen(`${name}:out-b`);
-      assert.ok(await waitFor(async () => (await redis.client.llen(`${name}:out-b`)) > before + 10, 10_000), 'still consuming with the previous configuration');
+      await waitFor('still consuming with the previous configuration', async () => (await redis.client.llen(`${name}:out-b`)) > before + 10, { timeoutMs: 10_000 });
 
       producing = false;
       await producer;
       const total = next - 1;
-      assert.ok(await waitFor(async () => (await redis.client.llen(`${name}:out-a`)) + (await redis.client.llen(`${name}:out-b`)) >= total, 15_000));
+      await waitFor(`all ${total} messages in ${name}:out-a and ${name}:out-b`, async () => (await redis.client.llen(`${name}:out-a`)) + (await redis.client.llen(`${name}:out-b`)), { until: (n) => n >= total, timeoutMs: 15_000 });
       const done = [...(await ids(redis.client, `${name}:out-a`)), ...(await ids(redis.client, `${name}:out-b`))].sort((a, b) => a - b);
       assert.deepEqual(done, Array.from({ length: total }, (_, i) => i + 1), 'every message processed exactly once across the reload');
       assert.equal(await redis.client.llen(`${name}:out-c`), 0, 'the invalid edit never ran');
@@ -94,26 +95,26 @@ describe('pythia run --watch (hot reload)', () => {
       const worker = spawnWorker([sub.dir], { REDIS_URL: redis.server.url, PYTHIA_LOG_FORMAT: 'json', PYTHIA_LOG_LEVEL: 'info' }, ['--watch']);
       try {
         await redis.client.rpush('q:first', JSON.stringify({ id: 1 }));
-        assert.ok(await waitFor(async () => (await redis.client.llen('first:out')) === 1), worker.output());
+        await waitFor(() => worker.output(), async () => (await redis.client.llen('first:out')) === 1);
 
         const second = sub.write('second', yaml('second', 'second:out'));
         await redis.client.rpush('q:second', JSON.stringify({ id: 1 }));
-        assert.ok(await waitFor(async () => (await redis.client.llen('second:out')) === 1, 10_000), `new file started\n${worker.output()}`);
+        await waitFor(() => `new file started\n${worker.output()}`, async () => (await redis.client.llen('second:out')) === 1, { timeoutMs: 10_000 });
 
         unlinkSync(second);
-        assert.ok(await waitFor(() => messages(worker.output()).includes('pipeline stopped (file removed)'), 10_000), worker.output());
+        await waitFor(() => worker.output(), () => messages(worker.output()).includes('pipeline stopped (file removed)'), { timeoutMs: 10_000 });
         await redis.client.rpush('q:second', JSON.stringify({ id: 2 }));
         await redis.client.rpush('q:first', JSON.stringify({ id: 2 }));
-        assert.ok(await waitFor(async () => (await redis.client.llen('first:out')) === 2), 'the other pipeline kept running');
+        await waitFor('the other pipeline kept running', async () => (await redis.client.llen('first:out')) === 2);
         await new Promise((r) => setTimeout(r, 300));
         assert.equal(await redis.client.llen('q:second'), 1, 'the removed pipeline no longer consumes');
 
         // SIGHUP: the edited file is reloaded (even if the watcher were off).
         sub.write('first', yaml('first', 'first:out-hup'));
         worker.kill('SIGHUP');
-        assert.ok(await waitFor(() => messages(worker.output()).includes('reloading every pipeline file') && messages(worker.output()).includes('pipeline reloaded'), 10_000), worker.output());
+        await waitFor(() => worker.output(), () => messages(worker.output()).includes('reloading every pipeline file') && messages(worker.output()).includes('pipeline reloaded'), { timeoutMs: 10_000 });
         await redis.client.rpush('q:first', JSON.stringify({ id: 3 }));
-        assert.ok(await waitFor(async () => (await redis.client.llen('first:out-hup')) === 1, 10_000), worker.output());
+        await waitFor(() => worker.output(), async () => (await redis.client.llen('first:out-hup')) === 1, { timeoutMs: 10_000 });
       } finally {
         worker.kill('SIGTERM');
         assert.equal(await exited(worker), 0, worker.output());

@@ -1,8 +1,9 @@
 // Scenario 1: kill -9 the worker three times during a 50k-message run; restart it each time.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bodies, reapWorkers, exited, pipelineYaml, produce, report, sampleRss, spawnWorker, tally, waitFor } from './helpers.ts';
+import { bodies, reapWorkers, exited, pipelineYaml, produce, report, sampleRss, spawnWorker, tally } from './helpers.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const N = 50_000;
 const CONCURRENCY = 50;
@@ -30,7 +31,7 @@ describe('reliability: kill -9 the worker three times during a 50k run', () => {
       const recoveries: number[] = [];
       for (let k = 1; k <= KILLS; k++) {
         const target = Math.floor((N * k) / (KILLS + 1));
-        assert.ok(await waitFor(async () => (await redis.client.llen(out)) >= target, 60_000, 20), `worker reached ${target}:\n${worker.output()}`);
+        await waitFor(() => `worker reached ${target}:\n${worker.output()}`, async () => (await redis.client.llen(out)) >= target, { timeoutMs: 60_000, intervalMs: 20 });
         worker.kill('SIGKILL');
         await exited(worker);
         const inFlight = c.kind === 'list' ? await redis.client.llen(`{${key}}:processing:c1`) : ((await redis.client.xpending(key, 'g')) as [number])[0];
@@ -38,10 +39,11 @@ describe('reliability: kill -9 the worker three times during a 50k run', () => {
         const before = await redis.client.llen(out);
         const restarted = Date.now();
         worker = spawnWorker([file], env);
-        assert.ok(await waitFor(async () => (await redis.client.llen(out)) > before, 30_000, 20), `restart ${k} made progress:\n${worker.output()}`);
+        await waitFor(() => `restart ${k} made progress:\n${worker.output()}`, async () => (await redis.client.llen(out)) > before, { timeoutMs: 30_000, intervalMs: 20 });
         recoveries.push(Date.now() - restarted);
       }
-      const done = await waitFor(async () => (await tally(redis.client, out)).unique.size >= N, 90_000, 200);
+      // A failed wait is raised only after the report below, so the run still records how much was lost.
+      const unfinished = await waitFor(`all ${N} messages in ${out}`, async () => (await tally(redis.client, out)).unique.size, { until: (n) => n >= N, timeoutMs: 90_000, intervalMs: 200 }).then(() => undefined, (error: unknown) => error);
       worker.kill('SIGTERM');
       assert.equal(await exited(worker), 0, worker.output());
       const maxRss = rss.stop();
@@ -49,7 +51,7 @@ describe('reliability: kill -9 the worker three times during a 50k run', () => {
       const dead = await redis.client.llen(`${key}:dead`);
       const lost = N - unique.size;
       report({ scenario: `1. kill -9 ×${KILLS}, ${c.kind}`, messages: N, lost, duplicates, recovery: `${Math.max(...recoveries)} ms (restart → first output, max of ${KILLS})`, maxRss });
-      assert.ok(done, `processed ${unique.size} of ${N}`);
+      assert.ifError(unfinished);
       assert.equal(dead, 0, 'no dead letters');
       assert.equal(lost, 0, 'nothing lost');
       assert.ok(duplicates <= KILLS * (CONCURRENCY + BATCH), `duplicates (${duplicates}) within the in-flight bound`);

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 
 import { spawnWorker as spawnChild } from '../helpers/pipelines.ts';
 
-export { PipelineDir, exited, waitFor } from '../helpers/pipelines.ts';
+export { PipelineDir, exited } from '../helpers/pipelines.ts';
 
 const children = new Set<ReturnType<typeof spawnChild>>();
 
@@ -85,7 +85,6 @@ export function sampleRss(pid: () => number | undefined, intervalMs = 200): { st
   };
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One row of docs/reliability.md, printed so a run's numbers can be copied. */
 export function report(row: { scenario: string; messages: number; lost: number; duplicates: number; recovery?: string; maxRss?: number }): void {

@@ -2,8 +2,9 @@
 // The worker (a real `pythia run` child) must recover on its own; nothing Redis kept may be lost.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bodies, reapWorkers, exited, pipelineYaml, produce, report, sampleRss, sleep, spawnWorker, tally, waitFor } from './helpers.ts';
+import { bodies, reapWorkers, exited, pipelineYaml, produce, report, sampleRss, spawnWorker, tally } from './helpers.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
+import { sleep, waitFor } from '../helpers/wait.ts';
 
 const N = 10_000;
 const CONCURRENCY = 50;
@@ -38,7 +39,7 @@ describe('reliability: Redis outages under load', () => {
         await produce(redis.client, kind, key, bodies(1, N, { sleep: 1 }));
         const worker = spawnWorker([file], { REDIS_URL: redis.server.url });
         const rss = sampleRss(() => worker.pid);
-        assert.ok(await waitFor(async () => (await redis.client.llen(out)) >= N / 4, 60_000, 20), worker.output());
+        await waitFor(() => worker.output(), async () => (await redis.client.llen(out)) >= N / 4, { timeoutMs: 60_000, intervalMs: 20 });
         await act();
         const resumed = Date.now();
         const base = await redis.client.llen(out);
@@ -47,16 +48,17 @@ describe('reliability: Redis outages under load', () => {
           const length = await redis.client.llen(out);
           return length > base + 100 || length >= N;
         };
-        assert.ok(await waitFor(resumedNow, 30_000, 20), `worker resumed:\n${worker.output()}`);
+        await waitFor(() => `worker resumed:\n${worker.output()}`, resumedNow, { timeoutMs: 30_000, intervalMs: 20 });
         const recovery = Date.now() - resumed;
-        const done = await waitFor(async () => (await tally(redis.client, out)).unique.size >= N, 60_000, 200);
+        // A failed wait is raised only after the report below, so the run still records how much was lost.
+        const unfinished = await waitFor(() => `all ${N} messages in ${out}:\n${worker.output().slice(-3000)}`, async () => (await tally(redis.client, out)).unique.size, { until: (n) => n >= N, timeoutMs: 60_000, intervalMs: 200 }).then(() => undefined, (error: unknown) => error);
         worker.kill('SIGTERM');
         const code = await exited(worker);
         const maxRss = rss.stop();
         const { unique, duplicates } = await tally(redis.client, out);
         const dead = await redis.client.llen(`${key}:dead`);
         report({ scenario: `2. Redis ${outage}, ${kind}`, messages: N, lost: N - unique.size, duplicates, recovery: `${recovery} ms (after SIGCONT / restart)`, maxRss });
-        assert.ok(done, `processed ${unique.size} of ${N}:\n${worker.output().slice(-3000)}`);
+        assert.ifError(unfinished);
         assert.equal(dead, 0);
         assert.equal(code, 0, worker.output().slice(-3000));
         assert.ok(duplicates <= CONCURRENCY + BATCH, `duplicates (${duplicates}) within the in-flight bound`);

@@ -2,8 +2,9 @@
 // in-flight messages within the heartbeat TTL (list) or claim_idle_ms (stream); the recovery time is measured.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bodies, exited, pipelineYaml, produce, reapWorkers, report, sampleRss, spawnWorker, tally, waitFor } from './helpers.ts';
+import { bodies, exited, pipelineYaml, produce, reapWorkers, report, sampleRss, spawnWorker, tally } from './helpers.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const N = 10_000;
 const CONCURRENCY = 20;
@@ -44,28 +45,29 @@ describe('reliability: takeover of a killed worker\'s in-flight messages', () =>
       const a = spawnWorker([file], { REDIS_URL: redis.server.url, CONSUMER: 'a' });
       const b = spawnWorker([file], { REDIS_URL: redis.server.url, CONSUMER: 'b' });
       const rss = sampleRss(() => b.pid);
-      assert.ok(await waitFor(async () => (await redis.client.llen(out)) >= N / 4 && (await c.inFlightOf(key, 'a')).length > 0 && (await c.inFlightOf(key, 'b')).length > 0, 60_000, 20), `both consuming:\n${a.output()}\n${b.output()}`);
+      await waitFor(() => `both consuming:\n${a.output()}\n${b.output()}`, async () => (await redis.client.llen(out)) >= N / 4 && (await c.inFlightOf(key, 'a')).length > 0 && (await c.inFlightOf(key, 'b')).length > 0, { timeoutMs: 60_000, intervalMs: 20 });
       a.kill('SIGKILL');
       await exited(a);
       const killed = Date.now();
       const orphans = await c.inFlightOf(key, 'a');
       assert.ok(orphans.length > 0, 'a had messages in flight');
       // Taken over: nothing left in a's processing list / pending entries.
-      assert.ok(await waitFor(async () => (await c.inFlightOf(key, 'a')).length === 0, 15_000, 10), `b took over a's messages:\n${b.output()}`);
+      await waitFor(() => `b took over a's messages:\n${b.output()}`, async () => (await c.inFlightOf(key, 'a')).length === 0, { timeoutMs: 15_000, intervalMs: 10 });
       const takeover = Date.now() - killed;
       // And processed: every orphan is in the output.
-      assert.ok(await waitFor(async () => {
+      await waitFor(() => `every orphan of a processed by b:\n${b.output()}`, async () => {
         const { unique } = await tally(redis.client, out);
         return orphans.every((id) => unique.has(id));
-      }, 15_000, 20));
+      }, { timeoutMs: 15_000, intervalMs: 20 });
       const orphansDone = Date.now() - killed;
-      const done = await waitFor(async () => (await tally(redis.client, out)).unique.size >= N, 60_000, 100);
+      // A failed wait is raised only after the report below, so the run still records how much was lost.
+      const unfinished = await waitFor(`all ${N} messages in ${out}`, async () => (await tally(redis.client, out)).unique.size, { until: (n) => n >= N, timeoutMs: 60_000, intervalMs: 100 }).then(() => undefined, (error: unknown) => error);
       b.kill('SIGTERM');
       assert.equal(await exited(b), 0, b.output().slice(-2000));
       const maxRss = rss.stop();
       const { unique, duplicates } = await tally(redis.client, out);
       report({ scenario: `6. takeover, ${kind} (${orphans.length} in flight on the killed worker)`, messages: N, lost: N - unique.size, duplicates, recovery: `taken over ${takeover} ms, processed ${orphansDone} ms after the kill (bound ${c.bound} ms)`, maxRss });
-      assert.ok(done, `processed ${unique.size} of ${N}`);
+      assert.ifError(unfinished);
       assert.equal(unique.size, N, 'nothing lost');
       assert.ok(duplicates <= CONCURRENCY + BATCH, `duplicates (${duplicates}) within the in-flight bound`);
       assert.ok(takeover <= c.bound + 1500, `taken over in ${takeover} ms, within ${c.bound} ms plus 1.5 s of scheduling slack`);

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { waitFor } from '../helpers/pipelines.ts';
-import { listDeadLetters, pipelineYaml, sleep } from './helpers.ts';
+
+import { listDeadLetters, pipelineYaml } from './helpers.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
+import { sleep, waitFor } from '../helpers/wait.ts';
 
 const quiet = createLogger('silent');
 
@@ -23,11 +24,11 @@ describe('a message is acknowledged only after its dead letter was written', () 
       const unacked = async () => (kind === 'list' ? redis.client.llen(`{q:${name}}:processing:c1`) : ((await redis.client.xpending(`q:${name}`, 'g')) as [number])[0]);
       const worker = await Worker.start([loaded], { logger: quiet });
       try {
-        assert.ok(await waitFor(async () => (await unacked()) === 1, 5000), 'taken by the worker');
+        await waitFor('taken by the worker', async () => (await unacked()) === 1, { timeoutMs: 5000 });
         await sleep(400); // several failed LPUSH attempts
         assert.equal(await unacked(), 1, 'not acknowledged while the dead letter write fails');
         await redis.client.del(dead);
-        assert.ok(await waitFor(async () => (await redis.client.llen(dead)) >= 1 && (await unacked()) === 0, 5000), 'written, then acknowledged');
+        await waitFor('written, then acknowledged', async () => (await redis.client.llen(dead)) >= 1 && (await unacked()) === 0, { timeoutMs: 5000 });
         await sleep(200);
       } finally {
         await worker.stop();

@@ -4,9 +4,10 @@ import type { BreakerState } from '../../src/resilience/circuit-breaker.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { NO_OBSERVER } from '../../src/metrics/pipeline-observer.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { waitFor } from '../helpers/pipelines.ts';
-import { pipelineYaml, sleep } from './helpers.ts';
+
+import { pipelineYaml } from './helpers.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
+import { sleep, waitFor } from '../helpers/wait.ts';
 
 const quiet = createLogger('silent');
 const RESET = 700;
@@ -35,10 +36,10 @@ output: {list: "${name}:out"}
     const worker = await Worker.start([loaded], { logger: quiet, observerFor: () => ({ ...NO_OBSERVER, breaker: (state) => changes.push({ state, at: Date.now() }) }) });
     const pipeline = worker.pipelines[0];
     try {
-      assert.ok(await waitFor(() => changes.some((c) => c.state === 'open'), 5000), 'the breaker opened');
+      await waitFor('the breaker opened', () => changes.some((c) => c.state === 'open'), { timeoutMs: 5000 });
       const openedAt = (changes[0] as { at: number }).at;
       // While open: nothing is consumed. Sample the queue until just before the reset timeout.
-      await waitFor(async () => (await redis.client.llen(`${queue}:dead`)) >= 3, 1000);
+      await waitFor(`LLEN ${queue}:dead >= 3`, () => redis.client.llen(`${queue}:dead`), { until: (n) => n >= 3, timeoutMs: 1000 });
       const lengths: number[] = [];
       while (Date.now() < openedAt + RESET - 100) {
         lengths.push(await redis.client.llen(queue));
@@ -50,7 +51,7 @@ output: {list: "${name}:out"}
       assert.equal(pipeline?.breakerState, 'open');
 
       // Half-open: one trial (message 4) fails, so it opens again and consumption stops again.
-      assert.ok(await waitFor(() => changes.filter((c) => c.state === 'open').length >= 2, RESET + 2000), 'reopened after the failed trial');
+      await waitFor('reopened after the failed trial', () => changes.filter((c) => c.state === 'open').length >= 2, { timeoutMs: RESET + 2000 });
       const [, halfOpen, reopened] = changes;
       assert.equal(halfOpen?.state, 'half-open');
       assert.ok((halfOpen?.at ?? 0) - openedAt >= RESET - 5, `half-opened ${(halfOpen?.at ?? 0) - openedAt} ms after opening`);
@@ -62,7 +63,7 @@ output: {list: "${name}:out"}
       assert.deepEqual(new Set(second), new Set([5]), `queue length while open again: ${second.join(',')}`);
 
       // Half-open again: message 5 succeeds, the breaker closes, the rest flows.
-      assert.ok(await waitFor(async () => (await redis.client.llen(`${name}:out`)) >= 5, 5000), 'the good messages were processed after it closed');
+      await waitFor('the good messages were processed after it closed', async () => (await redis.client.llen(`${name}:out`)) >= 5, { timeoutMs: 5000 });
       assert.equal(await redis.client.llen(queue), 0);
     } finally {
       await worker.stop();

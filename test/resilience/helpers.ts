@@ -42,7 +42,6 @@ export function pythia(args: string[], env: Record<string, string> = {}): Promis
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** An output sink for `pythia dlq` command functions called in-process. */
 export function captured(): { out: (text: string) => void; err: (text: string) => void; stdout: string; stderr: string } {

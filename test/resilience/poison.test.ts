@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { waitFor } from '../helpers/pipelines.ts';
-import { listDeadLetters, pipelineYaml, sleep } from './helpers.ts';
+
+import { listDeadLetters, pipelineYaml } from './helpers.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
+import { sleep, waitFor } from '../helpers/wait.ts';
 
 const quiet = createLogger('silent');
 const GOOD = 10_000;
@@ -45,7 +46,7 @@ output: {list: "${name}:out"}
         await redis.client.lpush(queue, ...bodies);
         await sleep(EVERY_MS);
       }
-      assert.ok(await waitFor(async () => (await redis.client.llen(`${name}:out`)) >= GOOD && (await redis.client.llen(`${queue}:dead`)) >= 1, 20_000), 'all processed, the poison dead-lettered');
+      await waitFor('all processed, the poison dead-lettered', async () => (await redis.client.llen(`${name}:out`)) >= GOOD && (await redis.client.llen(`${queue}:dead`)) >= 1, { timeoutMs: 20_000 });
     } finally {
       await worker.stop();
     }
@@ -88,7 +89,7 @@ output: {list: "${name}:out"}
     await redis.client.lpush(queue, ...bodies); // the poison is first in line
     const worker = await Worker.start([loaded], { logger: quiet });
     try {
-      assert.ok(await waitFor(async () => (await redis.client.llen(`${name}:out`)) >= 50 && (await redis.client.llen(`${queue}:dead`)) >= 1, 10_000));
+      await waitFor('50 results and the poison dead-lettered', async () => ({ out: await redis.client.llen(`${name}:out`), dead: await redis.client.llen(`${queue}:dead`) }), { until: (n) => n.out >= 50 && n.dead >= 1, timeoutMs: 10_000 });
     } finally {
       await worker.stop();
     }

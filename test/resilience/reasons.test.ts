@@ -7,9 +7,10 @@ import type { LoadedPipeline } from '../../src/config/index.ts';
 import type { DeadLetterEntry, DeadLetterReason } from '../../src/outputs/dead-letter.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { PipelineDir, waitFor } from '../helpers/pipelines.ts';
+import { PipelineDir } from '../helpers/pipelines.ts';
 import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
-import { listDeadLetters, payloadBytes, pipelineYaml, pythia, sleep } from './helpers.ts';
+import { listDeadLetters, payloadBytes, pipelineYaml, pythia } from './helpers.ts';
+import { sleep, waitFor } from '../helpers/wait.ts';
 
 const quiet = createLogger('silent');
 const DLQ = 'reasons:dead';
@@ -146,7 +147,7 @@ describe('each dead-letter reason produces exactly one entry with the right fiel
   let entries: DeadLetterEntry[] = [];
 
   it('all seven arrive, one each, and the sources are acknowledged', async () => {
-    assert.ok(await waitFor(async () => (await client.llen(DLQ)) >= cases.length, 10_000), `dead letters: ${await client.llen(DLQ)}`);
+    await waitFor(`LLEN ${DLQ} >= ${cases.length}`, () => client.llen(DLQ), { until: (n) => n >= cases.length, timeoutMs: 10_000 });
     await sleep(500); // anything late (a second entry, a late timeout result) would show up now
     await worker?.stop();
     worker = undefined;
@@ -196,7 +197,7 @@ describe('each dead-letter reason produces exactly one entry with the right fiel
     await client.lpush('q:flag', '{"id":8,"permanent":"flag"}');
     const w = await Worker.start([pipeline], { logger: quiet });
     try {
-      assert.ok(await waitFor(async () => (await client.llen('q:flag:dead')) >= 1, 5000));
+      await waitFor(`LLEN q:flag:dead >= 1`, () => client.llen('q:flag:dead'), { until: (n) => n >= 1, timeoutMs: 5000 });
       await sleep(100);
     } finally {
       await w.stop();

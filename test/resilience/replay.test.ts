@@ -11,9 +11,10 @@ import { replayDeadLetters } from '../../src/dlq/replay.ts';
 import type { DeadLetterEntry } from '../../src/outputs/dead-letter.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { PipelineDir, waitFor } from '../helpers/pipelines.ts';
+import { PipelineDir } from '../helpers/pipelines.ts';
 import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
 import { listDeadLetters, pipelineYaml, captured, pythia } from './helpers.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const quiet = createLogger('silent');
 const BINARY = Buffer.from([0x00, 0xff, 0xfe, 0x80, 0x41, 0x0a, 0xc3, 0x28]);
@@ -56,7 +57,7 @@ output: {list: "${name}:out"}
     const worker = await Worker.start([loaded], { logger: quiet });
     try {
       await client.lpush(`q:${name}`, ...[1, 2, 3].map((id) => JSON.stringify({ id, broken_while: marker })));
-      assert.ok(await waitFor(async () => (await client.llen(dead)) >= 3, 5000));
+      await waitFor(`LLEN ${dead} >= 3`, () => client.llen(dead), { until: (n) => n >= 3, timeoutMs: 5000 });
       const before = await listDeadLetters(client, dead);
       assert.deepEqual(before.map((e) => [e.reason, e.attempts]), [['retries_exhausted', 2], ['retries_exhausted', 2], ['retries_exhausted', 2]]);
 
@@ -84,13 +85,13 @@ output: {list: "${name}:out"}
       const one = await pythia(['dlq', 'replay', file, '--id', firstId]);
       assert.equal(one.code, 0, one.stderr);
       assert.equal(one.stdout, `replayed ${firstId}\n`);
-      assert.ok(await waitFor(async () => (await client.llen(`${name}:out`)) >= 1, 5000));
+      await waitFor(`LLEN ${name}:out >= 1`, () => client.llen(`${name}:out`), { until: (n) => n >= 1, timeoutMs: 5000 });
       assert.equal(await client.llen(dead), 2);
 
       const all = captured();
       assert.equal(await dlqReplayCommand(file, { all: true }, all), 0, all.stderr);
       assert.match(all.stderr, new RegExp(`replayed 2 entries from list ${dead} into list q:${name}`));
-      assert.ok(await waitFor(async () => (await client.llen(`${name}:out`)) >= 3, 5000));
+      await waitFor(`LLEN ${name}:out >= 3`, () => client.llen(`${name}:out`), { until: (n) => n >= 3, timeoutMs: 5000 });
       assert.equal(await client.llen(dead), 0, 'the dead letter is empty');
       const done = await results(`${name}:out`);
       assert.deepEqual(done.map((r) => [r.id, r.attempt]), order.map((id) => [id, 1]), 'processed oldest dead letter first, attempts reset');
@@ -145,7 +146,7 @@ output: {list: "${name}:out"}
     const worker = await Worker.start([loaded], { logger: quiet });
     try {
       const originalId = (await client.xadd(`s:${name}`, '*', 'kind', 'bin', 'body', BINARY, 'tail', 'x')) as string;
-      assert.ok(await waitFor(async () => (await client.xlen(`s:${name}:dead`)) >= 1, 5000));
+      await waitFor(`XLEN s:${name}:dead >= 1`, () => client.xlen(`s:${name}:dead`), { until: (n) => n >= 1, timeoutMs: 5000 });
       const [[deadId, flat]] = (await client.xrangeBuffer(`s:${name}:dead`, '-', '+')) as [[Buffer, Buffer[]]];
       const names = flat.filter((_, i) => i % 2 === 0).map((b) => b.toString());
       assert.deepEqual(names, ['body', 'payload', 'reason']);
@@ -168,7 +169,7 @@ output: {list: "${name}:out"}
       const replay = await pythia(['dlq', 'replay', file, '--all']);
       assert.equal(replay.code, 0, replay.stderr);
       assert.equal(replay.stdout, `replayed ${deadId.toString()}\n`);
-      assert.ok(await waitFor(async () => (await client.llen(`${name}:out`)) >= 1, 5000));
+      await waitFor(`LLEN ${name}:out >= 1`, () => client.llen(`${name}:out`), { until: (n) => n >= 1, timeoutMs: 5000 });
       assert.equal(await client.xlen(`s:${name}:dead`), 0, 'the dead letter is empty');
       const [done] = await results(`${name}:out`);
       assert.ok(Buffer.from(done?.raw ?? '', 'base64').equals(BINARY), 'the replayed body is byte for byte the original');
@@ -192,7 +193,7 @@ output: {list: "${name}:out"}
     const dead = `pythia:${name}:dead`;
     let worker = await Worker.start([loaded], { logger: quiet });
     await client.publish('chp:one', JSON.stringify({ id: 1 }));
-    assert.ok(await waitFor(async () => (await client.llen(dead)) >= 1, 5000), 'the default dead letter of a channel pipeline');
+    await waitFor('the default dead letter of a channel pipeline', async () => (await client.llen(dead)) >= 1, { timeoutMs: 5000 });
     await worker.stop();
     const [entry] = await listDeadLetters(client, dead);
     assert.deepEqual(entry?.source, { kind: 'channel', channel: 'chp:one', pattern: 'chp:*' });
@@ -207,7 +208,7 @@ output: {list: "${name}:out"}
     try {
       const heard = await replayDeadLetters(client, location, target, { pipeline: name });
       assert.equal(heard.replayed.length, 1);
-      assert.ok(await waitFor(async () => (await client.llen(`${name}:out`)) >= 1, 5000));
+      await waitFor(`LLEN ${name}:out >= 1`, () => client.llen(`${name}:out`), { until: (n) => n >= 1, timeoutMs: 5000 });
       assert.equal(await client.llen(dead), 0);
       const [done] = await results(`${name}:out`);
       assert.deepEqual([done?.id, done?.attempt], [1, 1]);

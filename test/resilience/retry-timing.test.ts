@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { waitFor } from '../helpers/pipelines.ts';
+
 import { pipelineYaml } from './helpers.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const quiet = createLogger('silent');
 
@@ -33,7 +34,7 @@ output: {list: "${name}:out"}
         const body = JSON.stringify({ id: 1, succeed_on: SUCCEED_ON });
         if (kind === 'list') await redis.client.lpush(`q:${name}`, body);
         else await redis.client.xadd(`s:${name}`, '*', 'body', body);
-        assert.ok(await waitFor(async () => (await redis.client.llen(`${name}:out`)) >= 1, 5000), 'the message succeeded in the end');
+        await waitFor('the message succeeded in the end', async () => (await redis.client.llen(`${name}:out`)) >= 1, { timeoutMs: 5000 });
       } finally {
         await worker.stop();
       }

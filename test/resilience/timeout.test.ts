@@ -4,9 +4,10 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { waitFor } from '../helpers/pipelines.ts';
-import { listDeadLetters, pipelineYaml, sleep } from './helpers.ts';
+
+import { listDeadLetters, pipelineYaml } from './helpers.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
+import { sleep, waitFor } from '../helpers/wait.ts';
 
 const quiet = createLogger('silent');
 const TIMEOUT = 150;
@@ -32,12 +33,12 @@ output: {list: "${name}:out"}
       const produced = Date.now();
       // 1 hangs on its first attempt only: the retry succeeds. 2 hangs on both attempts: dead letter.
       await redis.client.lpush(`q:${name}`, JSON.stringify({ id: 1, hang: HANG, hang_attempts: 1, report_to: reports }), JSON.stringify({ id: 2, hang: HANG, report_to: reports }));
-      assert.ok(await waitFor(async () => (await redis.client.llen(`q:${name}:dead`)) >= 1, 5000));
+      await waitFor(`LLEN q:${name}:dead >= 1`, () => redis.client.llen(`q:${name}:dead`), { until: (n) => n >= 1, timeoutMs: 5000 });
       const deadAt = Date.now();
       assert.ok(deadAt - produced < HANG - 50, `dead-lettered ${deadAt - produced} ms after it was produced: the deadline, not the handler, decides`);
       assert.equal(await redis.client.llen(`${name}:out`), 1, 'the retry of 1 succeeded');
       // Both hung attempts of 2 and the first of 1 finish now, late: nothing of them may be written.
-      assert.ok(await waitFor(() => existsSync(reports) && readFileSync(reports, 'utf8').trim().split('\n').length >= 3, 5000), 'the hung attempts finished');
+      await waitFor('the hung attempts finished', () => existsSync(reports) && readFileSync(reports, 'utf8').trim().split('\n').length >= 3, { timeoutMs: 5000 });
       await sleep(100);
     } finally {
       await worker.stop();

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { exited, spawnWorker, waitFor } from '../helpers/pipelines.ts';
+import { exited, spawnWorker } from '../helpers/pipelines.ts';
 import type { Redis } from 'ioredis';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /** Ids in an output list, and how many of them came more than once. */
 async function tally(client: Redis, key: string): Promise<{ unique: Set<number>; duplicates: number }> {
@@ -55,18 +56,17 @@ metrics: {enabled: false}
       await produce(key, c.kind);
       const env = { REDIS_URL: redis.server.url };
       const first = spawnWorker([file], { ...env, CONSUMER: c.consumers[0] as string });
-      assert.ok(await waitFor(async () => (await redis.client.llen(`${name}:out`)) >= 500, 30_000), `first worker made progress:\n${first.output()}`);
+      await waitFor(() => `first worker made progress:\n${first.output()}`, async () => (await redis.client.llen(`${name}:out`)) >= 500, { timeoutMs: 30_000 });
       first.kill('SIGKILL');
       await exited(first);
       const inFlight = c.kind === 'list' ? await redis.client.llen(`{${key}}:processing:${c.consumers[0]}`) : ((await redis.client.xpending(key, 'g')) as [number])[0];
       assert.ok(inFlight > 0, 'messages were in flight at the kill');
 
       const second = spawnWorker([file], { ...env, CONSUMER: c.consumers[1] as string });
-      const done = await waitFor(async () => (await tally(redis.client, `${name}:out`)).unique.size >= N, 60_000);
+      await waitFor(`all ${N} messages in ${name}:out`, async () => (await tally(redis.client, `${name}:out`)).unique.size, { until: (n) => n >= N, timeoutMs: 60_000 });
       second.kill('SIGTERM');
       assert.equal(await exited(second), 0, second.output());
       const { unique, duplicates } = await tally(redis.client, `${name}:out`);
-      assert.ok(done, `processed ${unique.size} of ${N}`);
       assert.equal(unique.size, N, 'nothing lost');
       assert.ok(duplicates <= CONCURRENCY + BATCH, `duplicates (${duplicates}) within the in-flight bound`);
     });

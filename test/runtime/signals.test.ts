@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../helpers/redis-server.ts';
-import { PipelineDir, exited, spawnWorker, waitFor } from '../helpers/pipelines.ts';
+import { PipelineDir, exited, spawnWorker } from '../helpers/pipelines.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 describe('signals while the worker is still starting', () => {
   const dir = new PipelineDir();
@@ -18,9 +19,9 @@ handler: {module: "{{support}}/handlers/record.mjs"}
 metrics: {enabled: false}
 `);
     const worker = spawnWorker([file], { PYTHIA_LOG_LEVEL: 'info' });
-    assert.ok(await waitFor(() => worker.output().includes('redis connection error'), 15_000), worker.output());
+    await waitFor(() => worker.output(), () => worker.output().includes('redis connection error'), { timeoutMs: 15_000 });
     worker.kill('SIGTERM');
-    assert.ok(await waitFor(() => worker.output().includes('signal received while starting'), 5000), worker.output());
+    await waitFor(() => worker.output(), () => worker.output().includes('signal received while starting'), { timeoutMs: 5000 });
     assert.equal(worker.exitCode, null, 'the first signal alone waits for start-up');
     worker.kill('SIGTERM');
     const code = await Promise.race([exited(worker), new Promise((r) => setTimeout(() => r('timeout'), 5000))]);

@@ -3,8 +3,9 @@ import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Producer } from '../../src/runtime/producer.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { PipelineDir, waitFor } from '../helpers/pipelines.ts';
+import { PipelineDir } from '../helpers/pipelines.ts';
 import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const N = 2000;
 const quiet = createLogger('silent');
@@ -43,7 +44,7 @@ describe('each source kind processes every message exactly once', () => {
       await producer.close();
       const worker = await Worker.start([loaded], { logger: quiet });
       const client = server.client();
-      assert.ok(await waitFor(async () => (await client.llen(`${name}:out`)) >= N), 'all messages processed');
+      await waitFor('all messages processed', async () => (await client.llen(`${name}:out`)) >= N);
       await worker.stop();
       const seen = await ids(`${name}:out`);
       assert.equal(seen.length, N);
@@ -62,7 +63,7 @@ describe('each source kind processes every message exactly once', () => {
     await producer.close();
     const worker = await Worker.start([loaded], { logger: quiet });
     const client = server.client();
-    assert.ok(await waitFor(async () => (await client.llen(`${name}:out`)) >= 100));
+    await waitFor(`LLEN ${name}:out >= 100`, () => client.llen(`${name}:out`), { until: (n) => n >= 100 });
     await worker.stop();
     // The output list is LPUSHed too: reversed, it is the processing order.
     const order = (await ids(`${name}:out`)).reverse();
@@ -77,7 +78,7 @@ describe('each source kind processes every message exactly once', () => {
     await producer.close();
     const worker = await Worker.start([loaded], { logger: quiet });
     const client = server.client();
-    assert.ok(await waitFor(async () => (await client.llen(`${name}:out`)) >= N));
+    await waitFor(`LLEN ${name}:out >= ${N}`, () => client.llen(`${name}:out`), { until: (n) => n >= N });
     await worker.stop();
     const seen = await ids(`${name}:out`);
     assert.equal(new Set(seen).size, N);
@@ -93,7 +94,7 @@ describe('each source kind processes every message exactly once', () => {
     await client.xadd(`s:${name}`, '*', 'body', '{"id": 1}', 'extra', 'x');
     await client.xadd(`s:${name}`, '*', 'id', '2', 'kind', 'plain');
     const worker = await Worker.start([loaded], { logger: quiet });
-    assert.ok(await waitFor(async () => (await client.llen(`${name}:out`)) >= 2));
+    await waitFor(`LLEN ${name}:out >= 2`, () => client.llen(`${name}:out`), { until: (n) => n >= 2 });
     await worker.stop();
     const results = (await client.lrange(`${name}:out`, 0, -1)).map((r) => JSON.parse(r) as { body: unknown; fields: Record<string, string> }).reverse();
     assert.deepEqual(results[0], { body: { id: 1 }, fields: { body: '{"id": 1}', extra: 'x' } });
@@ -109,7 +110,7 @@ describe('each source kind processes every message exactly once', () => {
     await producer.send({ count: N });
     await producer.close();
     await client.publish('pat.one', JSON.stringify({ id: N + 1 }));
-    assert.ok(await waitFor(async () => (await client.llen(`${name}:out`)) >= N + 1));
+    await waitFor(`LLEN ${name}:out >= ${N + 1}`, () => client.llen(`${name}:out`), { until: (n) => n >= N + 1 });
     await worker.stop();
     const seen = await ids(`${name}:out`);
     assert.equal(new Set(seen).size, N + 1);

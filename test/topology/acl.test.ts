@@ -7,7 +7,8 @@ import { RunningPipeline } from '../../src/runtime/pipeline.ts';
 import { Worker } from '../../src/runtime/worker.ts';
 import { startRedis, type RedisServer } from '../../src/testing/redis-server.ts';
 import { handled } from './handlers/record.ts';
-import { PipelineFiles, RECORD_HANDLER, spawnPythia, terminate, until } from './support.ts';
+import { PipelineFiles, RECORD_HANDLER, spawnPythia, terminate } from './support.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 // Characters that would need escaping in a URL: the credentials travel in username/password fields.
 const PASSWORD = 'Zq7:p@ss/w0rd%#!-acl-secret';
@@ -88,10 +89,10 @@ describe('ACL: a user allowed only the pipeline\'s keys, credentials from the en
     const file = files.write('acl-list', yaml('acl-list', '  list: {key: task-queue, batch_size: 20, recovery_interval_ms: 200}', 'output: {list: "task-queue:done"}').replace('metrics: {enabled: false}', 'metrics: {enabled: true, host: 127.0.0.1, port: 0, redis: {interval_ms: 100}}'));
     const child = spawnPythia([file], { ...env, PYTHIA_LOG_LEVEL: 'debug' });
     try {
-      await until('the worker to start consuming', () => /pipeline consuming/.test(child.output()) || child.exitCode !== null, 20_000);
+      await waitFor('the worker to start consuming', () => /pipeline consuming/.test(child.output()) || child.exitCode !== null, { timeoutMs: 20_000 });
       assert.equal(child.exitCode, null, child.output());
       await admin.lpush('task-queue', ...Array.from({ length: 200 }, (_, i) => JSON.stringify({ id: i + 1 })), 'not json');
-      await until('every message handled or dead-lettered', async () => (await admin.llen('task-queue:done')) === 200 && (await admin.llen('task-queue:dead')) === 1, 20_000);
+      await waitFor('every message handled or dead-lettered', async () => (await admin.llen('task-queue:done')) === 200 && (await admin.llen('task-queue:dead')) === 1, { timeoutMs: 20_000 });
     } finally {
       assert.equal(await terminate(child), 0, child.output());
     }
@@ -111,7 +112,7 @@ describe('ACL: a user allowed only the pipeline\'s keys, credentials from the en
     for (let i = 1; i <= 100; i++) await admin.xadd('events', '*', 'body', JSON.stringify({ id: i }));
     const worker = await Worker.start([loaded], { logger });
     try {
-      await until('every entry handled', () => handled('events').size >= 100, 15_000);
+      await waitFor('every entry handled', () => handled('events').size >= 100, { timeoutMs: 15_000 });
     } finally {
       await worker.stop();
     }
@@ -120,7 +121,7 @@ describe('ACL: a user allowed only the pipeline\'s keys, credentials from the en
     const wrong = await files.load('acl-wrong', yaml('acl-wrong', '  list: {key: task-queue}'), { ...env, REDIS_PASSWORD: `${PASSWORD}-wrong` });
     const pipeline = new RunningPipeline(wrong, { logger });
     try {
-      await until('the authentication error to be logged', () => /WRONGPASS|invalid username-password/.test(logs.text()), 10_000);
+      await waitFor('the authentication error to be logged', () => /WRONGPASS|invalid username-password/.test(logs.text()), { timeoutMs: 10_000 });
     } finally {
       pipeline.source.interrupt();
       await pipeline.pool.close();

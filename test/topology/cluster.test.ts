@@ -10,7 +10,8 @@ import { Producer } from '../../src/runtime/producer.ts';
 import { Worker } from '../../src/runtime/worker.ts';
 import { clusterUnsupportedReason, startRedisCluster, type RedisCluster } from '../../src/testing/cluster.ts';
 import { handled } from './handlers/record.ts';
-import { duplicates, PipelineFiles, RECORD_HANDLER, range, until } from './support.ts';
+import { duplicates, PipelineFiles, RECORD_HANDLER, range } from './support.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const quiet = createLogger('silent');
 const N = 1000;
@@ -65,7 +66,7 @@ describe('Redis Cluster: 3 masters made with redis-cli --cluster create', { skip
     const worker = await Worker.start([loaded], { logger: quiet });
     const seen = handled(key);
     try {
-      await until('every list message to be handled', () => seen.size >= N + 3, 30_000);
+      await waitFor('every list message to be handled', () => seen.size >= N + 3, { timeoutMs: 30_000 });
     } finally {
       await worker.stop();
     }
@@ -86,7 +87,7 @@ describe('Redis Cluster: 3 masters made with redis-cli --cluster create', { skip
     const worker = await Worker.start([loaded], { logger: quiet });
     const seen = handled(key);
     try {
-      await until('every stream entry to be handled', () => seen.size >= N, 30_000);
+      await waitFor('every stream entry to be handled', () => seen.size >= N, { timeoutMs: 30_000 });
     } finally {
       await worker.stop();
     }
@@ -119,7 +120,7 @@ describe('Redis Cluster: 3 masters made with redis-cli --cluster create', { skip
     await producer.close();
     const worker = await Worker.start([stream], { logger: quiet });
     try {
-      await until('the tagged stream to be consumed', () => handled(key).size >= 20, 15_000);
+      await waitFor('the tagged stream to be consumed', () => handled(key).size >= 20, { timeoutMs: 15_000 });
     } finally {
       await worker.stop();
     }

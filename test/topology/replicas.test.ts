@@ -4,7 +4,8 @@ import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
 import { startRedis, type RedisServer } from '../../src/testing/redis-server.ts';
 import { handled } from './handlers/record.ts';
-import { duplicates, PipelineFiles, RECORD_HANDLER, spawnPythia, terminate, until, type WorkerProcess } from './support.ts';
+import { duplicates, PipelineFiles, RECORD_HANDLER, spawnPythia, terminate, type WorkerProcess } from './support.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const REPLICAS = 3;
 const N = 3000;
@@ -46,7 +47,7 @@ describe(`replicas: ${REPLICAS} pythia run processes on one list and one stream 
     for (let i = 0; i < REPLICAS; i++) workers.push(spawnPythia([list, stream], { REDIS_URL: server.url, PYTHIA_CONSUMER: `replica-${i + 1}`, PYTHIA_LOG_LEVEL: 'info' }));
     const client = server.client();
     try {
-      await until('every replica to consume both pipelines', () => workers.every((w) => (w.output().match(/pipeline consuming/g) ?? []).length === 2 || w.exitCode !== null), 30_000);
+      await waitFor('every replica to consume both pipelines', () => workers.every((w) => (w.output().match(/pipeline consuming/g) ?? []).length === 2 || w.exitCode !== null), { timeoutMs: 30_000 });
       for (const w of workers) assert.equal(w.exitCode, null, w.output());
 
       // Messages that take a little time (1 ms), so that every replica gets some while others are busy.
@@ -58,7 +59,7 @@ describe(`replicas: ${REPLICAS} pythia run processes on one list and one stream 
         for (const body of bodies.slice(i, i + 500)) pipe.xadd('jobs-stream', '*', 'body', body);
         await pipe.exec();
       }
-      await until('every message of both pipelines handled', async () => (await client.llen('replica-list:done')) >= N && (await client.llen('replica-stream:done')) >= N, 40_000);
+      await waitFor('every message of both pipelines handled', async () => (await client.llen('replica-list:done')) >= N && (await client.llen('replica-stream:done')) >= N, { timeoutMs: 40_000 });
       t.diagnostic(`${REPLICAS} replicas handled ${2 * N} messages in ${Date.now() - started} ms`);
     } finally {
       const codes = await Promise.all(workers.map((w) => terminate(w)));
@@ -92,7 +93,7 @@ describe(`replicas: ${REPLICAS} pythia run processes on one list and one stream 
     const client = server.client();
     try {
       for (let i = 1; i <= 4; i++) await client.xadd('slow', '*', 'body', JSON.stringify({ id: i, sleep: 1200 }));
-      await until('the four slow entries to be handled', () => handled('slow').size === 4, 15_000);
+      await waitFor('the four slow entries to be handled', () => handled('slow').size === 4, { timeoutMs: 15_000 });
       // Long enough for a claim to have happened (idle 300 ms, checked every 100 ms) and finished.
       await new Promise((r) => setTimeout(r, 1500));
     } finally {

@@ -6,7 +6,8 @@ import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
 import { startRedisSentinel, type RedisSentinelSetup } from '../../src/testing/sentinel.ts';
 import { handled } from './handlers/record.ts';
-import { PipelineFiles, RECORD_HANDLER, until } from './support.ts';
+import { PipelineFiles, RECORD_HANDLER } from './support.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const quiet = createLogger('silent');
 
@@ -62,7 +63,7 @@ shutdown: {grace_period_ms: 5000}
 
     let switchedAt = 0;
     try {
-      await until('some entries before the failover', () => handled(key).size >= 200, 10_000);
+      await waitFor('some entries before the failover', () => handled(key).size >= 200, { timeoutMs: 10_000 });
       const newMaster = await setup.failover();
       switchedAt = Date.now();
       assert.equal(newMaster, setup.replica.port);
@@ -70,11 +71,11 @@ shutdown: {grace_period_ms: 5000}
       // demotes the old master about 10 s later: an entry written on the new master is handled soon.
       await setup.client(newMaster).xadd(key, '*', 'body', JSON.stringify({ id: 'probe' }));
       const probeAt = Date.now();
-      await until('the worker to handle an entry written on the new master', () => handled(key).has('probe'), 8000, 10);
+      await waitFor('the worker to handle an entry written on the new master', () => handled(key).has('probe'), { timeoutMs: 8000, intervalMs: 10 });
       t.diagnostic(`an entry written on the new master was handled ${Date.now() - probeAt} ms later (${Date.now() - switchedAt} ms after the switch)`);
       // Keep producing after the switch: these entries exist only on the new master.
       const before = acked.size;
-      await until('entries acknowledged after the failover', () => acked.size >= before + 300, 15_000);
+      await waitFor('entries acknowledged after the failover', () => acked.size >= before + 300, { timeoutMs: 15_000 });
     } finally {
       producing = false;
       await Promise.all(lanes);
@@ -88,8 +89,8 @@ shutdown: {grace_period_ms: 5000}
     present.delete('probe');
     const seen = handled(key);
     try {
-      await until('every entry on the new master to be handled', () => [...present.keys()].every((id) => seen.has(id)), 20_000);
-      await until('nothing pending in the group on the new master', async () => ((await newMaster.xpending(key, 'workers')) as [number])[0] === 0, 20_000);
+      await waitFor('every entry on the new master to be handled', () => [...present.keys()].every((id) => seen.has(id)), { timeoutMs: 20_000 });
+      await waitFor('nothing pending in the group on the new master', async () => ((await newMaster.xpending(key, 'workers')) as [number])[0] === 0, { timeoutMs: 20_000 });
     } finally {
       await worker.stop();
     }

@@ -31,16 +31,6 @@ export class PipelineFiles {
   }
 }
 
-/** Polls `check` until it returns true; throws naming `what` after the timeout. */
-export async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000, everyMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  if (await check()) return;
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
 
 export type WorkerProcess = ChildProcess & { output: () => string };
 

@@ -7,7 +7,8 @@ import { Producer } from '../../src/runtime/producer.ts';
 import { Worker } from '../../src/runtime/worker.ts';
 import { makeCertificates, startTlsRedis, tlsUnsupportedReason, type TestCertificates, type TlsRedisServer } from '../../src/testing/tls.ts';
 import { handled } from './handlers/record.ts';
-import { duplicates, PipelineFiles, RECORD_HANDLER, until } from './support.ts';
+import { duplicates, PipelineFiles, RECORD_HANDLER } from './support.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const quiet = createLogger('silent');
 const skip = tlsUnsupportedReason();
@@ -60,7 +61,7 @@ describe('TLS: a self-signed CA made with openssl at test time', { skip, timeout
     await producer.close();
     const worker = await Worker.start([loaded], { logger: quiet });
     try {
-      await until(`the ${name} pipeline to handle every message`, () => handled(key).size >= 300, 15_000);
+      await waitFor(`the ${name} pipeline to handle every message`, () => handled(key).size >= 300, { timeoutMs: 15_000 });
     } finally {
       await worker.stop();
     }

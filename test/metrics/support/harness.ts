@@ -66,13 +66,3 @@ export function sample(exposition: string, name: string, labels: Record<string, 
   }
   return undefined;
 }
-
-/** Polls until `check` is true; throws with `what` after the timeout. */
-export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
