@@ -31,6 +31,54 @@ export class PipelineDir {
   }
 }
 
+/**
+ * The top-level sections of a test pipeline, each the YAML after its key: a flow value (`{list: "q:out"}`) on the
+ * key's line, or indented lines (`  list: {key: q}`), which go under it.
+ */
+export interface PipelineSections {
+  /** Default: the URL from `${REDIS_URL}`. false leaves the section out (the test hands Worker.start a URL). */
+  redis?: string | false;
+  source?: string;
+  message?: string;
+  handler?: string;
+  concurrency?: number;
+  resilience?: string;
+  output?: string;
+  /** Default: disabled. */
+  metrics?: string;
+  shutdown?: string;
+}
+
+/** Pipeline YAML for tests: `version`, `name`, the given sections, then `extra` (any further top-level lines). */
+export function pipelineYaml(name: string, sections: PipelineSections, extra = ''): string {
+  const { redis = '{url: "${REDIS_URL}"}', metrics = '{enabled: false}', ...rest } = sections;
+  const ordered: [string, string | number | false | undefined][] = [
+    ['redis', redis],
+    ['source', rest.source],
+    ['message', rest.message],
+    ['handler', rest.handler],
+    ['concurrency', rest.concurrency],
+    ['resilience', rest.resilience],
+    ['output', rest.output],
+    ['metrics', metrics],
+    ['shutdown', rest.shutdown],
+  ];
+  const lines = [`version: 1`, `name: ${name}`];
+  for (const [key, value] of ordered) {
+    if (value === undefined || value === false) continue;
+    const text = String(value);
+    lines.push(/^\s/.test(text) ? `${key}:\n${text}` : `${key}: ${text}`);
+  }
+  return `${lines.join('\n')}\n${extra}`;
+}
+
+export const RECORD_HANDLER = '{module: "{{support}}/handlers/record.mjs"}';
+
+/** A pipeline on test/support/handlers/record.mjs, which writes what it handled to `<name>:out`. */
+export function recordPipeline(name: string, source: string, extra = ''): string {
+  return pipelineYaml(name, { source, handler: RECORD_HANDLER, output: `{list: "${name}:out"}` }, extra);
+}
+
 /** `pythia run` as a real child process, from the TypeScript sources. */
 export function spawnWorker(files: string[], env: Record<string, string> = {}, extraArgs: string[] = []): ChildProcess & { output: () => string } {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/entry.ts'), 'run', ...files, ...extraArgs], {

@@ -5,23 +5,23 @@ import { Worker } from '../../src/runtime/worker.ts';
 import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
 import { get, PipelineFiles, sample } from './support/harness.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { pipelineYaml } from '../helpers/pipelines.ts';
 
-const pipelineYaml = (name: string, source: string, handler: string, extra = '') => `
-version: 1
-name: ${name}
-source:
-${source}
-message: {format: json}
-handler: {module: "{{support}}/handlers.ts", export: ${handler}}
-concurrency: 4
-resilience:
-  max_retries: 3
-  retry_delay_ms: 10
-  retry_jitter: 0
-  circuit_breaker: {enabled: false}
-metrics: {enabled: true, host: 127.0.0.1, port: 0, redis: {interval_ms: 100}}
-shutdown: {grace_period_ms: 200}
-${extra}`;
+const countedPipeline = (name: string, source: string, handler: string, extra = '') =>
+  pipelineYaml(
+    name,
+    {
+      redis: false,
+      source,
+      message: '{format: json}',
+      handler: `{module: "{{support}}/handlers.ts", export: ${handler}}`,
+      concurrency: 4,
+      resilience: '{max_retries: 3, retry_delay_ms: 10, retry_jitter: 0, circuit_breaker: {enabled: false}}',
+      metrics: '{enabled: true, host: 127.0.0.1, port: 0, redis: {interval_ms: 100}}',
+      shutdown: '{grace_period_ms: 200}',
+    },
+    extra,
+  );
 
 /** Every name of design §6: the contract says these never change. */
 const CONTRACT_METRICS = [
@@ -61,8 +61,8 @@ describe('metrics: message counters', () => {
     bodies.sort(() => Math.random() - 0.5);
     await client.lpush('q:counts', ...bodies);
 
-    const counts = await files.load('counts', pipelineYaml('counts', '  list: {key: "q:counts", batch_size: 8, block_timeout_ms: 200}', 'outcomes', 'dead_letter: {list: "q:counts:dead"}'));
-    const drops = await files.load('drops', pipelineYaml('drops', '  channel: {channels: ["ch:drops"], buffer: 3}', 'block').replace('concurrency: 4', 'concurrency: 1'));
+    const counts = await files.load('counts', countedPipeline('counts', '  list: {key: "q:counts", batch_size: 8, block_timeout_ms: 200}', 'outcomes', 'dead_letter: {list: "q:counts:dead"}'));
+    const drops = await files.load('drops', countedPipeline('drops', '  channel: {channels: ["ch:drops"], buffer: 3}', 'block').replace('concurrency: 4', 'concurrency: 1'));
     worker = await Worker.start([counts, drops], { redisUrl: redis.url, logger: createLogger('silent'), metrics: true });
     const server = worker.metricsServer;
     assert.ok(server, 'a metrics server runs');

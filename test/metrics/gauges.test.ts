@@ -5,19 +5,18 @@ import { Worker } from '../../src/runtime/worker.ts';
 import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
 import { captureLogs, get, PipelineFiles, sample } from './support/harness.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { pipelineYaml } from '../helpers/pipelines.ts';
 
-const pipelineYaml = (name: string, source: string, concurrency: number) => `
-version: 1
-name: ${name}
-redis: {connection_pool_size: 2}
-source:
-${source}
-message: {format: json}
-handler: {module: "{{support}}/handlers.ts", export: block}
-concurrency: ${concurrency}
-metrics: {enabled: true, host: 127.0.0.1, port: 0, redis: {interval_ms: 100}}
-shutdown: {grace_period_ms: 0}
-`;
+const gaugedPipeline = (name: string, source: string, concurrency: number) =>
+  pipelineYaml(name, {
+    redis: '{connection_pool_size: 2}',
+    source,
+    message: '{format: json}',
+    handler: '{module: "{{support}}/handlers.ts", export: block}',
+    concurrency,
+    metrics: '{enabled: true, host: 127.0.0.1, port: 0, redis: {interval_ms: 100}}',
+    shutdown: '{grace_period_ms: 0}',
+  });
 
 describe('metrics: Redis gauges', () => {
   let redis: RedisServer;
@@ -31,8 +30,8 @@ describe('metrics: Redis gauges', () => {
     const client = redis.client();
     await client.lpush('q:gauges', ...Array.from({ length: 10 }, (_, i) => JSON.stringify({ i })));
     for (let i = 0; i < 5; i++) await client.xadd('s:gauges', '*', 'body', JSON.stringify({ i }));
-    const list = await files.load('glist', pipelineYaml('glist', '  list: {key: "q:gauges", batch_size: 1, consumer: c1, block_timeout_ms: 200}', 1));
-    const stream = await files.load('gstream', pipelineYaml('gstream', '  stream: {key: "s:gauges", consumer_group: workers, consumer: c1, start_id: "0", batch_size: 2, block_timeout_ms: 200}', 2));
+    const list = await files.load('glist', gaugedPipeline('glist', '  list: {key: "q:gauges", batch_size: 1, consumer: c1, block_timeout_ms: 200}', 1));
+    const stream = await files.load('gstream', gaugedPipeline('gstream', '  stream: {key: "s:gauges", consumer_group: workers, consumer: c1, start_id: "0", batch_size: 2, block_timeout_ms: 200}', 2));
     worker = await Worker.start([list, stream], { redisUrl: redis.url, logger: createLogger('debug', logs.stream), metrics: true });
     assert.ok(worker.metricsServer);
     url = `${worker.metricsServer.url}/metrics`;
@@ -85,7 +84,7 @@ describe('metrics: Redis gauges', () => {
     assert.ok(worker);
     const old = worker.pipelines.find((p) => p.name === 'glist');
     assert.ok(old);
-    const again = await files.load('glist', pipelineYaml('glist', '  list: {key: "q:gauges", batch_size: 1, consumer: c1, block_timeout_ms: 200}', 1));
+    const again = await files.load('glist', gaugedPipeline('glist', '  list: {key: "q:gauges", batch_size: 1, consumer: c1, block_timeout_ms: 200}', 1));
     await worker.replacePipeline(old, again);
     let text = '';
     await waitFor('gauges of the new pipeline', async () => {

@@ -5,18 +5,18 @@ import { Worker } from '../../src/runtime/worker.ts';
 import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
 import { captureLogs, get, PipelineFiles, sample } from './support/harness.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { pipelineYaml } from '../helpers/pipelines.ts';
 
-const pipelineYaml = (name: string, module: string, port = 0) => `
-version: 1
-name: ${name}
-source:
-  list: {key: "q:${name}", batch_size: 1, block_timeout_ms: 200}
-message: {format: json}
-handler: {module: "{{support}}/${module}"}
-concurrency: 1
-metrics: {enabled: true, host: 127.0.0.1, port: ${port}, path: /prom}
-shutdown: {grace_period_ms: 3000}
-`;
+const healthPipeline = (name: string, module: string, port = 0) =>
+  pipelineYaml(name, {
+    redis: false,
+    source: `  list: {key: "q:${name}", batch_size: 1, block_timeout_ms: 200}`,
+    message: '{format: json}',
+    handler: `{module: "{{support}}/${module}"}`,
+    concurrency: 1,
+    metrics: `{enabled: true, host: 127.0.0.1, port: ${port}, path: /prom}`,
+    shutdown: '{grace_period_ms: 3000}',
+  });
 
 describe('health endpoints', () => {
   let redis: RedisServer;
@@ -36,7 +36,7 @@ describe('health endpoints', () => {
   it('/readyz: 503 while starting, 200 while consuming, 503 while draining; /livez 200 throughout', async () => {
     process.env.SLOW_START_MS = '600';
     // Not imported by validation: the module's slow top-level await then runs inside Worker.start.
-    const loaded = await files.load('health', pipelineYaml('health', 'slow-start.ts'), { importModules: false });
+    const loaded = await files.load('health', healthPipeline('health', 'slow-start.ts'), { importModules: false });
     const logs = captureLogs();
     const starting = Worker.start([loaded], { redisUrl: redis.url, logger: createLogger('info', logs.stream), metrics: true });
     workers.push(starting);
@@ -78,7 +78,7 @@ describe('health endpoints', () => {
   });
 
   it('answers 404 elsewhere, 405 to other methods, and HEAD without a body', async () => {
-    const loaded = await files.load('paths', pipelineYaml('paths', 'handlers.ts').replace('handler: {module: "', 'handler: {export: slow, module: "'));
+    const loaded = await files.load('paths', healthPipeline('paths', 'handlers.ts').replace('handler: {module: "', 'handler: {export: slow, module: "'));
     const worker = await Worker.start([loaded], { redisUrl: redis.url, logger: createLogger('silent'), metrics: true });
     workers.push(Promise.resolve(worker));
     try {
@@ -97,10 +97,10 @@ describe('health endpoints', () => {
   });
 
   it('fails to start with a clear message when the port is taken, leaving nothing running', async () => {
-    const first = await Worker.start([await files.load('first', pipelineYaml('first', 'handlers.ts').replace('handler: {module: "', 'handler: {export: slow, module: "'))], { redisUrl: redis.url, logger: createLogger('silent'), metrics: true });
+    const first = await Worker.start([await files.load('first', healthPipeline('first', 'handlers.ts').replace('handler: {module: "', 'handler: {export: slow, module: "'))], { redisUrl: redis.url, logger: createLogger('silent'), metrics: true });
     try {
       const port = first.metricsServer?.port ?? 0;
-      const second = await files.load('second', pipelineYaml('second', 'handlers.ts', port).replace('handler: {module: "', 'handler: {export: slow, module: "'));
+      const second = await files.load('second', healthPipeline('second', 'handlers.ts', port).replace('handler: {module: "', 'handler: {export: slow, module: "'));
       await assert.rejects(Worker.start([second], { redisUrl: redis.url, logger: createLogger('silent'), metrics: true }), /metrics server cannot listen on 127\.0\.0\.1:\d+: the address is already in use/);
       assert.equal((await get(`${first.metricsServer?.url}/readyz`)).status, 200, 'the first worker is unaffected');
     } finally {

@@ -2,21 +2,16 @@ import assert from 'node:assert/strict';
 import { unlinkSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
-import { exited, PipelineDir, spawnWorker } from '../helpers/pipelines.ts';
+import { exited, PipelineDir, pipelineYaml, RECORD_HANDLER, spawnWorker } from '../helpers/pipelines.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-const yaml = (name: string, out: string, extra = '') => `
-name: ${name}
-redis: {url: "${'${REDIS_URL}'}"}
-source:
-  list: {key: "q:${name}", batch_size: 10, block_timeout_ms: 200}
-handler: {module: "{{support}}/handlers/record.mjs"}
-output: {list: "${out}"}
-concurrency: 5
-metrics: {enabled: false}
-shutdown: {grace_period_ms: 10000}
-${extra}`;
+const yaml = (name: string, out: string, extra = '') =>
+  pipelineYaml(
+    name,
+    { source: `  list: {key: "q:${name}", batch_size: 10, block_timeout_ms: 200}`, handler: RECORD_HANDLER, output: `{list: "${out}"}`, concurrency: 5, shutdown: '{grace_period_ms: 10000}' },
+    extra,
+  );
 
 const ids = async (client: Redis, key: string) => (await client.lrange(key, 0, -1)).map((r) => (JSON.parse(r) as { id: number }).id);
 

@@ -1,7 +1,7 @@
 // Scenario 1: kill -9 the worker three times during a 50k-message run; restart it each time.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bodies, reapWorkers, exited, pipelineYaml, produce, report, sampleRss, spawnWorker, tally } from './helpers.ts';
+import { bodies, reapWorkers, exited, reliablePipeline, produce, report, sampleRss, spawnWorker, tally } from './helpers.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -23,7 +23,7 @@ describe('reliability: kill -9 the worker three times during a 50k run', () => {
       const name = `crash-${c.kind}`;
       const key = `q:${name}`;
       const out = `${name}:out`;
-      const file = redis.dir.write(name, pipelineYaml(name, c.source(key), `concurrency: ${CONCURRENCY}`));
+      const file = redis.dir.write(name, reliablePipeline(name, c.source(key), `concurrency: ${CONCURRENCY}`));
       await produce(redis.client, c.kind, key, bodies(1, N));
       const env = { REDIS_URL: redis.server.url };
       let worker = spawnWorker([file], env);

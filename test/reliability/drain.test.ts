@@ -2,7 +2,7 @@
 // the worker exits 0; with too short a grace the unfinished ones are redelivered to the next worker.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bodies, reapWorkers, exited, pipelineYaml, produce, report, sampleRss, spawnWorker, tally } from './helpers.ts';
+import { bodies, reapWorkers, exited, reliablePipeline, produce, report, sampleRss, spawnWorker, tally } from './helpers.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -22,7 +22,7 @@ describe('reliability: graceful drain with 200 slow messages in flight', () => {
       const name = `drain-${kind}`;
       const key = `q:${name}`;
       const grace = 10_000;
-      const file = redis.dir.write(name, pipelineYaml(name, sources[kind](key), `concurrency: ${N}\nshutdown: {grace_period_ms: ${grace}}`));
+      const file = redis.dir.write(name, reliablePipeline(name, sources[kind](key), `concurrency: ${N}\nshutdown: {grace_period_ms: ${grace}}`));
       await produce(redis.client, kind, key, bodies(1, N, { sleep: 3000 }));
       const worker = spawnWorker([file], { REDIS_URL: redis.server.url });
       const rss = sampleRss(() => worker.pid);
@@ -44,7 +44,7 @@ describe('reliability: graceful drain with 200 slow messages in flight', () => {
     it(`${kind}: grace too short, the unfinished messages go to the next worker`, async () => {
       const name = `short-${kind}`;
       const key = `q:${name}`;
-      const yaml = (grace: number) => pipelineYaml(name, sources[kind](key), `concurrency: ${N}\nshutdown: {grace_period_ms: ${grace}}`);
+      const yaml = (grace: number) => reliablePipeline(name, sources[kind](key), `concurrency: ${N}\nshutdown: {grace_period_ms: ${grace}}`);
       const file = redis.dir.write(name, yaml(300));
       await produce(redis.client, kind, key, bodies(1, N, { sleep: 5000 }));
       const first = spawnWorker([file], { REDIS_URL: redis.server.url });

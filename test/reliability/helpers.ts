@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 
-import { spawnWorker as spawnChild } from '../helpers/pipelines.ts';
+import { pipelineYaml, spawnWorker as spawnChild } from '../helpers/pipelines.ts';
 
 export { PipelineDir, exited } from '../helpers/pipelines.ts';
 
@@ -22,16 +22,8 @@ export function reapWorkers(): void {
 export { startRedis, type RedisServer } from '../helpers/redis-server.ts';
 
 /** A pipeline YAML using the reliable.mjs handler, writing {id} to `<name>:out`. */
-export function pipelineYaml(name: string, source: string, extra = ''): string {
-  return `
-name: ${name}
-redis: {url: "${'${REDIS_URL}'}"}
-source:
-${source}
-handler: {module: "{{support}}/handlers/reliable.mjs"}
-output: {list: "${name}:out"}
-metrics: {enabled: false}
-${extra}`;
+export function reliablePipeline(name: string, source: string, extra = ''): string {
+  return pipelineYaml(name, { source, handler: '{module: "{{support}}/handlers/reliable.mjs"}', output: `{list: "${name}:out"}` }, extra);
 }
 
 /** Pushes bodies to a list (LPUSH, the producer side of the queue) or XADDs them to a stream. */

@@ -2,7 +2,7 @@
 // stay bounded — it takes only what it can run — and, after a drain, nothing is lost.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bodies, exited, pipelineYaml, produce, reapWorkers, report, sampleRss, spawnWorker, tally } from './helpers.ts';
+import { bodies, exited, reliablePipeline, produce, reapWorkers, report, sampleRss, spawnWorker, tally } from './helpers.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
 
@@ -25,7 +25,7 @@ describe('reliability: overload, a producer 10x faster than the handlers', () =>
       const name = `overload-${kind}`;
       const key = `q:${name}`;
       const out = `${name}:out`;
-      const worker = spawnWorker([redis.dir.write(name, pipelineYaml(name, sources[kind](key, 'c1'), `concurrency: ${CONCURRENCY}`))], { REDIS_URL: redis.server.url });
+      const worker = spawnWorker([redis.dir.write(name, reliablePipeline(name, sources[kind](key, 'c1'), `concurrency: ${CONCURRENCY}`))], { REDIS_URL: redis.server.url });
       const rss = sampleRss(() => worker.pid, 100);
       // Bounded producer: RATE/10 messages every 100 ms for SECONDS.
       let produced = 0;
@@ -45,7 +45,7 @@ describe('reliability: overload, a producer 10x faster than the handlers', () =>
       // Drain: a fast worker (sleeps skipped) under the same consumer name takes the backlog (and re-reads any
       // stream entry still pending under that name, e.g. from an XREADGROUP interrupted by the shutdown).
       const drainStart = Date.now();
-      const drainer = spawnWorker([redis.dir.write(`${name}-drain`, pipelineYaml(name, sources[kind](key, 'c1'), 'concurrency: 100'))], { REDIS_URL: redis.server.url, RELIABLE_IGNORE_SLEEP: '1' });
+      const drainer = spawnWorker([redis.dir.write(`${name}-drain`, reliablePipeline(name, sources[kind](key, 'c1'), 'concurrency: 100'))], { REDIS_URL: redis.server.url, RELIABLE_IGNORE_SLEEP: '1' });
       // A failed wait is raised only after the report below, so the run still records how much was lost.
       const unfinished = await waitFor(`LLEN ${out} >= ${produced}`, () => redis.client.llen(out), { until: (n) => n >= produced, timeoutMs: 60_000, intervalMs: 100 }).then(() => undefined, (error: unknown) => error);
       const drainMs = Date.now() - drainStart;

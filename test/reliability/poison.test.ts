@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { bodies, exited, pipelineYaml, produce, reapWorkers, report, sampleRss, spawnWorker, tally } from './helpers.ts';
+import { bodies, exited, reliablePipeline, produce, reapWorkers, report, sampleRss, spawnWorker, tally } from './helpers.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -43,7 +43,7 @@ describe('reliability: poison messages go to the dead letter with the right reas
       const extra = `concurrency: 100
 message: {format: json, schema: ./poison-schema.json, max_bytes: ${MAX_BYTES}}
 resilience: {max_retries: 1, retry_delay_ms: 10, retry_jitter: 0, processing_timeout_ms: 300, circuit_breaker: {enabled: false}}`;
-      const file = redis.dir.write(name, pipelineYaml(name, source, extra));
+      const file = redis.dir.write(name, reliablePipeline(name, source, extra));
 
       // Poison ids follow the good ones; poison is spread evenly through the queue.
       const expected = new Map<number, Kind>();

@@ -2,7 +2,7 @@
 // The worker (a real `pythia run` child) must recover on its own; nothing Redis kept may be lost.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bodies, reapWorkers, exited, pipelineYaml, produce, report, sampleRss, spawnWorker, tally } from './helpers.ts';
+import { bodies, reapWorkers, exited, reliablePipeline, produce, report, sampleRss, spawnWorker, tally } from './helpers.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
 
@@ -35,7 +35,7 @@ describe('reliability: Redis outages under load', () => {
         const name = `outage-${kind}-${outage.startsWith('SIGSTOP') ? 'stop' : 'restart'}`;
         const key = `q:${name}`;
         const out = `${name}:out`;
-        const file = redis.dir.write(name, pipelineYaml(name, sources[kind](key), `concurrency: ${CONCURRENCY}`));
+        const file = redis.dir.write(name, reliablePipeline(name, sources[kind](key), `concurrency: ${CONCURRENCY}`));
         await produce(redis.client, kind, key, bodies(1, N, { sleep: 1 }));
         const worker = spawnWorker([file], { REDIS_URL: redis.server.url });
         const rss = sampleRss(() => worker.pid);

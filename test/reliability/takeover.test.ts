@@ -2,7 +2,7 @@
 // in-flight messages within the heartbeat TTL (list) or claim_idle_ms (stream); the recovery time is measured.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bodies, exited, pipelineYaml, produce, reapWorkers, report, sampleRss, spawnWorker, tally } from './helpers.ts';
+import { bodies, exited, reliablePipeline, produce, reapWorkers, report, sampleRss, spawnWorker, tally } from './helpers.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -40,7 +40,7 @@ describe('reliability: takeover of a killed worker\'s in-flight messages', () =>
       const name = `takeover-${kind}`;
       const key = `q:${name}`;
       const out = `${name}:out`;
-      const file = redis.dir.write(name, pipelineYaml(name, c.source(key), `concurrency: ${CONCURRENCY}`));
+      const file = redis.dir.write(name, reliablePipeline(name, c.source(key), `concurrency: ${CONCURRENCY}`));
       await produce(redis.client, kind, key, bodies(1, N, { sleep: 5 }));
       const a = spawnWorker([file], { REDIS_URL: redis.server.url, CONSUMER: 'a' });
       const b = spawnWorker([file], { REDIS_URL: redis.server.url, CONSUMER: 'b' });

@@ -3,9 +3,10 @@ import { describe, it } from 'node:test';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
 
-import { listDeadLetters, pipelineYaml } from './helpers.ts';
+import { listDeadLetters } from './helpers.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
+import { pipelineYaml } from '../helpers/pipelines.ts';
 
 const quiet = createLogger('silent');
 
@@ -16,7 +17,7 @@ describe('a message is acknowledged only after its dead letter was written', () 
     it(`${kind}: while the dead letter cannot be written the message stays unacknowledged, then it is written once`, async () => {
       const name = `unwritable-${kind}`;
       const source = kind === 'list' ? `source: {list: {key: "q:${name}", consumer: c1, block_timeout_ms: 200}}` : `source: {stream: {key: "q:${name}", consumer_group: g, consumer: c1, start_id: "0", block_timeout_ms: 200}}`;
-      const loaded = await redis.dir.load(name, pipelineYaml(name, `${source}\nhandler: {module: "{{support}}/handlers/record.mjs"}\n`));
+      const loaded = await redis.dir.load(name, pipelineYaml(name, {}, `${source}\nhandler: {module: "{{support}}/handlers/record.mjs"}\n`));
       const dead = `q:${name}:dead`;
       await redis.client.set(dead, 'a string: LPUSH fails with WRONGTYPE');
       if (kind === 'list') await redis.client.lpush(`q:${name}`, 'not json');

@@ -5,9 +5,9 @@ import { createLogger } from '../../src/runtime/logger.ts';
 import { NO_OBSERVER } from '../../src/metrics/pipeline-observer.ts';
 import { Worker } from '../../src/runtime/worker.ts';
 
-import { pipelineYaml } from './helpers.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
+import { pipelineYaml } from '../helpers/pipelines.ts';
 
 const quiet = createLogger('silent');
 const RESET = 700;
@@ -20,7 +20,7 @@ describe('circuit breaker against a real queue', () => {
     const queue = `q:${name}`;
     const loaded = await redis.dir.load(
       name,
-      pipelineYaml(name, `source: {list: {key: "${queue}", batch_size: 1, block_timeout_ms: 200}}
+      pipelineYaml(name, {}, `source: {list: {key: "${queue}", batch_size: 1, block_timeout_ms: 200}}
 handler: {module: "{{support}}/handlers/record.mjs"}
 concurrency: 1
 resilience:

@@ -4,15 +4,6 @@ import type { Redis } from 'ioredis';
 import type { DeadLetterEntry } from '../../src/outputs/dead-letter.ts';
 import { ROOT } from '../helpers/pipelines.ts';
 
-/** A pipeline file for these tests: `${REDIS_URL}`, metrics off, and whatever else is given. */
-export function pipelineYaml(name: string, body: string): string {
-  return `
-name: ${name}
-redis: {url: "\${REDIS_URL}"}
-metrics: {enabled: false}
-${body}`;
-}
-
 /** The entries of a list dead letter, oldest first (LPUSH puts the newest at index 0). */
 export async function listDeadLetters(client: Redis, key: string): Promise<DeadLetterEntry[]> {
   return (await client.lrange(key, 0, -1)).reverse().map((r) => JSON.parse(r) as DeadLetterEntry);

@@ -3,9 +3,10 @@ import { describe, it } from 'node:test';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
 
-import { listDeadLetters, pipelineYaml } from './helpers.ts';
+import { listDeadLetters } from './helpers.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
+import { pipelineYaml } from '../helpers/pipelines.ts';
 
 const quiet = createLogger('silent');
 const GOOD = 10_000;
@@ -25,7 +26,7 @@ describe('a poison message among 10,000 good ones', () => {
     // every message behind the poison for the full 1.4 s. (The next test covers the slot it might hold.)
     const loaded = await redis.dir.load(
       name,
-      pipelineYaml(name, `source: {list: {key: "${queue}", batch_size: 100, block_timeout_ms: 1000}}
+      pipelineYaml(name, {}, `source: {list: {key: "${queue}", batch_size: 100, block_timeout_ms: 1000}}
 handler: {module: "{{support}}/handlers/latency.mjs"}
 concurrency: 32
 resilience: {max_retries: ${RETRIES}, retry_delay_ms: ${DELAY}, retry_backoff: 2, retry_jitter: 0}
@@ -77,7 +78,7 @@ output: {list: "${name}:out"}
     const queue = `q:${name}`;
     const loaded = await redis.dir.load(
       name,
-      pipelineYaml(name, `source: {list: {key: "${queue}", batch_size: 10, block_timeout_ms: 1000}}
+      pipelineYaml(name, {}, `source: {list: {key: "${queue}", batch_size: 10, block_timeout_ms: 1000}}
 handler: {module: "{{support}}/handlers/latency.mjs"}
 concurrency: 1
 resilience: {max_retries: 1, retry_delay_ms: 1500, retry_jitter: 0}

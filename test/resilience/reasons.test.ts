@@ -7,9 +7,9 @@ import type { LoadedPipeline } from '../../src/config/index.ts';
 import type { DeadLetterEntry, DeadLetterReason } from '../../src/outputs/dead-letter.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { PipelineDir } from '../helpers/pipelines.ts';
+import { PipelineDir, pipelineYaml } from '../helpers/pipelines.ts';
 import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
-import { listDeadLetters, payloadBytes, pipelineYaml, pythia } from './helpers.ts';
+import { listDeadLetters, payloadBytes, pythia } from './helpers.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
 
 const quiet = createLogger('silent');
@@ -121,7 +121,7 @@ describe('each dead-letter reason produces exactly one entry with the right fiel
     writeFileSync(path.join(dir.dir, 'order.schema.json'), JSON.stringify({ type: 'object', required: ['id'], properties: { id: { type: 'integer' } } }));
     for (const c of cases) {
       const name = c.reason.replaceAll('_', '-');
-      const yaml = pipelineYaml(name, `${c.yaml}\nconcurrency: 4\ndead_letter: {list: "${DLQ}"}\noutput: {list: "${name}:out"}\n`);
+      const yaml = pipelineYaml(name, {}, `${c.yaml}\nconcurrency: 4\ndead_letter: {list: "${DLQ}"}\noutput: {list: "${name}:out"}\n`);
       files.set(c.reason, dir.write(name, yaml));
       loaded.push(await dir.load(name, yaml));
     }
@@ -192,7 +192,7 @@ describe('each dead-letter reason produces exactly one entry with the right fiel
   }
 
   it('a plain error with retryable: false is a permanent failure too, with the default dead letter', async () => {
-    const yaml = pipelineYaml('flag', `${list('q:flag')}\nhandler: {module: "{{support}}/handlers/permanent.mjs"}\nresilience: {max_retries: 5, retry_delay_ms: 10}\n`);
+    const yaml = pipelineYaml('flag', {}, `${list('q:flag')}\nhandler: {module: "{{support}}/handlers/permanent.mjs"}\nresilience: {max_retries: 5, retry_delay_ms: 10}\n`);
     const pipeline = await dir.load('flag', yaml);
     await client.lpush('q:flag', '{"id":8,"permanent":"flag"}');
     const w = await Worker.start([pipeline], { logger: quiet });

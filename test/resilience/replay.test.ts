@@ -11,9 +11,9 @@ import { replayDeadLetters } from '../../src/dlq/replay.ts';
 import type { DeadLetterEntry } from '../../src/outputs/dead-letter.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { PipelineDir } from '../helpers/pipelines.ts';
+import { PipelineDir, pipelineYaml } from '../helpers/pipelines.ts';
 import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
-import { listDeadLetters, pipelineYaml, captured, pythia } from './helpers.ts';
+import { listDeadLetters, captured, pythia } from './helpers.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const quiet = createLogger('silent');
@@ -47,7 +47,7 @@ describe('dead letters replayed into the source are processed again', () => {
 
   it('list source, default dead letter: pythia dlq list / replay --id / replay --all / purge', async () => {
     const name = 'replay-list';
-    const file = dir.write(name, pipelineYaml(name, `source: {list: {key: "q:${name}", block_timeout_ms: 200}}
+    const file = dir.write(name, pipelineYaml(name, {}, `source: {list: {key: "q:${name}", block_timeout_ms: 200}}
 handler: {module: "{{support}}/handlers/broken-while.mjs"}
 resilience: {max_retries: 1, retry_delay_ms: 10, circuit_breaker: {enabled: false}}
 output: {list: "${name}:out"}
@@ -106,7 +106,7 @@ output: {list: "${name}:out"}
 
   it('a message_id naming one entry works as --id; entries of other pipelines and foreign elements stay', async () => {
     const name = 'replay-ids';
-    const loaded = await dir.load(name, pipelineYaml(name, `source: {list: {key: "q:${name}", block_timeout_ms: 200}}
+    const loaded = await dir.load(name, pipelineYaml(name, {}, `source: {list: {key: "q:${name}", block_timeout_ms: 200}}
 handler: {module: "{{support}}/handlers/broken-while.mjs"}
 dead_letter: {list: "shared:dead"}
 `));
@@ -135,7 +135,7 @@ dead_letter: {list: "shared:dead"}
 
   it('stream source and stream dead letter: binary payload and fields survive the round trip', async () => {
     const name = 'replay-stream';
-    const file = dir.write(name, pipelineYaml(name, `source: {stream: {key: "s:${name}", consumer_group: g, start_id: "0", block_timeout_ms: 200}}
+    const file = dir.write(name, pipelineYaml(name, {}, `source: {stream: {key: "s:${name}", consumer_group: g, start_id: "0", block_timeout_ms: 200}}
 message: {format: binary}
 handler: {module: "{{support}}/handlers/broken-while.mjs"}
 resilience: {max_retries: 0}
@@ -185,7 +185,7 @@ output: {list: "${name}:out"}
 
   it('channel source: replay publishes to the original channel, and keeps the entry when nobody listens', async () => {
     const name = 'replay-channel';
-    const loaded = await dir.load(name, pipelineYaml(name, `source: {channel: {channels: ["ch:${name}"], patterns: ["chp:*"]}}
+    const loaded = await dir.load(name, pipelineYaml(name, {}, `source: {channel: {channels: ["ch:${name}"], patterns: ["chp:*"]}}
 handler: {module: "{{support}}/handlers/broken-while.mjs"}
 resilience: {max_retries: 0}
 output: {list: "${name}:out"}

@@ -3,9 +3,9 @@ import { describe, it } from 'node:test';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
 
-import { pipelineYaml } from './helpers.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { pipelineYaml } from '../helpers/pipelines.ts';
 
 const quiet = createLogger('silent');
 
@@ -22,7 +22,7 @@ describe('retries with real timers', () => {
       const source = kind === 'list' ? `source: {list: {key: "q:${name}", block_timeout_ms: 5000}}` : `source: {stream: {key: "s:${name}", consumer_group: g, start_id: "0", block_timeout_ms: 5000}}`;
       const loaded = await redis.dir.load(
         name,
-        pipelineYaml(name, `${source}
+        pipelineYaml(name, {}, `${source}
 handler: {module: "{{support}}/handlers/attempts.mjs"}
 resilience: {max_retries: 5, retry_delay_ms: ${DELAY}, retry_backoff: ${BACKOFF}, retry_jitter: 0, retry_max_delay_ms: 60000}
 output: {list: "${name}:out"}

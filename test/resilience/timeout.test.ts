@@ -5,9 +5,10 @@ import { describe, it } from 'node:test';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
 
-import { listDeadLetters, pipelineYaml } from './helpers.ts';
+import { listDeadLetters } from './helpers.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
+import { pipelineYaml } from '../helpers/pipelines.ts';
 
 const quiet = createLogger('silent');
 const TIMEOUT = 150;
@@ -21,7 +22,7 @@ describe('processing timeout: a handler that ignores its AbortSignal', () => {
     const reports = path.join(redis.dir.dir, 'reports.jsonl');
     const loaded = await redis.dir.load(
       name,
-      pipelineYaml(name, `source: {list: {key: "q:${name}", block_timeout_ms: 200}}
+      pipelineYaml(name, {}, `source: {list: {key: "q:${name}", block_timeout_ms: 200}}
 handler: {module: "{{support}}/handlers/stubborn.mjs"}
 concurrency: 4
 resilience: {max_retries: 1, retry_delay_ms: 10, retry_jitter: 0, processing_timeout_ms: ${TIMEOUT}}

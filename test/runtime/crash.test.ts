@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { exited, spawnWorker } from '../helpers/pipelines.ts';
+import { exited, recordPipeline, spawnWorker } from '../helpers/pipelines.ts';
 import type { Redis } from 'ioredis';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -18,17 +18,6 @@ const BATCH = 50;
 
 describe('kill -9 a worker with messages in flight: a restarted worker processes every one', () => {
   const redis = usePrivateRedis();
-
-  const yaml = (name: string, source: string) => `
-name: ${name}
-redis: {url: "${'${REDIS_URL}'}"}
-source:
-${source}
-handler: {module: "{{support}}/handlers/record.mjs"}
-concurrency: ${CONCURRENCY}
-output: {list: "${name}:out"}
-metrics: {enabled: false}
-`;
 
   async function produce(key: string, kind: 'list' | 'stream'): Promise<void> {
     const bodies = Array.from({ length: N }, (_, i) => JSON.stringify({ id: i + 1, sleep: 2 }));
@@ -52,7 +41,7 @@ metrics: {enabled: false}
     it(c.title, async () => {
       const name = `crash${index}`;
       const key = `q:${name}`;
-      const file = redis.dir.write(name, yaml(name, c.source(key)));
+      const file = redis.dir.write(name, recordPipeline(name, c.source(key), `concurrency: ${CONCURRENCY}`));
       await produce(key, c.kind);
       const env = { REDIS_URL: redis.server.url };
       const first = spawnWorker([file], { ...env, CONSUMER: c.consumers[0] as string });

@@ -3,29 +3,19 @@ import { describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { exited, spawnWorker } from '../helpers/pipelines.ts';
+import { exited, recordPipeline, spawnWorker } from '../helpers/pipelines.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const quiet = createLogger('silent');
 const ids = async (client: Redis, key: string) => (await client.lrange(key, 0, -1)).map((r) => (JSON.parse(r) as { id: number; max: number }));
 
-const yaml = (name: string, source: string, extra = '') => `
-name: ${name}
-redis: {url: "${'${REDIS_URL}'}"}
-source:
-${source}
-handler: {module: "{{support}}/handlers/record.mjs"}
-output: {list: "${name}:out"}
-metrics: {enabled: false}
-${extra}`;
-
 describe('runtime lifecycle', () => {
   const redis = usePrivateRedis({ appendonly: true, exportUrl: true });
 
   it('SIGTERM drains: in-flight messages finish, the rest stay queued, exit 0', async () => {
     const name = 'drain';
-    const file = redis.dir.write(name, yaml(name, `  list: {key: "q:${name}", batch_size: 10}`, 'concurrency: 20\nshutdown: {grace_period_ms: 10000}'));
+    const file = redis.dir.write(name, recordPipeline(name, `  list: {key: "q:${name}", batch_size: 10}`, 'concurrency: 20\nshutdown: {grace_period_ms: 10000}'));
     await redis.client.lpush(`q:${name}`, ...Array.from({ length: 200 }, (_, i) => JSON.stringify({ id: i + 1, sleep: 400 })));
     const worker = spawnWorker([file], { REDIS_URL: redis.server.url });
     // One consumer's processing list, holding as many messages as the concurrency allows.
@@ -45,7 +35,7 @@ describe('runtime lifecycle', () => {
 
   it('a too-short grace period leaves unfinished messages in the queue for the next worker', async () => {
     const name = 'short-grace';
-    const file = redis.dir.write(name, yaml(name, `  list: {key: "q:${name}", batch_size: 10}`, 'concurrency: 10\nshutdown: {grace_period_ms: 100}'));
+    const file = redis.dir.write(name, recordPipeline(name, `  list: {key: "q:${name}", batch_size: 10}`, 'concurrency: 10\nshutdown: {grace_period_ms: 100}'));
     await redis.client.lpush(`q:${name}`, ...Array.from({ length: 10 }, (_, i) => JSON.stringify({ id: i + 1, sleep: 3000 })));
     const worker = spawnWorker([file], { REDIS_URL: redis.server.url });
     await waitFor(`LLEN q:${name} === 0`, () => redis.client.llen(`q:${name}`), { until: (n) => n === 0 });
@@ -56,7 +46,7 @@ describe('runtime lifecycle', () => {
 
   it('the concurrency cap holds: never more than N handlers at once', async () => {
     const name = 'cap';
-    const loaded = await redis.dir.load(name, yaml(name, `  list: {key: "q:${name}", batch_size: 100}`, 'concurrency: 7'));
+    const loaded = await redis.dir.load(name, recordPipeline(name, `  list: {key: "q:${name}", batch_size: 100}`, 'concurrency: 7'));
     await redis.client.lpush(`q:${name}`, ...Array.from({ length: 300 }, (_, i) => JSON.stringify({ id: i + 1, sleep: 5 })));
     const worker = await Worker.start([loaded], { logger: quiet });
     await waitFor(`LLEN ${name}:out >= 300`, () => redis.client.llen(`${name}:out`), { until: (n) => n >= 300 });
@@ -67,7 +57,7 @@ describe('runtime lifecycle', () => {
 
   it('backpressure: a slow handler does not make the worker take more than it can run', async () => {
     const name = 'backpressure';
-    const loaded = await redis.dir.load(name, yaml(name, `  list: {key: "q:${name}", batch_size: 100}`, 'concurrency: 5'));
+    const loaded = await redis.dir.load(name, recordPipeline(name, `  list: {key: "q:${name}", batch_size: 100}`, 'concurrency: 5'));
     await redis.client.lpush(`q:${name}`, ...Array.from({ length: 500 }, (_, i) => JSON.stringify({ id: i + 1, sleep: 200 })));
     const worker = await Worker.start([loaded], { logger: quiet });
     await new Promise((r) => setTimeout(r, 500));
@@ -81,7 +71,7 @@ describe('runtime lifecycle', () => {
   it('Redis killed and restarted (appendonly) under load: nothing lost', async () => {
     const name = 'redis-restart';
     const N = 4000;
-    const loaded = await redis.dir.load(name, yaml(name, `  list: {key: "q:${name}", batch_size: 50}`, 'concurrency: 16'));
+    const loaded = await redis.dir.load(name, recordPipeline(name, `  list: {key: "q:${name}", batch_size: 50}`, 'concurrency: 16'));
     for (let i = 0; i < N; i += 1000) await redis.client.lpush(`q:${name}`, ...Array.from({ length: 1000 }, (_, j) => JSON.stringify({ id: i + j + 1, sleep: 1 })));
     const worker = await Worker.start([loaded], { logger: quiet });
     await waitFor(`LLEN ${name}:out >= 1000`, () => redis.client.llen(`${name}:out`), { until: (n) => n >= 1000 });
@@ -96,7 +86,7 @@ describe('runtime lifecycle', () => {
 
   it('pub/sub overflow is counted, not buffered without bound', async () => {
     const name = 'overflow';
-    const loaded = await redis.dir.load(name, yaml(name, `  channel: {channels: ["ch:${name}"], buffer: 50}`, 'concurrency: 1'));
+    const loaded = await redis.dir.load(name, recordPipeline(name, `  channel: {channels: ["ch:${name}"], buffer: 50}`, 'concurrency: 1'));
     const worker = await Worker.start([loaded], { logger: quiet });
     const pipe = redis.client.pipeline();
     for (let i = 0; i < 1000; i++) pipe.publish(`ch:${name}`, JSON.stringify({ id: i, sleep: 20 }));

@@ -3,23 +3,12 @@ import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Producer } from '../../src/runtime/producer.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { PipelineDir } from '../helpers/pipelines.ts';
+import { PipelineDir, pipelineYaml, recordPipeline } from '../helpers/pipelines.ts';
 import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const N = 2000;
 const quiet = createLogger('silent');
-
-const pipelineYaml = (name: string, source: string, extra = '') => `
-name: ${name}
-redis: {url: "\${REDIS_URL}"}
-source:
-${source}
-handler: {module: "{{support}}/handlers/record.mjs"}
-concurrency: 16
-output: {list: "${name}:out"}
-metrics: {enabled: false}
-${extra}`;
 
 describe('each source kind processes every message exactly once', () => {
   let server: RedisServer;
@@ -38,7 +27,7 @@ describe('each source kind processes every message exactly once', () => {
   for (const delivery of ['at-least-once', 'at-most-once']) {
     it(`list, ${delivery}`, async () => {
       const name = `list-${delivery}`;
-      const loaded = await dir.load(name, pipelineYaml(name, `  list: {key: "q:${name}", batch_size: 100, delivery: ${delivery}}`));
+      const loaded = await dir.load(name, recordPipeline(name, `  list: {key: "q:${name}", batch_size: 100, delivery: ${delivery}}`, 'concurrency: 16'));
       const producer = new Producer(loaded);
       await producer.send({ count: N });
       await producer.close();
@@ -57,7 +46,7 @@ describe('each source kind processes every message exactly once', () => {
 
   it('list: FIFO with LPUSH producers at concurrency 1', async () => {
     const name = 'fifo';
-    const loaded = await dir.load(name, pipelineYaml(name, `  list: {key: "q:${name}", batch_size: 7}`).replace('concurrency: 16', 'concurrency: 1'));
+    const loaded = await dir.load(name, recordPipeline(name, `  list: {key: "q:${name}", batch_size: 7}`, 'concurrency: 1'));
     const producer = new Producer(loaded);
     await producer.send({ count: 100 });
     await producer.close();
@@ -72,7 +61,7 @@ describe('each source kind processes every message exactly once', () => {
 
   it('stream: consumer group, acks, fields and body', async () => {
     const name = 'stream';
-    const loaded = await dir.load(name, pipelineYaml(name, `  stream: {key: "s:${name}", consumer_group: g, consumer: c1, start_id: "0", batch_size: 50}`));
+    const loaded = await dir.load(name, recordPipeline(name, `  stream: {key: "s:${name}", consumer_group: g, consumer: c1, start_id: "0", batch_size: 50}`, 'concurrency: 16'));
     const producer = new Producer(loaded);
     await producer.send({ count: N });
     await producer.close();
@@ -89,7 +78,7 @@ describe('each source kind processes every message exactly once', () => {
 
   it('stream: a body field is the body, other entries expose all fields', async () => {
     const name = 'stream-fields';
-    const loaded = await dir.load(name, pipelineYaml(name, `  stream: {key: "s:${name}", consumer_group: g, start_id: "0"}`).replace('record.mjs', 'fields.mjs'));
+    const loaded = await dir.load(name, pipelineYaml(name, { source: `  stream: {key: "s:${name}", consumer_group: g, start_id: "0"}`, handler: '{module: "{{support}}/handlers/fields.mjs"}', output: `{list: "${name}:out"}` }, 'concurrency: 16'));
     const client = server.client();
     await client.xadd(`s:${name}`, '*', 'body', '{"id": 1}', 'extra', 'x');
     await client.xadd(`s:${name}`, '*', 'id', '2', 'kind', 'plain');
@@ -103,7 +92,7 @@ describe('each source kind processes every message exactly once', () => {
 
   it('channel: SUBSCRIBE and PSUBSCRIBE', async () => {
     const name = 'channel';
-    const loaded = await dir.load(name, pipelineYaml(name, `  channel: {channels: ["ch:${name}"], patterns: ["pat.*"]}`));
+    const loaded = await dir.load(name, recordPipeline(name, `  channel: {channels: ["ch:${name}"], patterns: ["pat.*"]}`, 'concurrency: 16'));
     const worker = await Worker.start([loaded], { logger: quiet });
     const client = server.client();
     const producer = new Producer(loaded);
