@@ -71,14 +71,22 @@ describe('metrics: message counters', () => {
     const total = ok + permanent + flaky;
     const labels = (outcome: string) => ({ pipeline: 'counts', source: 'list:q:counts', outcome });
 
-    let text = '';
-    await waitFor('every message finished', async () => {
-      text = (await get(url)).body;
-      return (sample(text, 'pythia_messages_total', labels('ok')) ?? 0) + (sample(text, 'pythia_messages_total', labels('dead_lettered')) ?? 0) >= total;
-    });
-    // Give any stray double count a chance to show before asserting exact values.
-    await new Promise((r) => setTimeout(r, 150));
-    text = (await get(url)).body;
+    // Settled: every message counted, none in flight, none left unacknowledged in the processing list. Nothing can be
+    // counted after that, so a message counted twice shows in the exact values below.
+    const unacknowledged = async () => (await Promise.all((await client.keys('{q:counts}:processing:*')).map((key) => client.llen(key)))).reduce((a, b) => a + b, 0);
+    await waitFor(
+      `${total} messages finished and acknowledged`,
+      async () => {
+        const page = (await get(url)).body;
+        return {
+          finished: (sample(page, 'pythia_messages_total', labels('ok')) ?? 0) + (sample(page, 'pythia_messages_total', labels('dead_lettered')) ?? 0),
+          inFlight: sample(page, 'pythia_in_flight', { pipeline: 'counts' }),
+          unacknowledged: await unacknowledged(),
+        };
+      },
+      { until: (s) => s.finished >= total && s.inFlight === 0 && s.unacknowledged === 0 },
+    );
+    const text = (await get(url)).body;
 
     assert.equal(sample(text, 'pythia_messages_total', labels('ok')), ok + flaky);
     assert.equal(sample(text, 'pythia_messages_total', labels('dead_lettered')), permanent);

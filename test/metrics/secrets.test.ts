@@ -91,7 +91,8 @@ shutdown: {grace_period_ms: 500}
     await waitFor('readyz 200 after Redis is back', async () => (await scrape('/readyz')).status === 200, { timeoutMs: 15_000 });
     await worker.stop();
     worker = undefined;
-    await new Promise((r) => setTimeout(r, 50));
+    // What stop() logs reaches the captured stream asynchronously; its last line says it is all there.
+    await waitFor('the "pipeline stopped" log line', () => logs.lines().some((l) => l.msg === 'pipeline stopped'));
 
     const everything = [logs.text(), ...scrapes].join('\n');
     for (const form of [PASSWORD, encodeURIComponent(PASSWORD), JSON.stringify(PASSWORD).slice(1, -1)]) {

@@ -30,7 +30,8 @@ output: {list: "${name}:out"}
       );
       const worker = await Worker.start([loaded], { logger: quiet });
       try {
-        await new Promise((r) => setTimeout(r, 100)); // the worker is now blocked in an idle fetch
+        // The first attempt must come from inside an idle blocking fetch (see block_timeout_ms above).
+        await waitFor('the worker blocked in an idle fetch', async () => (await redis.client.client('LIST')) as string, { until: (list) => /\bflags=\w*b\w*\b/.test(list) });
         const body = JSON.stringify({ id: 1, succeed_on: SUCCEED_ON });
         if (kind === 'list') await redis.client.lpush(`q:${name}`, body);
         else await redis.client.xadd(`s:${name}`, '*', 'body', body);

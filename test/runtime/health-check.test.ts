@@ -1,9 +1,9 @@
-import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
 import { PipelineDir } from '../helpers/pipelines.ts';
 import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 describe('redis.health_check_interval_s', () => {
   let server: RedisServer;
@@ -27,10 +27,12 @@ metrics: {enabled: false}
     const client = server.client();
     await client.config('RESETSTAT');
     const worker = await Worker.start([loaded], { logger: createLogger('silent') });
-    await new Promise((r) => setTimeout(r, 2300));
-    await worker.stop();
-    const stats = await client.info('commandstats');
-    const pings = Number(/cmdstat_ping:calls=(\d+)/.exec(stats)?.[1] ?? 0);
-    assert.ok(pings >= 6, `3 connections × 2 intervals, got ${pings} PINGs`);
+    const pings = async () => Number(/cmdstat_ping:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
+    try {
+      // Every connection PINGed on two 1 s intervals; a worker that never PINGs times this out.
+      await waitFor('3 connections × 2 intervals of PINGs', pings, { until: (n) => n >= 6, timeoutMs: 5000 });
+    } finally {
+      await worker.stop();
+    }
   });
 });

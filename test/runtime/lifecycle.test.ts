@@ -60,11 +60,15 @@ describe('runtime lifecycle', () => {
     const loaded = await redis.dir.load(name, recordPipeline(name, `  list: {key: "q:${name}", batch_size: 100}`, 'concurrency: 5'));
     await redis.client.lpush(`q:${name}`, ...Array.from({ length: 500 }, (_, i) => JSON.stringify({ id: i + 1, sleep: 200 })));
     const worker = await Worker.start([loaded], { logger: quiet });
-    await new Promise((r) => setTimeout(r, 500));
+    // Two rounds of five finished: a worker that ignored the cap would have taken its whole batch of 100 by now.
+    await waitFor(`LLEN ${name}:out >= 10`, () => redis.client.llen(`${name}:out`), { until: (n) => n >= 10 });
     const [processing] = await redis.client.keys(`{q:${name}}:processing:*`);
     assert.ok(processing);
-    assert.ok((await redis.client.llen(processing)) <= 5, 'at most `concurrency` items taken');
-    assert.ok((await redis.client.llen(`q:${name}`)) >= 480);
+    const [inFlight, queued, done] = ((await redis.client.multi().llen(processing).llen(`q:${name}`).llen(`${name}:out`).exec()) ?? []).map(([, n]) => n as number);
+    assert.ok((inFlight as number) <= 5, `at most \`concurrency\` items taken (${inFlight})`);
+    // A result is written before its message leaves the processing list, so taken-but-not-done is at most the cap.
+    const taken = 500 - (queued as number);
+    assert.ok(taken - (done as number) <= 5, `taken ${taken}, done ${done}`);
     await worker.stop(100);
   });
 
