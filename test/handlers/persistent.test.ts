@@ -136,7 +136,7 @@ describe('command handler, persistent mode', () => {
     const controller = new AbortController();
     const hung = r.invoke(message('hang', { hang: true }), context(controller.signal));
     const queued = r.invoke(message('behind', { n: 7 }), context());
-    await sleep(100);
+    await sleep(100); // the request reaches the child and hangs there (no signal says so): the timeout comes after
     controller.abort(new Error('timed out'));
     await assert.rejects(hung, /timed out/);
     assert.ok(alive(pid), 'not killed on the timeout itself');
@@ -172,7 +172,7 @@ describe('command handler, persistent mode', () => {
     await assert.rejects(hung, /timed out/);
     for (let i = 0; i < 8; i++) {
       await r.invoke(message(`m${i}`, { n: i }), context());
-      await sleep(50);
+      await sleep(50); // spread over more than stuckAfterMs (200): time passing while the child answers is what is tested
     }
     assert.deepEqual(r.pids, [pid]);
     assert.equal(r.stats.stuckKills, 0);

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { exited, PipelineDir, pipelineYaml, RECORD_HANDLER, spawnWorker } from '../helpers/pipelines.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { sleep, waitFor } from '../helpers/wait.ts';
 
 const yaml = (name: string, out: string, extra = '') =>
   pipelineYaml(
@@ -38,14 +38,14 @@ describe('pythia run --watch (hot reload)', () => {
       };
       await push(20);
       await redis.client.rpush('q:bystander', JSON.stringify({ id: 1 }));
-      await waitFor(() => worker.output(), async () => (await redis.client.llen(`${name}:out-a`)) === 20);
+      await waitFor(() => `20 results in ${name}:out-a:\n${worker.output()}`, async () => (await redis.client.llen(`${name}:out-a`)) === 20);
 
       // A producer keeps going through both edits.
       let producing = true;
       const producer = (async () => {
         while (producing) {
           await push(5);
-          await new Promise((r) => setTimeout(r, 30));
+          await sleep(30); // the producer's pace
         }
       })();
 
@@ -55,7 +55,7 @@ describe('pythia run --watch (hot reload)', () => {
 
       // Invalid edit: a misspelt key and a wrong type; the running pipeline keeps its configuration.
       redis.dir.write(name, yaml(name, `${name}:out-c`, 'concurency: 3\nresilience: {max_retries: lots}'));
-      await waitFor(() => worker.output(), () => worker.output().includes('reload rejected'), { timeoutMs: 10_000 });
+      await waitFor(() => `the invalid edit rejected:\n${worker.output()}`, () => worker.output().includes('reload rejected'), { timeoutMs: 10_000 });
       const before = await redis.client.llen(`${name}:out-b`);
       await waitFor('still consuming with the previous configuration', async () => (await redis.client.llen(`${name}:out-b`)) > before + 10, { timeoutMs: 10_000 });
 
@@ -90,26 +90,26 @@ describe('pythia run --watch (hot reload)', () => {
       const worker = spawnWorker([sub.dir], { REDIS_URL: redis.server.url, PYTHIA_LOG_FORMAT: 'json', PYTHIA_LOG_LEVEL: 'info' }, ['--watch']);
       try {
         await redis.client.rpush('q:first', JSON.stringify({ id: 1 }));
-        await waitFor(() => worker.output(), async () => (await redis.client.llen('first:out')) === 1);
+        await waitFor(() => `one result in first:out:\n${worker.output()}`, async () => (await redis.client.llen('first:out')) === 1);
 
         const second = sub.write('second', yaml('second', 'second:out'));
         await redis.client.rpush('q:second', JSON.stringify({ id: 1 }));
         await waitFor(() => `new file started\n${worker.output()}`, async () => (await redis.client.llen('second:out')) === 1, { timeoutMs: 10_000 });
 
         unlinkSync(second);
-        await waitFor(() => worker.output(), () => messages(worker.output()).includes('pipeline stopped (file removed)'), { timeoutMs: 10_000 });
+        await waitFor(() => `the removed file's pipeline stopped:\n${worker.output()}`, () => messages(worker.output()).includes('pipeline stopped (file removed)'), { timeoutMs: 10_000 });
         await redis.client.rpush('q:second', JSON.stringify({ id: 2 }));
         await redis.client.rpush('q:first', JSON.stringify({ id: 2 }));
         await waitFor('the other pipeline kept running', async () => (await redis.client.llen('first:out')) === 2);
-        await new Promise((r) => setTimeout(r, 300));
+        await sleep(300); // an idle period on purpose: the removed pipeline would take q:second's message in it
         assert.equal(await redis.client.llen('q:second'), 1, 'the removed pipeline no longer consumes');
 
         // SIGHUP: the edited file is reloaded (even if the watcher were off).
         sub.write('first', yaml('first', 'first:out-hup'));
         worker.kill('SIGHUP');
-        await waitFor(() => worker.output(), () => messages(worker.output()).includes('reloading every pipeline file') && messages(worker.output()).includes('pipeline reloaded'), { timeoutMs: 10_000 });
+        await waitFor(() => `SIGHUP to reload every file:\n${worker.output()}`, () => messages(worker.output()).includes('reloading every pipeline file') && messages(worker.output()).includes('pipeline reloaded'), { timeoutMs: 10_000 });
         await redis.client.rpush('q:first', JSON.stringify({ id: 3 }));
-        await waitFor(() => worker.output(), async () => (await redis.client.llen('first:out-hup')) === 1, { timeoutMs: 10_000 });
+        await waitFor(() => `one result in first:out-hup:\n${worker.output()}`, async () => (await redis.client.llen('first:out-hup')) === 1, { timeoutMs: 10_000 });
       } finally {
         worker.kill('SIGTERM');
         assert.equal(await exited(worker), 0, worker.output());

@@ -39,7 +39,7 @@ describe('reliability: Redis outages under load', () => {
         await produce(redis.client, kind, key, bodies(1, N, { sleep: 1 }));
         const worker = spawnWorker([file], { REDIS_URL: redis.server.url });
         const rss = sampleRss(() => worker.pid);
-        await waitFor(() => worker.output(), async () => (await redis.client.llen(out)) >= N / 4, { timeoutMs: 60_000, intervalMs: 20 });
+        await waitFor(() => `a quarter of the messages in ${out} before the outage:\n${worker.output()}`, async () => (await redis.client.llen(out)) >= N / 4, { timeoutMs: 60_000, intervalMs: 20 });
         await act();
         const resumed = Date.now();
         const base = await redis.client.llen(out);

@@ -38,7 +38,8 @@ output: {list: "${name}:out"}
     try {
       await waitFor('the breaker opened', () => changes.some((c) => c.state === 'open'), { timeoutMs: 5000 });
       const openedAt = (changes[0] as { at: number }).at;
-      // While open: nothing is consumed. Sample the queue until just before the reset timeout.
+      // While open: nothing is consumed. Sample the queue every 50 ms until just before the reset timeout (the
+      // sleeps below pace that sampling of an idle period, which is what is under test).
       await waitFor(`LLEN ${queue}:dead >= 3`, () => redis.client.llen(`${queue}:dead`), { until: (n) => n >= 3, timeoutMs: 1000 });
       const lengths: number[] = [];
       while (Date.now() < openedAt + RESET - 100) {

@@ -198,7 +198,7 @@ describe('each dead-letter reason produces exactly one entry with the right fiel
     const w = await Worker.start([pipeline], { logger: quiet });
     try {
       await waitFor(`LLEN q:flag:dead >= 1`, () => client.llen('q:flag:dead'), { until: (n) => n >= 1, timeoutMs: 5000 });
-      await sleep(100);
+      await sleep(100); // an idle period on purpose: a second dead letter would show in it
     } finally {
       await w.stop();
     }

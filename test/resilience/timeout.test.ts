@@ -40,7 +40,7 @@ output: {list: "${name}:out"}
       assert.equal(await redis.client.llen(`${name}:out`), 1, 'the retry of 1 succeeded');
       // Both hung attempts of 2 and the first of 1 finish now, late: nothing of them may be written.
       await waitFor('the hung attempts finished', () => existsSync(reports) && readFileSync(reports, 'utf8').trim().split('\n').length >= 3, { timeoutMs: 5000 });
-      await sleep(100);
+      await sleep(100); // an idle period on purpose: a late result written after its report would show in it
     } finally {
       await worker.stop();
     }

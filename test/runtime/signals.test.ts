@@ -19,13 +19,16 @@ handler: {module: "{{support}}/handlers/record.mjs"}
 metrics: {enabled: false}
 `);
     const worker = spawnWorker([file], { PYTHIA_LOG_LEVEL: 'info' });
-    await waitFor(() => worker.output(), () => worker.output().includes('redis connection error'), { timeoutMs: 15_000 });
+    await waitFor(() => `a redis connection error logged:\n${worker.output()}`, () => worker.output().includes('redis connection error'), { timeoutMs: 15_000 });
     worker.kill('SIGTERM');
-    await waitFor(() => worker.output(), () => worker.output().includes('signal received while starting'), { timeoutMs: 5000 });
+    await waitFor(() => `the first signal logged during start-up:\n${worker.output()}`, () => worker.output().includes('signal received while starting'), { timeoutMs: 5000 });
     assert.equal(worker.exitCode, null, 'the first signal alone waits for start-up');
     worker.kill('SIGTERM');
-    const code = await Promise.race([exited(worker), new Promise((r) => setTimeout(() => r('timeout'), 5000))]);
-    if (code === 'timeout') worker.kill('SIGKILL');
-    assert.equal(code, 130, worker.output());
+    try {
+      await waitFor(() => `the worker to exit on the second signal:\n${worker.output()}`, () => worker.exitCode !== null || worker.signalCode !== null, { timeoutMs: 5000 });
+    } finally {
+      if (worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
+    }
+    assert.equal(await exited(worker), 130, worker.output());
   });
 });

@@ -5,7 +5,7 @@ import { Worker } from '../../src/runtime/worker.ts';
 import { startRedis, type RedisServer } from '../../src/testing/redis-server.ts';
 import { handled } from './handlers/record.ts';
 import { duplicates, PipelineFiles, RECORD_HANDLER, spawnPythia, terminate, type WorkerProcess } from './support.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { sleep, waitFor } from '../helpers/wait.ts';
 
 const REPLICAS = 3;
 const N = 3000;
@@ -94,8 +94,9 @@ describe(`replicas: ${REPLICAS} pythia run processes on one list and one stream 
     try {
       for (let i = 1; i <= 4; i++) await client.xadd('slow', '*', 'body', JSON.stringify({ id: i, sleep: 1200 }));
       await waitFor('the four slow entries to be handled', () => handled('slow').size === 4, { timeoutMs: 15_000 });
-      // Long enough for a claim to have happened (idle 300 ms, checked every 100 ms) and finished.
-      await new Promise((r) => setTimeout(r, 1500));
+      // An idle period on purpose, long enough for a wrong claim (idle 300 ms, checked every 100 ms) to have
+      // happened and its second handling (1200 ms) to have finished.
+      await sleep(1500);
     } finally {
       await Promise.all(workers.map((w) => w.stop()));
     }

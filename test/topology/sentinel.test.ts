@@ -7,7 +7,7 @@ import { Worker } from '../../src/runtime/worker.ts';
 import { startRedisSentinel, type RedisSentinelSetup } from '../../src/testing/sentinel.ts';
 import { handled } from './handlers/record.ts';
 import { PipelineFiles, RECORD_HANDLER } from './support.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { sleep, waitFor } from '../helpers/wait.ts';
 
 const quiet = createLogger('silent');
 
@@ -57,7 +57,7 @@ shutdown: {grace_period_ms: 5000}
         } catch {
           // Not acknowledged: nothing to check for this one.
         }
-        await new Promise((r) => setTimeout(r, 2));
+        await sleep(2); // the producer's pace
       }
     });
 
