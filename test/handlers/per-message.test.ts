@@ -62,7 +62,7 @@ describe('command handler, per-message mode', () => {
     const { worker } = await start('pm-node', listPipeline('pm-node', key, { handler: `command: ["${NODE}", "${path.join(FIXTURES, 'behave-per-message.mjs')}"]` }));
     const n = 16;
     await redis.lpush(key, ...Array.from({ length: n }, (_, i) => JSON.stringify({ n: i })));
-    await waitFor(`LLEN ${key}:out === ${n}`, () => redis.llen(`${key}:out`), { until: (n) => n === n });
+    await waitFor(`LLEN ${key}:out === ${n}`, () => redis.llen(`${key}:out`), { until: (length) => length === n });
     const results = await outputs(key);
     assert.deepEqual(results.map((r) => r.n).sort((a, b) => (a as number) - (b as number)), Array.from({ length: n }, (_, i) => i));
     assert.ok(results.every((r) => r.lang === 'node'));

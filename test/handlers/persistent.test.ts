@@ -65,7 +65,7 @@ describe('command handler, persistent mode', () => {
       const { worker } = await start(key.toLowerCase(), listPipeline(key.toLowerCase(), key, { concurrency: 16, handler: `command: ${command}\nmode: persistent\ninstances: 2` }));
       const n = 300;
       await redis.lpush(key, ...Array.from({ length: n }, (_, i) => JSON.stringify({ n: i })));
-      await waitFor(`LLEN ${key}:out === ${n}`, () => redis.llen(`${key}:out`), { until: (n) => n === n });
+      await waitFor(`LLEN ${key}:out === ${n}`, () => redis.llen(`${key}:out`), { until: (length) => length === n });
       const results = await outputs(key);
       assert.deepEqual(results.map((r) => (r.body as { n: number }).n).sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i));
       assert.ok(results.every((r) => r.handled_by === lang.toLowerCase() && r.attempt === 1));
