@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
-
 import { pipelineYaml, spawnWorker as spawnChild } from '../helpers/pipelines.ts';
 
 export { PipelineDir, exited } from '../helpers/pipelines.ts';

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-
 import { listDeadLetters } from './helpers.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';

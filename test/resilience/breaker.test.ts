@@ -4,7 +4,6 @@ import type { BreakerState } from '../../src/resilience/circuit-breaker.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { NO_OBSERVER } from '../../src/metrics/pipeline-observer.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
 import { pipelineYaml } from '../helpers/pipelines.ts';

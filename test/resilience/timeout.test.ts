@@ -4,7 +4,6 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-
 import { listDeadLetters } from './helpers.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
