@@ -63,7 +63,7 @@ output: {list: "${name}:out"}
     const hang = 5000;
     const loaded = await redis.dir.load(
       name,
-      pipelineYaml(name, `source: {list: {key: "q:${name}", block_timeout_ms: 200}}
+      pipelineYaml(name, {}, `source: {list: {key: "q:${name}", block_timeout_ms: 200}}
 handler: {module: "{{support}}/handlers/stubborn.mjs"}
 resilience: {max_retries: 0, processing_timeout_ms: 300}
 shutdown: {grace_period_ms: 30000}
@@ -72,7 +72,7 @@ output: {list: "${name}:out"}
     );
     const worker = await Worker.start([loaded], { logger: quiet });
     await redis.client.lpush(`q:${name}`, JSON.stringify({ id: 1, hang }));
-    assert.ok(await waitFor(() => worker.pipelines[0]?.inFlight === 1, 5000), 'the message is being handled');
+    await waitFor('the message is being handled', () => worker.pipelines[0]?.inFlight === 1, { timeoutMs: 5000 });
     const stopAt = Date.now();
     await worker.stop();
     const took = Date.now() - stopAt;
