@@ -16,7 +16,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const bin = path.join(root, 'bin/pythia.js');
 const STACK_LINE = /^\s+at .+[(:]/m;
 
-/** The seed's variable names, removed so that the examples' own defaults are what is tested. */
+/** Python Pythia's variable names, removed so that the examples' own defaults are what is tested. */
 const SEED_VARS = ['REDIS_URL', 'REDIS_HOST', 'REDIS_PORT', 'REDIS_PASSWORD', 'REDIS_QUEUE', 'PYTHIA_MAX_CONCURRENT', 'PYTHIA_BROKER_TYPE'];
 const baseEnv: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !SEED_VARS.includes(name) && !name.startsWith('PYTHIA_TEST_')));
 
@@ -65,7 +65,7 @@ describe('pipelines/ examples', () => {
     assert.equal(orders?.config.redis.port, 6379);
   });
 
-  it('take the seed environment names (REDIS_HOST, REDIS_PORT, REDIS_QUEUE, PYTHIA_MAX_CONCURRENT)', async () => {
+  it('take the Python Pythia environment names (REDIS_HOST, REDIS_PORT, REDIS_QUEUE, PYTHIA_MAX_CONCURRENT)', async () => {
     const env = { ...baseEnv, REDIS_HOST: 'redis.internal', REDIS_PORT: '6380', REDIS_QUEUE: 'jobs', PYTHIA_MAX_CONCURRENT: '25', PYTHIA_BROKER_TYPE: 'redis' };
     const [orders] = await loadPipelines([path.join(root, 'pipelines/orders.yml')], { env });
     assert.equal(orders?.config.redis.host, 'redis.internal');

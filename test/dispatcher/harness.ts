@@ -6,7 +6,7 @@ import type { Writer } from '../../src/outputs/writer.ts';
 import type { Decoded } from '../../src/runtime/decode.ts';
 import { Dispatcher } from '../../src/runtime/dispatcher.ts';
 import type { DispatcherOptions } from '../../src/runtime/dispatcher-options.ts';
-import type { Outcome, PipelineObserver } from '../../src/runtime/observer.ts';
+import type { Outcome, PipelineObserver } from '../../src/metrics/pipeline-observer.ts';
 import { FakeClock, settle } from './fake-clock.ts';
 import { MemorySource } from './memory-source.ts';
 

@@ -23,7 +23,7 @@ const countedPipeline = (name: string, source: string, handler: string, extra = 
     extra,
   );
 
-/** Every name of design §6: the contract says these never change. */
+/** Every metric name in docs/metrics.md: the names are a contract and never change. */
 const CONTRACT_METRICS = [
   'pythia_messages_total',
   'pythia_message_duration_seconds',

@@ -14,7 +14,7 @@ const dashboard = JSON.parse(readFileSync(new URL('../../deploy/grafana/pythia-d
 const docs = readFileSync(new URL('../../docs/metrics.md', import.meta.url), 'utf8');
 
 describe('Grafana dashboard and metrics docs', () => {
-  it('queries only metrics the registry exposes, and uses every metric of design §6', async () => {
+  it('queries only metrics the registry exposes, and uses every metric docs/metrics.md lists', async () => {
     const exposition = await new PythiaMetrics().scrape();
     const exposed = new Set([...exposition.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] as string));
     const expressions = [...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)), ...dashboard.templating.list.map((v) => v.definition ?? '')];

@@ -75,7 +75,7 @@ describe('Dockerfile', () => {
 });
 
 describe('docker-compose.yml', () => {
-  it('mirrors the seed: redis:7-alpine and a worker with replicas: 3 and the PYTHIA_* / REDIS_* environment', () => {
+  it('mirrors the Python Pythia deployment: redis:7-alpine and a worker with replicas: 3 and the PYTHIA_* / REDIS_* environment', () => {
     const { redis, 'pythia-worker': worker } = compose.services;
     assert.equal(redis?.image, 'redis:7-alpine');
     assert.equal(worker?.deploy?.replicas, 3);
@@ -113,7 +113,7 @@ describe('docker-compose.yml', () => {
     assert.match(validate.stdout, /concurrency 10/, 'PYTHIA_MAX_CONCURRENT reaches the pipeline');
   });
 
-  it('deploy/redis.conf has the seed\'s production settings, uses noeviction, and a real redis-server accepts it', async () => {
+  it('deploy/redis.conf has the Python Pythia production settings, uses noeviction, and a real redis-server accepts it', async () => {
     const conf = readFileSync(path.join(ROOT, 'deploy/redis.conf'), 'utf8');
     const active = conf.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
     for (const line of ['maxmemory 2gb', 'maxmemory-policy noeviction', 'appendonly yes', 'appendfsync everysec']) assert.ok(active.includes(line), line);
