@@ -13,7 +13,7 @@ import { AttemptContext, type Work } from './attempt.ts';
 import { type Clock, SYSTEM_CLOCK, type Timer } from './clock.ts';
 import type { Decoded } from './decode.ts';
 import type { DispatcherOptions } from './dispatcher-options.ts';
-import type { PipelineObserver } from './observer.ts';
+import type { PipelineObserver } from '../metrics/pipeline-observer.ts';
 
 /** Fetches outstanding at once: two keep the connection busy while a batch is being dispatched. */
 const MAX_FETCHES_IN_FLIGHT = 2;
