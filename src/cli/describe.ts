@@ -1,8 +1,11 @@
 import type { LoadedPipeline } from '../config/index.ts';
 import { outputTarget, subscriptions } from '../config/targets.ts';
 
-/** One line that says what a pipeline does, and the delivery notes a user must know. */
-export function describePipeline({ config }: LoadedPipeline): { summary: string; notes: string[] } {
+/**
+ * One line that says what a pipeline does, the delivery notes a user must know, and warnings: valid
+ * settings that can lose data (validate prints them and still exits 0).
+ */
+export function describePipeline({ config }: LoadedPipeline): { summary: string; notes: string[]; warnings: string[] } {
   const { list, stream, channel } = config.source;
   const notes: string[] = [];
   let from: string;
@@ -17,5 +20,19 @@ export function describePipeline({ config }: LoadedPipeline): { summary: string;
   }
   const handler = config.handler.module !== undefined ? `module ${config.handler.module}#${config.handler.export}` : `command ${config.handler.command?.join(' ')} (${config.handler.mode})`;
   const to = outputTarget(config)?.key;
-  return { summary: `${config.name}: ${from} -> ${handler}${to ? ` -> ${to}` : ''}, concurrency ${config.concurrency}`, notes };
+  return { summary: `${config.name}: ${from} -> ${handler}${to ? ` -> ${to}` : ''}, concurrency ${config.concurrency}`, notes, warnings: lengthCapWarnings(config) };
+}
+
+/** XADD ... MAXLEN removes the oldest entries whether or not anyone has read them. */
+function lengthCapWarnings(config: LoadedPipeline['config']): string[] {
+  const warnings: string[] = [];
+  const output = config.output.stream;
+  if (output && output.max_stream_length > 0) {
+    warnings.push(`output.stream.max_stream_length ${output.max_stream_length} trims ${output.key} on every XADD: results its readers have not read yet are removed when they fall behind`);
+  }
+  const dead = config.dead_letter.stream;
+  if (dead && dead.max_stream_length > 0) {
+    warnings.push(`dead_letter.stream.max_stream_length ${dead.max_stream_length} trims ${dead.key} on every XADD: the oldest dead letters are removed whether or not anyone inspected or replayed them`);
+  }
+  return warnings;
 }

@@ -7,9 +7,10 @@ export interface ProduceCliOptions {
   body?: string;
   file?: string;
   redisUrl?: string;
+  trim?: boolean;
 }
 
-/** `pythia produce FILE --count N [--body JSON | --file F]`. */
+/** `pythia produce FILE --count N [--body JSON | --file F] [--trim]`. */
 export async function produceCommand(file: string, options: ProduceCliOptions): Promise<number> {
   const count = Number(options.count);
   if (!Number.isInteger(count) || count < 1) {
@@ -26,7 +27,7 @@ export async function produceCommand(file: string, options: ProduceCliOptions): 
   const producer = new Producer(pipeline, options.redisUrl);
   const started = performance.now();
   try {
-    const sent = await producer.send({ count, body });
+    const sent = await producer.send({ count, body, trimStream: options.trim === true });
     const seconds = (performance.now() - started) / 1000;
     process.stdout.write(`sent ${sent} messages to ${pipeline.config.name} in ${seconds.toFixed(2)} s (${Math.round(sent / seconds)} msg/s)\n`);
     return 0;

@@ -25,7 +25,8 @@ export function registerRuntimeCommands(program: Command, setExit: (code: number
     .option('--body <json>', 'message body; {{seq}} and {{now}} are replaced per message')
     .option('--file <path>', 'send this file\'s bytes as every message body')
     .option('--redis-url <url>', 'override the pipeline\'s connection settings')
-    .action(async (file: string, opts: { count: string; body?: string; file?: string; redisUrl?: string }) => {
+    .option('--trim', 'streams: XADD with MAXLEN ~ source.stream.max_stream_length (lossy: removes entries no worker has read)')
+    .action(async (file: string, opts: { count: string; body?: string; file?: string; redisUrl?: string; trim?: boolean }) => {
       const { produceCommand } = await import('./produce.ts');
       setExit(await produceCommand(file, opts));
     });

@@ -23,7 +23,7 @@ export async function validateCommand(paths: string[], options: ValidateOptions)
   const valid = results.every((r) => r.issues.length === 0);
 
   if (options.format === 'json') {
-    const files = results.map((r) => ({ file: r.file, valid: r.issues.length === 0, issues: r.issues, notes: r.pipeline && r.issues.length === 0 ? describePipeline(r.pipeline).notes : [] }));
+    const files = results.map((r) => ({ file: r.file, valid: r.issues.length === 0, issues: r.issues, notes: r.pipeline && r.issues.length === 0 ? describePipeline(r.pipeline).notes : [], warnings: r.pipeline && r.issues.length === 0 ? describePipeline(r.pipeline).warnings : [] }));
     process.stdout.write(JSON.stringify({ valid, files }, null, 2) + '\n');
     return valid ? 0 : 1;
   }
@@ -32,9 +32,10 @@ export async function validateCommand(paths: string[], options: ValidateOptions)
       for (const issue of result.issues) process.stdout.write(formatIssue(issue) + '\n');
       continue;
     }
-    const { summary, notes } = describePipeline(result.pipeline as LoadedPipeline);
+    const { summary, notes, warnings } = describePipeline(result.pipeline as LoadedPipeline);
     process.stdout.write(`${result.file}: valid: ${summary}\n`);
     for (const note of notes) process.stdout.write(`${result.file}: note: ${note}\n`);
+    for (const warning of warnings) process.stdout.write(`${result.file}: warning: ${warning}\n`);
   }
   const bad = results.filter((r) => r.issues.length > 0).length;
   process.stdout.write(bad === 0 ? `${results.length} pipeline${results.length === 1 ? '' : 's'} valid\n` : `${bad} of ${results.length} pipeline files invalid\n`);

@@ -167,6 +167,10 @@ export interface PipelineFile {
        * How often a live worker looks for dead consumers to recover.
        */
       recovery_interval_ms?: number;
+      /**
+       * at-least-once: an item recovered from crashed consumers so often that it has been delivered more than this many times goes to the dead letter (reason max_deliveries), so a message that kills its worker cannot loop.
+       */
+      max_deliveries?: number;
     };
     /**
      * A Redis stream read through a consumer group.
@@ -181,7 +185,7 @@ export interface PipelineFile {
        */
       consumer_group?: string;
       /**
-       * Consumer name; keep it stable across restarts so the worker re-reads its own pending entries. Empty: the hostname.
+       * Consumer name; keep it stable across restarts so the worker re-reads its own pending entries. One live process per name: a second one fails to start. Empty: the hostname, or <hostname>-<pid>-<random> when another live process on this host holds it.
        */
       consumer?: string;
       /**
@@ -201,19 +205,23 @@ export interface PipelineFile {
        */
       claim_idle_ms?: number;
       /**
-       * How often to look for idle pending entries to claim.
+       * How often to look for idle pending entries to claim, and for crashed consumers.
        */
       claim_interval_ms?: number;
+      /**
+       * A consumer whose heartbeat is older than this is dead: its pending entries are claimed without waiting for claim_idle_ms, and once it has none it is removed from the group.
+       */
+      heartbeat_ttl_ms?: number;
       /**
        * An entry delivered more than this many times goes to the dead letter (reason max_deliveries).
        */
       max_deliveries?: number;
       /**
-       * Trim the stream after acknowledgements: approximate MAXLEN (0: never trim).
+       * maxlen: once the stream is longer than this, trim the entries every consumer group has read and acknowledged (XTRIM MINID); an entry some group still needs is never removed, so the stream can stay longer (0: never trim).
        */
       max_stream_length?: number;
       /**
-       * maxlen: keep about max_stream_length entries. minid: remove only entries older than the oldest one still pending in the group.
+       * maxlen: trim when longer than max_stream_length. minid: trim whenever something was acknowledged. Either way only up to the oldest entry that some consumer group has not read or not acknowledged.
        */
       trim_strategy?: "maxlen" | "minid";
     };
@@ -608,6 +616,10 @@ export interface PipelineConfig {
        * How often a live worker looks for dead consumers to recover.
        */
       recovery_interval_ms: number;
+      /**
+       * at-least-once: an item recovered from crashed consumers so often that it has been delivered more than this many times goes to the dead letter (reason max_deliveries), so a message that kills its worker cannot loop.
+       */
+      max_deliveries: number;
     };
     /**
      * A Redis stream read through a consumer group.
@@ -622,7 +634,7 @@ export interface PipelineConfig {
        */
       consumer_group: string;
       /**
-       * Consumer name; keep it stable across restarts so the worker re-reads its own pending entries. Empty: the hostname.
+       * Consumer name; keep it stable across restarts so the worker re-reads its own pending entries. One live process per name: a second one fails to start. Empty: the hostname, or <hostname>-<pid>-<random> when another live process on this host holds it.
        */
       consumer: string;
       /**
@@ -642,19 +654,23 @@ export interface PipelineConfig {
        */
       claim_idle_ms: number;
       /**
-       * How often to look for idle pending entries to claim.
+       * How often to look for idle pending entries to claim, and for crashed consumers.
        */
       claim_interval_ms: number;
+      /**
+       * A consumer whose heartbeat is older than this is dead: its pending entries are claimed without waiting for claim_idle_ms, and once it has none it is removed from the group.
+       */
+      heartbeat_ttl_ms: number;
       /**
        * An entry delivered more than this many times goes to the dead letter (reason max_deliveries).
        */
       max_deliveries: number;
       /**
-       * Trim the stream after acknowledgements: approximate MAXLEN (0: never trim).
+       * maxlen: once the stream is longer than this, trim the entries every consumer group has read and acknowledged (XTRIM MINID); an entry some group still needs is never removed, so the stream can stay longer (0: never trim).
        */
       max_stream_length: number;
       /**
-       * maxlen: keep about max_stream_length entries. minid: remove only entries older than the oldest one still pending in the group.
+       * maxlen: trim when longer than max_stream_length. minid: trim whenever something was acknowledged. Either way only up to the oldest entry that some consumer group has not read or not acknowledged.
        */
       trim_strategy: "maxlen" | "minid";
     };

@@ -29,7 +29,8 @@ export async function resend(client: RedisClient, target: ReplayTarget, items: r
         writeTo(pipe, target, payload);
         break;
       case 'stream':
-        pipe.call(...streamEntryCommand(target, streamFields(entry, payload)));
+        // Untrimmed: a MAXLEN here would remove entries no worker has read; the worker trims safely.
+        pipe.call(...streamEntryCommand({ ...target, maxLength: 0 }, streamFields(entry, payload)));
         break;
       case 'channel': {
         const channel = entry.source.kind === 'channel' && entry.source.channel ? entry.source.channel : target.channels[0];
@@ -59,6 +60,8 @@ export async function resend(client: RedisClient, target: ReplayTarget, items: r
  * fields back as they were; anything else (a list or channel message) becomes `body`.
  */
 export function streamFields(entry: DeadLetterEntry, payload: Buffer): (string | Buffer)[] {
+  // The exact original fields (duplicate names, bytes that are not UTF-8), when the entry kept them.
+  if (entry.raw_fields && entry.source.kind === 'stream') return entry.raw_fields.map((b) => Buffer.from(b, 'base64'));
   const fields = entry.fields && entry.source.kind === 'stream' ? Object.entries(entry.fields) : [];
   if (fields.length === 0) return ['body', payload];
   return fields.flatMap(([name, value]) => [name, name === 'body' ? payload : value]);

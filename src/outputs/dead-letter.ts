@@ -4,7 +4,7 @@ import type { ConnectionPool } from '../redis/pool.ts';
 import { scrubSecrets } from '../redis/redact.ts';
 import { createWriter, type Writer } from './writer.ts';
 
-export const DEAD_LETTER_REASONS = ['retries_exhausted', 'permanent_error', 'timeout', 'invalid_json', 'schema_invalid', 'too_large', 'max_deliveries'] as const;
+export const DEAD_LETTER_REASONS = ['retries_exhausted', 'permanent_error', 'timeout', 'invalid_json', 'schema_invalid', 'too_large', 'max_deliveries', 'decode_error'] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
 /** One failed message, as stored in the dead letter. */
@@ -19,6 +19,11 @@ export interface DeadLetterEntry {
   source: MessageOrigin;
   message_id: string;
   fields?: Record<string, string>;
+  /**
+   * A stream entry's fields exactly as stored, base64, name and value alternating; written only when
+   * `fields` cannot say it (a name used twice, bytes that are not UTF-8). Replay uses it first.
+   */
+  raw_fields?: string[];
   first_failure_at: string;
   last_failure_at: string;
   dead_lettered_at: string;
@@ -32,6 +37,8 @@ export interface DeadLetterInput {
   origin: MessageOrigin;
   messageId: string;
   fields: Record<string, string>;
+  /** Stream entries: the fields as Redis stored them (see Delivery.fieldPairs). */
+  fieldPairs?: Buffer[] | undefined;
   firstFailureAt: number;
   lastFailureAt: number;
 }
@@ -39,6 +46,16 @@ export interface DeadLetterInput {
 function encodePayload(raw: Buffer): { payload: string; payload_encoding: 'utf8' | 'base64' } {
   const text = raw.toString('utf8');
   return Buffer.from(text, 'utf8').equals(raw) ? { payload: text, payload_encoding: 'utf8' } : { payload: raw.toString('base64'), payload_encoding: 'base64' };
+}
+
+/** Whether the name → text map holds every field pair byte for byte (no name twice, all UTF-8). */
+function fieldsSayItAll(fields: Record<string, string>, pairs: Buffer[]): boolean {
+  if (pairs.length !== 2 * Object.keys(fields).length) return false;
+  for (let i = 0; i + 1 < pairs.length; i += 2) {
+    const name = (pairs[i] as Buffer).toString();
+    if (!Buffer.from(name).equals(pairs[i] as Buffer) || !Buffer.from(fields[name] ?? '').equals(pairs[i + 1] as Buffer)) return false;
+  }
+  return true;
 }
 
 export function buildEntry(pipeline: string, input: DeadLetterInput): DeadLetterEntry {
@@ -56,6 +73,7 @@ export function buildEntry(pipeline: string, input: DeadLetterInput): DeadLetter
     dead_lettered_at: new Date().toISOString(),
   };
   if (Object.keys(input.fields).length > 0) entry.fields = input.fields;
+  if (input.fieldPairs && !fieldsSayItAll(input.fields, input.fieldPairs)) entry.raw_fields = input.fieldPairs.map((b) => b.toString('base64'));
   return entry;
 }
 

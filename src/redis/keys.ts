@@ -7,4 +7,8 @@ export const keys = {
   processing: (key: string, consumer: string) => `{${key}}:processing:${consumer}`,
   heartbeat: (key: string, consumer: string) => `{${key}}:heartbeat:${consumer}`,
   consumers: (key: string) => `{${key}}:consumers`,
+  /** List at-least-once: recoveries per payload digest (see LIST_RECOVER in scripts.ts). */
+  deliveries: (key: string) => `{${key}}:deliveries`,
+  /** Stream: one heartbeat per live consumer of a group. */
+  streamHeartbeat: (key: string, group: string, consumer: string) => `{${key}}:heartbeat:${group}:${consumer}`,
 };

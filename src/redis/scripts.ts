@@ -5,31 +5,80 @@ import type { RedisClient } from './connection.ts';
  * ioredis sends EVALSHA and falls back to EVAL after NOSCRIPT (e.g. after a Redis restart).
  */
 export const LIST_FETCH = {
-  // KEYS[1] queue, KEYS[2] processing list | ARGV[1] max items
+  // KEYS[1] queue, KEYS[2] processing list, KEYS[3] delivery counts (hash) | ARGV[1] max items,
+  // ARGV[2] message.max_bytes, ARGV[3] byte budget of this fetch
   // Takes up to ARGV[1] items from the right (oldest, with LPUSH producers) and records them in the
   // processing list in one atomic step, so a crash right after leaves them recoverable.
-  numberOfKeys: 2,
+  // Memory: items beyond the byte budget go back to the queue (at least one item is taken), and an
+  // item larger than max_bytes is returned as its size (an integer), not its bytes: it stays in the
+  // processing list until the worker dead-letters it (see LIST_OVERSIZED).
+  // Delivery counts: only when the hash exists (some item was recovered from a crashed consumer) is
+  // a last element appended: the recoveries of each returned item, in order (empty with no items).
+  numberOfKeys: 3,
   lua: `
 local items = redis.call('RPOP', KEYS[1], ARGV[1])
-if not items then return {} end
-for i = 1, #items, 1000 do
-  redis.call('LPUSH', KEYS[2], unpack(items, i, math.min(i + 999, #items)))
+if not items then
+  if redis.call('EXISTS', KEYS[3]) == 1 then return {{}} end
+  return {}
 end
-return items`,
+local maxBytes = tonumber(ARGV[2])
+local budget = tonumber(ARGV[3])
+local used = 0
+local n = #items
+for i = 1, #items do
+  used = used + math.min(#items[i], maxBytes + 1)
+  if used > budget and i > 1 then
+    n = i - 1
+    for j = #items, i, -1 do redis.call('RPUSH', KEYS[1], items[j]) end
+    break
+  end
+end
+for i = 1, n, 1000 do
+  redis.call('LPUSH', KEYS[2], unpack(items, i, math.min(i + 999, n)))
+end
+local out = {}
+local counted = redis.call('EXISTS', KEYS[3]) == 1
+local counts = {}
+for i = 1, n do
+  local item = items[i]
+  if counted then counts[i] = tonumber(redis.call('HGET', KEYS[3], redis.sha1hex(item)) or '0') end
+  if #item > maxBytes then out[i] = #item else out[i] = item end
+end
+if counted then out[n + 1] = counts end
+return out`,
+};
+
+export const LIST_OVERSIZED = {
+  // KEYS[1] processing list | ARGV[1] message.max_bytes
+  // The oldest item in the processing list larger than max_bytes (nil if none): the worker loads
+  // oversized items one at a time, only to write their dead letter.
+  numberOfKeys: 1,
+  lua: `
+local maxBytes = tonumber(ARGV[1])
+local len = redis.call('LLEN', KEYS[1])
+for i = len - 1, 0, -1 do
+  local item = redis.call('LINDEX', KEYS[1], i)
+  if item and #item > maxBytes then return item end
+end
+return false`,
 };
 
 export const LIST_ACK = {
-  // KEYS[1] processing list | ARGV[1] the finished payloads, concatenated | ARGV[2] their byte lengths, comma-separated
+  // KEYS[1] processing list, KEYS[2] delivery counts | ARGV[1] the finished payloads, concatenated | ARGV[2] their byte lengths, comma-separated
   // One argument instead of one per payload: building a command argument costs the client more than
   // the bytes do. LREM from the tail: the oldest in-flight items sit at the right, so each removal is short.
-  numberOfKeys: 1,
+  // A finished item's delivery count is dropped (checked once: the hash rarely exists).
+  numberOfKeys: 2,
   lua: `
 local blob = ARGV[1]
+local counted = redis.call('EXISTS', KEYS[2]) == 1
 local pos = 1
 local n = 0
 for len in string.gmatch(ARGV[2], '%d+') do
   local size = tonumber(len)
-  redis.call('LREM', KEYS[1], -1, string.sub(blob, pos, pos + size - 1))
+  local item = string.sub(blob, pos, pos + size - 1)
+  redis.call('LREM', KEYS[1], -1, item)
+  if counted then redis.call('HDEL', KEYS[2], redis.sha1hex(item)) end
   pos = pos + size
   n = n + 1
 end
@@ -37,15 +86,21 @@ return n`,
 };
 
 export const LIST_RECOVER = {
-  // KEYS[1] queue, KEYS[2] processing list, KEYS[3] heartbeat, KEYS[4] consumers set
-  // ARGV[1] consumer name, ARGV[2] '1' to recover even with a live heartbeat (our own list at start-up)
+  // KEYS[1] queue, KEYS[2] processing list, KEYS[3] heartbeat, KEYS[4] consumers set, KEYS[5] delivery counts
+  // ARGV[1] consumer name, ARGV[2] '1' to recover even with a live heartbeat (our own list at start-up),
+  // ARGV[3] '1' to count a delivery for each item (its worker died with it), ARGV[4] ms the counts are kept
   // Moves a dead consumer's items back to the right end of the queue, oldest last, so they are next.
-  numberOfKeys: 4,
+  // Counts are keyed by the payload's SHA-1: identical payloads share one count.
+  numberOfKeys: 5,
   lua: `
 if ARGV[2] ~= '1' and redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
 local items = redis.call('LRANGE', KEYS[2], 0, -1)
 for i = 1, #items, 1000 do
   redis.call('RPUSH', KEYS[1], unpack(items, i, math.min(i + 999, #items)))
+end
+if ARGV[3] == '1' and #items > 0 then
+  for i = 1, #items do redis.call('HINCRBY', KEYS[5], redis.sha1hex(items[i]), 1) end
+  redis.call('PEXPIRE', KEYS[5], ARGV[4])
 end
 redis.call('DEL', KEYS[2])
 if ARGV[2] ~= '1' then redis.call('SREM', KEYS[4], ARGV[1]) end
@@ -89,18 +144,24 @@ end
 return out`,
 };
 
+/** A fetched item: its bytes, or its size when it is larger than message.max_bytes (see LIST_FETCH). */
+export type FetchedItem = Buffer | number;
+
 export interface PythiaCommands {
   pythiaListReconcile(processing: string, queue: string, ...known: (Buffer | string)[]): Promise<number>;
-  pythiaListFetch(queue: string, processing: string, max: number): Promise<string[]>;
-  pythiaListFetchBuffer(queue: string, processing: string, max: number): Promise<Buffer[]>;
-  pythiaListAck(processing: string, payloads: Buffer, lengths: string): Promise<number>;
-  pythiaListRecover(queue: string, processing: string, heartbeat: string, consumers: string, consumer: string, force: '0' | '1'): Promise<number>;
+  pythiaListFetch(queue: string, processing: string, deliveries: string, max: number, maxBytes: number, budget: number): Promise<unknown[]>;
+  /** Items, then (only when some item was ever recovered) an array of their recovery counts. */
+  pythiaListFetchBuffer(queue: string, processing: string, deliveries: string, max: number, maxBytes: number, budget: number): Promise<(FetchedItem | number[])[]>;
+  pythiaListOversizedBuffer(processing: string, maxBytes: number): Promise<Buffer | null>;
+  pythiaListAck(processing: string, deliveries: string, payloads: Buffer, lengths: string): Promise<number>;
+  pythiaListRecover(queue: string, processing: string, heartbeat: string, consumers: string, deliveries: string, consumer: string, force: '0' | '1', count: '0' | '1', keepMs: number): Promise<number>;
 }
 
 export type ScriptedClient = RedisClient & PythiaCommands;
 
 export function withScripts(client: RedisClient): ScriptedClient {
   client.defineCommand('pythiaListFetch', LIST_FETCH);
+  client.defineCommand('pythiaListOversized', LIST_OVERSIZED);
   client.defineCommand('pythiaListAck', LIST_ACK);
   client.defineCommand('pythiaListRecover', LIST_RECOVER);
   client.defineCommand('pythiaListReconcile', LIST_RECONCILE);

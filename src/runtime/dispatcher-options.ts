@@ -17,6 +17,8 @@ export interface DispatcherOptions {
   circuitBreaker: BreakerSettings;
   /** A delivery handed out more often than `limit` is dead-lettered; `setting` names the key in its error. */
   maxDeliveries: { limit: number; setting: string } | undefined;
+  /** message.max_bytes (named in the error of a payload the source left in Redis for being larger). */
+  maxBytes: number;
 }
 
 export function dispatcherOptions(config: PipelineConfig): DispatcherOptions {
@@ -30,6 +32,14 @@ export function dispatcherOptions(config: PipelineConfig): DispatcherOptions {
     maxRetries: resilience.max_retries,
     backoff: resilience,
     circuitBreaker: resilience.circuit_breaker,
-    maxDeliveries: stream?.max_deliveries === undefined ? undefined : { limit: stream.max_deliveries, setting: 'source.stream.max_deliveries' },
+    maxDeliveries: maxDeliveries(config.source),
+    maxBytes: config.message.max_bytes,
   };
+}
+
+/** Streams count deliveries in the group; at-least-once lists count recoveries from crashed consumers. */
+function maxDeliveries({ list, stream }: PipelineConfig['source']): DispatcherOptions['maxDeliveries'] {
+  if (stream) return { limit: stream.max_deliveries, setting: 'source.stream.max_deliveries' };
+  if (list?.delivery === 'at-least-once') return { limit: list.max_deliveries, setting: 'source.list.max_deliveries' };
+  return undefined;
 }

@@ -66,6 +66,8 @@ export class Dispatcher {
   private loopDone: Promise<void> = Promise.resolve();
   private idle: (() => void) | undefined;
   private sweeper: Timer | undefined;
+  /** Oversized payloads are loaded one at a time, only to be dead-lettered: memory holds one at most. */
+  private oversizedLane: Promise<void> = Promise.resolve();
 
   constructor(private readonly parts: DispatcherParts) {
     const { options, observer, logger } = parts;
@@ -206,7 +208,20 @@ export class Dispatcher {
       this.deadLetter(work, 'max_deliveries', error, delivery.deliveryCount - 1);
       return;
     }
-    const decoded = this.parts.decode(delivery.raw);
+    if (delivery.oversized) {
+      this.acquireSlot(work);
+      this.deadLetter(work, 'too_large', `payload of ${delivery.oversized.size} bytes exceeds message.max_bytes ${this.options.maxBytes}`, 0);
+      return;
+    }
+    let decoded: Decoded;
+    try {
+      decoded = this.parts.decode(delivery.raw);
+    } catch (error) {
+      // One hostile payload (a body nested deep enough to overflow the stack of a recursive schema,
+      // say) must end as its own dead letter: thrown from here it would crash the worker, and a list
+      // item would crash every worker that recovers it.
+      decoded = { ok: false, reason: 'decode_error', error: `decoding failed: ${errorText(error)}` };
+    }
     if (!decoded.ok) {
       this.acquireSlot(work);
       this.deadLetter(work, decoded.reason, decoded.error, 0);
@@ -270,8 +285,15 @@ export class Dispatcher {
     this.parts.observer.duration((this.clock.now() - started) / 1000);
     const { output } = this.parts;
     if (!output || result === undefined) return this.completed(work);
+    let serialized: ReturnType<typeof serializeResult>;
+    try {
+      serialized = serializeResult(result);
+    } catch (error) {
+      // A result that cannot be serialized (a BigInt, a cycle) fails this message, not the worker.
+      return this.retryOrDeadLetter(work, error);
+    }
     // The ack waits for the output write; a failed write fails the message like a failed attempt (it is retried).
-    output(serializeResult(result)).then(
+    output(serialized).then(
       () => this.completed(work),
       (error: unknown) => this.retryOrDeadLetter(work, error),
     );
@@ -335,7 +357,7 @@ export class Dispatcher {
     const { deadLetter, source, observer, logger } = this.parts;
     const now = this.clock.epochMs();
     const delivery = work.delivery;
-    const input = { raw: delivery.raw, reason, error, attempts, origin: delivery.origin, messageId: delivery.id, fields: delivery.fields, firstFailureAt: work.firstFailureAt || now, lastFailureAt: now };
+    const input = { raw: delivery.raw, reason, error, attempts, origin: delivery.origin, messageId: delivery.id, fields: delivery.fields, fieldPairs: delivery.fieldPairs, firstFailureAt: work.firstFailureAt || now, lastFailureAt: now };
     logger.warn({ messageId: delivery.id, reason, attempts, err: error }, 'dead-lettering message');
     const keepTrying = (err: unknown, tries: number): boolean => {
       // While stopping, give up after a few tries: left unacknowledged, it is redelivered after a restart.
@@ -344,16 +366,34 @@ export class Dispatcher {
       return true;
     };
     const wait = (ms: number): Promise<void> => new Promise((resolve) => this.clock.setTimeout(resolve, ms));
-    retryForever(() => deadLetter.send(input), keepTrying, wait)
-      .then(
-        () => {
-          source.ack(delivery);
-          observer.deadLetter(reason);
-          observer.outcome('dead_lettered');
-        },
-        () => this.unfinished.add(delivery),
-      )
-      .finally(() => this.releaseSlot(work));
+    const oversized = delivery.oversized;
+    const write = async (): Promise<void> => {
+      if (oversized) {
+        const raw = await retryForever(oversized.load, keepTrying, wait);
+        // Gone from the processing list (requeued by a recovery): nothing to dead-letter or acknowledge.
+        if (raw === undefined) return;
+        input.raw = raw;
+      }
+      await retryForever(() => deadLetter.send(input), keepTrying, wait);
+      source.ack(delivery);
+      observer.deadLetter(reason);
+      observer.outcome('dead_lettered');
+    };
+    if (!oversized) {
+      write()
+        .catch(() => this.unfinished.add(delivery))
+        .finally(() => this.releaseSlot(work));
+      return;
+    }
+    // One oversized payload in memory at a time: its ack (which carries it) is flushed before the next loads.
+    this.oversizedLane = this.oversizedLane
+      .then(write)
+      .then(() => source.flush())
+      .catch(() => void this.unfinished.add(delivery))
+      .finally(() => {
+        input.raw = delivery.raw;
+        this.releaseSlot(work);
+      });
   }
 
   /**

@@ -13,13 +13,18 @@ export interface ProduceOptions {
   chunk?: number;
   /** Starting sequence number (default 1). */
   startAt?: number;
+  /**
+   * Streams: XADD with MAXLEN ~ source.stream.max_stream_length. Lossy: it removes entries no worker
+   * has read yet (a worker's own trimming never does). Default false.
+   */
+  trimStream?: boolean;
 }
 
 export const DEFAULT_BODY = '{"id":{{seq}},"amount":{{seq}},"produced_at":{{now}}}';
 
 /**
  * Sends test messages to a pipeline's source the way a producer would: LPUSH (many values per
- * command), XADD with the stream's MAXLEN, or PUBLISH, pipelined in chunks.
+ * command), XADD (untrimmed unless asked), or PUBLISH, pipelined in chunks.
  */
 export class Producer {
   private readonly client: RedisClient;
@@ -31,7 +36,9 @@ export class Producer {
   }
 
   async send(options: ProduceOptions): Promise<number> {
-    const target = sourceTarget(this.pipeline.config);
+    const source = sourceTarget(this.pipeline.config);
+    // Untrimmed unless asked: MAXLEN removes entries no worker has read yet.
+    const target = source && !options.trimStream ? { ...source, maxLength: 0 } : source;
     if (target === undefined && options.count > 0) throw new Error('this channel pipeline subscribes only to patterns: pythia produce needs a plain channel');
     const template = options.body ?? DEFAULT_BODY;
     const chunk = options.chunk ?? 1000;

@@ -1,23 +1,32 @@
 import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { PipelineConfig } from '../config/index.ts';
 import type { MessageOrigin } from '../handlers/types.ts';
 import { keys } from '../redis/keys.ts';
 import type { ConnectionPool } from '../redis/pool.ts';
 import { closeClient } from '../redis/pool.ts';
-import type { ScriptedClient } from '../redis/scripts.ts';
+import type { FetchedItem, ScriptedClient } from '../redis/scripts.ts';
 import { AckBatcher } from './ack-batcher.ts';
+import { claimConsumerName } from './consumer-name.ts';
 import type { Delivery, Source } from './source.ts';
 
 type ListConfig = NonNullable<PipelineConfig['source']['list']>;
+
+/** How long recovery counts of items nobody finished are kept (see LIST_RECOVER in redis/scripts.ts). */
+const DELIVERY_COUNTS_KEEP_MS = 7 * 24 * 3600 * 1000;
+/** Payload bytes one fetch may bring in beyond its first item (see LIST_FETCH in redis/scripts.ts). */
+const FETCH_BUDGET_FLOOR = 8 * 1024 * 1024;
 
 /**
  * A Redis list used as a FIFO queue (producers LPUSH, we take from the right).
  *
  * at-least-once: a Lua script moves up to `batch_size` items into {key}:processing:<consumer> in one
  * atomic step; finished items are removed from it (LREM, batched). A heartbeat key with a TTL marks
- * this consumer alive; any live worker moves a dead consumer's processing list back to the queue.
+ * this consumer alive (and holds its name: a second live process with the same name fails to start);
+ * any live worker moves a dead consumer's processing list back to the queue and counts a delivery
+ * for each item, so an item that keeps killing workers ends as a `max_deliveries` dead letter.
+ * Items larger than message.max_bytes stay in Redis until their dead letter is written.
  * at-most-once: batched RPOP, BLMPOP when empty; a crash loses what was in flight.
  */
 export class ListSource implements Source {
@@ -28,6 +37,13 @@ export class ListSource implements Source {
   private readonly processing: string;
   private readonly heartbeat: string;
   private readonly consumers: string;
+  private readonly deliveries: string;
+  /** This process's mark in the heartbeat key: another value there is another process. */
+  private readonly instance = randomBytes(8).toString('hex');
+  private readonly maxBytes: number;
+  private readonly fetchBudget: number;
+  /** Payloads of oversized deliveries, loaded for their dead letter and needed to acknowledge them. */
+  private readonly loaded = new WeakMap<Delivery, Buffer>();
   private readonly origin: MessageOrigin;
   private readonly acks: AckBatcher<Buffer>;
   private readonly blockSeconds: number;
@@ -37,19 +53,27 @@ export class ListSource implements Source {
   /** Deliveries handed out and not yet acknowledged: what a reconcile after a reconnect keeps. */
   private readonly outstanding = new Set<Delivery>();
   private needsReconcile = false;
+  /** Whether the last fetch saw recovery counts (then a blocking fetch asks for its item's count). */
+  private countsExist = false;
+  /** The last fetch's result: fetches resolve in the order they were sent, so items keep queue order. */
+  private previousFetch: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly config: ListConfig,
     private readonly reader: ScriptedClient,
     private readonly pool: ConnectionPool,
     private readonly logger: Logger,
+    maxBytes = Number.MAX_SAFE_INTEGER,
   ) {
     this.key = config.key;
+    this.maxBytes = maxBytes;
+    this.fetchBudget = Math.max(FETCH_BUDGET_FLOOR, maxBytes);
     this.name = config.key;
     this.consumer = config.consumer || `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.processing = keys.processing(this.key, this.consumer);
     this.heartbeat = keys.heartbeat(this.key, this.consumer);
     this.consumers = keys.consumers(this.key);
+    this.deliveries = keys.deliveries(this.key);
     this.origin = { kind: 'list', key: this.key };
     this.blockSeconds = config.block_timeout_ms / 1000;
     let connections = 0;
@@ -57,7 +81,7 @@ export class ListSource implements Source {
       if (++connections > 1) this.needsReconcile = true;
     });
     this.acks = new AckBatcher(
-      (payloads) => this.pool.next().pythiaListAck(this.processing, Buffer.concat(payloads), payloads.map((p) => p.length).join(',')),
+      (payloads) => this.pool.next().pythiaListAck(this.processing, this.deliveries, Buffer.concat(payloads), payloads.map((p) => p.length).join(',')),
       (error, count) => this.logger.warn({ err: error, count }, 'acknowledging list items failed; retrying'),
     );
   }
@@ -69,10 +93,10 @@ export class ListSource implements Source {
   async start(): Promise<void> {
     if (!this.atLeastOnce) return;
     const redis = this.pool.primary;
-    await this.beat();
+    await claimConsumerName(redis, this.heartbeat, this.instance, this.config.heartbeat_ttl_ms, `source.list.consumer "${this.consumer}" of list ${this.key}`);
     await redis.sadd(this.consumers, this.consumer);
-    // A previous process with the same consumer name died with these in flight: they go first.
-    const own = await redis.pythiaListRecover(this.key, this.processing, this.heartbeat, this.consumers, this.consumer, '1');
+    // A previous process with the same consumer name died with these in flight: they go first (counted).
+    const own = await redis.pythiaListRecover(this.key, this.processing, this.heartbeat, this.consumers, this.deliveries, this.consumer, '1', '1', DELIVERY_COUNTS_KEEP_MS);
     if (own > 0) this.logger.info({ count: own, consumer: this.consumer }, 'requeued this consumer\'s unfinished items from a previous run');
     await this.recoverDeadConsumers();
     const ttl = this.config.heartbeat_ttl_ms;
@@ -82,7 +106,7 @@ export class ListSource implements Source {
   }
 
   private async beat(): Promise<void> {
-    await this.pool.primary.set(this.heartbeat, String(process.pid), 'PX', this.config.heartbeat_ttl_ms);
+    await this.pool.primary.set(this.heartbeat, this.instance, 'PX', this.config.heartbeat_ttl_ms);
   }
 
   /** Moves the processing lists of consumers whose heartbeat expired back to the queue. */
@@ -92,7 +116,7 @@ export class ListSource implements Source {
     let total = 0;
     for (const member of members) {
       if (member === this.consumer) continue;
-      const moved = await redis.pythiaListRecover(this.key, keys.processing(this.key, member), keys.heartbeat(this.key, member), this.consumers, member, '0');
+      const moved = await redis.pythiaListRecover(this.key, keys.processing(this.key, member), keys.heartbeat(this.key, member), this.consumers, this.deliveries, member, '0', '1', DELIVERY_COUNTS_KEEP_MS);
       if (moved > 0) {
         total += moved;
         this.logger.warn({ count: moved, consumer: member }, 'recovered in-flight items of a dead consumer');
@@ -102,21 +126,35 @@ export class ListSource implements Source {
   }
 
   async fetch(max: number): Promise<Delivery[]> {
+    const previous = this.previousFetch;
+    const result = this.fetchNow(max);
+    this.previousFetch = result;
+    const deliveries = await result;
+    await previous;
+    return deliveries;
+  }
+
+  private async fetchNow(max: number): Promise<Delivery[]> {
     if (this.stopped) return [];
     try {
       if (this.atLeastOnce) {
         if (this.needsReconcile) await this.reconcile();
-        const items = await this.reader.pythiaListFetchBuffer(this.key, this.processing, max);
-        if (items.length > 0) return this.wrap(items);
+        const reply = await this.reader.pythiaListFetchBuffer(this.key, this.processing, this.deliveries, max, this.maxBytes, this.fetchBudget);
+        this.countsExist = reply.length > 0 && Array.isArray(reply[reply.length - 1]);
+        const counts = this.countsExist ? (reply.pop() as number[]) : undefined;
+        if (reply.length > 0) return this.wrap(reply as FetchedItem[], counts);
         if (this.stopped) return [];
+        // Blocking, one item: the only path where an item comes whole before its size is known.
         const one = await this.reader.blmoveBuffer(this.key, this.processing, 'RIGHT', 'LEFT', this.blockSeconds);
-        return one ? this.wrap([one]) : [];
+        if (!one) return [];
+        return this.wrap([one], this.countsExist ? [await this.recoveries(one)] : undefined);
       }
       const items = (await this.reader.rpopBuffer(this.key, max)) as Buffer[] | null;
       if (items && items.length > 0) return this.wrap(items);
       if (this.stopped) return [];
-      const popped = (await this.reader.call('BLMPOP', String(this.blockSeconds), '1', this.key, 'RIGHT', 'COUNT', String(max))) as [string, string[]] | null;
-      return popped ? this.wrap(popped[1].map((s) => Buffer.from(s))) : [];
+      // The Buffer variant: call() would decode the bytes as UTF-8 and re-encode them.
+      const popped = await this.reader.blmpopBuffer(this.blockSeconds, 1, [this.key], 'RIGHT', 'COUNT', max);
+      return popped ? this.wrap(popped[1]) : [];
     } catch (error) {
       if (this.stopped) return [];
       this.logger.error({ err: error }, 'fetching from the list failed; retrying');
@@ -128,28 +166,45 @@ export class ListSource implements Source {
   /** After the reader reconnected: hand back items a lost fetch reply moved into our processing list. */
   private async reconcile(): Promise<void> {
     this.needsReconcile = false;
-    const known = [...this.outstanding].map((d) => d.token);
+    const known = [...this.outstanding].filter((d) => !d.oversized).map((d) => d.token);
     const moved = await this.reader.pythiaListReconcile(this.processing, this.key, ...known);
     if (moved > 0) this.logger.warn({ count: moved }, 'requeued items whose fetch reply was lost in a reconnect');
   }
 
-  private wrap(items: Buffer[]): Delivery[] {
+  /** Times an item was recovered from crashed consumers (only a blocking fetch asks separately). */
+  private async recoveries(item: Buffer): Promise<number> {
+    const count = await this.pool.next().hget(this.deliveries, createHash('sha1').update(item).digest('hex'));
+    return count === null ? 0 : Number(count);
+  }
+
+  private wrap(items: FetchedItem[], recoveries?: number[]): Delivery[] {
     const now = Date.now();
     const out = new Array<Delivery>(items.length);
     for (let i = 0; i < items.length; i++) {
-      const raw = items[i] as Buffer;
-      const delivery: Delivery = { id: `${this.consumer}:${++this.sequence}`, raw, fields: {}, origin: this.origin, deliveryCount: 1, receivedAt: now, token: raw };
+      const item = items[i] as FetchedItem;
+      const deliveryCount = recoveries ? 1 + (recoveries[i] ?? 0) : 1;
+      const raw = typeof item === 'number' ? EMPTY : item;
+      const delivery: Delivery = { id: `${this.consumer}:${++this.sequence}`, raw, fields: {}, origin: this.origin, deliveryCount, receivedAt: now, token: raw };
+      if (typeof item === 'number') delivery.oversized = { size: item, load: () => this.loadOversized(delivery) };
       out[i] = delivery;
       if (this.atLeastOnce) this.outstanding.add(delivery);
     }
     return out;
   }
 
+  /** The bytes of an oversized item still in our processing list (the caller loads one at a time). */
+  private async loadOversized(delivery: Delivery): Promise<Buffer | undefined> {
+    const payload = await this.pool.primary.pythiaListOversizedBuffer(this.processing, this.maxBytes);
+    if (!payload) return undefined;
+    this.loaded.set(delivery, payload);
+    return payload;
+  }
+
   ack(delivery: Delivery): void {
-    if (this.atLeastOnce) {
-      this.outstanding.delete(delivery);
-      this.acks.add(delivery.token as Buffer);
-    }
+    if (!this.atLeastOnce) return;
+    this.outstanding.delete(delivery);
+    const payload = delivery.oversized ? this.loaded.get(delivery) : (delivery.token as Buffer);
+    if (payload) this.acks.add(payload);
   }
 
   flush(): Promise<void> {
@@ -168,7 +223,7 @@ export class ListSource implements Source {
     await this.flush();
     if (this.atLeastOnce) {
       const redis = this.pool.primary;
-      const requeued = await redis.pythiaListRecover(this.key, this.processing, this.heartbeat, this.consumers, this.consumer, '1');
+      const requeued = await redis.pythiaListRecover(this.key, this.processing, this.heartbeat, this.consumers, this.deliveries, this.consumer, '1', '0', DELIVERY_COUNTS_KEEP_MS);
       if (requeued > 0) this.logger.warn({ count: requeued, unfinished: unfinished.length }, 'requeued unfinished items at shutdown');
       await redis.del(this.heartbeat);
       await redis.srem(this.consumers, this.consumer);
@@ -180,3 +235,5 @@ export class ListSource implements Source {
     return 0;
   }
 }
+
+const EMPTY = Buffer.alloc(0);

@@ -11,6 +11,13 @@ export interface Delivery {
   receivedAt: number;
   /** Source-private handle used by ack(): the payload for lists, the entry id for streams. */
   readonly token: Buffer | string;
+  /** Stream entries: every field name and value as Redis stored them (duplicates and bytes kept), flat. */
+  fieldPairs?: Buffer[];
+  /**
+   * Set when the payload is larger than message.max_bytes and was left in Redis: `raw` is empty and
+   * `load()` fetches the bytes once, for the dead letter (undefined if they are gone meanwhile).
+   */
+  oversized?: { size: number; load: () => Promise<Buffer | undefined> };
 }
 
 /**

@@ -1,12 +1,16 @@
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { PipelineConfig } from '../config/index.ts';
 import type { MessageOrigin } from '../handlers/types.ts';
+import { keys } from '../redis/keys.ts';
 import type { ConnectionPool } from '../redis/pool.ts';
 import { closeClient } from '../redis/pool.ts';
 import type { ScriptedClient } from '../redis/scripts.ts';
 import { AckBatcher } from './ack-batcher.ts';
+import { claimConsumerName, ConsumerNameInUseError } from './consumer-name.ts';
 import type { Delivery, Source } from './source.ts';
+import { oldestNeededId, record } from './stream-trim.ts';
 
 type StreamConfig = NonNullable<PipelineConfig['source']['stream']>;
 type RawEntry = [Buffer, Buffer[]];
@@ -14,14 +18,18 @@ type RawEntry = [Buffer, Buffer[]];
 /**
  * A stream read through a consumer group. On start it re-reads this consumer's own pending entries;
  * then XREADGROUP ... >. Every claim_interval_ms it claims entries idle longer than claim_idle_ms
- * from other consumers. Acks are batched XACKs; trimming follows max_stream_length / trim_strategy.
+ * from other consumers, and at once those of crashed consumers (their heartbeat key expired), which
+ * it then removes from the group. Acks are batched XACKs; trimming (max_stream_length /
+ * trim_strategy) never goes past the oldest entry some consumer group still needs.
  */
 export class StreamSource implements Source {
   readonly kind = 'stream' as const;
   readonly name: string;
   readonly key: string;
   readonly group: string;
-  readonly consumer: string;
+  private consumerName: string;
+  /** This process's mark in the heartbeat key: another value there is another process. */
+  private readonly instance = randomBytes(8).toString('hex');
   private readonly origin: MessageOrigin;
   private readonly acks: AckBatcher<string>;
   /** Entries handed to us by recovery or claiming, waiting for capacity. */
@@ -42,7 +50,7 @@ export class StreamSource implements Source {
     this.key = config.key;
     this.name = config.key;
     this.group = config.consumer_group;
-    this.consumer = config.consumer || hostname();
+    this.consumerName = config.consumer || hostname();
     this.origin = { kind: 'stream', key: this.key };
     this.acks = new AckBatcher(
       async (ids) => {
@@ -53,21 +61,99 @@ export class StreamSource implements Source {
     );
   }
 
+  get consumer(): string {
+    return this.consumerName;
+  }
+
+  private get heartbeat(): string {
+    return keys.streamHeartbeat(this.key, this.group, this.consumerName);
+  }
+
   async start(): Promise<void> {
-    const redis = this.pool.primary;
+    await this.createGroup();
+    await this.claimName();
+    await this.recoverOwnPending();
+    const every = (ms: number, task: () => Promise<void>) => {
+      const timer = setInterval(() => void task(), ms);
+      timer.unref();
+      this.timers.push(timer);
+    };
+    every(this.config.claim_interval_ms, async () => {
+      await this.claimIdle();
+      await this.reapDeadConsumers();
+      this.maybeTrim(); // also when nothing is acknowledged: entries read meanwhile by other groups
+    });
+    every(this.keepEveryMs, () => this.keepOutstanding());
+    every(Math.max(250, Math.floor(this.config.heartbeat_ttl_ms / 3)), () => this.beat());
+  }
+
+  private async createGroup(): Promise<void> {
     try {
-      await redis.xgroup('CREATE', this.key, this.group, this.config.start_id, 'MKSTREAM');
+      await this.pool.primary.xgroup('CREATE', this.key, this.group, this.config.start_id, 'MKSTREAM');
       this.logger.info({ group: this.group, start: this.config.start_id }, 'created consumer group');
     } catch (error) {
       if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
     }
-    await this.recoverOwnPending();
-    const timer = setInterval(() => void this.claimIdle(), this.config.claim_interval_ms);
-    timer.unref();
-    this.timers.push(timer);
-    const keep = setInterval(() => void this.keepOutstanding(), this.keepEveryMs);
-    keep.unref();
-    this.timers.push(keep);
+  }
+
+  /**
+   * One live process per consumer name (two would each treat the other's pending entries as their
+   * own). A configured name in use fails the pipeline; the default (the hostname) falls back to a
+   * unique name, so several processes on one host just work.
+   */
+  private async claimName(): Promise<void> {
+    const what = `source.stream.consumer "${this.consumerName}" of group ${this.group} on stream ${this.key}`;
+    try {
+      await claimConsumerName(this.pool.primary, this.heartbeat, this.instance, this.config.heartbeat_ttl_ms, what);
+    } catch (error) {
+      if (!(error instanceof ConsumerNameInUseError) || this.config.consumer) throw error;
+      const taken = this.consumerName;
+      this.consumerName = `${taken}-${process.pid}-${randomBytes(3).toString('hex')}`;
+      this.logger.info({ taken, consumer: this.consumerName }, 'the default consumer name is in use by another live process; using a unique one');
+      await claimConsumerName(this.pool.primary, this.heartbeat, this.instance, this.config.heartbeat_ttl_ms, what);
+    }
+  }
+
+  private async beat(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.pool.primary.set(this.heartbeat, this.instance, 'PX', this.config.heartbeat_ttl_ms);
+    } catch (error) {
+      this.logger.warn({ err: error }, 'heartbeat failed');
+    }
+  }
+
+  /**
+   * Consumers without a heartbeat, idle longer than heartbeat_ttl_ms, crashed: their pending entries
+   * are claimed now (one page per round, only with room), not after claim_idle_ms; once they have none
+   * they are removed from the group, so the group does not keep one consumer per pod name ever run.
+   */
+  async reapDeadConsumers(): Promise<void> {
+    if (this.stopped || this.claiming) return;
+    const redis = this.pool.primary;
+    const ttl = this.config.heartbeat_ttl_ms;
+    try {
+      const consumers = ((await redis.xinfo('CONSUMERS', this.key, this.group)) as unknown[][]).map(record);
+      for (const consumer of consumers) {
+        const name = String(consumer.name);
+        if (name === this.consumerName || Number(consumer.idle) < ttl) continue;
+        if ((await redis.exists(keys.streamHeartbeat(this.key, this.group, name))) === 1) continue;
+        if (Number(consumer.pending) === 0) {
+          await redis.xgroup('DELCONSUMER', this.key, this.group, name);
+          this.logger.info({ consumer: name }, 'removed a crashed consumer with nothing pending from the group');
+          continue;
+        }
+        if (this.ready.length >= this.config.batch_size) continue;
+        const pending = (await redis.xpending(this.key, this.group, '-', '+', this.config.batch_size, name)) as [string, string, number, number][];
+        // Its entries have been idle at least since its last heartbeat (ttl - ttl/3 ago): half the ttl
+        // lets only the first of several live consumers claim each one.
+        this.claiming = true;
+        const claimed = await this.claim(pending, Math.floor(ttl / 2)).finally(() => (this.claiming = false));
+        if (claimed > 0) this.logger.warn({ count: claimed, consumer: name }, 'claimed the pending entries of a crashed consumer');
+      }
+    } catch (error) {
+      if (!this.stopped) this.logger.warn({ err: error }, 'looking for crashed consumers failed');
+    }
   }
 
   private get keepEveryMs(): number {
@@ -159,7 +245,7 @@ export class StreamSource implements Source {
       if (name === 'body') body = value;
     }
     this.outstanding.add(id);
-    return { id, raw: body ?? Buffer.from(JSON.stringify(fields)), fields, origin: this.origin, deliveryCount, receivedAt, token: id };
+    return { id, raw: body ?? Buffer.from(JSON.stringify(fields)), fields, fieldPairs: list, origin: this.origin, deliveryCount, receivedAt, token: id };
   }
 
   async fetch(max: number): Promise<Delivery[]> {
@@ -175,9 +261,10 @@ export class StreamSource implements Source {
       if (this.stopped) return [];
       const message = String((error as Error).message);
       if (message.includes('NOGROUP')) {
-        // The stream or group was deleted under us: create it again rather than stop consuming.
+        // The stream or group was deleted under us: create the group again rather than stop consuming
+        // (only the group: start() would add another set of timers each time).
         this.logger.warn('consumer group missing; creating it again');
-        await this.start().catch(() => undefined);
+        await this.createGroup().catch(() => new Promise((r) => setTimeout(r, 500)));
       } else {
         this.logger.error({ err: error }, 'XREADGROUP failed; retrying');
         await new Promise((r) => setTimeout(r, 500));
@@ -203,20 +290,15 @@ export class StreamSource implements Source {
     void this.trim().catch((error: unknown) => this.logger.warn({ err: error }, 'trimming the stream failed'));
   }
 
+  /**
+   * Never past what a consumer group still needs (a plain MAXLEN removed unread entries under a slow
+   * handler): maxlen only decides when to trim, the bound is always the oldest needed id.
+   */
   private async trim(): Promise<void> {
     const redis = this.pool.primary;
-    if (this.config.trim_strategy === 'maxlen') {
-      await redis.xtrim(this.key, 'MAXLEN', '~', this.config.max_stream_length);
-      return;
-    }
-    // minid: drop only what every consumer of this group has acknowledged.
-    const summary = (await redis.xpending(this.key, this.group)) as [number, string | null, string | null, unknown];
-    const groups = (await redis.xinfo('GROUPS', this.key)) as unknown[][];
-    const mine = groups.find((g) => String(g[1]) === this.group);
-    const lastDelivered = mine ? String(mine[mine.indexOf('last-delivered-id') + 1]) : '0-0';
-    const oldestPending = summary[0] > 0 && summary[1] ? summary[1] : undefined;
-    const bound = oldestPending ?? nextId(lastDelivered);
-    await redis.xtrim(this.key, 'MINID', '~', bound);
+    if (this.config.trim_strategy === 'maxlen' && (await redis.xlen(this.key)) <= this.config.max_stream_length) return;
+    const bound = await oldestNeededId(redis, this.key);
+    if (bound !== undefined) await redis.xtrim(this.key, 'MINID', '~', bound);
   }
 
   interrupt(): void {
@@ -228,17 +310,20 @@ export class StreamSource implements Source {
     for (const timer of this.timers) clearInterval(timer);
     await this.flush();
     // Unfinished entries stay pending in the group: this consumer re-reads them on its next start,
-    // and others claim them after claim_idle_ms.
+    // and others claim them once our heartbeat is gone. With nothing pending we leave the group.
     this.ready = [];
+    try {
+      const redis = this.pool.primary;
+      if ((await redis.get(this.heartbeat)) === this.instance) await redis.del(this.heartbeat);
+      const pending = (await redis.xpending(this.key, this.group, '-', '+', 1, this.consumerName)) as unknown[];
+      if (pending.length === 0) await redis.xgroup('DELCONSUMER', this.key, this.group, this.consumerName);
+    } catch (error) {
+      this.logger.warn({ err: error }, 'releasing the consumer name failed; it expires with its heartbeat');
+    }
     await closeClient(this.reader);
   }
 
   dropped(): number {
     return 0;
   }
-}
-
-function nextId(id: string): string {
-  const [ms, seq] = id.split('-');
-  return `${ms}-${Number(seq ?? 0) + 1}`;
 }

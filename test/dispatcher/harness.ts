@@ -91,6 +91,7 @@ export const OPTIONS: DispatcherOptions = {
   batchSize: 10,
   processingTimeoutMs: 10_000,
   maxRetries: 3,
+  maxBytes: 1024 * 1024,
   backoff: { retry_delay_ms: 1000, retry_backoff: 1, retry_max_delay_ms: 1000, retry_jitter: 0 },
   circuitBreaker: { enabled: false, failure_threshold: 5, reset_timeout_ms: 5000, half_open_max_calls: 1 },
   maxDeliveries: undefined,

@@ -101,7 +101,7 @@ describe('Redis Cluster: 3 masters made with redis-cli --cluster create', { skip
     const tagged = '{orders}:queue';
     // What validation protects against: the fetch script over the list and its processing list.
     const client = withScripts(cluster.client());
-    await assert.rejects(client.pythiaListFetch(tagged, keys.processing(tagged, 'c1'), 10), /CROSSSLOT/);
+    await assert.rejects(client.pythiaListFetch(tagged, keys.processing(tagged, 'c1'), keys.deliveries(tagged), 10, 1024, 1024), /CROSSSLOT/);
     await closeClient(client);
 
     const rejected = await loadPipelineText('tagged.yml', yaml(cluster.urls, `  list: {key: "${tagged}"}`), { importModules: false });
