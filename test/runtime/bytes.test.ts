@@ -10,7 +10,7 @@ import { waitFor } from '../helpers/pipelines.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { captured } from '../resilience/helpers.ts';
 
-const quiet = createLogger(process.env.TEST_LOG ?? 'silent');
+const quiet = createLogger('silent');
 const redis = usePrivateRedis({ exportUrl: true });
 const flag = globalThis as { __pythiaRejectBytes?: boolean };
 
