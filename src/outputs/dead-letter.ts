@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { Target } from '../config/targets.ts';
 import type { MessageOrigin } from '../handlers/types.ts';
 import type { ConnectionPool } from '../redis/pool.ts';
@@ -44,8 +45,8 @@ export interface DeadLetterInput {
 }
 
 function encodePayload(raw: Buffer): { payload: string; payload_encoding: 'utf8' | 'base64' } {
-  const text = raw.toString('utf8');
-  return Buffer.from(text, 'utf8').equals(raw) ? { payload: text, payload_encoding: 'utf8' } : { payload: raw.toString('base64'), payload_encoding: 'base64' };
+  // isUtf8 checks in place: decoding and re-encoding to compare made three copies of a large payload.
+  return isUtf8(raw) ? { payload: raw.toString('utf8'), payload_encoding: 'utf8' } : { payload: raw.toString('base64'), payload_encoding: 'base64' };
 }
 
 /** Whether the name → text map holds every field pair byte for byte (no name twice, all UTF-8). */

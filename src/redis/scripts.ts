@@ -10,7 +10,7 @@ export const LIST_FETCH = {
   // Takes up to ARGV[1] items from the right (oldest, with LPUSH producers) and records them in the
   // processing list in one atomic step, so a crash right after leaves them recoverable.
   // Memory: items beyond the byte budget go back to the queue (at least one item is taken), and an
-  // item larger than max_bytes is returned as its size (an integer), not its bytes: it stays in the
+  // item larger than max_bytes is returned as {size, SHA-1}, not its bytes: it stays in the
   // processing list until the worker dead-letters it (see LIST_OVERSIZED).
   // Delivery counts: only when the hash exists (some item was recovered from a crashed consumer) is
   // a last element appended: the recoveries of each returned item, in order (empty with no items).
@@ -42,23 +42,23 @@ local counts = {}
 for i = 1, n do
   local item = items[i]
   if counted then counts[i] = tonumber(redis.call('HGET', KEYS[3], redis.sha1hex(item)) or '0') end
-  if #item > maxBytes then out[i] = #item else out[i] = item end
+  if #item > maxBytes then out[i] = {#item, redis.sha1hex(item)} else out[i] = item end
 end
 if counted then out[n + 1] = counts end
 return out`,
 };
 
 export const LIST_OVERSIZED = {
-  // KEYS[1] processing list | ARGV[1] message.max_bytes
-  // The oldest item in the processing list larger than max_bytes (nil if none): the worker loads
-  // oversized items one at a time, only to write their dead letter.
+  // KEYS[1] processing list | ARGV[1] message.max_bytes, ARGV[2] the item's SHA-1
+  // The oversized item with this digest if it is still in the processing list (nil if not): the
+  // worker loads oversized items one at a time, only to write their dead letter.
   numberOfKeys: 1,
   lua: `
 local maxBytes = tonumber(ARGV[1])
 local len = redis.call('LLEN', KEYS[1])
 for i = len - 1, 0, -1 do
   local item = redis.call('LINDEX', KEYS[1], i)
-  if item and #item > maxBytes then return item end
+  if item and #item > maxBytes and redis.sha1hex(item) == ARGV[2] then return item end
 end
 return false`,
 };
@@ -108,18 +108,23 @@ return #items`,
 };
 
 export const LIST_RECONCILE = {
-  // KEYS[1] processing list, KEYS[2] queue | ARGV[1..n] payloads this consumer knows are in flight
+  // KEYS[1] processing list, KEYS[2] queue | ARGV[1] message.max_bytes, ARGV[2..n] payloads this consumer knows are in flight
   // After a reconnect, a fetch whose reply was lost may have moved items nobody is working on:
-  // everything in the processing list beyond the known multiset goes back to the queue.
+  // everything in the processing list beyond the known multiset goes back to the queue. Oversized
+  // items stay (their dead letter may be on its way); one whose marker was lost is requeued by the
+  // next recovery of this consumer's list (its restart, or its crash).
   numberOfKeys: 2,
   lua: `
+local maxBytes = tonumber(ARGV[1])
 local known = {}
-for i = 1, #ARGV do known[ARGV[i]] = (known[ARGV[i]] or 0) + 1 end
+for i = 2, #ARGV do known[ARGV[i]] = (known[ARGV[i]] or 0) + 1 end
 local items = redis.call('LRANGE', KEYS[1], 0, -1)
 local moved = 0
 for i = #items, 1, -1 do
   local v = items[i]
-  if known[v] and known[v] > 0 then
+  if #v > maxBytes then
+    -- left for its dead letter
+  elseif known[v] and known[v] > 0 then
     known[v] = known[v] - 1
   else
     redis.call('LREM', KEYS[1], -1, v)
@@ -144,15 +149,15 @@ end
 return out`,
 };
 
-/** A fetched item: its bytes, or its size when it is larger than message.max_bytes (see LIST_FETCH). */
-export type FetchedItem = Buffer | number;
+/** A fetched item: its bytes, or its size and SHA-1 when it is larger than message.max_bytes (see LIST_FETCH). */
+export type FetchedItem = Buffer | [size: number, sha1: Buffer];
 
 export interface PythiaCommands {
-  pythiaListReconcile(processing: string, queue: string, ...known: (Buffer | string)[]): Promise<number>;
+  pythiaListReconcile(processing: string, queue: string, maxBytes: number, ...known: (Buffer | string)[]): Promise<number>;
   pythiaListFetch(queue: string, processing: string, deliveries: string, max: number, maxBytes: number, budget: number): Promise<unknown[]>;
   /** Items, then (only when some item was ever recovered) an array of their recovery counts. */
   pythiaListFetchBuffer(queue: string, processing: string, deliveries: string, max: number, maxBytes: number, budget: number): Promise<(FetchedItem | number[])[]>;
-  pythiaListOversizedBuffer(processing: string, maxBytes: number): Promise<Buffer | null>;
+  pythiaListOversizedBuffer(processing: string, maxBytes: number, sha1: Buffer): Promise<Buffer | null>;
   pythiaListAck(processing: string, deliveries: string, payloads: Buffer, lengths: string): Promise<number>;
   pythiaListRecover(queue: string, processing: string, heartbeat: string, consumers: string, deliveries: string, consumer: string, force: '0' | '1', count: '0' | '1', keepMs: number): Promise<number>;
 }

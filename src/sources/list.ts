@@ -81,7 +81,7 @@ export class ListSource implements Source {
       if (++connections > 1) this.needsReconcile = true;
     });
     this.acks = new AckBatcher(
-      (payloads) => this.pool.next().pythiaListAck(this.processing, this.deliveries, Buffer.concat(payloads), payloads.map((p) => p.length).join(',')),
+      (payloads) => this.pool.next().pythiaListAck(this.processing, this.deliveries, payloads.length === 1 ? (payloads[0] as Buffer) : Buffer.concat(payloads), payloads.map((p) => p.length).join(',')),
       (error, count) => this.logger.warn({ err: error, count }, 'acknowledging list items failed; retrying'),
     );
   }
@@ -140,7 +140,9 @@ export class ListSource implements Source {
       if (this.atLeastOnce) {
         if (this.needsReconcile) await this.reconcile();
         const reply = await this.reader.pythiaListFetchBuffer(this.key, this.processing, this.deliveries, max, this.maxBytes, this.fetchBudget);
-        this.countsExist = reply.length > 0 && Array.isArray(reply[reply.length - 1]);
+        const last = reply[reply.length - 1];
+        // The counts are all numbers; an oversized item's marker holds its digest.
+        this.countsExist = Array.isArray(last) && (last as unknown[]).every((n) => typeof n === 'number');
         const counts = this.countsExist ? (reply.pop() as number[]) : undefined;
         if (reply.length > 0) return this.wrap(reply as FetchedItem[], counts);
         if (this.stopped) return [];
@@ -167,7 +169,7 @@ export class ListSource implements Source {
   private async reconcile(): Promise<void> {
     this.needsReconcile = false;
     const known = [...this.outstanding].filter((d) => !d.oversized).map((d) => d.token);
-    const moved = await this.reader.pythiaListReconcile(this.processing, this.key, ...known);
+    const moved = await this.reader.pythiaListReconcile(this.processing, this.key, this.maxBytes, ...known);
     if (moved > 0) this.logger.warn({ count: moved }, 'requeued items whose fetch reply was lost in a reconnect');
   }
 
@@ -183,18 +185,18 @@ export class ListSource implements Source {
     for (let i = 0; i < items.length; i++) {
       const item = items[i] as FetchedItem;
       const deliveryCount = recoveries ? 1 + (recoveries[i] ?? 0) : 1;
-      const raw = typeof item === 'number' ? EMPTY : item;
+      const raw = Buffer.isBuffer(item) ? item : EMPTY;
       const delivery: Delivery = { id: `${this.consumer}:${++this.sequence}`, raw, fields: {}, origin: this.origin, deliveryCount, receivedAt: now, token: raw };
-      if (typeof item === 'number') delivery.oversized = { size: item, load: () => this.loadOversized(delivery) };
+      if (!Buffer.isBuffer(item)) delivery.oversized = { size: item[0], load: () => this.loadOversized(delivery, item[1]) };
       out[i] = delivery;
       if (this.atLeastOnce) this.outstanding.add(delivery);
     }
     return out;
   }
 
-  /** The bytes of an oversized item still in our processing list (the caller loads one at a time). */
-  private async loadOversized(delivery: Delivery): Promise<Buffer | undefined> {
-    const payload = await this.pool.primary.pythiaListOversizedBuffer(this.processing, this.maxBytes);
+  /** The bytes of an oversized item still in our processing list (the dispatcher loads one at a time). */
+  private async loadOversized(delivery: Delivery, sha1: Buffer): Promise<Buffer | undefined> {
+    const payload = await this.pool.primary.pythiaListOversizedBuffer(this.processing, this.maxBytes, sha1);
     if (!payload) return undefined;
     this.loaded.set(delivery, payload);
     return payload;
