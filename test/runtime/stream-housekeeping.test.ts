@@ -20,7 +20,11 @@ output: {list: "${name}:out"}
 ${extra}`;
 }
 
-const timeouts = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+/** XPENDING calls so far: the idle-claim timer makes one per claim_interval_ms. */
+async function xpendingCalls(): Promise<number> {
+  const stats = await redis.client.info('commandstats');
+  return Number(/cmdstat_xpending:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+}
 
 describe('stream housekeeping', () => {
   it('max_stream_length never trims an entry some group has not acknowledged; trims once all have, also when idle', async () => {
@@ -67,18 +71,20 @@ describe('stream housekeeping', () => {
 
   it('NOGROUP: the group is created again without adding timers each time', async () => {
     const { client, dir } = redis;
-    const loaded = await dir.load('nogroup', yaml('nogroup', 'key: "s:nogroup", block_timeout_ms: 50'));
+    const loaded = await dir.load('nogroup', yaml('nogroup', 'key: "s:nogroup", block_timeout_ms: 50, claim_interval_ms: 200'));
     const worker = await Worker.start([loaded], { logger: quiet });
     try {
-      await new Promise((r) => setTimeout(r, 300));
-      const before = timeouts();
       for (let round = 0; round < 6; round++) {
         await client.del('s:nogroup');
         assert.ok(await waitFor(async () => (await client.exists('s:nogroup')) === 1 && ((await client.xinfo('GROUPS', 's:nogroup')) as unknown[]).length === 1, 5000), 'group created again');
       }
       await client.xadd('s:nogroup', '*', 'body', '{"id":1}');
       assert.ok(await waitFor(async () => (await client.llen('nogroup:out')) === 1), 'still consuming');
-      assert.ok(timeouts() - before < 4, `timers grew from ${before} to ${timeouts()}`);
+      // One claim timer makes about 10 XPENDING calls in 2 s; each extra start() used to add another.
+      const before = await xpendingCalls();
+      await new Promise((r) => setTimeout(r, 2000));
+      const calls = (await xpendingCalls()) - before;
+      assert.ok(calls <= 15, `${calls} XPENDING calls in 2 s: one claim timer, not one per NOGROUP`);
     } finally {
       await worker.stop();
     }
