@@ -3,7 +3,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { DeadLetterEntry } from '../../src/outputs/dead-letter.ts';
-import { exited, spawnWorker, waitFor } from '../helpers/pipelines.ts';
+import { exited, spawnWorker } from '../helpers/pipelines.ts';
+import { waitFor } from '../../src/testing/index.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 
 const children: ReturnType<typeof spawnWorker>[] = [];
@@ -37,7 +38,7 @@ output: {list: "deep:out"}`),
     const deep = '{"child":'.repeat(20_000) + '{}' + '}'.repeat(20_000);
     await redis.client.lpush('q:deep', deep, '{"id":1}');
     const child = worker(file);
-    assert.ok(await waitFor(async () => (await redis.client.llen('deep:out')) === 1 && (await redis.client.llen('q:deep:dead')) === 1, 20_000), child.output());
+    await waitFor(() => `the deep body dead-lettered and the next message handled; worker log: ${child.output()}`, async () => (await redis.client.llen('deep:out')) === 1 && (await redis.client.llen('q:deep:dead')) === 1, { timeoutMs: 20_000 });
     assert.equal(child.exitCode, null, `the worker is still running: ${child.output()}`);
     const [entry] = await deadLetters('q:deep:dead');
     assert.equal(entry?.reason, 'decode_error');
@@ -59,11 +60,11 @@ output: {list: "killer:out"}`),
     // Each worker takes the killer item and dies with it; the next one recovers it (counting a delivery).
     for (let round = 0; round < 5 && (await redis.client.llen('q:killer:dead')) === 0; round++) {
       const child = worker(file);
-      const result = await Promise.race([exited(child).then(() => 'exited' as const), waitFor(async () => (await redis.client.llen('q:killer:dead')) > 0, 8000).then(() => 'dead-lettered' as const)]);
+      const result = await Promise.race([exited(child).then(() => 'exited' as const), waitFor('a dead letter', async () => (await redis.client.llen('q:killer:dead')) > 0, { timeoutMs: 8000 }).then(() => 'dead-lettered' as const)]);
       if (result === 'exited') crashes++;
       else {
         await redis.client.lpush('q:killer', '{"id":2}');
-        assert.ok(await waitFor(async () => (await redis.client.llen('killer:out')) === 1, 10_000), child.output());
+        await waitFor(() => `the next message handled; worker log: ${child.output()}`, async () => (await redis.client.llen('killer:out')) === 1, { timeoutMs: 10_000 });
         child.kill('SIGTERM');
         await exited(child);
       }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { exited, spawnWorker, waitFor } from '../helpers/pipelines.ts';
+import { exited, spawnWorker } from '../helpers/pipelines.ts';
+import { waitFor } from '../../src/testing/index.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 
 const children: ReturnType<typeof spawnWorker>[] = [];
@@ -29,14 +30,14 @@ output: {list: "big:out"}`,
     );
     const child = spawnWorker([file]);
     children.push(child);
-    assert.ok(await waitFor(async () => (await redis.client.keys('{q:big}:heartbeat:*')).length === 1), child.output());
+    await waitFor(() => `the worker's heartbeat; its log: ${child.output()}`, async () => (await redis.client.keys('{q:big}:heartbeat:*')).length === 1);
     await new Promise((r) => setTimeout(r, 500));
     const idle = peakRssMb(child.pid as number);
     const big = Array.from({ length: 40 }, (_, i) => Buffer.concat([Buffer.from([i]), randomBytes(10 * MB - 1)]));
     // One command: the worker finds a backlog (the fetch script's path), not one item at a time.
     await redis.client.lpush('q:big', ...big);
     await redis.client.lpush('q:big', 'small');
-    assert.ok(await waitFor(async () => (await redis.client.llen('q:big:dead')) === 40 && (await redis.client.llen('big:out')) === 1, 120_000), child.output());
+    await waitFor(() => `40 dead letters and the small message handled; worker log: ${child.output()}`, async () => (await redis.client.llen('q:big:dead')) === 40 && (await redis.client.llen('big:out')) === 1, { timeoutMs: 120_000 });
     const peak = peakRssMb(child.pid as number);
     t.diagnostic(`worker peak RSS ${peak.toFixed(0)} MB, ${idle.toFixed(0)} MB before the payloads arrived`);
     const stored = (await redis.client.lrangeBuffer('q:big:dead', 0, -1)).map((e) => Buffer.from((JSON.parse(e.toString()) as { payload: string }).payload, 'base64'));

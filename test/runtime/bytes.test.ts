@@ -6,7 +6,7 @@ import { loadPipelines } from '../../src/config/index.ts';
 import type { DeadLetterEntry } from '../../src/outputs/dead-letter.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { waitFor } from '../helpers/pipelines.ts';
+import { waitFor } from '../../src/testing/index.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { captured } from '../resilience/helpers.ts';
 
@@ -51,19 +51,19 @@ describe('bytes are bytes on every path', () => {
       const first = { alo: payloads(30), amo: payloads(30) };
       await client.lpush('b:alo', ...first.alo);
       await client.lpush('b:amo', ...first.amo);
-      assert.ok(await waitFor(async () => (await out('alo')).length === 30 && (await out('amo')).length === 30));
+      await waitFor("(await out('alo')).length === 30 && (await out('amo')).length === 30", async () => (await out('alo')).length === 30 && (await out('amo')).length === 30);
       // The batched branch: a backlog taken by the fetch script / RPOP.
       const second = { alo: payloads(200), amo: payloads(200) };
       await client.lpush('b:alo', ...second.alo);
       await client.lpush('b:amo', ...second.amo);
-      assert.ok(await waitFor(async () => (await out('alo')).length === 230 && (await out('amo')).length === 230));
+      await waitFor("(await out('alo')).length === 230 && (await out('amo')).length === 230", async () => (await out('alo')).length === 230 && (await out('amo')).length === 230);
       assert.deepEqual(hex(await out('alo')), hex([...first.alo, ...second.alo]), 'list at-least-once');
       assert.deepEqual(hex(await out('amo')), hex([...first.amo, ...second.amo]), 'list at-most-once');
 
       // Streams: a body and other fields with bytes that are not UTF-8, and a field name used twice.
       const entries: Buffer[][] = payloads(40).map((body, i) => (i % 4 === 0 ? [Buffer.from('body'), randomBytes(9), Buffer.from('body'), body, Buffer.from([0xff]), Buffer.from([0xfe, 0x00])] : [Buffer.from('body'), body, Buffer.from('n'), randomBytes(5)]));
       for (const fields of entries) await client.xadd('b:stream', '*', ...fields);
-      assert.ok(await waitFor(async () => (await out('stream')).length === 40));
+      await waitFor("(await out('stream')).length === 40", async () => (await out('stream')).length === 40);
       assert.deepEqual(hex(await out('stream')), hex(entries.map((f) => f[f.length === 6 ? 3 : 1] as Buffer)), 'stream: the (last) body field');
 
       // Dead letters, then replay.
@@ -73,7 +73,7 @@ describe('bytes are bytes on every path', () => {
       const deadEntries: Buffer[][] = dead.slice(0, 20).map((body, i) => (i % 2 === 0 ? [Buffer.from('body'), body, Buffer.from('body'), Buffer.from([0xff, i])] : [Buffer.from([0xc3, 0x28]), body, Buffer.from('body'), body]));
       const deadIds: string[] = [];
       for (const fields of deadEntries) deadIds.push((await client.xadd('b:stream', '*', ...fields)) as string);
-      assert.ok(await waitFor(async () => (await client.llen('b:alo:dead')) === 50 && (await client.xlen('b:stream:dead')) === 20), `dead letters: ${await client.llen('b:alo:dead')} list, ${await client.xlen('b:stream:dead')} stream, ${await client.llen('alo:out')} alo out, ${await client.llen('stream:out')} stream out`);
+      await waitFor('50 list and 20 stream dead letters', async () => (await client.llen('b:alo:dead')) === 50 && (await client.xlen('b:stream:dead')) === 20);
       const listDead = (await client.lrange('b:alo:dead', 0, -1)).map((r) => JSON.parse(r) as DeadLetterEntry);
       assert.deepEqual(hex(listDead.map((e) => Buffer.from(e.payload, e.payload_encoding === 'base64' ? 'base64' : 'utf8'))), hex(dead), 'list dead letter payloads');
       const streamDead = await client.xrangeBuffer('b:stream:dead', '-', '+');
@@ -87,7 +87,7 @@ describe('bytes are bytes on every path', () => {
       const io = captured();
       assert.equal(await dlqReplayCommand(files.alo, { all: true }, io), 0, io.stderr);
       assert.equal(await dlqReplayCommand(files.stream, { all: true }, io), 0, io.stderr);
-      assert.ok(await waitFor(async () => (await out('alo')).length === 280 && (await out('stream')).length === 60), io.stderr);
+      await waitFor(() => io.stderr, async () => (await out('alo')).length === 280 && (await out('stream')).length === 60);
       assert.deepEqual(hex((await out('alo')).slice(0, 50)), hex(dead), 'replayed list payloads');
       const replayed = (await client.xrangeBuffer('b:stream', `(${deadIds[deadIds.length - 1]}`, '+')).map(([, flat]) => flat);
       assert.deepEqual(replayed, deadEntries, 'replayed stream entries carry the original fields, byte for byte');

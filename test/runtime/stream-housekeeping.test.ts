@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Producer } from '../../src/runtime/producer.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { waitFor } from '../helpers/pipelines.ts';
+import { waitFor } from '../../src/testing/index.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { pythia } from '../resilience/helpers.ts';
 
@@ -39,7 +39,7 @@ describe('stream housekeeping', () => {
     assert.equal(await client.xlen('s:trim'), N, 'the producer does not trim by default');
     const worker = await Worker.start([loaded], { logger: quiet });
     try {
-      assert.ok(await waitFor(async () => (await client.llen('trim:out')) >= N, 60_000), `processed ${await client.llen('trim:out')} of ${N}`);
+      await waitFor(`all ${N} entries processed`, async () => (await client.llen('trim:out')) >= N, { timeoutMs: 60_000 });
       const ids = new Set((await client.lrange('trim:out', 0, -1)).map((r) => (JSON.parse(r) as { id: number }).id));
       assert.equal(ids.size, N, 'every entry processed: none trimmed unread');
       await new Promise((r) => setTimeout(r, 1500));
@@ -49,7 +49,7 @@ describe('stream housekeeping', () => {
       const read = (await client.xreadgroup('GROUP', 'audit', 'a1', 'COUNT', N, 'STREAMS', 's:trim', '>')) as [string, [string, string[]][]][];
       const entries = (read[0] as [string, [string, string[]][]])[1];
       await client.xack('s:trim', 'audit', ...entries.map((e) => e[0]));
-      assert.ok(await waitFor(async () => (await client.xlen('s:trim')) <= 200, 10_000), `trimmed while idle: ${await client.xlen('s:trim')} left`);
+      await waitFor('the stream trimmed while idle to at most 200 entries', async () => (await client.xlen('s:trim')) <= 200, { timeoutMs: 10_000 });
     } finally {
       await worker.stop();
     }
@@ -76,10 +76,10 @@ describe('stream housekeeping', () => {
     try {
       for (let round = 0; round < 6; round++) {
         await client.del('s:nogroup');
-        assert.ok(await waitFor(async () => (await client.exists('s:nogroup')) === 1 && ((await client.xinfo('GROUPS', 's:nogroup')) as unknown[]).length === 1, 5000), 'group created again');
+        await waitFor('group created again', async () => (await client.exists('s:nogroup')) === 1 && ((await client.xinfo('GROUPS', 's:nogroup')) as unknown[]).length === 1, { timeoutMs: 5000 });
       }
       await client.xadd('s:nogroup', '*', 'body', '{"id":1}');
-      assert.ok(await waitFor(async () => (await client.llen('nogroup:out')) === 1), 'still consuming');
+      await waitFor('still consuming', async () => (await client.llen('nogroup:out')) === 1);
       // One claim timer makes about 10 XPENDING calls in 2 s; each extra start() used to add another.
       const before = await xpendingCalls();
       await new Promise((r) => setTimeout(r, 2000));
