@@ -90,15 +90,15 @@ describe('pipelines/ examples', () => {
     assert.match(stdout, /notifications\.yml: note: pub\/sub is at-most-once/);
   });
 
-  it('`pythia validate --format json pipelines/` prints {valid, files: [{file, valid, issues, notes}]}', async () => {
+  it('`pythia validate --format json pipelines/` prints {valid, files: [{file, valid, issues, notes, warnings}]}', async () => {
     const { code, stdout } = await cli(['validate', '--format', 'json', 'pipelines/']);
     assert.equal(code, 0);
-    const report = JSON.parse(stdout) as { valid: boolean; files: { file: string; valid: boolean; issues: unknown[]; notes: string[] }[] };
+    const report = JSON.parse(stdout) as { valid: boolean; files: { file: string; valid: boolean; issues: unknown[]; notes: string[]; warnings: string[] }[] };
     assert.deepEqual(Object.keys(report), ['valid', 'files']);
     assert.equal(report.valid, true);
     assert.equal(report.files.length, files.length);
     for (const file of report.files) {
-      assert.deepEqual(Object.keys(file), ['file', 'valid', 'issues', 'notes']);
+      assert.deepEqual(Object.keys(file), ['file', 'valid', 'issues', 'notes', 'warnings']);
       assert.equal(file.valid, true);
       assert.deepEqual(file.issues, []);
       assert.ok(Array.isArray(file.notes));
@@ -188,7 +188,7 @@ describe('defaults', () => {
     assert.deepEqual(loaded.resilience.circuit_breaker, { enabled: true, failure_threshold: 5, reset_timeout_ms: 30000, half_open_max_calls: 1 });
     assert.deepEqual(loaded.message, { format: 'json', schema: '', max_bytes: 1048576 });
     assert.equal(loaded.handler.export, 'default');
-    assert.deepEqual(loaded.source.list, { key: 'jobs', batch_size: 100, block_timeout_ms: 1000, delivery: 'at-least-once', consumer: '', heartbeat_ttl_ms: 15000, recovery_interval_ms: 5000 });
+    assert.deepEqual(loaded.source.list, { key: 'jobs', batch_size: 100, block_timeout_ms: 1000, delivery: 'at-least-once', consumer: '', heartbeat_ttl_ms: 15000, recovery_interval_ms: 5000, max_deliveries: 5 });
     assert.equal(loaded.redis.host, 'localhost');
     assert.equal(loaded.redis.port, 6379);
     assert.equal(loaded.redis.db, 0);
