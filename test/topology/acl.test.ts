@@ -20,11 +20,12 @@ const USER = 'pythia-worker';
  * (docs/scaling.md lists them); nothing else, so ACL LOG shows any command outside the list.
  */
 const ACL_RULES = [
-  'resetkeys', '~task-queue', '~{task-queue}:*', '~task-queue:dead', '~task-queue:done', '~events', '~events:dead',
+  'resetkeys', '~task-queue', '~{task-queue}:*', '~task-queue:dead', '~task-queue:done', '~events', '~{events}:*', '~events:dead',
   'resetchannels', '-@all',
   '+hello', '+auth', '+ping', '+quit', '+client|setname', '+info', '+select',
-  '+eval', '+evalsha', '+rpop', '+lpush', '+rpush', '+lrem', '+lrange', '+blmove', '+blmpop', '+llen', '+exists', '+del', '+set', '+sadd', '+srem', '+smembers',
-  '+xgroup|create', '+xreadgroup', '+xack', '+xpending', '+xclaim', '+xadd', '+xtrim', '+xinfo|groups', '+xlen',
+  '+eval', '+evalsha', '+rpop', '+lpush', '+rpush', '+lrem', '+lrange', '+lindex', '+blmove', '+blmpop', '+llen', '+exists', '+del', '+get', '+set', '+pttl', '+pexpire', '+sadd', '+srem', '+smembers',
+  '+hget', '+hdel', '+hincrby',
+  '+xgroup|create', '+xgroup|delconsumer', '+xreadgroup', '+xack', '+xpending', '+xclaim', '+xadd', '+xtrim', '+xinfo|groups', '+xinfo|consumers', '+xlen',
 ];
 
 const yaml = (name: string, source: string, extra = '') => `

@@ -61,6 +61,8 @@ describe(`replicas: ${REPLICAS} pythia run processes on one list and one stream 
       }
       await waitFor('every message of both pipelines handled', async () => (await client.llen('replica-list:done')) >= N && (await client.llen('replica-stream:done')) >= N, { timeoutMs: 40_000 });
       t.diagnostic(`${REPLICAS} replicas handled ${2 * N} messages in ${Date.now() - started} ms`);
+      const running = (await client.xinfo('CONSUMERS', 'jobs-stream', 'workers')) as unknown[][];
+      assert.equal(running.length, REPLICAS, 'one stream consumer per replica');
     } finally {
       const codes = await Promise.all(workers.map((w) => terminate(w)));
       assert.deepEqual(codes, workers.map(() => 0), workers.map((w) => w.output()).join('\n'));
@@ -81,7 +83,7 @@ describe(`replicas: ${REPLICAS} pythia run processes on one list and one stream 
     const pending = (await client.xpending('jobs-stream', 'workers')) as [number];
     assert.equal(pending[0], 0);
     const consumers = (await client.xinfo('CONSUMERS', 'jobs-stream', 'workers')) as unknown[][];
-    assert.equal(consumers.length, REPLICAS, 'one stream consumer per replica');
+    assert.equal(consumers.length, 0, 'a replica that stops cleanly with nothing pending leaves the group');
   });
 
   it('a stream entry that takes longer than claim_idle_ms is not claimed by another live replica', async () => {
