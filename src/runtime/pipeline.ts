@@ -23,6 +23,8 @@ export interface PipelineOptions {
   observer?: PipelineObserver;
   /** Replaces the file's connection settings (used by `pythia demo` and tests). */
   redisUrl?: string;
+  /** Runs after the drain, before the connections close (the worker report deletes its record there). */
+  beforeClose?: (pipeline: RunningPipeline) => Promise<void>;
 }
 
 export type PipelineState = 'starting' | 'consuming' | 'draining' | 'stopped';
@@ -40,11 +42,13 @@ export class RunningPipeline {
   private readonly observer: PipelineObserver;
   private stopping: Promise<void> | undefined;
   private readonly reader: RedisClient;
+  private readonly beforeClose: PipelineOptions['beforeClose'];
 
   constructor(
     readonly loaded: LoadedPipeline,
     options: PipelineOptions,
   ) {
+    this.beforeClose = options.beforeClose;
     const { config, dir } = loaded;
     this.name = config.name;
     this.observer = options.observer ?? NO_OBSERVER;
@@ -119,6 +123,7 @@ export class RunningPipeline {
       this.logger.error({ err: error }, 'closing the source failed; unfinished messages stay recoverable');
     }
     await this.handler?.close();
+    await this.beforeClose?.(this).catch(() => undefined);
     await this.pool.close();
     this.state = 'stopped';
     this.logger.info({ unfinished: unfinished.length }, 'pipeline stopped');

@@ -4,6 +4,7 @@ import { Observability, type MetricsServer } from '../metrics/index.ts';
 import { createLogger } from './logger.ts';
 import type { PipelineObserver } from '../metrics/pipeline-observer.ts';
 import { RunningPipeline } from './pipeline.ts';
+import { WorkerReporter } from './worker-reporter.ts';
 
 export interface WorkerOptions {
   logger?: Logger;
@@ -17,6 +18,8 @@ export interface WorkerOptions {
    * compete for port 9464); `pythia run` turns it on.
    */
   metrics?: boolean;
+  /** Write this process's worker record to Redis for `pythia console` (worker-reporter.ts). `pythia run` turns it on. */
+  report?: boolean;
 }
 
 /** Several pipelines in one process, each with its own connections. */
@@ -24,15 +27,18 @@ export class Worker {
   readonly pipelines: RunningPipeline[];
   /** Registry, gauges and HTTP server (with `metrics: true` and a pipeline that enables metrics). */
   readonly observability: Observability | undefined;
+  readonly reporter: WorkerReporter | undefined;
   private stopping: Promise<void> | undefined;
 
   private constructor(
     pipelines: RunningPipeline[],
     observability: Observability | undefined,
-    private readonly runtime: { logger: Logger; redisUrl?: string; observerFor?: WorkerOptions['observerFor'] },
+    private readonly runtime: { logger: Logger; redisUrl?: string; observerFor?: WorkerOptions['observerFor']; beforeClose?: (p: RunningPipeline) => Promise<void> },
+    reporter?: WorkerReporter,
   ) {
     this.pipelines = pipelines;
     this.observability = observability;
+    this.reporter = reporter;
   }
 
   /** The HTTP server of /metrics, /livez, /readyz; `.port` is the bound port (useful with metrics.port 0). */
@@ -43,12 +49,16 @@ export class Worker {
   static async start(loaded: readonly LoadedPipeline[], options: WorkerOptions = {}): Promise<Worker> {
     const logger = options.logger ?? createLogger();
     const observability = options.metrics ? Observability.forPipelines(loaded, logger) : undefined;
-    const pipelines = loaded.map((p) => new RunningPipeline(p, { logger, redisUrl: options.redisUrl, observer: options.observerFor?.(p) ?? observability?.observerFor(p) }));
-    const worker = new Worker(pipelines, observability, { logger, redisUrl: options.redisUrl, observerFor: options.observerFor });
+    const pipelines: RunningPipeline[] = [];
+    const reporter = options.report ? new WorkerReporter(() => pipelines, { logger }) : undefined;
+    const observerFor = reporter ? (p: LoadedPipeline) => reporter.observe(p.config.name, options.observerFor?.(p) ?? observability?.observerFor(p)) : options.observerFor;
+    pipelines.push(...loaded.map((p) => new RunningPipeline(p, { logger, redisUrl: options.redisUrl, observer: observerFor?.(p) ?? observability?.observerFor(p), beforeClose: reporter?.retire })));
+    const worker = new Worker(pipelines, observability, { logger, redisUrl: options.redisUrl, observerFor, beforeClose: reporter?.retire }, reporter);
     try {
       // Listening first: /livez answers and /readyz says 503 while the pipelines start.
       await observability?.listen(worker);
       await Promise.all(pipelines.map((p) => p.start().then(() => observability?.watch(p))));
+      reporter?.start();
     } catch (error) {
       await worker.stop(0);
       throw error;
@@ -71,8 +81,8 @@ export class Worker {
    */
   async addPipeline(loaded: LoadedPipeline): Promise<RunningPipeline> {
     if (this.stopping) throw new Error('the worker is stopping');
-    const { logger, redisUrl, observerFor } = this.runtime;
-    const pipeline = new RunningPipeline(loaded, { logger, redisUrl, observer: observerFor?.(loaded) ?? this.observability?.observerFor(loaded) });
+    const { logger, redisUrl, observerFor, beforeClose } = this.runtime;
+    const pipeline = new RunningPipeline(loaded, { logger, redisUrl, observer: observerFor?.(loaded) ?? this.observability?.observerFor(loaded), beforeClose });
     this.pipelines.push(pipeline);
     try {
       await pipeline.start();
@@ -103,7 +113,11 @@ export class Worker {
   stop(graceMs?: number): Promise<void> {
     // Gauges stop before the pools close; the server answers (503 on /readyz) until every pipeline stopped.
     this.observability?.stopSampling();
-    this.stopping ??= Promise.all(this.pipelines.map((p) => p.stop(graceMs))).then(() => this.observability?.close());
+    if (!this.stopping) this.reporter?.markDraining();
+    this.stopping ??= Promise.all(this.pipelines.map((p) => p.stop(graceMs))).then(() => {
+      this.reporter?.stop();
+      return this.observability?.close();
+    });
     return this.stopping;
   }
 }

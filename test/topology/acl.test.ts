@@ -26,6 +26,7 @@ const ACL_RULES = [
   '+eval', '+evalsha', '+rpop', '+lpush', '+rpush', '+lrem', '+lrange', '+lindex', '+blmove', '+blmpop', '+llen', '+exists', '+del', '+get', '+set', '+pttl', '+pexpire', '+sadd', '+srem', '+smembers',
   '+hget', '+hdel', '+hincrby',
   '+xgroup|create', '+xgroup|delconsumer', '+xreadgroup', '+xack', '+xpending', '+xclaim', '+xadd', '+xtrim', '+xinfo|groups', '+xinfo|consumers', '+xlen',
+  '+zadd', '+zrem', '+zremrangebyscore', '+zcard', '+zremrangebyrank',
 ];
 
 const yaml = (name: string, source: string, extra = '') => `
