@@ -82,6 +82,18 @@ export function registerRuntimeCommands(program: Command, setExit: (code: number
     });
 
   program
+    .command('console')
+    .description('serve a web page and JSON API for operators: pipelines, live workers, dead letters to read, replay and purge (from Redis alone)')
+    .argument('<paths...>', 'pipeline files or directories')
+    .option('--host <host>', 'address to bind; any but loopback needs PYTHIA_CONSOLE_TOKEN', '127.0.0.1')
+    .option('--port <port>', 'port (0: any free one)', '9400')
+    .option('--redis-url <url>', 'override every pipeline\'s connection settings')
+    .action(async (paths: string[], opts: { host: string; port: string; redisUrl?: string }) => {
+      const { consoleCommand } = await import('./console.ts');
+      setExit(await consoleCommand(paths, opts));
+    });
+
+  program
     .command('demo')
     .description('the quick start: run the example list pipeline against a private redis-server (or REDIS_URL), produce messages, show them processed')
     .option('--count <n>', 'messages to produce', '2000')
