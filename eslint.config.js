@@ -13,4 +13,9 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  {
+    // The console's page: browser modules (src/console/assets), served as they are.
+    files: ['src/console/assets/**/*.js'],
+    languageOptions: { globals: { document: 'readonly', window: 'readonly', location: 'readonly', fetch: 'readonly', Node: 'readonly', HashChangeEvent: 'readonly', URLSearchParams: 'readonly' } },
+  },
 );
