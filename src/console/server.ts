@@ -32,7 +32,8 @@ const SECURITY_HEADERS = {
   'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'X-Content-Type-Options': 'nosniff',
   'X-Frame-Options': 'DENY',
-  'Referrer-Policy': 'no-referrer',
+  // same-origin, not no-referrer: with no-referrer Chromium sends `Origin: null` on the login form's POST.
+  'Referrer-Policy': 'same-origin',
 };
 
 class HttpError extends Error {
@@ -245,6 +246,6 @@ function sendHtml(response: ServerResponse, status: number, html: string): void 
 
 function loginPage(problem = ''): string {
   const note = problem ? `<p class="problem">${problem}</p>` : '';
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Pythia console: log in</title><link rel="stylesheet" href="/assets/style.css"></head>
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Pythia console: log in</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/assets/style.css"></head>
 <body class="login"><form method="post" action="/login"><h1>Pythia console</h1>${note}<label>Token <input type="password" name="token" autocomplete="current-password" autofocus></label><button type="submit">Log in</button></form></body></html>`;
 }

@@ -142,7 +142,7 @@ export async function renderDeadLetters(main, { pipeline, params, stillCurrent }
 
   const banner = notice ? h('p', { class: notice.ok ? 'notice' : 'problem', role: 'status', 'data-testid': 'notice' }, notice.text) : null;
   notice = null;
-  main.replaceChildren(
+  const parts = [
     h('h1', {}, 'Dead letters'),
     h('nav', { class: 'tabs' }, pipelines.map((p) => h('a', { href: hashFor(p.name, new URLSearchParams()), class: p.name === name ? 'active' : '' }, p.name, h('span', { class: 'count' }, formatNumber(p.dead_letter?.count))))),
     h('p', { class: 'muted' }, `${page.location.kind} ${page.location.key}${page.reasons_complete ? '' : ' · reason counts cover the oldest 10,000 entries'}`),
@@ -151,6 +151,7 @@ export async function renderDeadLetters(main, { pipeline, params, stillCurrent }
     page.entries.length > 0 ? h('table', { class: 'entries', 'data-testid': 'entries' }, h('thead', {}, h('tr', {}, ['', 'Id', 'Reason', 'Attempts', 'Error', 'Last failure', 'Payload'].map((x) => h('th', {}, x)))), h('tbody', {}, rows)) : h('p', { class: 'muted', 'data-testid': 'empty' }, 'No dead letters here.'),
     pager,
     detailHolder,
-  );
+  ];
+  main.replaceChildren(...parts.filter(Boolean));
   updateSelection();
 }

@@ -51,5 +51,5 @@ function section(p, now) {
 export async function renderWorkers(main, { stillCurrent }) {
   const { pipelines, now } = await getJson('/api/pipelines');
   if (!stillCurrent()) return;
-  main.replaceChildren(h('h1', {}, 'Workers'), pipelines.map((p) => section(p, now)));
+  main.replaceChildren(h('h1', {}, 'Workers'), ...pipelines.map((p) => section(p, now)));
 }
