@@ -26,6 +26,7 @@ async function show() {
   try {
     if (view === 'dead-letters') {
       await renderDeadLetters(main, { pipeline, params, stillCurrent });
+      updated.textContent = `loaded ${new Date().toLocaleTimeString()}`;
       return;
     }
     const render = view === 'workers' ? renderWorkers : renderOverview;

@@ -31,7 +31,7 @@ export function throughputChart(container, throughput) {
     {
       width: 360,
       height: 120,
-      legend: { show: true },
+      legend: { show: true, live: false },
       cursor: { show: true, drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.15)] } },
       axes: [{ size: 28, font: '11px system-ui', stroke: '#555' }, { size: 44, font: '11px system-ui', stroke: '#555', label: 'msg/s', labelSize: 14, labelFont: '11px system-ui' }],
