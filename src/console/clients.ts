@@ -1,7 +1,7 @@
 import type { LoadedPipeline } from '../config/index.ts';
 import { closeClient, connectFor } from '../dlq/connect.ts';
 import type { RedisClient } from '../redis/connection.ts';
-import { registerRedisSecrets } from '../runtime/logger.ts';
+import { registerRedisSecrets } from '../redis/redact.ts';
 
 /**
  * One connection per pipeline (pipelines may live on different Redis servers), opened on first use.

@@ -4,7 +4,7 @@ import { purgeDeadLetters } from '../dlq/purge.ts';
 import { countEntries, listPage, scanEntries, streamPage, type StoredEntry } from '../dlq/read.ts';
 import { replayDeadLetters, type ReplayReport } from '../dlq/replay.ts';
 import type { RedisClient } from '../redis/connection.ts';
-import { scrubSecrets } from '../runtime/logger.ts';
+import { scrubSecrets } from '../redis/redact.ts';
 
 export const MAX_PAGE = 100;
 /** Entries read per page request at most, whatever the filter (a rare reason costs bounded work). */

@@ -3,7 +3,7 @@ import { deadLetterLocation } from '../dlq/location.ts';
 import { countEntries } from '../dlq/read.ts';
 import type { RedisClient } from '../redis/connection.ts';
 import { keys } from '../redis/keys.ts';
-import { scrubSecrets } from '../runtime/logger.ts';
+import { scrubSecrets } from '../redis/redact.ts';
 import { MAX_REPORTED_WORKERS, reportBase, reportKeys, type WorkerRecord } from '../runtime/worker-record.ts';
 
 /** A consumer that holds unfinished work and has no live worker behind it. */

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LoadedPipeline } from '../config/index.ts';
-import { scrubSecrets } from '../runtime/logger.ts';
+import { scrubSecrets } from '../redis/redact.ts';
 import { ConsoleAuth, isLoopback, sameOrigin, type Authenticated } from './auth.ts';
 import type { PipelineClients } from './clients.ts';
 import { MAX_PAGE, purgeSelection, readPage, replaySelection, type Selection } from './dead-letters.ts';

@@ -6,7 +6,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import type { LoadedPipeline } from '../../src/config/index.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { ROOT, waitFor } from '../helpers/pipelines.ts';
+import { ROOT } from '../helpers/pipelines.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { eventsYaml, ordersYaml, PASSWORD, seedDeadLetters, startConsole, XSS } from './support.ts';
 
@@ -14,7 +15,7 @@ const CHROMIUM = process.env.PYTHIA_CHROMIUM ?? '/usr/bin/chromium';
 /** PYTHIA_CONSOLE_SCREENSHOTS=1 also saves each page to docs/console/*.png (for docs/console.md). */
 /** The page's CSP forbids evaluating strings, so waits poll through locators. */
 async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  assert.ok(await waitFor(check, 10_000, 100), `timed out waiting for ${what}`);
+  await waitFor(what, check, { timeoutMs: 10_000, intervalMs: 100 });
 }
 
 const SHOTS = process.env.PYTHIA_CONSOLE_SCREENSHOTS ? path.join(ROOT, 'docs/console') : undefined;
@@ -154,7 +155,7 @@ describe('pythia console in a real browser (Chromium, headless)', { skip: exists
       await tab.fill('input[name="token"]', token);
       await tab.click('button[type="submit"]');
       await tab.locator('section.card[data-pipeline="orders"]').waitFor();
-      assert.ok(await waitFor(async () => (await tab.locator('[data-testid="dead-letter-count"]').textContent()) === '5', 5000));
+      await until(async () => (await tab.locator('[data-testid="dead-letter-count"]').textContent()) === '5', 'the overview after logging in');
       await context.close();
     } finally {
       await guarded.close();

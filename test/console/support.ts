@@ -4,7 +4,8 @@ import { PipelineClients } from '../../src/console/clients.ts';
 import { ConsoleServer } from '../../src/console/server.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { waitFor, type PipelineDir } from '../helpers/pipelines.ts';
+import type { PipelineDir } from '../helpers/pipelines.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 export const PASSWORD = 'Console-S3cret-pw';
 export const XSS = '<script>window.__pwned = true</script><img src=x onerror="window.__pwned = true">';
@@ -53,7 +54,7 @@ export async function seedDeadLetters(client: Redis, pipeline: LoadedPipeline, c
     const dead = pipeline.config.dead_letter.stream?.key ?? pipeline.config.dead_letter.list ?? `${source.list?.key}:dead`;
     const expected = counts.permanent + counts.invalid;
     const count = () => (pipeline.config.dead_letter.stream ? client.xlen(dead) : client.llen(dead));
-    if (!(await waitFor(async () => (await count()) >= expected, 20_000))) throw new Error(`only ${await count()} of ${expected} dead letters`);
+    await waitFor(`${expected} dead letters in ${dead}`, count, { until: (n) => n >= expected });
   } finally {
     await worker.stop();
   }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { exited, spawnWorker, waitFor } from '../helpers/pipelines.ts';
+import { exited, spawnWorker } from '../helpers/pipelines.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 import type { WorkerRecord } from '../../src/runtime/worker-record.ts';
 
@@ -27,9 +28,9 @@ metrics: {enabled: false}
     const env = { REDIS_URL: redis.server.url, PYTHIA_WORKER_REPORT_INTERVAL_MS: '300' };
     workers.push(spawnWorker([file], env), spawnWorker([file], env));
     const [a, b] = workers as [ReturnType<typeof spawnWorker>, ReturnType<typeof spawnWorker>];
-    assert.ok(await waitFor(async () => (await records()).length === 2, 30_000), `two records:\n${a.output()}\n${b.output()}`);
+    await waitFor(() => `two records:\n${a.output()}\n${b.output()}`, async () => (await records()).length, { until: (n) => n === 2, timeoutMs: 30_000 });
     await redis.client.lpush('q:report', ...Array.from({ length: 20 }, (_, i) => JSON.stringify({ id: i })));
-    assert.ok(await waitFor(async () => (await records()).reduce((n, r) => n + r.processed, 0) === 20, 20_000), 'processed counts reported');
+    await waitFor('20 processed in the records', async () => (await records()).reduce((n, r) => n + r.processed, 0), { until: (n) => n === 20 });
 
     const listed = await records();
     assert.deepEqual(listed.map((r) => r.pid).sort(), [a.pid, b.pid].sort());
@@ -47,13 +48,13 @@ metrics: {enabled: false}
 
     a.kill('SIGKILL');
     await exited(a);
-    assert.ok(await waitFor(async () => (await records()).map((r) => r.pid).join() === String(b.pid), 5_000), 'the killed worker disappeared');
+    await waitFor('the killed worker\'s record to expire', async () => (await records()).map((r) => r.pid).join(), { until: (pids) => pids === String(b.pid), timeoutMs: 5_000 });
     // The survivor's next write drops the dead member from the index: it holds only live workers.
-    assert.ok(await waitFor(async () => (await redis.client.zcard('{q:report}:workers')) === 1, 5_000), 'index trimmed');
+    await waitFor('the index to hold only the live worker', () => redis.client.zcard('{q:report}:workers'), { until: (n) => n === 1, timeoutMs: 5_000 });
 
     b.kill('SIGTERM');
     assert.equal(await exited(b), 0, b.output());
-    assert.ok(await waitFor(async () => (await redis.client.exists('{q:report}:workers')) === 0, 5_000), 'nothing left once every worker is gone');
+    await waitFor('nothing left once every worker is gone', () => redis.client.exists('{q:report}:workers'), { until: (n) => n === 0, timeoutMs: 5_000 });
     assert.deepEqual(await redis.client.keys('{q:report}:worker*'), []);
   });
 });
