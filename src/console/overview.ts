@@ -96,12 +96,19 @@ async function readList(client: RedisClient, list: ListConfig, view: PipelineOve
   const replies = (await pipe.exec()) ?? [];
   let processing = 0;
   const live = view.workers.length > 0;
+  const liveNames = new Set(view.workers.map((w) => w.consumer));
   consumers.forEach((consumer, i) => {
     const count = Number(replies[2 * i]?.[1] ?? 0);
     const heartbeatMs = Number(replies[2 * i + 1]?.[1] ?? -2);
     processing += count;
-    if (heartbeatMs > 0 || count === 0) return;
-    view.recoverable.push({ consumer, count, recovery: live ? `within ${list.recovery_interval_ms} ms (its heartbeat expired; a live worker moves it back to the queue)` : 'when a worker starts (no live worker)' });
+    // Alive: a live worker reports this consumer. A killed one's heartbeat outlives it by up to heartbeat_ttl_ms.
+    if (count === 0 || liveNames.has(consumer)) return;
+    const recovery = !live
+      ? 'when a worker starts (no live worker)'
+      : heartbeatMs > 0
+        ? `once its heartbeat expires (in ${heartbeatMs} ms), then within ${list.recovery_interval_ms} ms`
+        : `within ${list.recovery_interval_ms} ms (its heartbeat expired; a live worker moves it back to the queue)`;
+    view.recoverable.push({ consumer, count, recovery });
   });
   view.queue.processing = processing;
 }
