@@ -1,4 +1,5 @@
 import type { LoadedPipeline } from '../config/index.ts';
+import { sourceKey } from '../config/targets.ts';
 
 /**
  * What a running worker tells Redis about itself, per pipeline: one JSON record under
@@ -39,7 +40,7 @@ export interface WorkerRecord {
 
 /** The key that names a pipeline's worker records: its source key, or `pythia:<name>` for channels. */
 export function reportBase({ config }: LoadedPipeline): string {
-  return config.source.list?.key ?? config.source.stream?.key ?? `pythia:${config.name}`;
+  return sourceKey(config) ?? `pythia:${config.name}`;
 }
 
 export const reportKeys = {

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { DeadLetterReason } from '../outputs/dead-letter.ts';
 import type { RedisClient } from '../redis/connection.ts';
 import type { BreakerState } from '../resilience/circuit-breaker.ts';
-import type { Outcome, PipelineObserver } from './observer.ts';
+import type { Outcome, PipelineObserver } from '../metrics/pipeline-observer.ts';
 import type { RunningPipeline } from './pipeline.ts';
 import { MAX_REPORTED_WORKERS, reportBase, reportKeys, type WorkerRecord } from './worker-record.ts';
 
