@@ -90,7 +90,8 @@ type StreamConfig = NonNullable<LoadedPipeline['config']['source']['stream']>;
 async function readList(client: RedisClient, list: ListConfig, view: PipelineOverview): Promise<void> {
   view.queue.length = await client.llen(list.key);
   const consumers = (await client.smembers(keys.consumers(list.key))).sort().slice(0, MAX_REPORTED_WORKERS);
-  if (consumers.length === 0) return (view.queue.processing = 0), undefined;
+  view.queue.processing = 0;
+  if (consumers.length === 0) return;
   const pipe = client.pipeline();
   for (const consumer of consumers) pipe.llen(keys.processing(list.key, consumer)).pttl(keys.heartbeat(list.key, consumer));
   const replies = (await pipe.exec()) ?? [];

@@ -53,7 +53,14 @@ describe('pythia console in a real browser (Chromium, headless)', { skip: exists
     await redis.client.lpush('q:billing', ...Array.from({ length: 40 }, (_, i) => JSON.stringify({ id: i })));
     const produce = SHOTS ? 400 : 20;
     for (let i = 0; i < produce; i++) await redis.client.xadd('s:events', '*', 'body', JSON.stringify({ id: i, ...(i % 25 === 0 ? { permanent: 'class' } : {}) }));
-    console_ = await startConsole([orders, replicas[0] as LoadedPipeline, billing]);
+    // For the screenshots only: three replicas of a busy list pipeline with a few hundred dead letters of mixed reasons.
+    const payments = SHOTS ? await redis.dir.load('payments', ordersYaml('payments')) : undefined;
+    if (payments) {
+      for (let i = 0; i < 3; i++) workers.push(await Worker.start([payments], { logger: createLogger('silent'), report: true }));
+      const failing = Array.from({ length: 260 }, (_, i) => (i % 3 === 0 ? `{"amount": ${i}, "currency": "EUR"` : i % 3 === 1 ? JSON.stringify({ id: i, permanent: 'class', amount: i * 10 }) : Buffer.from([0x1f, 0x8b, 0x08, i % 256, 0x00, 0xff])));
+      await redis.client.lpush('q:payments', ...failing);
+    }
+    console_ = await startConsole([orders, replicas[0] as LoadedPipeline, billing, ...(payments ? [payments] : [])]);
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.setDefaultTimeout(10_000);
@@ -62,6 +69,7 @@ describe('pythia console in a real browser (Chromium, headless)', { skip: exists
       // A few chart buckets of traffic for the screenshots (buckets are 10 s).
       for (let round = 0; round < 4; round++) {
         for (let i = 0; i < 50 * (round + 1); i++) await redis.client.xadd('s:events', '*', 'body', JSON.stringify({ id: i }));
+        await redis.client.lpush('q:payments', ...Array.from({ length: 120 * (4 - round) }, (_, i) => JSON.stringify({ id: i, ...(i % 40 === 0 ? { permanent: 'class' } : {}) })));
         await new Promise((r) => setTimeout(r, 10_000));
       }
     }
@@ -133,6 +141,10 @@ describe('pythia console in a real browser (Chromium, headless)', { skip: exists
     await page.getByTestId('empty').waitFor();
     await page.goto(`${console_.server.url}/#/dead-letters/orders`);
     await page.getByTestId('entries').waitFor();
+    if (SHOTS) {
+      await page.goto(`${console_.server.url}/#/dead-letters/payments`);
+      await page.locator('.tabs a.active', { hasText: 'payments' }).waitFor();
+    }
     await shot('dead-letters');
     assert.deepEqual(pageErrors, []);
   });
