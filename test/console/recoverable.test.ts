@@ -12,7 +12,7 @@ interface Overview {
   stuck: string[];
 }
 
-describe('console: the work a killed worker left behind', () => {
+describe('console: stuck work (a killed worker\'s leftovers, an open breaker)', () => {
   const children: ReturnType<typeof spawnWorker>[] = [];
   const redis = usePrivateRedis({ exportUrl: true, cleanup: () => children.forEach((c) => c.kill('SIGKILL')) });
 
@@ -44,6 +44,28 @@ metrics: {enabled: false}`;
       assert.match(stream?.stuck.join() ?? '', /waiting and no live worker/);
     } finally {
       await c.close();
+    }
+  });
+
+  it('a worker whose circuit breaker opened reports it, and the pipeline turns red', async () => {
+    const pipeline = await redis.dir.load('flaky', `name: flaky
+redis: {url: "\${REDIS_URL}"}
+handler: {module: "{{support}}/handlers/record.mjs"}
+source: {list: {key: "q:flaky", block_timeout_ms: 200}}
+resilience: {max_retries: 100, retry_delay_ms: 10, circuit_breaker: {enabled: true, failure_threshold: 3, reset_timeout_ms: 60000}}
+metrics: {enabled: false}`);
+    await redis.client.lpush('q:flaky', ...[1, 2, 3, 4, 5].map((id) => JSON.stringify({ id, fail: 'always' })));
+    const worker = spawnWorker([pipeline.file], { REDIS_URL: redis.server.url, PYTHIA_WORKER_REPORT_INTERVAL_MS: '300' });
+    children.push(worker);
+    const c = await startConsole([pipeline]);
+    try {
+      const read = async () => ((await (await fetch(`${c.server.url}/api/pipelines`)).json()) as { pipelines: (Overview & { breaker: string })[] }).pipelines[0];
+      const flaky = await waitFor(() => `the breaker to open:\n${worker.output()}`, read, { until: (p) => p?.breaker === 'open' });
+      assert.ok(flaky?.stuck.includes('circuit breaker open'), JSON.stringify(flaky?.stuck));
+    } finally {
+      await c.close();
+      worker.kill('SIGKILL');
+      await exited(worker);
     }
   });
 });
