@@ -2,8 +2,8 @@ import { loadPipelines, type LoadedPipeline } from '../config/index.ts';
 import { closeClient, connectFor } from '../dlq/connect.ts';
 import { formatJson, formatLine } from '../dlq/format.ts';
 import { deadLetterLocation, describeLocation, replayTarget } from '../dlq/location.ts';
-import { purgeDeadLetters } from '../dlq/purge.ts';
-import { countEntries, scanEntries } from '../dlq/read.ts';
+import { DeadLetterTypeError, purgeDeadLetters } from '../dlq/purge.ts';
+import { countEntries, scanEntries, type StoredEntry } from '../dlq/read.ts';
 import { replayDeadLetters } from '../dlq/replay.ts';
 import type { RedisClient } from '../redis/connection.ts';
 
@@ -83,10 +83,12 @@ export async function dlqReplayCommand(file: string, options: DlqReplayOptions, 
   return withPipeline(file, options, async (pipeline, client) => {
     const location = deadLetterLocation(pipeline);
     const target = replayTarget(pipeline);
-    const report = await replayDeadLetters(client, location, target, { pipeline: pipeline.config.name, ids: options.all ? undefined : ids });
-    for (const stored of report.replayed) io.out(`replayed ${stored.id}\n`);
+    // One write per batch as it is moved: nothing accumulates, whatever the dead letter's size.
+    const onReplayed = (batch: readonly StoredEntry[]) => io.out(batch.map((stored) => `replayed ${stored.id}\n`).join(''));
+    const report = await replayDeadLetters(client, location, target, { pipeline: pipeline.config.name, ids: options.all ? undefined : ids, onReplayed });
     const where = target.kind === 'channel' ? 'its channel' : `${target.kind} ${target.key}`;
-    say(`replayed ${report.replayed.length} ${report.replayed.length === 1 ? 'entry' : 'entries'} from ${describeLocation(location)} into ${where}`);
+    say(`replayed ${report.replayed} ${report.replayed === 1 ? 'entry' : 'entries'} from ${describeLocation(location)} into ${where}`);
+    if (report.alreadyGone > 0) say(`${report.alreadyGone} ${report.alreadyGone === 1 ? 'entry was' : 'entries were'} gone when reached (replayed or purged by another command meanwhile)`);
     if (report.otherPipeline > 0) say(`left ${report.otherPipeline} entries of other pipelines sharing this dead letter in place`);
     if (report.unreadable > 0) say(`left ${report.unreadable} elements that are not dead-letter entries in place`);
     for (const id of report.notFound) say(`no entry with id or message_id ${id}`);
@@ -107,7 +109,14 @@ export async function dlqPurgeCommand(file: string, options: DlqPurgeOptions, io
   }
   return withPipeline(file, options, async (pipeline, client) => {
     const location = deadLetterLocation(pipeline);
-    const count = await purgeDeadLetters(client, location);
+    let count: number;
+    try {
+      count = await purgeDeadLetters(client, location);
+    } catch (error) {
+      if (!(error instanceof DeadLetterTypeError)) throw error;
+      say(`pythia dlq purge: ${error.message}`);
+      return 1;
+    }
     say(`purged ${count} ${count === 1 ? 'entry' : 'entries'} from ${describeLocation(location)}`);
     return 0;
   });

@@ -18,6 +18,13 @@ export interface StoredEntry {
   entry?: DeadLetterEntry;
   /** The original payload bytes (a stream entry's `payload` field, else decoded from the JSON). */
   payload?: Buffer;
+  /**
+   * A list entry's distance from the tail when read. Dead letters are LPUSHed and replays only remove,
+   * so it can only come closer: a search for it from the tail can stop after offset + 1 elements.
+   */
+  offset?: number;
+  /** A stream entry's field/value pairs as stored (a replay across hash slots puts them back on failure). */
+  stored?: Buffer[];
   /** Why `entry` is missing. */
   problem?: string;
 }
@@ -56,7 +63,7 @@ export function parseStreamEntry(id: string, flat: Buffer[]): StoredEntry {
   if (!body) return { id, payload, problem: 'not a dead-letter entry: no body field' };
   const decoded = decodeDocument(body);
   // The payload field holds the raw bytes: it wins over the JSON copy.
-  return { id, ...decoded, payload: decoded.entry ? (payload ?? decoded.payload) : undefined };
+  return { id, stored: flat, ...decoded, payload: decoded.entry ? (payload ?? decoded.payload) : undefined };
 }
 
 export async function countEntries(client: RedisClient, location: DeadLetterLocation): Promise<number> {
@@ -71,7 +78,7 @@ export async function listPage(client: RedisClient, key: string, skip: number, c
   if (count <= 0) return [];
   // A start before the head is clamped to it, so a short list gives just what is left.
   const elements = await client.lrangeBuffer(key, -(skip + count), -(skip + 1));
-  return elements.reverse().map(parseListElement);
+  return elements.reverse().map((element, i) => ({ ...parseListElement(element), offset: skip + i }));
 }
 
 /** Up to `count` entries of a stream dead letter with ids after `after` ("-": from the start) up to `end`. */

@@ -116,13 +116,16 @@ dead_letter: {list: "shared:dead"}
     await client.lpush('shared:dead', JSON.stringify(entry(name, 'm1', 'a')), JSON.stringify(entry('other', 'o1', 'b')), 'not json', JSON.stringify(entry(name, 'm2', 'c')), JSON.stringify({ ...entry(name, 'm2', 'd'), error: 'f' }));
     const location = deadLetterLocation(loaded);
     const target = replayTarget(loaded);
-    const byMessageId = await replayDeadLetters(client, location, target, { pipeline: name, ids: ['m1', 'm2'] });
-    assert.deepEqual(byMessageId.replayed.map((s) => s.entry?.message_id), ['m1']);
+    const replayed: StoredEntry[] = [];
+    const onReplayed = (batch: readonly StoredEntry[]) => void replayed.push(...batch);
+    const byMessageId = await replayDeadLetters(client, location, target, { pipeline: name, ids: ['m1', 'm2'], onReplayed });
+    assert.deepEqual(replayed.splice(0).map((s) => s.entry?.message_id), ['m1']);
+    assert.equal(byMessageId.replayed, 1);
     assert.equal(byMessageId.ambiguous.length, 1);
     assert.equal(byMessageId.ambiguous[0]?.matches.length, 2);
     assert.deepEqual(await client.lrange(`q:${name}`, 0, -1), ['a']);
-    const all = await replayDeadLetters(client, location, target, { pipeline: name, chunk: 2 });
-    assert.deepEqual(all.replayed.map((s) => s.payload?.toString()), ['c', 'd']);
+    const all = await replayDeadLetters(client, location, target, { pipeline: name, chunk: 2, onReplayed });
+    assert.deepEqual(replayed.map((s) => s.payload?.toString()), ['c', 'd']);
     assert.equal(all.otherPipeline, 1);
     assert.equal(all.unreadable, 1);
     assert.deepEqual(await client.lrange(`q:${name}`, 0, -1), ['d', 'c', 'a']);
@@ -201,13 +204,13 @@ output: {list: "${name}:out"}
     const location = deadLetterLocation(loaded);
     const target = replayTarget(loaded);
     const unheard = await replayDeadLetters(client, location, target, { pipeline: name });
-    assert.equal(unheard.replayed.length, 0);
+    assert.equal(unheard.replayed, 0);
     assert.match(unheard.failed[0]?.error ?? '', /no subscriber/);
     assert.equal(await client.llen(dead), 1, 'kept: Redis would have dropped it');
     worker = await Worker.start([loaded], { logger: quiet });
     try {
       const heard = await replayDeadLetters(client, location, target, { pipeline: name });
-      assert.equal(heard.replayed.length, 1);
+      assert.equal(heard.replayed, 1);
       await waitFor(`LLEN ${name}:out >= 1`, () => client.llen(`${name}:out`), { until: (n) => n >= 1, timeoutMs: 5000 });
       assert.equal(await client.llen(dead), 0);
       const [done] = await results(`${name}:out`);
