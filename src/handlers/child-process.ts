@@ -1,10 +1,12 @@
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import type { PipelineConfig } from '../config/index.ts';
 import type { Message } from './types.ts';
 
 /**
  * What both command-handler modes share (docs/command-handlers.md): the resolved command, the wire form of a
- * message, process-group signalling and reading a child's output line by line. Any executable is run with
+ * message, process-group signalling, reading a child's output line by line, and telling when it exited. Any executable is run with
  * execa and never through a shell; per-message.ts and persistent.ts hold the two modes.
  */
 
@@ -142,3 +144,60 @@ export function errorWithStderr(text: string, tail: StderrTail): string {
   return stderr === '' ? text : `${text}; stderr: ${stderr}`;
 }
 
+/** How a handler process ended, from its 'exit' event. */
+export interface ProcessExit {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/**
+ * Resolves when the process itself exits: its 'exit' event, not the end of its pipes. A handler may
+ * start a helper in another session (setsid) that inherits its stdout and stderr; the pipes then stay
+ * open for as long as the helper lives, and waiting for them to close (what execa's promise does)
+ * would take a finished handler for a hung one. Never resolves for a process that could not be
+ * started (there is no exit): race it with the start error.
+ */
+export function processExit(child: ChildProcess): Promise<ProcessExit> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ exitCode: child.exitCode, signal: child.signalCode });
+  return new Promise((resolve) => child.once('exit', (exitCode, signal) => resolve({ exitCode, signal })));
+}
+
+/** After an exit, how long the pipes may stay silent before they are let go, and how long at most they are read. */
+const QUIET_MS = 50;
+const MAX_DRAIN_MS = 1000;
+
+/**
+ * Once the process has exited: reads what it wrote before exiting (still in the pipes), then lets go
+ * of pipes that are still open. A pipe is let go when it ended, or has been silent for QUIET_MS, or
+ * after MAX_DRAIN_MS whatever a leftover writer does: a helper holding it cannot keep the worker
+ * waiting, and what the helper writes after the handler exited is not the handler's output.
+ */
+export async function releasePipes(streams: readonly (Readable | null | undefined)[]): Promise<void> {
+  await Promise.all(streams.map((stream) => (stream ? release(stream) : undefined)));
+}
+
+function release(stream: Readable): Promise<void> {
+  if (stream.readableEnded || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let quiet: NodeJS.Timeout;
+    const done = () => {
+      clearTimeout(quiet);
+      clearTimeout(cap);
+      stream.off('data', onData);
+      stream.off('end', done);
+      stream.off('close', done);
+      // Destroying the parent's end only: the process (or helper) writing to it gets EPIPE, which is its business.
+      if (!stream.destroyed) stream.destroy();
+      resolve();
+    };
+    const onData = () => {
+      clearTimeout(quiet);
+      quiet = setTimeout(done, QUIET_MS);
+    };
+    quiet = setTimeout(done, QUIET_MS);
+    const cap = setTimeout(done, MAX_DRAIN_MS);
+    stream.on('data', onData);
+    stream.once('end', done);
+    stream.once('close', done);
+  });
+}

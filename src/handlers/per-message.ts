@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import type { Logger } from 'pino';
-import { CommandError, errorWithStderr, KILL_GRACE_MS, killGroup, readLines, requestFor, StderrTail, type CommandSpec } from './child-process.ts';
+import { CommandError, errorWithStderr, KILL_GRACE_MS, killGroup, processExit, readLines, releasePipes, requestFor, StderrTail, type CommandSpec } from './child-process.ts';
 import type { HandlerRunner } from './runner.ts';
 import type { HandlerContext, Message } from './types.ts';
 
@@ -70,6 +70,8 @@ export class PerMessageRunner implements HandlerRunner {
       killGroup(pid, 'SIGKILL');
       clearTimeout(forceKill);
     });
+    // Its exit decides, not its pipes: a helper in another session may hold them open (see processExit).
+    void processExit(subprocess).then(() => releasePipes([subprocess.stdout, subprocess.stderr]));
     let result;
     try {
       result = await subprocess;

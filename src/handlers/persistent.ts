@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import type { Logger } from 'pino';
-import { CommandError, KILL_GRACE_MS, killGroup, readLines, requestFor, StderrTail, type CommandSpec } from './child-process.ts';
+import { CommandError, KILL_GRACE_MS, killGroup, processExit, readLines, releasePipes, requestFor, StderrTail, type CommandSpec } from './child-process.ts';
 import type { HandlerRunner } from './runner.ts';
 import type { HandlerContext, Message } from './types.ts';
 
@@ -171,6 +171,8 @@ export class PersistentRunner implements HandlerRunner {
     });
     // The leader gone, whatever it left in its group goes too (and stops holding the pipes open).
     subprocess.once('exit', () => killGroup(child.pid, 'SIGKILL'));
+    // Its exit decides, not its pipes: a helper in another session may hold them open (see processExit).
+    void processExit(subprocess).then(() => releasePipes([subprocess.stdout, subprocess.stderr]));
     child.exited = subprocess.then((result) => this.onExit(child, result.exitCode, result.signal, result.failed && result.exitCode === undefined && result.signal === undefined ? result.originalMessage || result.shortMessage : undefined, log));
     if (child.pid !== undefined) log.info({ command: [spec.file, ...spec.args] }, 'handler process started');
     this.drainWaiting();
