@@ -1,4 +1,4 @@
-import { keySlot } from '../config/topology-check.ts';
+import { keySlot } from '../redis/slots.ts';
 import type { RedisClient } from '../redis/connection.ts';
 import type { DeadLetterLocation, ReplayTarget } from './location.ts';
 import type { StoredEntry } from './read.ts';

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { exited, spawnWorker } from '../helpers/pipelines.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
-import { alive, captureLogger, FIXTURES, listPipeline, NODE, runWorker, waitFor } from './helpers.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { alive, captureLogger, FIXTURES, listPipeline, NODE, runWorker } from './helpers.ts';
 
 // A command handler that starts a helper in its own session (setsid, as docs/command-handlers.md
 // suggests for a helper that must outlive it) hands that helper its stdout and stderr: the pipes stay
@@ -42,7 +43,7 @@ describe('command handlers: exit is detected by the process, not by its pipes', 
     try {
       await redis.client.lpush(key, ...[1, 2, 3].map((n) => JSON.stringify({ n })));
       // Today's code waits for the pipes: each message ends as a `timeout` dead letter after 4 s.
-      await waitFor(async () => (await redis.client.llen(`${key}:out`)) + (await redis.client.llen(`${key}:dead`)) >= 3, 15_000);
+      await waitFor('3 results or dead letters', async () => (await redis.client.llen(`${key}:out`)) + (await redis.client.llen(`${key}:dead`)), { until: (n) => n >= 3, timeoutMs: 15_000 });
       const dead = await redis.client.lrange(`${key}:dead`, 0, -1);
       assert.deepEqual(dead.map((d) => (JSON.parse(d) as { reason: string }).reason), [], 'no message was dead-lettered');
       assert.equal(await redis.client.llen(`${key}:out`), 3);
@@ -67,7 +68,7 @@ describe('command handlers: exit is detected by the process, not by its pipes', 
     try {
       await redis.client.lpush(key, JSON.stringify({ n: 1, crash_first: true }), JSON.stringify({ n: 2 }));
       // Today's code never sees the exit: no restart, the retry waits on a dead child until it times out.
-      await waitFor(async () => (await redis.client.llen(`${key}:out`)) + (await redis.client.llen(`${key}:dead`)) >= 2, 15_000);
+      await waitFor('2 results or dead letters', async () => (await redis.client.llen(`${key}:out`)) + (await redis.client.llen(`${key}:dead`)), { until: (n) => n >= 2, timeoutMs: 15_000 });
       assert.deepEqual(await redis.client.lrange(`${key}:dead`, 0, -1), [], 'no message was dead-lettered');
       const results = (await redis.client.lrange(`${key}:out`, 0, -1)).map((r) => JSON.parse(r) as { n: number; attempt: number });
       assert.deepEqual(results.map((r) => r.n).sort(), [1, 2]);
@@ -95,7 +96,7 @@ metrics: {enabled: false}
     const child = spawnWorker([file]);
     try {
       await redis.client.lpush(key, JSON.stringify({ n: 1 }));
-      assert.ok(await waitFor(async () => (await redis.client.llen(`${key}:out`)) >= 1, 20_000), child.output());
+      await waitFor(() => `the first result (worker output: ${child.output()})`, () => redis.client.llen(`${key}:out`), { until: (n) => n >= 1 });
       child.kill('SIGTERM');
       // Today's code waits for the handler's pipes to close, which the helper never does.
       const code = await Promise.race([exited(child), new Promise((r) => setTimeout(() => r('still running 15 s after SIGTERM'), 15_000))]);

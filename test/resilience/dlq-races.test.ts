@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import type { DeadLetterEntry } from '../../src/outputs/dead-letter.ts';
+import { pipelineYaml } from '../helpers/pipelines.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
-import { pipelineYaml, pythia, type CliResult } from './helpers.ts';
+import { pythia, type CliResult } from './helpers.ts';
 
 const stamp = '2026-01-01T00:00:00.000Z';
 const entry = (pipeline: string, n: number): DeadLetterEntry => ({
@@ -37,7 +38,7 @@ describe('pythia dlq: concurrent replays and purges of the wrong key', () => {
   it('two concurrent replay --all of 100,000 list entries move each exactly once, each holding one batch in memory', async () => {
     const name = 'race-list';
     const count = 100_000;
-    const file = redis.dir.write(name, pipelineYaml(name, `source: {list: {key: "q:${name}"}}\nhandler: {command: ["cat"]}\n`));
+    const file = redis.dir.write(name, pipelineYaml(name, { source: `{list: {key: "q:${name}"}}`, handler: '{command: ["cat"]}' }));
     await seed(redis.client, count, (pipe, n) => pipe.lpush(`q:${name}:dead`, JSON.stringify(entry(name, n))));
     // A heap of 64 MB: a replay that kept every entry it moved needs several hundred for 100,000.
     const env = { NODE_OPTIONS: '--max-old-space-size=64' };
@@ -57,7 +58,7 @@ describe('pythia dlq: concurrent replays and purges of the wrong key', () => {
   it('two concurrent replay --all of 20,000 stream entries into a stream source move each exactly once', async () => {
     const name = 'race-stream';
     const count = 20_000;
-    const file = redis.dir.write(name, pipelineYaml(name, `source: {stream: {key: "s:${name}", consumer_group: g}}\nhandler: {command: ["cat"]}\ndead_letter: {stream: {key: "s:${name}:dead"}}\n`));
+    const file = redis.dir.write(name, pipelineYaml(name, { source: `{stream: {key: "s:${name}", consumer_group: g}}`, handler: '{command: ["cat"]}' }, `dead_letter: {stream: {key: "s:${name}:dead"}}\n`));
     await seed(redis.client, count, (pipe, n) => {
       const dead = { ...entry(name, n), source: { kind: 'stream' as const, key: `s:${name}` }, fields: { n: String(n), body: `{"n":${n}}` } };
       pipe.xadd(`s:${name}:dead`, '*', 'body', JSON.stringify(dead), 'payload', dead.payload, 'reason', dead.reason);
@@ -74,7 +75,7 @@ describe('pythia dlq: concurrent replays and purges of the wrong key', () => {
 
   it('purge of a key holding another type changes nothing and says why (exit 1)', async () => {
     const list = 'purge-list';
-    const listFile = redis.dir.write(list, pipelineYaml(list, `source: {list: {key: "q:${list}"}}\nhandler: {command: ["cat"]}\ndead_letter: {list: "not-a-list"}\n`));
+    const listFile = redis.dir.write(list, pipelineYaml(list, { source: `{list: {key: "q:${list}"}}`, handler: '{command: ["cat"]}' }, 'dead_letter: {list: "not-a-list"}\n'));
     await redis.client.hset('not-a-list', 'a', '1', 'b', '2');
     const wrongList = await pythia(['dlq', 'purge', listFile, '--yes']);
     assert.equal(wrongList.code, 1, wrongList.stderr);
@@ -82,7 +83,7 @@ describe('pythia dlq: concurrent replays and purges of the wrong key', () => {
     assert.deepEqual(await redis.client.hgetall('not-a-list'), { a: '1', b: '2' }, 'the hash is intact');
 
     const stream = 'purge-stream';
-    const streamFile = redis.dir.write(stream, pipelineYaml(stream, `source: {list: {key: "q:${stream}"}}\nhandler: {command: ["cat"]}\ndead_letter: {stream: {key: "not-a-stream"}}\n`));
+    const streamFile = redis.dir.write(stream, pipelineYaml(stream, { source: `{list: {key: "q:${stream}"}}`, handler: '{command: ["cat"]}' }, 'dead_letter: {stream: {key: "not-a-stream"}}\n'));
     await redis.client.rpush('not-a-stream', 'x', 'y');
     const wrongStream = await pythia(['dlq', 'purge', streamFile, '--yes']);
     assert.equal(wrongStream.code, 1, wrongStream.stderr);

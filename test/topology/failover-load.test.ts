@@ -8,7 +8,8 @@ import { clusterUnsupportedReason, startRedisCluster } from '../../src/testing/c
 import { startRedisSentinel } from '../../src/testing/sentinel.ts';
 import { AttributedProducer, failoverSummary, streamIds } from './failover-load.ts';
 import { handled } from './handlers/record.ts';
-import { PipelineFiles, RECORD_HANDLER, until } from './support.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { PipelineFiles, RECORD_HANDLER } from './support.ts';
 
 // A master is killed (SIGKILL, no shutdown) while a producer writes 20,000 stream entries and a
 // worker consumes them. What the tests assert, and why it holds with asynchronous replication:
@@ -51,7 +52,7 @@ async function killDuringRun(t: TestContext, options: { key: string; producer: A
   const { key, producer, oldMaster } = options;
   const seen = handled(key);
   const run = producer.run(TOTAL);
-  await until(`${KILL_AFTER} acknowledged entries`, () => producer.ackedBy.size >= KILL_AFTER, 30_000, 5);
+  await waitFor(`${KILL_AFTER} acknowledged entries`, () => producer.ackedBy.size, { until: (n) => n >= KILL_AFTER, timeoutMs: 30_000, intervalMs: 5 });
   const handledAtKill = seen.size;
   const killedAt = Date.now();
   await options.kill();
@@ -63,8 +64,8 @@ async function killDuringRun(t: TestContext, options: { key: string; producer: A
 
   const server = options.client(newMaster);
   const present = await streamIds(server, key);
-  await until('every entry on the new master to be handled', () => [...present.keys()].every((id) => seen.has(id)), 40_000, 100);
-  await until('nothing pending in the group on the new master', async () => ((await server.xpending(key, 'workers')) as [number])[0] === 0, 20_000, 100);
+  await waitFor('every entry on the new master to be handled', () => [...present.keys()].filter((id) => !seen.has(id)).length, { until: (n) => n === 0, timeoutMs: 40_000, intervalMs: 100 });
+  await waitFor('nothing pending in the group on the new master', async () => ((await server.xpending(key, 'workers')) as [number])[0], { until: (n) => n === 0, timeoutMs: 20_000, intervalMs: 100 });
 
   const summary = `new master took writes ${producer.switchedAt - killedAt} ms after the kill; ${failoverSummary(producer, oldMaster, newMaster, present, seen)}`;
   t.diagnostic(summary);
@@ -96,7 +97,7 @@ describe('failover under load: Sentinel, master killed during a 20,000-entry run
           oldMaster,
           kill: () => setup.master.kill(),
           newMaster: async () => {
-            await until('the sentinel to promote the replica', async () => (await setup.masterPort()) === setup.replica.port && (await role(setup.replica.port)) === 'master', 30_000, 100);
+            await waitFor('the sentinel to promote the replica', async () => (await setup.masterPort()) === setup.replica.port && (await role(setup.replica.port)) === 'master', { timeoutMs: 30_000, intervalMs: 100 });
             return setup.replica.port;
           },
           client: (port) => setup.client(port),
@@ -130,7 +131,7 @@ describe('failover under load: Redis Cluster, a master killed during a 20,000-en
           oldMaster: owner.master,
           kill: () => cluster.node(owner.master).kill(),
           newMaster: async () => {
-            await until('the replica to take over the shard', async () => (await cluster.slotOwner(key)).master === replica && (await role(replica)) === 'master', 30_000, 100);
+            await waitFor('the replica to take over the shard', async () => (await cluster.slotOwner(key)).master === replica && (await role(replica)) === 'master', { timeoutMs: 30_000, intervalMs: 100 });
             return replica;
           },
           client: (port) => {
