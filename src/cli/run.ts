@@ -15,7 +15,7 @@ export async function runCommand(paths: string[], options: RunOptions): Promise<
   const logger = createLogger(options.logLevel);
   // Installed before start-up: pipelines consume while startWorker is still running (supervisor.ts).
   const signals = new SignalSupervisor(logger);
-  const worker = await startWorker(paths, { logger, redisUrl: options.redisUrl, metrics: true, report: true }).catch((error: unknown) => {
+  const worker = await startWorker(paths, { logger, redisUrl: options.redisUrl, metrics: true, report: true, onCreated: (created) => signals.watchStartup(created) }).catch((error: unknown) => {
     signals.dispose();
     throw error;
   });

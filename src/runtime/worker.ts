@@ -20,6 +20,8 @@ export interface WorkerOptions {
   metrics?: boolean;
   /** Write this process's worker record to Redis for `pythia console` (worker-reporter.ts). `pythia run` turns it on. */
   report?: boolean;
+  /** Called with the worker once it exists, before its pipelines start (`pythia run`'s signal supervisor watches start-up). */
+  onCreated?: (worker: Worker) => void;
 }
 
 /** Several pipelines in one process, each with its own connections. */
@@ -54,6 +56,7 @@ export class Worker {
     const observerFor = reporter ? (p: LoadedPipeline) => reporter.observe(p.config.name, options.observerFor?.(p) ?? observability?.observerFor(p)) : options.observerFor;
     pipelines.push(...loaded.map((p) => new RunningPipeline(p, { logger, redisUrl: options.redisUrl, observer: observerFor?.(p) ?? observability?.observerFor(p), beforeClose: reporter?.retire })));
     const worker = new Worker(pipelines, observability, { logger, redisUrl: options.redisUrl, observerFor, beforeClose: reporter?.retire }, reporter);
+    options.onCreated?.(worker);
     try {
       // Listening first: /livez answers and /readyz says 503 while the pipelines start.
       await observability?.listen(worker);
