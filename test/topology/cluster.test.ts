@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { loadPipelineText } from '../../src/config/index.ts';
 import { keySlot } from '../../src/redis/slots.ts';
+import { replayDeadLetters } from '../../src/dlq/replay.ts';
 import { keys } from '../../src/redis/keys.ts';
 import { closeClient } from '../../src/redis/pool.ts';
 import { withScripts } from '../../src/redis/scripts.ts';
@@ -126,5 +127,28 @@ describe('Redis Cluster: 3 masters made with redis-cli --cluster create', { skip
     }
     const atMostOnce = await loadPipelineText('tagged-amo.yml', yaml(cluster.urls, `  list: {key: "${tagged}", delivery: at-most-once}`), { importModules: false });
     assert.equal(atMostOnce.ok, true);
+  });
+
+  it('dlq replay: two concurrent replays move every entry once, whether or not the dead letter shares the source\'s slot', async () => {
+    const client = cluster.client();
+    const stamp = '2026-01-01T00:00:00.000Z';
+    // One pair in one slot (hash tag: the atomic script), one pair across slots (claim, then re-send).
+    for (const [source, dead] of [['{dlq}:queue', '{dlq}:dead'], ['dlq-queue', 'dlq-queue:dead']] as const) {
+      const sameSlot = keySlot(source) === keySlot(dead);
+      assert.equal(sameSlot, source.startsWith('{'), `${source} and ${dead}`);
+      const count = 2000;
+      for (let from = 0; from < count; from += 500) {
+        const entries = range(from + 1, Math.min(count, from + 500)).map((id) => JSON.stringify({ payload: `{"id":${id}}`, payload_encoding: 'utf8', reason: 'retries_exhausted', error: 'e', attempts: 1, pipeline: 'cluster-test', source: { kind: 'list', key: source }, message_id: id, first_failure_at: stamp, last_failure_at: stamp, dead_lettered_at: stamp }));
+        await client.lpush(dead, ...entries);
+      }
+      const replay = () => replayDeadLetters(client, { kind: 'list', key: dead }, { kind: 'list', key: source }, { pipeline: 'cluster-test', chunk: 100 });
+      const [a, b] = await Promise.all([replay(), replay()]);
+      assert.equal(a.replayed + b.replayed, count, `${source}: moved once in all`);
+      assert.deepEqual([...a.failed, ...b.failed], []);
+      assert.equal(await client.llen(dead), 0);
+      const sent = await client.lrange(source, 0, -1);
+      assert.equal(sent.length, count);
+      assert.equal(new Set(sent).size, count, `${source}: no entry sent twice`);
+    }
   });
 });
