@@ -139,7 +139,7 @@ function sendArgs(target: ReplayTarget, { entry, payload }: Resendable): (string
  * Each entry is claimed first (LREM/XDEL of exactly it: the one replay whose removal counted 1 owns
  * it, so racing replays still never duplicate), then re-sent; an entry whose re-send failed is put
  * back at the oldest end. The price: a replay killed between claim and re-send loses that batch.
- * Giving both keys one hash tag (e.g. `{orders}` and `{orders}:dead`) gets the atomic path.
+ * A dead letter named after the source's slot (source `orders`, dead letter `{orders}:dead`) gets the atomic path.
  */
 async function moveAcrossSlots(client: RedisClient, location: DeadLetterLocation, target: ReplayTarget, batch: readonly (StoredEntry & Resendable)[]): Promise<MoveResult[]> {
   if (!('pythiaDlqClaim' in client)) client.defineCommand('pythiaDlqClaim', DLQ_CLAIM);
