@@ -132,10 +132,9 @@ describe('Redis Cluster: 3 masters made with redis-cli --cluster create', { skip
   it('dlq replay: two concurrent replays move every entry once, whether or not the dead letter shares the source\'s slot', async () => {
     const client = cluster.client();
     const stamp = '2026-01-01T00:00:00.000Z';
-    // One pair in one slot (hash tag: the atomic script), one pair across slots (claim, then re-send).
-    for (const [source, dead] of [['{dlq}:queue', '{dlq}:dead'], ['dlq-queue', 'dlq-queue:dead']] as const) {
-      const sameSlot = keySlot(source) === keySlot(dead);
-      assert.equal(sameSlot, source.startsWith('{'), `${source} and ${dead}`);
+    // One dead letter in the source's slot (named by a hash tag: the atomic script), one in another (claim, then re-send).
+    for (const [source, dead, sameSlot] of [['dlq-a', '{dlq-a}:dead', true], ['dlq-b', 'dlq-b:dead', false]] as const) {
+      assert.equal(keySlot(source) === keySlot(dead), sameSlot, `${source} and ${dead}`);
       const count = 2000;
       for (let from = 0; from < count; from += 500) {
         const entries = range(from + 1, Math.min(count, from + 500)).map((id) => JSON.stringify({ payload: `{"id":${id}}`, payload_encoding: 'utf8', reason: 'retries_exhausted', error: 'e', attempts: 1, pipeline: 'cluster-test', source: { kind: 'list', key: source }, message_id: id, first_failure_at: stamp, last_failure_at: stamp, dead_lettered_at: stamp }));
