@@ -12,7 +12,7 @@ import { resend, streamFields, type Resendable } from './resend.ts';
  *
  * KEYS[1] dead letter, KEYS[2] target list or stream (the dead letter again for a channel: no key)
  * ARGV[1] 'list' | 'stream' (dead letter kind), ARGV[2] the stored element (list) or entry id (stream)
- * ARGV[3] 'list' | 'stream' | 'channel' (target kind), ARGV[4] channel, or the stream's MAXLEN ('0': none)
+ * ARGV[3] 'list' | 'stream' | 'channel' (target kind), ARGV[4] the channel (unused otherwise)
  * ARGV[5] how far from the tail a list entry can be (see StoredEntry.offset), ARGV[6..] the payload
  * (list, channel) or the stream entry's field/value pairs
  * Returns 1 moved, 0 already gone, -1 published to nobody (kept), or the target's error reply (kept).
@@ -33,11 +33,7 @@ local sent
 if ARGV[3] == 'list' then
   sent = redis.pcall('LPUSH', KEYS[2], ARGV[6])
 elseif ARGV[3] == 'stream' then
-  if ARGV[4] ~= '0' then
-    sent = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', unpack(ARGV, 6))
-  else
-    sent = redis.pcall('XADD', KEYS[2], '*', unpack(ARGV, 6))
-  end
+  sent = redis.pcall('XADD', KEYS[2], '*', unpack(ARGV, 6))
 else
   sent = redis.pcall('PUBLISH', ARGV[4], ARGV[6])
   if sent == 0 then return -1 end
@@ -125,7 +121,8 @@ function sendArgs(target: ReplayTarget, { entry, payload }: Resendable): (string
     case 'list':
       return ['', payload];
     case 'stream':
-      return [String(target.maxLength > 0 ? target.maxLength : 0), ...streamFields(entry, payload)];
+      // Untrimmed, like resend.ts: a MAXLEN here would remove entries no worker has read.
+      return ['', ...streamFields(entry, payload)];
     case 'channel': {
       const channel = entry.source.kind === 'channel' && entry.source.channel ? entry.source.channel : target.channels[0];
       if (channel === undefined) return 'the pipeline subscribes only to patterns and the entry names no channel: nowhere to publish it';
