@@ -188,7 +188,7 @@ export async function replaySelection(client: RedisClient, pipeline: LoadedPipel
   if (ids && ids.length === 0) return { done: 0, not_found: [], failed: [], skipped_other_pipeline: 0, skipped_unreadable: 0 };
   const report: ReplayReport = await replayDeadLetters(client, location, replayTarget(pipeline), { pipeline: name, ids });
   return {
-    done: report.replayed.length,
+    done: report.replayed,
     not_found: [...report.notFound, ...report.ambiguous.map((a) => a.id)],
     failed: report.failed.map(({ entry, error }) => ({ id: entry.id, error: scrubSecrets(error) })),
     skipped_other_pipeline: report.otherPipeline,
