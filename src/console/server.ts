@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LoadedPipeline } from '../config/index.ts';
 import { scrubSecrets } from '../redis/redact.ts';
+import { DeadLetterTypeError } from '../dlq/purge.ts';
 import { ConsoleAuth, isLoopback, sameOrigin, type Authenticated } from './auth.ts';
 import type { PipelineClients } from './clients.ts';
 import { MAX_PAGE, purgeSelection, readPage, replaySelection, type Selection } from './dead-letters.ts';
@@ -110,8 +111,8 @@ export class ConsoleServer {
     try {
       await this.route(request, response);
     } catch (error) {
-      const status = error instanceof HttpError ? error.status : 500;
-      const message = error instanceof HttpError || error instanceof RangeError ? error.message : `console error: ${scrubSecrets((error as Error).message)}`;
+      const status = error instanceof HttpError ? error.status : error instanceof DeadLetterTypeError ? 409 : 500;
+      const message = error instanceof HttpError || error instanceof RangeError || error instanceof DeadLetterTypeError ? error.message : `console error: ${scrubSecrets((error as Error).message)}`;
       if (!response.headersSent) sendJson(response, error instanceof RangeError ? 400 : status, { error: message });
       else response.end();
     }
