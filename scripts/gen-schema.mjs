@@ -8,6 +8,8 @@ const ms = (description, def, min = 0, max = 86_400_000) => ({ type: 'integer', 
 const int = (description, def, min, max) => ({ type: 'integer', description, default: def, minimum: min, maximum: max });
 const bool = (description, def) => ({ type: 'boolean', description, default: def });
 const str = (description, def, extra = {}) => ({ type: 'string', description, default: def, ...extra });
+/** A closed set of values, each with its own description (editors show it on hover and in completion). */
+const choice = (description, def, values, type = 'string') => ({ type, enum: Object.keys(values).map((v) => (type === 'integer' ? Number(v) : v)), enumDescriptions: Object.values(values), description, default: def });
 const obj = (description, properties, extra = {}) => ({ type: 'object', description, additionalProperties: false, properties, ...extra });
 const KEY = { type: 'string', minLength: 1, maxLength: 512, pattern: '^[^\\s]+$' };
 
@@ -25,9 +27,9 @@ export const schema = {
   additionalProperties: false,
   required: ['name', 'source', 'handler'],
   properties: {
-    version: { type: 'integer', enum: [1], description: 'Version of the pipeline DSL. Only 1 exists.', default: 1 },
+    version: choice('Version of the pipeline DSL. Only 1 exists.', 1, { 1: 'The first and only version of the DSL.' }, 'integer'),
     name: { type: 'string', description: 'Pipeline name: used in metric labels, consumer names and logs.', pattern: '^[a-z0-9][a-z0-9_-]*$', maxLength: 64 },
-    broker: { type: 'string', enum: ['redis'], description: 'Broker kind, for compatibility with PYTHIA_BROKER_TYPE. Only redis is supported.', default: 'redis' },
+    broker: choice('Broker kind, for compatibility with PYTHIA_BROKER_TYPE. Only redis is supported.', 'redis', { redis: 'Redis (standalone, Cluster or Sentinel): the only broker.' }),
     redis: obj('Connection to Redis. Use url, or host/port/db, or cluster, or sentinel.', {
       url: { type: 'string', description: 'redis:// or rediss:// (TLS) URL; user:password@ is allowed. When set, host/port/db/username/password must not be. Default: built from host, port and db.', pattern: '^rediss?://' },
       host: str('Redis host, when url is not used.', 'localhost', { minLength: 1 }),
@@ -68,7 +70,10 @@ export const schema = {
           key: { ...KEY, description: 'The list key.' },
           batch_size: int('Items taken per round trip.', 100, 1, 10000),
           block_timeout_ms: ms('How long a fetch blocks when the list is empty.', 1000, 10, 300_000),
-          delivery: { type: 'string', enum: ['at-least-once', 'at-most-once'], description: 'at-least-once moves items into a per-consumer processing list and removes them when done; at-most-once pops them (faster; in-flight items are lost on a crash).', default: 'at-least-once' },
+          delivery: choice('What a crash may cost.', 'at-least-once', {
+            'at-least-once': 'Items move into a per-consumer processing list and are removed when done; a crashed consumer\'s items go back to the queue.',
+            'at-most-once': 'Items are popped: faster, but in-flight items are lost on a crash.',
+          }),
           consumer: str('Consumer name used in the processing list {key}:processing:<consumer>. Empty: <hostname>-<pid>-<random>, unique per process.', ''),
           heartbeat_ttl_ms: ms('A consumer whose heartbeat is older than this is dead: its processing list goes back to the queue.', 15000, 1000, 3_600_000),
           recovery_interval_ms: ms('How often a live worker looks for dead consumers to recover.', 5000, 100, 3_600_000),
@@ -86,7 +91,10 @@ export const schema = {
           heartbeat_ttl_ms: ms('A consumer whose heartbeat is older than this is dead: its pending entries are claimed without waiting for claim_idle_ms, and once it has none it is removed from the group.', 15000, 1000, 3_600_000),
           max_deliveries: int('An entry delivered more than this many times goes to the dead letter (reason max_deliveries).', 5, 1, 1000),
           max_stream_length: int('maxlen: once the stream is longer than this, trim the entries every consumer group has read and acknowledged (XTRIM MINID); an entry some group still needs is never removed, so the stream can stay longer (0: never trim).', 0, 0, 1_000_000_000),
-          trim_strategy: { type: 'string', enum: ['maxlen', 'minid'], description: 'maxlen: trim when longer than max_stream_length. minid: trim whenever something was acknowledged. Either way only up to the oldest entry that some consumer group has not read or not acknowledged.', default: 'maxlen' },
+          trim_strategy: choice('When the stream is trimmed. Either way only up to the oldest entry that some consumer group has not read or not acknowledged.', 'maxlen', {
+            maxlen: 'Trim when the stream is longer than max_stream_length.',
+            minid: 'Trim whenever something was acknowledged.',
+          }),
         }, { required: ['key'] }),
         channel: obj('Redis pub/sub channels. At-most-once: Redis keeps nothing for a worker that is down.', {
           channels: { type: 'array', description: 'Channels to SUBSCRIBE to.', items: { ...KEY }, uniqueItems: true, default: [] },
@@ -96,7 +104,11 @@ export const schema = {
       },
     },
     message: obj('How message bodies are decoded and checked.', {
-      format: { type: 'string', enum: ['json', 'text', 'binary'], description: 'json: body is parsed JSON (invalid goes to the dead letter). text: a UTF-8 string. binary: a Buffer.', default: 'json' },
+      format: choice('How the body reaches the handler.', 'json', {
+        json: 'The body is parsed JSON; invalid JSON goes to the dead letter.',
+        text: 'The body is a UTF-8 string.',
+        binary: 'The body is a Buffer.',
+      }),
       schema: str('Path (relative to this file) of a JSON Schema for the body. Invalid bodies go to the dead letter; `pythia types` generates handler types from it. Empty: no check.', ''),
       max_bytes: int('Bodies larger than this go to the dead letter (reason too_large) and never reach the handler.', 1048576, 1, 536_870_912),
     }, { default: {} }),
@@ -108,7 +120,10 @@ export const schema = {
         module: { type: 'string', minLength: 1, pattern: '\\.(ts|mts|js|mjs)$', description: 'Path (relative to this file) of a .ts, .mts, .js or .mjs module.' },
         export: str('Name of the exported handler function.', 'default', { minLength: 1, pattern: '^[A-Za-z_$][A-Za-z0-9_$]*$' }),
         command: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 }, description: 'Executable and arguments, run with execa and never through a shell.' },
-        mode: { type: 'string', enum: ['per-message', 'persistent'], description: 'per-message: one process per message. persistent: long-lived processes speaking JSON lines.', default: 'per-message' },
+        mode: choice('How command processes are used.', 'per-message', {
+          'per-message': 'One process per message: the message on stdin, the result on stdout.',
+          persistent: 'Long-lived processes speaking JSON lines, many requests in flight.',
+        }),
         env: { type: 'object', description: 'Extra environment variables for the command.', additionalProperties: { type: 'string' }, default: {} },
         cwd: str('Working directory of the command, relative to this file.', '.'),
         permanent_exit_codes: { type: 'array', description: 'Exit codes that mean a permanent failure (straight to the dead letter, no retry).', items: { type: 'integer', minimum: 1, maximum: 255 }, uniqueItems: true, default: [] },
@@ -172,12 +187,78 @@ export const schema = {
   },
 };
 
+/** Keywords only editors read; the strict schema that `pythia validate` compiles has none of them. */
+const EDITOR_KEYWORDS = ['markdownDescription', 'enumDescriptions', 'markdownEnumDescriptions'];
+
+/**
+ * A `${VAR}`, `${VAR:-default}` or `${VAR:?message}` reference somewhere in a string, as
+ * src/config/interpolate.ts substitutes it (`$${` is a literal `${`, hence the character before).
+ */
+export const ENV_REFERENCE = {
+  type: 'string',
+  pattern: '(^|[^$])\\$\\{[A-Za-z_][A-Za-z0-9_]*((:?-|:?\\?)[^}]*)?\\}',
+  description: 'An environment variable reference: ${VAR}, ${VAR:-default} or ${VAR:?message}. It is substituted when the file is loaded, and the result must be a valid value of this key.',
+};
+
+/** Scalars whose literal values the strict schema constrains beyond "any string". */
+function constrainedScalar(node) {
+  if (node.enum) return true;
+  if (node.type === 'integer' || node.type === 'number' || node.type === 'boolean') return true;
+  return node.type === 'string' && (node.pattern !== undefined || node.minLength !== undefined || node.maxLength !== undefined);
+}
+
+/** Hover text: yaml-language-server shows markdownDescription and nothing of `default`. */
+function markdownOf(node) {
+  const text = node.description ?? '';
+  const isMapping = typeof node.default === 'object' && node.default !== null && !Array.isArray(node.default);
+  if (node.default === undefined || isMapping) return text;
+  return `${text}\n\nDefault: \`${JSON.stringify(node.default)}\``;
+}
+
+/**
+ * The published schema (editors, third-party validators): the strict one where every constrained
+ * scalar may also be an environment reference, since the loader substitutes those before it checks
+ * the result against the strict schema. Hover text carries the default; enum values their own text.
+ */
+export function publish(node) {
+  if (node === null || typeof node !== 'object' || Array.isArray(node)) return node;
+  const out = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (key === 'properties') out.properties = Object.fromEntries(Object.entries(value).map(([name, sub]) => [name, publish(sub)]));
+    else if (key === 'items' || (key === 'additionalProperties' && typeof value === 'object')) out[key] = publish(value);
+    else out[key] = value;
+  }
+  if (out.enumDescriptions) out.markdownEnumDescriptions = out.enumDescriptions;
+  if (out.description !== undefined) out.markdownDescription = markdownOf(out);
+  if (!constrainedScalar(out)) return out;
+  const { description, markdownDescription, default: def, ...strict } = out;
+  const wrapped = { description, markdownDescription, default: def, anyOf: [strict, { $ref: '#/definitions/envReference' }] };
+  for (const [key, value] of Object.entries(wrapped)) if (value === undefined) delete wrapped[key];
+  return wrapped;
+}
+
+function withoutEditorKeywords(node) {
+  if (node === null || typeof node !== 'object') return node;
+  if (Array.isArray(node)) return node.map(withoutEditorKeywords);
+  return Object.fromEntries(
+    Object.entries(node)
+      .filter(([key]) => !EDITOR_KEYWORDS.includes(key))
+      .map(([key, value]) => [key, key === 'enum' || key === 'default' ? value : withoutEditorKeywords(value)]),
+  );
+}
+
+/** What `pythia validate` compiles after substitution (src/config/schema.ts derives it from the published file). */
+export const strictSchema = withoutEditorKeywords(schema);
+
+export const publishedSchema = { ...publish(schema), definitions: { envReference: ENV_REFERENCE } };
+
 export const schemaFile = fileURLToPath(new URL('../schema/pipeline.schema.json', import.meta.url));
 
 /** The exact text of schema/pipeline.schema.json. */
 export function schemaText() {
-  return JSON.stringify(schema, null, 2) + '\n';
+  return JSON.stringify(publishedSchema, null, 2) + '\n';
 }
+
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   writeFileSync(schemaFile, schemaText());

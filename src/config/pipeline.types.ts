@@ -152,7 +152,7 @@ export interface PipelineFile {
        */
       block_timeout_ms?: number;
       /**
-       * at-least-once moves items into a per-consumer processing list and removes them when done; at-most-once pops them (faster; in-flight items are lost on a crash).
+       * What a crash may cost.
        */
       delivery?: "at-least-once" | "at-most-once";
       /**
@@ -221,7 +221,7 @@ export interface PipelineFile {
        */
       max_stream_length?: number;
       /**
-       * maxlen: trim when longer than max_stream_length. minid: trim whenever something was acknowledged. Either way only up to the oldest entry that some consumer group has not read or not acknowledged.
+       * When the stream is trimmed. Either way only up to the oldest entry that some consumer group has not read or not acknowledged.
        */
       trim_strategy?: "maxlen" | "minid";
     };
@@ -248,7 +248,7 @@ export interface PipelineFile {
    */
   message?: {
     /**
-     * json: body is parsed JSON (invalid goes to the dead letter). text: a UTF-8 string. binary: a Buffer.
+     * How the body reaches the handler.
      */
     format?: "json" | "text" | "binary";
     /**
@@ -279,7 +279,7 @@ export interface PipelineFile {
      */
     command?: [string, ...string[]];
     /**
-     * per-message: one process per message. persistent: long-lived processes speaking JSON lines.
+     * How command processes are used.
      */
     mode?: "per-message" | "persistent";
     /**
@@ -601,7 +601,7 @@ export interface PipelineConfig {
        */
       block_timeout_ms: number;
       /**
-       * at-least-once moves items into a per-consumer processing list and removes them when done; at-most-once pops them (faster; in-flight items are lost on a crash).
+       * What a crash may cost.
        */
       delivery: "at-least-once" | "at-most-once";
       /**
@@ -670,7 +670,7 @@ export interface PipelineConfig {
        */
       max_stream_length: number;
       /**
-       * maxlen: trim when longer than max_stream_length. minid: trim whenever something was acknowledged. Either way only up to the oldest entry that some consumer group has not read or not acknowledged.
+       * When the stream is trimmed. Either way only up to the oldest entry that some consumer group has not read or not acknowledged.
        */
       trim_strategy: "maxlen" | "minid";
     };
@@ -697,7 +697,7 @@ export interface PipelineConfig {
    */
   message: {
     /**
-     * json: body is parsed JSON (invalid goes to the dead letter). text: a UTF-8 string. binary: a Buffer.
+     * How the body reaches the handler.
      */
     format: "json" | "text" | "binary";
     /**
@@ -728,7 +728,7 @@ export interface PipelineConfig {
      */
     command?: [string, ...string[]];
     /**
-     * per-message: one process per message. persistent: long-lived processes speaking JSON lines.
+     * How command processes are used.
      */
     mode: "per-message" | "persistent";
     /**
