@@ -71,6 +71,23 @@ function anchor(text) {
   return text.toLowerCase().replace(/[^a-z0-9_ -]/g, '').replace(/ /g, '-');
 }
 
+/** The exit codes every verb uses (src/cli/exit-codes.ts; test/ops/cli.test.ts checks each verb against them). */
+const EXIT_CODES = [
+  '## Exit codes',
+  '',
+  'Every `pythia` verb (`validate`, `run`, `types`, `schema`, `produce`, `dlq`, `console`, `bench`, `demo`) exits with:',
+  '',
+  '| exit | meaning |',
+  '|---|---|',
+  '| 0 | done: files valid, worker stopped gracefully, messages sent, `--help`, `--version` |',
+  '| 1 | invalid input or failure: a pipeline with errors, a missing file or directory, a warning under `--strict`, Redis unreachable, a replay that left entries behind |',
+  '| 2 | usage: unknown verb or option, missing argument, bad option value, or no verb at all (`pythia` alone prints the usage to stderr) |',
+  '',
+  'Warnings (a value that looks like seconds in a `*_ms` key, for instance) are printed as',
+  '`FILE:LINE:COL: warning: message` and do not change the exit code, unless `--strict` is given to `validate` or `run`.',
+  '',
+];
+
 /** Rendered from the schema as authored (the published file adds `${VAR}` alternatives to every scalar). */
 export function render(schema = authored) {
   const out = [
@@ -96,6 +113,7 @@ export function render(schema = authored) {
   }
   out.push('');
   for (const [key, child] of Object.entries(schema.properties)) if (isSection(child)) section([key], child, 2, out);
+  out.push(...EXIT_CODES);
   return out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
 }
 

@@ -6,8 +6,9 @@ import { DeadLetterTypeError, purgeDeadLetters } from '../dlq/purge.ts';
 import { countEntries, scanEntries, type StoredEntry } from '../dlq/read.ts';
 import { replayDeadLetters } from '../dlq/replay.ts';
 import type { RedisClient } from '../redis/connection.ts';
+import { EXIT } from './exit-codes.ts';
 
-const USAGE = 2;
+const USAGE = EXIT.usage;
 
 export interface DlqCommonOptions {
   redisUrl?: string;

@@ -1,22 +1,32 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { schemaPath } from '../config/index.ts';
+import { LOG_FORMATS, setLogFormat, type LogFormat } from '../runtime/logger.ts';
+import { EXIT } from './exit-codes.ts';
 import { typesCommand } from './types.ts';
 import { validateCommand } from './validate.ts';
 
-const USAGE_EXIT = 2;
+/** The package's own version (package.json is two levels up from src/cli and from dist/cli alike). */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 /** Parses arguments and dispatches to one file per verb. Returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
   const program = new Command('pythia')
     .description('A declarative, crash-safe worker for Redis lists, streams and pub/sub channels')
+    .version(packageVersion(), '-V, --version', 'print the version and exit')
+    .addOption(new Option('--log-format <format>', 'log lines as JSON or pretty (default: PYTHIA_LOG_FORMAT, else pretty on a terminal, JSON otherwise)').choices(LOG_FORMATS))
     .exitOverride()
-    .showHelpAfterError('(run pythia --help for usage)');
+    .showHelpAfterError('(run pythia --help for usage)')
+    .hook('preAction', (command) => {
+      setLogFormat(command.opts<{ logFormat?: LogFormat }>().logFormat);
+    });
 
   program
     .command('validate')
-    .description('check pipeline files: schema, env vars, handler, keys (exit 0 valid, 1 invalid, 2 usage)')
+    .description('check pipeline files: schema, env vars, handler, keys (exit 0 valid, 1 invalid or missing, 2 usage)')
     .argument('<paths...>', 'pipeline files or directories of *.yml')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (paths: string[], opts: { format: 'text' | 'json' }) => {
@@ -49,8 +59,10 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
-      return USAGE_EXIT;
+      // --help, `pythia help` and --version succeed; help shown because no verb was given is a usage error.
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.ok;
+      if (error.code === 'commander.help') return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      return EXIT.usage;
     }
     throw error;
   }

@@ -1,4 +1,7 @@
-import { createLogger, type LogLevel } from '../runtime/logger.ts';
+import type { Logger } from 'pino';
+import { formatIssue, PipelineConfigError } from '../config/index.ts';
+import { createLogger, resolveLogFormat, type LogLevel } from '../runtime/logger.ts';
+import { EXIT } from './exit-codes.ts';
 import { PipelineReloader } from '../runtime/reload.ts';
 import { SignalSupervisor } from '../runtime/supervisor.ts';
 import { startWorker } from '../runtime/worker.ts';
@@ -17,8 +20,11 @@ export async function runCommand(paths: string[], options: RunOptions): Promise<
   const signals = new SignalSupervisor(logger);
   const worker = await startWorker(paths, { logger, redisUrl: options.redisUrl, metrics: true, report: true, onCreated: (created) => signals.watchStartup(created) }).catch((error: unknown) => {
     signals.dispose();
-    throw error;
+    if (!(error instanceof PipelineConfigError) || resolveLogFormat() !== 'json') throw error;
+    logConfigErrors(logger, error);
+    return undefined;
   });
+  if (worker === undefined) return EXIT.failure;
   const server = worker.metricsServer;
   logger.info({ pipelines: worker.pipelines.map((p) => p.name), metrics: server ? `${server.url}${server.path}` : 'disabled' }, 'worker running');
   const reloader = new PipelineReloader(worker, paths, { logger });
@@ -34,4 +40,13 @@ export async function runCommand(paths: string[], options: RunOptions): Promise<
   // Handlers abandoned after the grace period may still hold timers: they must not keep the process up.
   setTimeout(() => process.exit(code), 200).unref();
   return code;
+}
+
+/**
+ * With JSON logs, start-up config errors are log records too (one per issue, located), so a log
+ * collector sees why the worker never started; with pretty logs the entry point prints them as lines.
+ */
+function logConfigErrors(logger: Logger, error: PipelineConfigError): void {
+  for (const issue of error.issues) logger.error({ file: issue.file, line: issue.line, col: issue.col, pointer: issue.pointer }, formatIssue(issue));
+  logger.flush();
 }

@@ -1,17 +1,18 @@
 import { checkTogether, expandPipelinePaths, formatIssue, loadPipelineFile, type ConfigIssue, type LoadedPipeline } from '../config/index.ts';
 import { describePipeline } from './describe.ts';
+import { EXIT } from './exit-codes.ts';
 
 export interface ValidateOptions {
   format: 'text' | 'json';
 }
 
-/** `pythia validate FILE|DIR...`: exit 0 when all are valid, 1 when any is invalid, 2 for usage errors. */
+/** `pythia validate FILE|DIR...`: exit 0 when all are valid, 1 when any is invalid or missing, 2 for usage errors. */
 export async function validateCommand(paths: string[], options: ValidateOptions): Promise<number> {
   const { files, missing } = expandPipelinePaths(paths);
   if (missing.length > 0 || files.length === 0) {
     const what = missing.length > 0 ? `no such file or directory: ${missing.join(', ')}` : `no pipeline files (*.yml, *.yaml) in ${paths.join(', ')}`;
     process.stderr.write(`pythia validate: ${what}\n`);
-    return 2;
+    return EXIT.failure;
   }
   const results: { file: string; issues: ConfigIssue[]; pipeline?: LoadedPipeline }[] = [];
   for (const file of files) {

@@ -15,18 +15,49 @@ export function resolveLogLevel(level?: LogLevel): LogLevel {
   return LOG_LEVELS.includes(fromEnv as LogLevel) ? (fromEnv as LogLevel) : 'info';
 }
 
+export type LogFormat = 'json' | 'pretty';
+export const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty'];
+
+let chosenFormat: LogFormat | undefined;
+
+/** The format chosen on the command line (`--log-format`); it wins over PYTHIA_LOG_FORMAT. */
+export function setLogFormat(format: LogFormat | undefined): void {
+  chosenFormat = format;
+}
+
 /**
- * Where lines go when no destination is given: stderr as JSON, or through pino-pretty when stderr is
- * a terminal (PYTHIA_LOG_FORMAT=json keeps JSON, PYTHIA_LOG_FORMAT=pretty forces pretty). pino-pretty
- * runs in-process as a stream, not as a worker-thread transport, so nothing is lost at exit.
+ * JSON or pretty: `--log-format`, else PYTHIA_LOG_FORMAT (json|pretty), else pretty when stderr is a
+ * terminal and JSON otherwise (a log collector reads a pipe or a file).
+ */
+export function resolveLogFormat(env: NodeJS.ProcessEnv = process.env, stderrIsTTY = process.stderr.isTTY === true): LogFormat {
+  if (chosenFormat) return chosenFormat;
+  const fromEnv = env.PYTHIA_LOG_FORMAT?.trim().toLowerCase();
+  if (fromEnv === 'json' || fromEnv === 'pretty') return fromEnv;
+  return stderrIsTTY ? 'pretty' : 'json';
+}
+
+/**
+ * Whether pretty logs are coloured: FORCE_COLOR wins when set (0 or false turns colour off, anything
+ * else on), as it does for Node itself; then a non-empty NO_COLOR turns colour off; else colour only
+ * on a terminal.
+ */
+export function colorEnabled(env: NodeJS.ProcessEnv = process.env, stderrIsTTY = process.stderr.isTTY === true): boolean {
+  const force = env.FORCE_COLOR;
+  if (force !== undefined) return !/^(0|false)$/i.test(force.trim());
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  return stderrIsTTY;
+}
+
+/**
+ * Where lines go when no destination is given: stderr, as JSON or through pino-pretty (see
+ * resolveLogFormat). pino-pretty runs in-process as a stream, not as a worker-thread transport, so
+ * nothing is lost at exit.
  */
 function defaultDestination(): pino.DestinationStream {
-  const format = process.env.PYTHIA_LOG_FORMAT?.toLowerCase();
-  const pretty = format === 'pretty' || (format !== 'json' && process.stderr.isTTY === true);
-  if (pretty) {
+  if (resolveLogFormat() === 'pretty') {
     const require = createRequire(import.meta.url);
     const prettyFactory = require('pino-pretty') as (options: Record<string, unknown>) => pino.DestinationStream;
-    return prettyFactory({ destination: 2, colorize: process.stderr.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true });
+    return prettyFactory({ destination: 2, colorize: colorEnabled(), translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true });
   }
   return pino.destination({ fd: 2, sync: false });
 }

@@ -225,9 +225,9 @@ describe('CLI usage errors and the other DSL commands', () => {
   const outDir = mkdtempSync(path.join(tmpdir(), 'pythia-types-'));
   after(() => rmSync(outDir, { recursive: true, force: true }));
 
-  it('validate exits 2 for a path that does not exist', async () => {
+  it('validate exits 1 for a path that does not exist (invalid input, not a usage error)', async () => {
     const { code, stdout, stderr } = await cli(['validate', 'pipelines/no-such-file.yml']);
-    assert.equal(code, 2);
+    assert.equal(code, 1);
     assert.match(stderr, /no such file or directory: pipelines\/no-such-file\.yml/);
     assert.doesNotMatch(stdout + stderr, STACK_LINE);
   });
@@ -239,9 +239,9 @@ describe('CLI usage errors and the other DSL commands', () => {
     assert.doesNotMatch(stdout + stderr, STACK_LINE);
   });
 
-  it('validate exits 2 for a directory without pipeline files', async () => {
+  it('validate exits 1 for a directory without pipeline files', async () => {
     const { code, stderr } = await cli(['validate', 'test/fixtures/support']);
-    assert.equal(code, 2);
+    assert.equal(code, 1);
     assert.match(stderr, /no pipeline files \(\*\.yml, \*\.yaml\)/);
   });
 
