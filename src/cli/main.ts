@@ -29,7 +29,8 @@ export async function main(argv: string[]): Promise<number> {
     .description('check pipeline files: schema, env vars, handler, keys (exit 0 valid, 1 invalid or missing, 2 usage)')
     .argument('<paths...>', 'pipeline files or directories of *.yml')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .action(async (paths: string[], opts: { format: 'text' | 'json' }) => {
+    .option('--strict', 'warnings (e.g. seconds in a *_ms key) are errors: exit 1')
+    .action(async (paths: string[], opts: { format: 'text' | 'json'; strict?: boolean }) => {
       exitCode = await validateCommand(paths, opts);
     });
 

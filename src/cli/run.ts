@@ -11,6 +11,8 @@ export interface RunOptions {
   redisUrl?: string;
   /** Hot reload: watch the files and directories given (SIGHUP reloads with or without it). */
   watch?: boolean;
+  /** Warnings in pipeline files are errors: the worker does not start (and a reload is rejected). */
+  strict?: boolean;
 }
 
 /** `pythia run FILE|DIR...`: every pipeline in one process until SIGTERM/SIGINT; exit 0 after a graceful stop. */
@@ -18,7 +20,7 @@ export async function runCommand(paths: string[], options: RunOptions): Promise<
   const logger = createLogger(options.logLevel);
   // Installed before start-up: pipelines consume while startWorker is still running (supervisor.ts).
   const signals = new SignalSupervisor(logger);
-  const worker = await startWorker(paths, { logger, redisUrl: options.redisUrl, metrics: true, report: true, onCreated: (created) => signals.watchStartup(created) }).catch((error: unknown) => {
+  const worker = await startWorker(paths, { logger, redisUrl: options.redisUrl, metrics: true, report: true, strict: options.strict, onCreated: (created) => signals.watchStartup(created) }).catch((error: unknown) => {
     signals.dispose();
     if (!(error instanceof PipelineConfigError) || resolveLogFormat() !== 'json') throw error;
     logConfigErrors(logger, error);
@@ -27,7 +29,7 @@ export async function runCommand(paths: string[], options: RunOptions): Promise<
   if (worker === undefined) return EXIT.failure;
   const server = worker.metricsServer;
   logger.info({ pipelines: worker.pipelines.map((p) => p.name), metrics: server ? `${server.url}${server.path}` : 'disabled' }, 'worker running');
-  const reloader = new PipelineReloader(worker, paths, { logger });
+  const reloader = new PipelineReloader(worker, paths, { logger, strict: options.strict });
   if (options.watch) reloader.watch();
   const onHangup = () => void reloader.reloadAll();
   process.on('SIGHUP', onHangup);

@@ -12,9 +12,10 @@ export function registerRuntimeCommands(program: Command, setExit: (code: number
     .addOption(new Option('--log-level <level>', 'log level (default: PYTHIA_LOG_LEVEL or info)').choices(LOG_LEVELS))
     .option('--redis-url <url>', 'override every pipeline\'s connection settings')
     .option('--watch', 'hot reload: a changed file is validated, then its pipeline drains and restarts (invalid edits are logged and ignored); SIGHUP reloads too')
-    .action(async (paths: string[], opts: { logLevel?: string; redisUrl?: string; watch?: boolean }) => {
+    .option('--strict', 'warnings in pipeline files (e.g. seconds in a *_ms key) are errors: the worker does not start')
+    .action(async (paths: string[], opts: { logLevel?: string; redisUrl?: string; watch?: boolean; strict?: boolean }) => {
       const { runCommand } = await import('./run.ts');
-      setExit(await runCommand(paths, { logLevel: opts.logLevel as never, redisUrl: opts.redisUrl, watch: opts.watch }));
+      setExit(await runCommand(paths, { logLevel: opts.logLevel as never, redisUrl: opts.redisUrl, watch: opts.watch, strict: opts.strict }));
     });
 
   program

@@ -4,6 +4,8 @@ import { EXIT } from './exit-codes.ts';
 
 export interface ValidateOptions {
   format: 'text' | 'json';
+  /** Warnings are errors. */
+  strict?: boolean;
 }
 
 /** `pythia validate FILE|DIR...`: exit 0 when all are valid, 1 when any is invalid or missing, 2 for usage errors. */
@@ -16,15 +18,16 @@ export async function validateCommand(paths: string[], options: ValidateOptions)
   }
   const results: { file: string; issues: ConfigIssue[]; pipeline?: LoadedPipeline }[] = [];
   for (const file of files) {
-    const result = await loadPipelineFile(file);
+    const result = await loadPipelineFile(file, { strict: options.strict });
     results.push(result.ok ? { file, issues: [], pipeline: result.pipeline } : { file, issues: result.issues });
   }
+  const warningsOf = (r: (typeof results)[number]) => r.pipeline?.warnings ?? [];
   const loaded = results.flatMap((r) => (r.pipeline ? [r.pipeline] : []));
   for (const issue of checkTogether(loaded)) results.find((r) => r.file === issue.file)?.issues.push(issue);
   const valid = results.every((r) => r.issues.length === 0);
 
   if (options.format === 'json') {
-    const files = results.map((r) => ({ file: r.file, valid: r.issues.length === 0, issues: r.issues, notes: r.pipeline && r.issues.length === 0 ? describePipeline(r.pipeline).notes : [], warnings: r.pipeline && r.issues.length === 0 ? describePipeline(r.pipeline).warnings : [] }));
+    const files = results.map((r) => ({ file: r.file, valid: r.issues.length === 0, issues: r.issues.length > 0 ? r.issues : warningsOf(r), notes: r.pipeline && r.issues.length === 0 ? describePipeline(r.pipeline).notes : [], warnings: r.pipeline && r.issues.length === 0 ? describePipeline(r.pipeline).warnings : [] }));
     process.stdout.write(JSON.stringify({ valid, files }, null, 2) + '\n');
     return valid ? 0 : 1;
   }
@@ -33,6 +36,7 @@ export async function validateCommand(paths: string[], options: ValidateOptions)
       for (const issue of result.issues) process.stdout.write(formatIssue(issue) + '\n');
       continue;
     }
+    for (const warning of warningsOf(result)) process.stdout.write(formatIssue(warning) + '\n');
     const { summary, notes, warnings } = describePipeline(result.pipeline as LoadedPipeline);
     process.stdout.write(`${result.file}: valid: ${summary}\n`);
     for (const note of notes) process.stdout.write(`${result.file}: note: ${note}\n`);

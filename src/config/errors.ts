@@ -6,12 +6,16 @@ export interface ConfigIssue {
   message: string;
   /** JSON pointer of the offending field, when the problem is about one field. */
   pointer?: string;
+  /** Absent means an error. A warning is printed and does not fail, unless the command runs with --strict. */
+  severity?: 'error' | 'warning';
 }
 
-/** `FILE:LINE:COL: message (at /json/pointer)`: the one format every command prints. */
+export const isWarning = (issue: ConfigIssue): boolean => issue.severity === 'warning';
+
+/** `FILE:LINE:COL: [warning: ]message (at /json/pointer)`: the one format every command prints. */
 export function formatIssue(issue: ConfigIssue): string {
   const where = issue.pointer ? ` (at ${issue.pointer})` : '';
-  return `${issue.file}:${issue.line}:${issue.col}: ${issue.message}${where}`;
+  return `${issue.file}:${issue.line}:${issue.col}: ${isWarning(issue) ? 'warning: ' : ''}${issue.message}${where}`;
 }
 
 /** Thrown by APIs that need a valid pipeline; carries every issue found, never a stack for the user. */

@@ -7,6 +7,7 @@ import type { PipelineConfig } from './pipeline.types.ts';
 import { pipelineSchema } from './schema.ts';
 import { checkAgainstSchema } from './schema-check.ts';
 import { checkMeaning, checkWritten } from './semantic.ts';
+import { checkUnits } from './units.ts';
 import { parsePositioned, type PositionedDocument } from './yaml-document.ts';
 
 /** A validated pipeline with every default applied, and where it came from. */
@@ -17,6 +18,8 @@ export interface LoadedPipeline {
   config: PipelineConfig;
   /** Line and column of a key or value in the file, for errors found after loading. */
   locate: PositionedDocument['locate'];
+  /** Problems that do not stop the pipeline (severity warning), e.g. seconds written in a `*_ms` key. */
+  warnings: ConfigIssue[];
 }
 
 export type LoadResult = { ok: true; pipeline: LoadedPipeline } | { ok: false; issues: ConfigIssue[] };
@@ -25,6 +28,10 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Import module handlers to check their export (default true). */
   importModules?: boolean;
+  /** Warnings fail the file as errors do (`--strict`). */
+  strict?: boolean;
+  /** Called with each warning of a file that loaded (loadPipelines; loadPipelineFile returns them). */
+  onWarning?: (issue: ConfigIssue) => void;
 }
 
 export async function loadPipelineFile(file: string, options: LoadOptions = {}): Promise<LoadResult> {
@@ -45,6 +52,7 @@ export async function loadPipelineText(file: string, text: string, options: Load
   const envIssues: ConfigIssue[] = env.problems.map((p) => ({ file, ...doc.locate(p.path), message: p.message, pointer: toPointer(p.path) }));
   const data = env.data;
   coerceSubstituted(data, env.substituted, pipelineSchema());
+  const warnings = checkUnits(data, pipelineSchema(), doc, text);
   const written = checkWritten(data, doc);
   // A value emptied by a missing variable would also fail its type: report the variable only.
   const envPointers = new Set(envIssues.map((i) => i.pointer));
@@ -52,11 +60,12 @@ export async function loadPipelineText(file: string, text: string, options: Load
     .filter((i) => !envPointers.has(i.pointer))
     .map((i) => withSource(i, doc.data, env.substituted));
   const issues = [...envIssues, ...written, ...schemaIssues];
-  if (issues.length > 0) return { ok: false, issues: sortIssues(issues) };
+  if (issues.length > 0) return { ok: false, issues: sortIssues([...issues, ...warnings]) };
   const config = data as PipelineConfig;
   const meaning = await checkMeaning(config, doc, { importModules: options.importModules ?? true });
-  if (meaning.length > 0) return { ok: false, issues: sortIssues(meaning) };
-  return { ok: true, pipeline: { file, dir: path.dirname(path.resolve(file)), config, locate: doc.locate } };
+  if (meaning.length > 0) return { ok: false, issues: sortIssues([...meaning, ...warnings]) };
+  if (options.strict && warnings.length > 0) return { ok: false, issues: sortIssues(warnings) };
+  return { ok: true, pipeline: { file, dir: path.dirname(path.resolve(file)), config, locate: doc.locate, warnings } };
 }
 
 /** A wrong value that came from the environment says so: the file alone would not explain it. */
@@ -126,8 +135,12 @@ export async function loadPipelines(paths: readonly string[], options: LoadOptio
   const pipelines: LoadedPipeline[] = [];
   for (const file of files) {
     const result = await loadPipelineFile(file, options);
-    if (result.ok) pipelines.push(result.pipeline);
-    else issues.push(...result.issues);
+    if (result.ok) {
+      pipelines.push(result.pipeline);
+      for (const warning of result.pipeline.warnings) options.onWarning?.(warning);
+    } else {
+      issues.push(...result.issues);
+    }
   }
   if (files.length === 0 && missing.length === 0) issues.push({ file: paths.join(' '), line: 1, col: 1, message: 'no pipeline files (*.yml, *.yaml) found' });
   issues.push(...checkTogether(pipelines));

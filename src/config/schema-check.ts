@@ -2,7 +2,8 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { ConfigIssue } from './errors.ts';
 import { dotted, fromPointer, toPointer } from './errors.ts';
 import { pipelineSchema, type JsonSchema } from './schema.ts';
-import { placesOf, suggestKey } from './suggest.ts';
+import { placesOf, suggestKey, type SuggestContext } from './suggest.ts';
+import { secondsHint } from './units.ts';
 import type { PositionedDocument } from './yaml-document.ts';
 
 let compiled: ValidateFunction | undefined;
@@ -20,20 +21,22 @@ export function checkAgainstSchema(data: unknown, doc: PositionedDocument): Conf
   const validate = validator();
   if (validate(data)) return [];
   const errors = validate.errors ?? [];
+  const sourceKind = sourceKindOf(data);
+  const context = (error: ErrorObject, key: string): SuggestContext => ({ sourceKind, value: (error.data as Record<string, unknown> | undefined)?.[key] });
   // A required key that is misspelt or misplaced is reported once, as the unknown key with its hint.
   const explained = new Set<string>();
   for (const error of errors) {
     if (error.keyword !== 'additionalProperties') continue;
     const key = String((error.params as Record<string, unknown>).additionalProperty);
     const parent = error.parentSchema as JsonSchema | undefined;
-    const hint = suggestKey(key, Object.keys(parent?.properties ?? {}), pipelineSchema(), fromPointer(error.instancePath));
+    const hint = suggestKey(key, Object.keys(parent?.properties ?? {}), pipelineSchema(), fromPointer(error.instancePath), context(error, key));
     for (const target of hintedPointers(key, hint, error.instancePath)) explained.add(target);
   }
   const issues: ConfigIssue[] = [];
   const seen = new Set<string>();
   for (const error of errors) {
     if (error.keyword === 'required' && explained.has(`${error.instancePath}/${String((error.params as Record<string, unknown>).missingProperty)}`)) continue;
-    const issue = describe(error, doc);
+    const issue = describe(error, doc, context);
     if (!issue) continue;
     const id = `${issue.line}:${issue.col}:${issue.message}`;
     if (seen.has(id)) continue;
@@ -51,7 +54,15 @@ function hintedPointers(key: string, hint: string, here: string): string[] {
   return placesOf(key.toLowerCase().replace(/-/g, '_'), pipelineSchema()).map((dotted) => '/' + dotted.split('.').join('/'));
 }
 
-function describe(error: ErrorObject, doc: PositionedDocument): ConfigIssue | null {
+/** The one source kind the file names (list, stream or channel), if it names exactly one. */
+function sourceKindOf(data: unknown): string | undefined {
+  const source = (data as Record<string, unknown> | null)?.source;
+  if (source === null || typeof source !== 'object') return undefined;
+  const kinds = Object.keys(source).filter((k) => ['list', 'stream', 'channel'].includes(k));
+  return kinds.length === 1 ? kinds[0] : undefined;
+}
+
+function describe(error: ErrorObject, doc: PositionedDocument, context: (error: ErrorObject, key: string) => SuggestContext): ConfigIssue | null {
   // Branch errors inside oneOf are summarised by the oneOf error itself.
   if (error.schemaPath.includes('/oneOf/')) return null;
   const path = fromPointer(error.instancePath);
@@ -70,7 +81,7 @@ function describe(error: ErrorObject, doc: PositionedDocument): ConfigIssue | nu
       const key = String(params.additionalProperty);
       const parent = error.parentSchema as JsonSchema | undefined;
       const allowed = Object.keys(parent?.properties ?? {});
-      const hint = suggestKey(key, allowed, pipelineSchema(), path);
+      const hint = suggestKey(key, allowed, pipelineSchema(), path, context(error, key));
       return issue(`unknown key "${key}" in ${where}${hint}`, [...path, key], 'key');
     }
     case 'required': {
@@ -93,6 +104,7 @@ function describe(error: ErrorObject, doc: PositionedDocument): ConfigIssue | nu
       else if (params.type === 'array' && typeof value === 'string' && path[path.length - 1] === 'command') hint = `; write it as a list, e.g. [${value.split(/\s+/).filter(Boolean).map((w) => JSON.stringify(w)).join(', ')}] (it never runs through a shell)`;
       else if (params.type === 'integer' && typeof value === 'string' && /^[-+]?\d+$/.test(value.trim())) hint = ': remove the quotes';
       else if (params.type === 'boolean' && typeof value === 'string' && /^(yes|no|on|off|y|n)$/i.test(value)) hint = ': YAML 1.2 reads yes/no/on/off as strings; write true or false';
+      else if (params.type === 'integer' && typeof value === 'number') hint = secondsHint(String(path[path.length - 1]), value);
       return issue(`${where} must be ${expected}, got ${got}${hint}`);
     }
     case 'enum':
@@ -106,7 +118,7 @@ function describe(error: ErrorObject, doc: PositionedDocument): ConfigIssue | nu
     case 'maximum':
     case 'exclusiveMinimum':
     case 'exclusiveMaximum':
-      return issue(`${where} must be ${String(params.comparison)} ${String(params.limit)}, got ${shown(error.data)}`);
+      return issue(`${where} must be ${String(params.comparison)} ${String(params.limit)}, got ${shown(error.data)}${secondsHint(String(path[path.length - 1]), error.data)}`);
     case 'minLength':
       return issue(Number(params.limit) === 1 ? `${where} must not be empty` : `${where} must be at least ${String(params.limit)} characters`);
     case 'maxLength':

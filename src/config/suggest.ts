@@ -1,6 +1,11 @@
 import type { JsonSchema } from './schema.ts';
 
-/** Python Pythia's configuration names, mapped to where the same setting lives in a pipeline file. */
+/**
+ * Python Pythia's configuration names, mapped to where the same setting lives in a pipeline file.
+ * Python counted these in seconds; the pipeline key counts milliseconds.
+ */
+const SECONDS_TO_MS = new Set(['socket_timeout', 'connection_timeout', 'retry_delay', 'retry_max_delay', 'circuit_breaker_timeout', 'processing_timeout']);
+
 const LEGACY_NAMES: Record<string, string> = {
   queue: 'source.list.key',
   stream: 'source.stream.key',
@@ -10,15 +15,15 @@ const LEGACY_NAMES: Record<string, string> = {
   block_timeout_ms: 'source.<kind>.block_timeout_ms',
   max_stream_length: 'source.stream.max_stream_length',
   trim_strategy: 'source.stream.trim_strategy',
-  socket_timeout: 'redis.socket_timeout_ms (milliseconds)',
-  connection_timeout: 'redis.connection_timeout_ms (milliseconds)',
-  health_check_interval: 'redis.health_check_interval_s',
-  retry_delay: 'resilience.retry_delay_ms (milliseconds)',
-  retry_max_delay: 'resilience.retry_max_delay_ms (milliseconds)',
+  socket_timeout: 'redis.socket_timeout_ms',
+  connection_timeout: 'redis.connection_timeout_ms',
+  health_check_interval: 'redis.health_check_interval_s (seconds, as in Python)',
+  retry_delay: 'resilience.retry_delay_ms',
+  retry_max_delay: 'resilience.retry_max_delay_ms',
   circuit_breaker_enabled: 'resilience.circuit_breaker.enabled',
   circuit_breaker_threshold: 'resilience.circuit_breaker.failure_threshold',
-  circuit_breaker_timeout: 'resilience.circuit_breaker.reset_timeout_ms (milliseconds)',
-  processing_timeout: 'resilience.processing_timeout_ms (milliseconds)',
+  circuit_breaker_timeout: 'resilience.circuit_breaker.reset_timeout_ms',
+  processing_timeout: 'resilience.processing_timeout_ms',
   prometheus_enabled: 'metrics.enabled',
   prometheus_prefix: 'nothing: metric names are fixed (pythia_*)',
   custom_metrics: 'metrics.redis (queue_length, connection_pool, memory_usage)',
@@ -66,21 +71,62 @@ export function placesOf(name: string, schema: JsonSchema): string[] {
   return indexCache.get(name) ?? [];
 }
 
+/** What a source kind cannot do, said where a key of another kind is written under it. */
+const KIND_NOTES: Record<string, Record<string, string>> = {
+  channel: {
+    batch_size: 'pub/sub pushes each message as it is published, so nothing is fetched in batches; source.channel.buffer bounds the messages held while handlers are busy',
+    block_timeout_ms: 'a subscriber never polls, so nothing blocks',
+    key: 'name the channels in source.channel.channels (or glob patterns in source.channel.patterns)',
+    delivery: 'pub/sub is at-most-once: Redis keeps nothing for a subscriber that is down',
+  },
+  list: {
+    consumer_group: 'consumer groups belong to streams; every worker reading the same list key shares its items',
+  },
+};
+
+export interface SuggestContext {
+  /** The pipeline's source kind (list, stream or channel), when the file names one. */
+  sourceKind?: string;
+  /** The value written under the unknown key (a Python seconds value is converted in the hint). */
+  value?: unknown;
+}
+
+/** `seconds × 1000`, with the user's own value when it is a number. */
+function secondsConversion(name: string, target: string, value: unknown): string {
+  const key = target.split('.').pop() as string;
+  const seconds = typeof value === 'number' && Number.isFinite(value) ? value : 1.5;
+  return `, in milliseconds where Python counted seconds: ×1000, so ${name}: ${seconds} becomes ${key}: ${Math.round(seconds * 1000)}`;
+}
+
 /** A hint for an unknown key: a near spelling here, the same key at another depth, or a Python name. */
-export function suggestKey(unknown: string, allowed: string[], schema: JsonSchema, here: string[]): string {
+export function suggestKey(unknown: string, allowed: string[], schema: JsonSchema, here: string[], context: SuggestContext = {}): string {
   const normalized = unknown.toLowerCase().replace(/-/g, '_');
+  const legacy = LEGACY_NAMES[normalized];
+  const legacyHint = () => `; Pythia's Python setting "${normalized}" is ${legacy} here${SECONDS_TO_MS.has(normalized) ? secondsConversion(normalized, legacy as string, context.value) : ''}`;
+  // A Python name next to its pipeline key (retry_delay beside retry_delay_ms) is not a typo: say how the unit changed.
+  if (legacy !== undefined && allowed.includes(legacy.split(' ')[0]?.split('.').pop() as string)) return legacyHint();
   const near = allowed
     .map((name) => ({ name, distance: name === normalized ? 0 : levenshtein(normalized, name) }))
     .filter((c) => c.distance <= tolerance(c.name))
     .sort((a, b) => a.distance - b.distance)[0];
   if (near) return `; did you mean "${near.name}"?`;
-  const elsewhere = placesOf(normalized, schema).filter((p) => p !== [...here, normalized].join('.'));
+  let elsewhere = placesOf(normalized, schema).filter((p) => p !== [...here, normalized].join('.'));
+  const kind = context.sourceKind;
+  if (kind !== undefined) {
+    // A setting of another source kind: moving it would not help, so say what this kind does instead.
+    const ofKinds = elsewhere.filter((p) => /^source\.[a-z]+\./.test(p));
+    if (ofKinds.length > 0 && ofKinds.length === elsewhere.length && !ofKinds.some((p) => p.startsWith(`source.${kind}.`))) {
+      const kinds = ofKinds.map((p) => p.split('.')[1] as string);
+      const note = KIND_NOTES[kind]?.[normalized];
+      return `; "${normalized}" is a setting of ${kinds.join(' and ')} sources, not of ${kind} sources${note ? `: ${note}` : ''}`;
+    }
+    elsewhere = elsewhere.filter((p) => !/^source\.[a-z]+\./.test(p) || p.startsWith(`source.${kind}.`));
+  }
   if (elsewhere.length > 0) {
     const places = elsewhere.slice(0, 3).map((p) => (p.includes('.') ? p : `the top level (${p}:)`));
     return `; "${normalized}" belongs at ${places.join(' or ')}: check its indentation`;
   }
   if (unknown === '<<') return '; YAML merge keys (<<) are not supported: write the keys out';
-  const legacy = LEGACY_NAMES[normalized];
-  if (legacy) return `; Pythia's Python setting "${normalized}" is ${legacy} here`;
+  if (legacy) return legacyHint();
   return allowed.length > 0 ? `; allowed keys: ${allowed.join(', ')}` : '';
 }

@@ -9,6 +9,8 @@ export interface ReloadOptions {
   logger: Logger;
   /** Quiet time after the last change of a file before it is reloaded (editors write in bursts). */
   debounceMs?: number;
+  /** Warnings reject an edited file as errors do (`pythia run --strict`). */
+  strict?: boolean;
 }
 
 /** What one reload of one file did. */
@@ -35,6 +37,7 @@ export class PipelineReloader {
   private closed = false;
   private readonly logger: Logger;
   private readonly debounceMs: number;
+  private readonly strict: boolean;
 
   constructor(
     private readonly worker: Worker,
@@ -43,6 +46,7 @@ export class PipelineReloader {
   ) {
     this.logger = options.logger.child({ component: 'reload' });
     this.debounceMs = options.debounceMs ?? 250;
+    this.strict = options.strict ?? false;
     for (const pipeline of worker.pipelines) {
       const file = path.resolve(pipeline.loaded.file);
       this.running.set(file, { pipeline, text: readText(file) ?? '' });
@@ -113,7 +117,8 @@ export class PipelineReloader {
     }
     if (current && current.text === text) return { file, action: 'unchanged' };
 
-    const result = await loadPipelineFile(file);
+    const result = await loadPipelineFile(file, { strict: this.strict });
+    for (const warning of result.ok ? result.pipeline.warnings : []) this.logger.warn({ file }, formatIssue(warning));
     let issues: ConfigIssue[] = result.ok ? [] : result.issues;
     if (result.ok) {
       // Checked together with the pipelines that keep running (unique names, one metrics port ...).

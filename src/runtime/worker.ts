@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { loadPipelines, type LoadedPipeline } from '../config/index.ts';
+import { formatIssue, loadPipelines, type LoadedPipeline } from '../config/index.ts';
 import { Observability, type MetricsServer } from '../metrics/index.ts';
 import { createLogger } from './logger.ts';
 import type { PipelineObserver } from '../metrics/pipeline-observer.ts';
@@ -22,6 +22,8 @@ export interface WorkerOptions {
   report?: boolean;
   /** Called with the worker once it exists, before its pipelines start (`pythia run`'s signal supervisor watches start-up). */
   onCreated?: (worker: Worker) => void;
+  /** startWorker: warnings in a pipeline file (logged otherwise) stop the start as errors do. */
+  strict?: boolean;
 }
 
 /** Several pipelines in one process, each with its own connections. */
@@ -127,6 +129,10 @@ export class Worker {
 
 /** Loads, validates and starts pipelines from files or directories. Throws PipelineConfigError for bad files. */
 export async function startWorker(paths: readonly string[], options: WorkerOptions = {}): Promise<Worker> {
-  const loaded = await loadPipelines(paths);
-  return Worker.start(loaded, options);
+  const logger = options.logger ?? createLogger();
+  const loaded = await loadPipelines(paths, {
+    strict: options.strict,
+    onWarning: (issue) => logger.warn({ file: issue.file, line: issue.line, col: issue.col, pointer: issue.pointer }, formatIssue(issue)),
+  });
+  return Worker.start(loaded, { ...options, logger });
 }

@@ -38,7 +38,7 @@ const CASES: Case[] = [
   { file: 'misspelt-key.yml', line: 8, col: 1, message: 'unknown key "concurency" in the top level; did you mean "concurrency"?', pointer: '/concurency' },
   { file: 'misspelt-required-key.yml', line: 2, col: 1, message: 'unknown key "nmae" in the top level; did you mean "name"?', pointer: '/nmae' },
   { file: 'misspelt-source-kind.yml', line: 4, col: 3, message: 'unknown key "steam" in source; did you mean "stream"?', pointer: '/source/steam' },
-  { file: 'key-at-wrong-depth.yml', line: 3, col: 1, message: 'unknown key "batch_size" in the top level; "batch_size" belongs at source.list.batch_size or source.stream.batch_size: check its indentation', pointer: '/batch_size' },
+  { file: 'key-at-wrong-depth.yml', line: 3, col: 1, message: 'unknown key "batch_size" in the top level; "batch_size" belongs at source.list.batch_size: check its indentation', pointer: '/batch_size' },
   { file: 'handler-inside-source.yml', line: 6, col: 3, message: 'unknown key "handler" in source; "handler" belongs at the top level (handler:): check its indentation', pointer: '/source/handler' },
   { file: 'legacy-python-name.yml', line: 5, col: 3, message: 'unknown key "queue" in redis; Pythia\'s Python setting "queue" is source.list.key here', pointer: '/redis/queue' },
   { file: 'legacy-max-concurrent.yml', line: 8, col: 1, message: 'unknown key "max_concurrent" in the top level; Pythia\'s Python setting "max_concurrent" is concurrency here', pointer: '/max_concurrent' },
