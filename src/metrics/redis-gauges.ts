@@ -115,7 +115,16 @@ export class RedisGaugeSampler {
         readers.push((reply) => {
           const values = reply as (string | number)[];
           this.setQueue(seen, key, Number(values[0]));
-          for (let i = 1; i + 1 < values.length; i += 2) this.setQueue(seen, keys.processing(key, String(values[i])), Number(values[i + 1]));
+          // One series for all processing lists: consumer names change with every restart (hostname,
+          // pid, random), so a series per consumer would grow without bound. Per consumer: the log.
+          const perConsumer: Record<string, number> = {};
+          let inProcessing = 0;
+          for (let i = 1; i + 1 < values.length; i += 2) {
+            perConsumer[String(values[i])] = Number(values[i + 1]);
+            inProcessing += Number(values[i + 1]);
+          }
+          this.setQueue(seen, processingSeries(key), inProcessing);
+          this.logger.debug({ key, processing: perConsumer }, 'processing lists by consumer');
         });
       } else {
         const group = loaded.config.source.stream?.consumer_group ?? '';
@@ -183,6 +192,11 @@ export class RedisGaugeSampler {
     else this.logger.warn({ err: text }, 'sampling redis gauges failed; the pipeline is unaffected, retrying every interval');
     this.failing = true;
   }
+}
+
+/** The key label of the summed processing lists of a list source: the pattern of their keys. */
+export function processingSeries(key: string): string {
+  return `${keys.processing(key, '')}*`;
 }
 
 /** XINFO replies are flat [name, value, name, value, ...] arrays. */

@@ -14,6 +14,13 @@ export type ConnectionState = (typeof CONNECTION_STATES)[number];
  */
 export const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
+/**
+ * prom-client's default collectors that break the exposition format's naming rules: gauges with a
+ * counter's `_total` suffix, which `promtool check metrics` rejects. Each is the sum over the `type`
+ * label of its unsuffixed sibling (nodejs_active_handles{type=...}), so nothing is lost.
+ */
+export const DROPPED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 /** Called on every scrape, before the registry serializes: pulls values owned by someone else. */
 export type ScrapeHook = () => void;
 
@@ -66,7 +73,7 @@ export class PythiaMetrics {
     this.breakerState = new Gauge({ name: 'pythia_circuit_breaker_state', help: 'Circuit breaker: 0 closed, 1 half-open, 2 open.', labelNames: ['pipeline'], registers });
     this.queueLength = new Gauge({
       name: 'pythia_redis_queue_length',
-      help: 'Sampled LLEN of a list source and of each consumer\'s processing list, or XLEN of a stream source.',
+      help: 'Sampled LLEN of a list source and the summed LLEN of its processing lists (key "{list}:processing:*"), or XLEN of a stream source.',
       labelNames: ['pipeline', 'key'],
       registers,
     });
@@ -83,7 +90,10 @@ export class PythiaMetrics {
     });
     this.memoryUsed = new Gauge({ name: 'pythia_redis_memory_used_bytes', help: 'Sampled used_memory from INFO memory of the Redis server (the last pipeline sampled, when several servers are used).', registers });
     this.sampleFailures = new Counter({ name: 'pythia_redis_sample_failures_total', help: 'Redis gauge samples that failed or were skipped because the connection was not ready.', labelNames: ['pipeline'], registers });
-    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+    if (options.defaultMetrics ?? true) {
+      collectDefaultMetrics({ register: registry });
+      for (const name of DROPPED_DEFAULT_METRICS) registry.removeSingleMetric(name);
+    }
   }
 
   /** Runs `hook` whenever `metric` is collected (at every scrape). Returns a remover. */

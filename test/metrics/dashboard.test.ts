@@ -23,6 +23,16 @@ describe('Grafana dashboard and metrics docs', () => {
     for (const name of exposed) if (name.startsWith('pythia_')) assert.ok(used.has(name), `no panel shows ${name}`);
   });
 
+  it('filters every query by job (a second scrape job must not leak into the panels), then by instance', () => {
+    assert.ok(dashboard.templating.list.some((v) => v.name === 'job'), 'a job variable');
+    const expressions = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ title: p.title, expr: t.expr })));
+    for (const { title, expr } of expressions) {
+      const selectors = [...expr.matchAll(/\b(?:pythia|process|nodejs)_[a-z0-9_]+(\{[^}]*\})?/g)];
+      assert.ok(selectors.length > 0, title);
+      for (const [whole, labels] of selectors) assert.match(labels ?? '', /job=~"\$job", instance=~"\$instance"/, `${title}: ${whole}`);
+    }
+  });
+
   it('has unique panel ids, and every panel has a query', () => {
     const ids = dashboard.panels.map((p) => p.id);
     assert.equal(new Set(ids).size, ids.length);

@@ -46,7 +46,7 @@ describe('metrics: Redis gauges', () => {
     let text = '';
     await waitFor('list gauges', async () => {
       text = (await get(url)).body;
-      return sample(text, 'pythia_redis_queue_length', { pipeline: 'glist', key: 'q:gauges' }) === 9 && sample(text, 'pythia_redis_queue_length', { pipeline: 'glist', key: '{q:gauges}:processing:c1' }) === 1;
+      return sample(text, 'pythia_redis_queue_length', { pipeline: 'glist', key: 'q:gauges' }) === 9 && sample(text, 'pythia_redis_queue_length', { pipeline: 'glist', key: '{q:gauges}:processing:*' }) === 1;
     });
     assert.equal(sample(text, 'pythia_in_flight', { pipeline: 'glist' }), 1);
     assert.ok((sample(text, 'pythia_redis_memory_used_bytes') ?? 0) > 100_000, 'used_memory from INFO memory');
@@ -97,7 +97,7 @@ describe('metrics: Redis gauges', () => {
     let text = '';
     await waitFor('gauges of the new pipeline', async () => {
       text = (await get(url)).body;
-      return sample(text, 'pythia_redis_queue_length', { pipeline: 'glist', key: '{q:gauges}:processing:c1' }) === 1 && sample(text, 'pythia_redis_queue_length', { pipeline: 'glist', key: 'q:gauges' }) === 9;
+      return sample(text, 'pythia_redis_queue_length', { pipeline: 'glist', key: '{q:gauges}:processing:*' }) === 1 && sample(text, 'pythia_redis_queue_length', { pipeline: 'glist', key: 'q:gauges' }) === 9;
     });
     // The old pool closes after the new pipeline starts: then only the new pipeline's connections are counted.
     const connections = async () => {
