@@ -1,10 +1,17 @@
 # syntax=docker/dockerfile:1
-# Pythia worker image. Build: docker build -t pythia .
-# Run:   docker run -v $PWD/pipelines:/app/pipelines:ro -e REDIS_HOST=redis pythia
+# Pythia worker image.
+# Build: docker build -t pythia .
+#        docker build --build-arg WITH_PYTHON=true -t pythia:python .   (python3 for command handlers)
+# Run:   docker run -v $PWD/pipelines:/app/pipelines:ro -e REDIS_HOST=redis pythia:python
 # Pipelines (and their handlers) are mounted at /app/pipelines; `pythia run` runs every *.yml there.
+# The shipped pipelines/ include Python command handlers, hence the python variant in the example.
+
+# Node 22 LTS ("Jod", maintained until April 2027), pinned to an exact release on Debian 12: a
+# rebuild gets the same Node. Raise it deliberately (24 LTS works too: engines is >=20.19).
+ARG NODE_VERSION=22.20.0
 
 # ---- build: dev dependencies + TypeScript compile -------------------------------------------
-FROM node:20-slim AS build
+FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: `prepare` compiles, and the sources are not copied yet.
@@ -15,7 +22,14 @@ COPY src ./src
 RUN npm run build
 
 # ---- runtime: production dependencies only, non-root ----------------------------------------
-FROM node:20-slim
+FROM node:${NODE_VERSION}-bookworm-slim
+# true: also install python3, for pipelines whose command handlers are Python scripts.
+ARG WITH_PYTHON=false
+# tini runs as PID 1: it forwards signals to node and reaps orphans. Node as PID 1 reaps only its
+# own children, so every grandchild of a command handler killed on a timeout stayed <defunct>.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini $(if [ "$WITH_PYTHON" = "true" ]; then echo python3; fi) \
+ && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
     PYTHIA_LOG_FORMAT=json
 WORKDIR /app
@@ -35,5 +49,5 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9464/livez').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # SIGTERM drains (shutdown.grace_period_ms, 25 s by default): give `docker stop` at least that long.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "bin/pythia.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "bin/pythia.js"]
 CMD ["run", "/app/pipelines"]

@@ -26,7 +26,7 @@ const dockerignore = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8')
   .filter((l) => l && !l.startsWith('#'));
 
 interface Compose {
-  services: Record<string, { image?: string; build?: string; command?: string[]; environment?: string[]; volumes?: string[]; deploy?: { replicas?: number } }>;
+  services: Record<string, { image?: string; build?: { context: string; args?: Record<string, string> }; command?: string[]; environment?: string[]; volumes?: string[]; ports?: string[]; deploy?: { replicas?: number } }>;
   volumes?: Record<string, unknown>;
 }
 const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8')) as Compose;
@@ -34,18 +34,33 @@ const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'
 const pythia = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'bin/pythia.js'), ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, PYTHIA_LOG_LEVEL: 'warn' } });
 
 describe('Dockerfile', () => {
-  it('is multi-stage on node:20-slim, non-root, with the pythia entrypoint, default command and /livez healthcheck', () => {
+  it('is multi-stage on an exactly pinned Node LTS (22 or 24), non-root, with the pythia entrypoint behind tini, default command and /livez healthcheck', () => {
     const from = instructions.filter((l) => l.startsWith('FROM '));
     assert.ok(from.length >= 2, 'multi-stage');
-    for (const f of from) assert.match(f, /^FROM node:20-slim\b/);
+    for (const f of from) assert.match(f, /^FROM node:\$\{NODE_VERSION\}-bookworm-slim\b/);
+    // A full major.minor.patch of an LTS line: `node:22-slim` or `node:lts` would float.
+    assert.match(instructions.find((l) => l.startsWith('ARG NODE_VERSION=')) ?? '', /^ARG NODE_VERSION=(22|24)\.\d+\.\d+$/);
     const user = instructions.filter((l) => l.startsWith('USER ')).at(-1);
     assert.ok(user && !/USER (root|0)\b/.test(user), `runs as non-root (${user})`);
-    assert.deepEqual(JSON.parse(instructions.find((l) => l.startsWith('ENTRYPOINT '))?.slice(11) ?? 'null'), ['node', 'bin/pythia.js']);
+    // tini as PID 1 reaps orphaned handler processes (test/ops/init-reaping.test.ts runs it).
+    assert.deepEqual(JSON.parse(instructions.find((l) => l.startsWith('ENTRYPOINT '))?.slice(11) ?? 'null'), ['/usr/bin/tini', '--', 'node', 'bin/pythia.js']);
+    const install = instructions.find((l) => l.startsWith('RUN apt-get update')) ?? '';
+    assert.match(install, /apt-get install -y --no-install-recommends tini /);
+    assert.match(install, /rm -rf \/var\/lib\/apt\/lists/);
     assert.deepEqual(JSON.parse(instructions.find((l) => l.startsWith('CMD '))?.slice(4) ?? 'null'), ['run', '/app/pipelines']);
     const health = instructions.find((l) => l.startsWith('HEALTHCHECK ')) ?? '';
     assert.match(health, /127\.0\.0\.1:9464\/livez/);
     assert.doesNotMatch(health, /curl|wget/, 'no curl in a slim image: node fetch');
     assert.match(dockerfile, /npm ci --omit=dev/, 'production dependencies only in the final stage');
+  });
+
+  it('has a python3 variant for command handlers (build arg WITH_PYTHON), documented in the file', () => {
+    assert.ok(instructions.includes('ARG WITH_PYTHON=false'));
+    const install = instructions.find((l) => l.startsWith('RUN apt-get update')) ?? '';
+    assert.match(install, /if \[ "\$WITH_PYTHON" = "true" \]; then echo python3; fi/);
+    assert.match(dockerfile, /docker build --build-arg WITH_PYTHON=true -t pythia:python \./);
+    // The shipped pipelines that the Dockerfile's run example mounts do use python3.
+    assert.match(readFileSync(path.join(ROOT, 'pipelines/tasks-command-persistent.yml'), 'utf8'), /python3/);
   });
 
   it('copies only files that exist and that .dockerignore does not exclude', () => {
@@ -86,9 +101,15 @@ describe('docker-compose.yml', () => {
     assert.ok(compose.volumes && 'redis_data' in compose.volumes);
   });
 
+  it('publishes the password-less Redis on the host\'s loopback only, or not at all', () => {
+    for (const port of compose.services.redis?.ports ?? []) assert.match(port, /^127\.0\.0\.1:\d+:6379$/, port);
+    assert.equal(compose.services['pythia-worker']?.ports, undefined, 'metrics stay inside the compose network');
+  });
+
   it('references paths that exist, and the worker command validates with the compose environment', () => {
     const { 'pythia-worker': worker } = compose.services;
-    assert.ok(existsSync(path.join(ROOT, worker?.build ?? '-', 'Dockerfile')));
+    assert.ok(existsSync(path.join(ROOT, worker?.build?.context ?? '-', 'Dockerfile')));
+    assert.deepEqual(Object.keys(worker?.build?.args ?? {}), ['WITH_PYTHON']);
     const mounts = new Map<string, string>();
     for (const service of Object.values(compose.services)) {
       for (const volume of service.volumes ?? []) {
