@@ -66,3 +66,31 @@ describe('docs', () => {
     }
   });
 });
+
+describe('docs/troubleshooting.md', () => {
+  const text = read('troubleshooting.md');
+
+  it('answers timeouts, memory, CPU, connection errors and stream growth, and README links to it', () => {
+    const headings = [...text.matchAll(/^## (.+)$/gm)].map((m) => m[1]);
+    for (const topic of ['Timeouts', 'Memory', 'CPU', 'Connection errors', 'Stream growth']) assert.ok(headings.includes(topic), topic);
+    // Each topic names how to diagnose it.
+    for (const section of text.split(/^## /m).slice(1, 6)) assert.match(section, /\*\*Diagnose\*\*[\s\S]*(pythia_|process_|nodejs_|pythia dlq|\/readyz|redis-cli)/);
+    assert.match(readFileSync(path.join(ROOT, 'README.md'), 'utf8'), /\]\(docs\/troubleshooting\.md\)/);
+  });
+
+  it('names only metrics the worker exposes, config keys the schema has, and files that exist', async () => {
+    const { PythiaMetrics } = await import('../../src/metrics/index.ts');
+    const exposition = await new PythiaMetrics().scrape();
+    const exposed = new Set([...exposition.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] as string));
+    for (const [, name] of text.matchAll(/\b((?:pythia|process|nodejs)_[a-z0-9_]+)/g)) {
+      assert.ok(exposed.has((name as string).replace(/_(bucket|sum|count)$/, '')), `${name} is exposed`);
+    }
+    const has = (dottedKey: string) => {
+      let node: { properties?: Record<string, unknown> } | undefined = pipelineSchema() as never;
+      for (const part of dottedKey.split('.')) node = node?.properties?.[part] as typeof node;
+      return node !== undefined;
+    };
+    for (const [, key] of text.matchAll(/`((?:source|resilience|redis|message|metrics|output|dead_letter|handler)\.[a-z_.]+)`/g)) assert.ok(has(key as string), `${key} is a config key`);
+    for (const [, target] of text.matchAll(/\]\(([^)#\s]+)(#[^)]*)?\)/g)) assert.ok(existsSync(path.join(docs, target as string)), `links to ${target}`);
+  });
+});
