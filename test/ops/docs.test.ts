@@ -5,6 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { pipelineSchema } from '../../src/config/index.ts';
+import type { JsonSchema } from '../../src/config/schema.ts';
 import { suggestKey } from '../../src/config/suggest.ts';
 import { ROOT } from '../helpers/pipelines.ts';
 // @ts-expect-error: a plain .mjs script without type declarations
@@ -86,8 +87,8 @@ describe('docs/troubleshooting.md', () => {
       assert.ok(exposed.has((name as string).replace(/_(bucket|sum|count)$/, '')), `${name} is exposed`);
     }
     const has = (dottedKey: string) => {
-      let node: { properties?: Record<string, unknown> } | undefined = pipelineSchema() as never;
-      for (const part of dottedKey.split('.')) node = node?.properties?.[part] as typeof node;
+      let node: JsonSchema | undefined = pipelineSchema();
+      for (const part of dottedKey.split('.')) node = node?.properties?.[part];
       return node !== undefined;
     };
     for (const [, key] of text.matchAll(/`((?:source|resilience|redis|message|metrics|output|dead_letter|handler)\.[a-z_.]+)`/g)) assert.ok(has(key as string), `${key} is a config key`);
