@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, describe, it } from 'node:test';
 import { DROPPED_DEFAULT_METRICS, PythiaMetrics } from '../../src/metrics/registry.ts';
-import { exited, spawnWorker, waitFor } from '../helpers/pipelines.ts';
+import { exited, spawnWorker } from '../helpers/pipelines.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { get, sample } from './support/harness.ts';
 
@@ -62,23 +63,25 @@ describe('a list worker restarted after crashes', () => {
       const worker = spawnWorker([file], { PYTHIA_LOG_FORMAT: 'json', PYTHIA_LOG_LEVEL: 'info' });
       workers.push(worker);
       let url = '';
-      assert.ok(
-        await waitFor(() => {
+      await waitFor(
+        () => `the worker's metrics address in its log:\n${worker.output()}`,
+        () => {
           const line = worker.output().split('\n').find((l) => l.includes('"worker running"'));
           url = line ? String((JSON.parse(line) as { metrics: string }).metrics) : '';
           return url !== '';
-        }, 60_000),
-        worker.output(),
+        },
+        { timeoutMs: 60_000 },
       );
       let text = '';
       const inProcessing = () => sample(text, 'pythia_redis_queue_length', { pipeline: 'restarts', key: '{q:restarts}:processing:*' });
       // Round n: this worker's message and the n - 1 held by the crashed ones.
-      assert.ok(
-        await waitFor(async () => {
+      await waitFor(
+        () => `round ${round}: processing lists hold ${inProcessing()}\n${series(text, 'pythia_redis_queue_length').join('\n')}`,
+        async () => {
           text = (await get(url)).body;
           return inProcessing() === round;
-        }, 30_000),
-        `round ${round}: processing lists hold ${inProcessing()}\n${series(text, 'pythia_redis_queue_length').join('\n')}`,
+        },
+        { timeoutMs: 30_000 },
       );
       assert.equal(sample(text, 'pythia_redis_queue_length', { pipeline: 'restarts', key: 'q:restarts' }), 10 - round);
       for (const s of series(text, 'pythia_redis_queue_length')) seenSeries.add(s);

@@ -6,7 +6,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ROOT, waitFor } from '../helpers/pipelines.ts';
+import { ROOT } from '../helpers/pipelines.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 
 const TINI = '/usr/bin/tini';
@@ -87,9 +88,9 @@ metrics: {enabled: false}
     let output = '';
     child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-    assert.ok(await waitFor(() => output.includes('"worker running"'), 60_000), output);
+    await waitFor(() => `the worker running:\n${output}`, () => output.includes('"worker running"'), { timeoutMs: 60_000 });
     await redis.client.lpush(name, JSON.stringify({ id: 1 }));
-    assert.ok(await waitFor(async () => (await redis.client.llen(`${name}:dead`)) === 1, 30_000), `dead-lettered after three timeouts\n${output}`);
+    await waitFor(() => `the message dead-lettered after three timeouts:\n${output}`, async () => (await redis.client.llen(`${name}:dead`)) === 1, { timeoutMs: 30_000 });
     const entry = JSON.parse((await redis.client.lindex(`${name}:dead`, 0)) as string) as { reason: string; attempts: number };
     assert.deepEqual([entry.reason, entry.attempts], ['timeout', 3]);
     // Each attempt's helper (`setsid sleep 0.7`) has exited by now.

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { colorEnabled, resolveLogFormat } from '../../src/runtime/logger.ts';
-import { exited, ROOT, waitFor } from '../helpers/pipelines.ts';
+import { exited, ROOT } from '../helpers/pipelines.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 
 const run = promisify(execFile);
@@ -80,7 +81,7 @@ describe('pretty logs of a running worker: colour on a terminal, NO_COLOR, FORCE
     child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
     try {
-      assert.ok(await waitFor(() => output.includes('worker running'), 60_000), output);
+      await waitFor(() => `the worker running:\n${output}`, () => output.includes('worker running'), { timeoutMs: 60_000 });
     } finally {
       process.kill(-(child.pid as number), 'SIGTERM');
       await exited(child);
