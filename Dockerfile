@@ -26,7 +26,8 @@ FROM node:${NODE_VERSION}-bookworm-slim
 # true: also install python3, for pipelines whose command handlers are Python scripts.
 ARG WITH_PYTHON=false
 # tini runs as PID 1: it forwards signals to node and reaps orphans. Node as PID 1 reaps only its
-# own children, so every grandchild of a command handler killed on a timeout stayed <defunct>.
+# own children: a process that a command handler left behind (re-parented to PID 1 when the handler
+# was killed on a timeout) stayed <defunct> once it exited.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends tini $(if [ "$WITH_PYTHON" = "true" ]; then echo python3; fi) \
  && rm -rf /var/lib/apt/lists/*
