@@ -1,3 +1,5 @@
+import { echo, escapeControl } from './echo.ts';
+
 /** A problem found in a pipeline file, located at a line and column (both 1-based). */
 export interface ConfigIssue {
   file: string;
@@ -12,10 +14,14 @@ export interface ConfigIssue {
 
 export const isWarning = (issue: ConfigIssue): boolean => issue.severity === 'warning';
 
-/** `FILE:LINE:COL: [warning: ]message (at /json/pointer)`: the one format every command prints. */
+/**
+ * `FILE:LINE:COL: [warning: ]message (at /json/pointer)`: the one format every command prints. Messages
+ * shorten what they echo; the pointer (which holds the keys as written) and the file name are shortened
+ * and their control characters escaped here, so a line can never be forged.
+ */
 export function formatIssue(issue: ConfigIssue): string {
-  const where = issue.pointer ? ` (at ${issue.pointer})` : '';
-  return `${issue.file}:${issue.line}:${issue.col}: ${isWarning(issue) ? 'warning: ' : ''}${issue.message}${where}`;
+  const where = issue.pointer ? ` (at ${echo(issue.pointer, 160)})` : '';
+  return `${echo(issue.file, 400)}:${issue.line}:${issue.col}: ${isWarning(issue) ? 'warning: ' : ''}${escapeControl(issue.message)}${where}`;
 }
 
 /** Thrown by APIs that need a valid pipeline; carries every issue found, never a stack for the user. */

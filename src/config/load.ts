@@ -1,9 +1,11 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { coerceSubstituted } from './coerce.ts';
 import { PipelineConfigError, toPointer, type ConfigIssue } from './errors.ts';
 import { interpolate } from './interpolate.ts';
 import type { PipelineConfig } from './pipeline.types.ts';
+import { FILE_LIMITS, maxBytesFor, readBoundedText } from './read-file.ts';
+import { collectSecrets, redactText } from './redact.ts';
 import { pipelineSchema } from './schema.ts';
 import { checkAgainstSchema } from './schema-check.ts';
 import { checkMeaning, checkWritten } from './semantic.ts';
@@ -35,37 +37,37 @@ export interface LoadOptions {
 }
 
 export async function loadPipelineFile(file: string, options: LoadOptions = {}): Promise<LoadResult> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    return { ok: false, issues: [{ file, line: 1, col: 1, message: `cannot read the file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` }] };
-  }
-  return loadPipelineText(file, text, options);
+  const env = options.env ?? process.env;
+  const read = readBoundedText(file, maxBytesFor('pipeline', env), FILE_LIMITS.pipeline.env);
+  if (!read.ok) return { ok: false, issues: [{ file, line: read.line, col: read.col, message: read.message }] };
+  return loadPipelineText(file, read.text, options);
 }
 
 export async function loadPipelineText(file: string, text: string, options: LoadOptions = {}): Promise<LoadResult> {
   const parsed = parsePositioned(file, text);
   if (!parsed.ok) return parsed;
   const { doc } = parsed;
-  const env = interpolate(doc.data, options.env ?? process.env);
+  const environment = options.env ?? process.env;
+  const env = interpolate(doc.data, environment);
   const envIssues: ConfigIssue[] = env.problems.map((p) => ({ file, ...doc.locate(p.path), message: p.message, pointer: toPointer(p.path) }));
   const data = env.data;
   coerceSubstituted(data, env.substituted, pipelineSchema());
   const warnings = checkUnits(data, pipelineSchema(), doc, text);
+  const secrets = collectSecrets(doc.data, data, environment);
+  const redacted = (list: ConfigIssue[]): ConfigIssue[] => list.map((issue) => ({ ...issue, message: redactText(issue.message, secrets) }));
   const written = checkWritten(data, doc);
   // A value emptied by a missing variable would also fail its type: report the variable only.
   const envPointers = new Set(envIssues.map((i) => i.pointer));
-  const schemaIssues = checkAgainstSchema(data, doc)
+  const schemaIssues = checkAgainstSchema(data, doc, secrets)
     .filter((i) => !envPointers.has(i.pointer))
     .map((i) => withSource(i, doc.data, env.substituted));
   const issues = [...envIssues, ...written, ...schemaIssues];
-  if (issues.length > 0) return { ok: false, issues: sortIssues([...issues, ...warnings]) };
+  if (issues.length > 0) return { ok: false, issues: sortIssues(redacted([...issues, ...warnings])) };
   const config = data as PipelineConfig;
   const meaning = await checkMeaning(config, doc, { importModules: options.importModules ?? true });
-  if (meaning.length > 0) return { ok: false, issues: sortIssues([...meaning, ...warnings]) };
-  if (options.strict && warnings.length > 0) return { ok: false, issues: sortIssues(warnings) };
-  return { ok: true, pipeline: { file, dir: path.dirname(path.resolve(file)), config, locate: doc.locate, warnings } };
+  if (meaning.length > 0) return { ok: false, issues: sortIssues(redacted([...meaning, ...warnings])) };
+  if (options.strict && warnings.length > 0) return { ok: false, issues: sortIssues(redacted(warnings)) };
+  return { ok: true, pipeline: { file, dir: path.dirname(path.resolve(file)), config, locate: doc.locate, warnings: redacted(warnings) } };
 }
 
 /** A wrong value that came from the environment says so: the file alone would not explain it. */

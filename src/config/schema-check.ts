@@ -1,7 +1,9 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { echo, echoJson } from './echo.ts';
 import type { ConfigIssue } from './errors.ts';
 import { dotted, fromPointer, toPointer } from './errors.ts';
 import { pipelineSchema, type JsonSchema } from './schema.ts';
+import { isSecretPath, REDACTED, redactText } from './redact.ts';
 import { placesOf, suggestKey, type SuggestContext } from './suggest.ts';
 import { secondsHint } from './units.ts';
 import type { PositionedDocument } from './yaml-document.ts';
@@ -16,8 +18,14 @@ function validator(): ValidateFunction {
   return compiled;
 }
 
-/** Validates and fills defaults in place; returns every problem located in the file. */
-export function checkAgainstSchema(data: unknown, doc: PositionedDocument): ConfigIssue[] {
+/** Past this many problems, a file is reported by its first ones (each is located and costs a lookup). */
+const MAX_ISSUES = 50;
+
+/**
+ * Validates and fills defaults in place; returns the problems located in the file. `secrets` are
+ * the file's credentials: a value echoed in a message is redacted before it is shortened.
+ */
+export function checkAgainstSchema(data: unknown, doc: PositionedDocument, secrets: readonly string[] = []): ConfigIssue[] {
   const validate = validator();
   if (validate(data)) return [];
   const errors = validate.errors ?? [];
@@ -25,7 +33,7 @@ export function checkAgainstSchema(data: unknown, doc: PositionedDocument): Conf
   const context = (error: ErrorObject, key: string): SuggestContext => ({ sourceKind, value: (error.data as Record<string, unknown> | undefined)?.[key] });
   // A required key that is misspelt or misplaced is reported once, as the unknown key with its hint.
   const explained = new Set<string>();
-  for (const error of errors) {
+  for (const error of errors.slice(0, MAX_ISSUES * 4)) {
     if (error.keyword !== 'additionalProperties') continue;
     const key = String((error.params as Record<string, unknown>).additionalProperty);
     const parent = error.parentSchema as JsonSchema | undefined;
@@ -35,8 +43,12 @@ export function checkAgainstSchema(data: unknown, doc: PositionedDocument): Conf
   const issues: ConfigIssue[] = [];
   const seen = new Set<string>();
   for (const error of errors) {
+    if (issues.length >= MAX_ISSUES) {
+      issues.push({ file: doc.file, line: 1, col: 1, message: `more than ${MAX_ISSUES} problems: only the first ${MAX_ISSUES} are listed` });
+      break;
+    }
     if (error.keyword === 'required' && explained.has(`${error.instancePath}/${String((error.params as Record<string, unknown>).missingProperty)}`)) continue;
-    const issue = describe(error, doc, context);
+    const issue = describe(error, doc, context, secrets);
     if (!issue) continue;
     const id = `${issue.line}:${issue.col}:${issue.message}`;
     if (seen.has(id)) continue;
@@ -62,11 +74,11 @@ function sourceKindOf(data: unknown): string | undefined {
   return kinds.length === 1 ? kinds[0] : undefined;
 }
 
-function describe(error: ErrorObject, doc: PositionedDocument, context: (error: ErrorObject, key: string) => SuggestContext): ConfigIssue | null {
+function describe(error: ErrorObject, doc: PositionedDocument, context: (error: ErrorObject, key: string) => SuggestContext, secrets: readonly string[]): ConfigIssue | null {
   // Branch errors inside oneOf are summarised by the oneOf error itself.
   if (error.schemaPath.includes('/oneOf/')) return null;
   const path = fromPointer(error.instancePath);
-  const where = dotted(path);
+  const where = echo(dotted(path), 160);
   const issue = (message: string, at: string[] = path, target: 'key' | 'value' = 'value'): ConfigIssue => ({
     file: doc.file,
     ...doc.locate(at, target),
@@ -74,7 +86,8 @@ function describe(error: ErrorObject, doc: PositionedDocument, context: (error: 
     pointer: toPointer(at),
   });
   const params = error.params as Record<string, unknown>;
-  const shown = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value));
+  const secret = isSecretPath(path);
+  const shown = (value: unknown) => (secret ? REDACTED : typeof value === 'string' ? echoJson(redactText(value, secrets)) : echoJson(value));
 
   switch (error.keyword) {
     case 'additionalProperties': {
@@ -82,7 +95,7 @@ function describe(error: ErrorObject, doc: PositionedDocument, context: (error: 
       const parent = error.parentSchema as JsonSchema | undefined;
       const allowed = Object.keys(parent?.properties ?? {});
       const hint = suggestKey(key, allowed, pipelineSchema(), path, context(error, key));
-      return issue(`unknown key "${key}" in ${where}${hint}`, [...path, key], 'key');
+      return issue(`unknown key ${echoJson(key)} in ${where}${hint}`, [...path, key], 'key');
     }
     case 'required': {
       const missing = String(params.missingProperty);
@@ -101,7 +114,7 @@ function describe(error: ErrorObject, doc: PositionedDocument, context: (error: 
       const got = Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a mapping' : `${typeof value} ${shown(value)}`;
       let hint = '';
       if (params.type === 'object' && typeof value !== 'object' && own?.required?.includes('key')) hint = `; write ${path[path.length - 1]}: {key: ${shown(value)}}`;
-      else if (params.type === 'array' && typeof value === 'string' && path[path.length - 1] === 'command') hint = `; write it as a list, e.g. [${value.split(/\s+/).filter(Boolean).map((w) => JSON.stringify(w)).join(', ')}] (it never runs through a shell)`;
+      else if (params.type === 'array' && typeof value === 'string' && path[path.length - 1] === 'command') hint = `; write it as a list, e.g. [${value.split(/\s+/, 8).filter(Boolean).map((w) => echoJson(w, 40)).join(', ')}] (it never runs through a shell)`;
       else if (params.type === 'integer' && typeof value === 'string' && /^[-+]?\d+$/.test(value.trim())) hint = ': remove the quotes';
       else if (params.type === 'boolean' && typeof value === 'string' && /^(yes|no|on|off|y|n)$/i.test(value)) hint = ': YAML 1.2 reads yes/no/on/off as strings; write true or false';
       else if (params.type === 'integer' && typeof value === 'number') hint = secondsHint(String(path[path.length - 1]), value);

@@ -1,10 +1,12 @@
-import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv } from 'ajv';
+import { echo, echoJson } from './echo.ts';
 import { HandlerModuleError, loadHandlerFunction } from './handler-module.ts';
 import type { ConfigIssue, IssueReport } from './errors.ts';
 import { toPointer } from './errors.ts';
 import type { PipelineConfig } from './pipeline.types.ts';
+import { FILE_LIMITS, maxBytesFor, readBoundedText } from './read-file.ts';
 import { sourceKey as sourceKeyOf } from './targets.ts';
 import { checkTopology } from './topology-check.ts';
 import type { PositionedDocument } from './yaml-document.ts';
@@ -88,19 +90,25 @@ function checkMessage(config: PipelineConfig, dir: string, report: IssueReport):
   }
   const full = path.resolve(dir, schemaFile);
   if (!existsSync(full)) {
-    report(`message.schema file not found: ${schemaFile} (resolved to ${full})`, ['message', 'schema']);
+    report(`message.schema file not found: ${echo(schemaFile)} (resolved to ${echo(full)})`, ['message', 'schema']);
     return;
   }
+  const read = readBoundedText(full, maxBytesFor('schema'), FILE_LIMITS.schema.env);
+  if (!read.ok) {
+    const where = read.line > 1 || read.col > 1 ? ` (line ${read.line}, column ${read.col} of the schema file)` : '';
+    report(`message.schema ${echo(schemaFile)}: ${read.message}${where}`, ['message', 'schema']);
+    return;
+  }
+  const text = read.text;
   let parsed: unknown;
-  const text = readFileSync(full, 'utf8');
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    report(`message.schema ${schemaFile} is not valid JSON: ${jsonErrorWhere((error as Error).message, text)}`, ['message', 'schema']);
+    report(`message.schema ${echo(schemaFile)} is not valid JSON: ${jsonErrorWhere((error as Error).message, text)}`, ['message', 'schema']);
     return;
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    report(`message.schema ${schemaFile} is not a valid JSON Schema: it must be a JSON object`, ['message', 'schema']);
+    report(`message.schema ${echo(schemaFile)} is not a valid JSON Schema: it must be a JSON object`, ['message', 'schema']);
     return;
   }
   // The same options the runtime compiles the schema with, so validate and run agree.
@@ -109,28 +117,32 @@ function checkMessage(config: PipelineConfig, dir: string, report: IssueReport):
     if (!ajv.validateSchema(parsed)) {
       const first = (ajv.errors ?? [])[0];
       const params = (first?.params ?? {}) as Record<string, unknown>;
+      // Only a short value is shown back: the file parsed as a JSON object, so it is meant as a schema.
       const detail = first?.keyword === 'enum' && Array.isArray(params.allowedValues)
-        ? `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(first.data) ?? 'nothing'}`
+        ? `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${echoJson(first.data, 40)}`
         : (first?.message ?? 'is invalid');
-      report(`message.schema ${schemaFile} is not a valid JSON Schema: ${first?.instancePath || '/'} ${detail}`, ['message', 'schema']);
+      report(`message.schema ${echo(schemaFile)} is not a valid JSON Schema: ${echo(first?.instancePath || '/')} ${detail}`, ['message', 'schema']);
       return;
     }
     ajv.compile(parsed);
   } catch (error) {
-    report(`message.schema ${schemaFile} is not a valid JSON Schema: ${(error as Error).message.split('\n')[0]}`, ['message', 'schema']);
+    report(`message.schema ${echo(schemaFile)} is not a valid JSON Schema: ${echo((error as Error).message.split('\n')[0] ?? '')}`, ['message', 'schema']);
   }
 }
 
-/** "… at position 70" → "… at line 4, column 1 of the schema file", which a person can find. */
+/**
+ * Where JSON.parse stopped, as "line 4, column 1 of the schema file", without the text around it:
+ * the file may not be a schema at all (message.schema: /etc/shadow), so its content is never shown.
+ */
 function jsonErrorWhere(message: string, text: string): string {
-  const clean = message.replace(/ \(line \d+ column \d+\)$/, '');
-  const position = /at position (\d+)/.exec(clean);
-  if (!position) return clean;
+  const position = /at position (\d+)/.exec(message);
+  const what = /^Unexpected end of JSON input/.test(message) ? 'it ends too early' : /^Unexpected non-whitespace character after JSON/.test(message) ? 'more text after the JSON value' : 'unexpected character';
+  if (!position) return what;
   const offset = Number(position[1]);
   const before = text.slice(0, offset);
   const line = before.split('\n').length;
   const col = offset - before.lastIndexOf('\n');
-  return clean.replace(/ in JSON at position \d+/, '').replace(/at position \d+/, '') + ` (line ${line}, column ${col} of the schema file)`;
+  return `${what} (line ${line}, column ${col} of the schema file)`;
 }
 
 async function checkModule(module: string, exportName: string, exportWritten: boolean, dir: string, importModules: boolean, report: IssueReport): Promise<void> {

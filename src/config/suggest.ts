@@ -105,7 +105,10 @@ export function suggestKey(unknown: string, allowed: string[], schema: JsonSchem
   const legacyHint = () => `; Pythia's Python setting "${normalized}" is ${legacy} here${SECONDS_TO_MS.has(normalized) ? secondsConversion(normalized, legacy as string, context.value) : ''}`;
   // A Python name next to its pipeline key (retry_delay beside retry_delay_ms) is not a typo: say how the unit changed.
   if (legacy !== undefined && allowed.includes(legacy.split(' ')[0]?.split('.').pop() as string)) return legacyHint();
+  // The distance is at least the difference in length, so a name whose length is out of tolerance
+  // is never compared: the cost stays bounded by the allowed names, however long the key is.
   const near = allowed
+    .filter((name) => Math.abs(name.length - normalized.length) <= tolerance(name))
     .map((name) => ({ name, distance: name === normalized ? 0 : levenshtein(normalized, name) }))
     .filter((c) => c.distance <= tolerance(c.name))
     .sort((a, b) => a.distance - b.distance)[0];

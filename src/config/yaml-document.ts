@@ -1,4 +1,5 @@
 import { isMap, isPair, isScalar, isSeq, LineCounter, Parser, parseDocument, visit, type Document, type Node, type YAMLError } from 'yaml';
+import { echo, echoJson } from './echo.ts';
 import type { ConfigIssue } from './errors.ts';
 
 /** A parsed YAML file that remembers where every key and value came from. */
@@ -11,12 +12,17 @@ export interface PositionedDocument {
 
 export type ParseResult = { ok: true; doc: PositionedDocument } | { ok: false; issues: ConfigIssue[] };
 
+/** A file with thousands of syntax errors reports the first ones: the rest are usually the same mistake. */
+const MAX_YAML_ISSUES = 50;
+
 /** Aliases may expand to at most this many nodes (a guard against "billion laughs" files). */
 const MAX_ALIAS_COUNT = 100;
 
 export function parsePositioned(file: string, text: string): ParseResult {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  // uniqueKeys off: the yaml package compares each key with every earlier one (quadratic: 40k keys
+  // took 10 s); duplicateKeys below does the same check with one hash set per mapping.
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: false, strict: true });
   const at = (offset: number) => {
     const pos = lineCounter.linePos(offset);
     return { line: pos.line, col: pos.col };
@@ -24,11 +30,12 @@ export function parsePositioned(file: string, text: string): ParseResult {
 
   // Unknown tags are only warnings to the yaml package; here they would silently change a value.
   const problems = [...doc.errors, ...doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED')];
-  if (problems.length > 0) {
+  const duplicates = doc.errors.length === 0 ? duplicateKeys(doc, text) : [];
+  if (problems.length > 0 || duplicates.length > 0) {
     const issues: ConfigIssue[] = [];
     const seen = new Set<string>();
-    for (const err of problems) {
-      const { offset, message } = explainYamlError(err, text, doc);
+    const explained = [...problems.slice(0, MAX_YAML_ISSUES).map((err) => explainYamlError(err, text)), ...duplicates.slice(0, MAX_YAML_ISSUES)];
+    for (const { offset, message } of explained) {
       const issue = { file, ...at(offset), message };
       const id = `${issue.line}:${issue.col}`;
       if (seen.has(id)) continue; // one YAML mistake often yields several errors at one place
@@ -85,19 +92,17 @@ function locateIn(doc: Document, path: readonly (string | number)[], target: 'ke
 }
 
 /** The place and wording of a YAML error: at the mistake itself (an opening quote, an unclosed bracket), in plain words. */
-function explainYamlError(err: YAMLError, text: string, doc: Document): { offset: number; message: string } {
+function explainYamlError(err: YAMLError, text: string): { offset: number; message: string } {
   const offset = err.pos[0];
   const first = err.message.split('\n')[0] ?? err.message;
   const clean = first.replace(/ at line \d+, column \d+:?$/, '');
   switch (err.code) {
-    case 'DUPLICATE_KEY':
-      return { offset, message: duplicateKeyMessage(doc, offset, text) };
     case 'TAB_AS_INDENT':
       return { offset, message: 'tab used for indentation: YAML indents with spaces only' };
     case 'MULTIPLE_DOCS':
       return { offset, message: 'the file holds more than one YAML document (a "---" line): one file is one pipeline, so put each pipeline in its own file' };
     case 'TAG_RESOLVE_FAILED':
-      return { offset, message: `unknown YAML tag ${clean.replace(/^Unresolved tag: /, '')}: pipeline files use plain values (write \${VAR} to take one from the environment)` };
+      return { offset, message: `unknown YAML tag ${echo(clean.replace(/^Unresolved tag: /, ''))}: pipeline files use plain values (write \${VAR} to take one from the environment)` };
     case 'MISSING_CHAR': {
       const quote = /closing (["'])quote/.exec(clean)?.[1];
       const start = quote === undefined ? undefined : unclosedQuote(text, quote);
@@ -123,26 +128,30 @@ function explainYamlError(err: YAMLError, text: string, doc: Document): { offset
     default:
       break;
   }
-  return { offset, message: `YAML syntax error: ${clean}` };
+  return { offset, message: `YAML syntax error: ${echo(clean, 200)}` };
 }
 
-function duplicateKeyMessage(doc: Document, offset: number, text: string): string {
-  let found: { key: string; firstLine: number } | undefined;
+/** Every key that repeats an earlier key of its mapping, in one pass with a hash set per mapping. */
+function duplicateKeys(doc: Document, text: string): { offset: number; message: string }[] {
+  const found: { offset: number; message: string }[] = [];
+  const lines = lineIndex(text);
   visit(doc, {
     Map(_, map) {
       const seen = new Map<string, number>();
       for (const pair of map.items) {
         if (!isScalar(pair.key)) continue;
         const key = String(pair.key.value);
-        const start = pair.key.range?.[0] ?? -1;
+        const start = pair.key.range?.[0] ?? 0;
         const first = seen.get(key);
-        if (first !== undefined && start === offset) found = { key, firstLine: lineOf(text, first) };
-        if (first === undefined) seen.set(key, start);
+        if (first === undefined) {
+          seen.set(key, start);
+          continue;
+        }
+        found.push({ offset: start, message: `duplicate key ${echoJson(key)}: it is already set on line ${lines(first)}, and each key may appear once in a mapping` });
       }
     },
   });
-  if (!found) return 'duplicate key: each key may appear once in a mapping';
-  return `duplicate key "${found.key}": it is already set on line ${found.firstLine}, and each key may appear once in a mapping`;
+  return found;
 }
 
 function aliasIssue(file: string, doc: Document, at: (offset: number) => { line: number; col: number }, error: unknown): ConfigIssue {
@@ -153,13 +162,13 @@ function aliasIssue(file: string, doc: Document, at: (offset: number) => { line:
     },
   });
   const unresolved = aliases.find((a) => !a.resolved);
-  if (unresolved) return { file, ...at(unresolved.offset), message: `unknown alias *${unresolved.source}: no anchor &${unresolved.source} is defined before it` };
+  if (unresolved) return { file, ...at(unresolved.offset), message: `unknown alias *${echo(unresolved.source)}: no anchor &${echo(unresolved.source)} is defined before it` };
   const message = error instanceof Error ? error.message : String(error);
   if (/alias count/i.test(message)) {
     const first = aliases[0];
     return { file, ...at(first?.offset ?? 0), message: `YAML aliases expand to too many values (more than ${MAX_ALIAS_COUNT} per alias): write the values out instead` };
   }
-  return { file, ...at(aliases[0]?.offset ?? 0), message: `YAML error: ${message.split('\n')[0] ?? message}` };
+  return { file, ...at(aliases[0]?.offset ?? 0), message: `YAML error: ${echo(message.split('\n')[0] ?? message, 200)}` };
 }
 
 /** Offset of a quoted scalar that has no closing quote, from the concrete syntax tree. */
@@ -211,10 +220,20 @@ function lineStart(text: string, offset: number): number {
   return text.lastIndexOf('\n', Math.max(0, offset - 1)) + 1;
 }
 
-function lineOf(text: string, offset: number): number {
-  let line = 1;
-  for (let i = 0; i < offset && i < text.length; i++) if (text[i] === '\n') line++;
-  return line;
+/** Line of an offset, by binary search over the line starts (one pass over the text to build). */
+function lineIndex(text: string): (offset: number) => number {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return (offset) => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((starts[mid] as number) <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo + 1;
+  };
 }
 
 /** The first character that is not a space on the line of `offset`, if the offset is in the indentation. */

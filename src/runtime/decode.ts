@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { PipelineConfig } from '../config/index.ts';
+import { FILE_LIMITS, maxBytesFor, readBoundedText } from '../config/read-file.ts';
 import type { DeadLetterReason } from '../outputs/dead-letter.ts';
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -13,7 +13,10 @@ export function createDecoder(message: PipelineConfig['message'], baseDir: strin
   const { format, max_bytes: maxBytes } = message;
   let validate: ValidateFunction | undefined;
   if (message.schema !== '') {
-    const schema = JSON.parse(readFileSync(path.resolve(baseDir, message.schema), 'utf8')) as object;
+    // Bounded as validate reads it: the file may have changed since the pipeline was checked.
+    const read = readBoundedText(path.resolve(baseDir, message.schema), maxBytesFor('schema'), FILE_LIMITS.schema.env);
+    if (!read.ok) throw new Error(`message.schema ${message.schema}: ${read.message}`);
+    const schema = JSON.parse(read.text) as object;
     validate = new Ajv({ strict: false, allErrors: false, useDefaults: false }).compile(schema);
   }
   return (raw) => {

@@ -1,7 +1,8 @@
-import { existsSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, statSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { checkTogether, expandPipelinePaths, formatIssue, loadPipelineFile, type ConfigIssue, type LoadedPipeline } from '../config/index.ts';
+import { FILE_LIMITS, maxBytesFor, readBoundedText } from '../config/read-file.ts';
 import type { RunningPipeline } from './pipeline.ts';
 import type { Worker } from './worker.ts';
 
@@ -164,10 +165,14 @@ export class PipelineReloader {
   }
 }
 
+/**
+ * The file's text, read with the same bounds as loading it (so a huge or endless file costs no more
+ * here than there); undefined when it is gone. A file that cannot be read as a pipeline gives a text
+ * that never equals a loaded one, so the load reports why.
+ */
 function readText(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
+  const read = readBoundedText(file, maxBytesFor('pipeline'), FILE_LIMITS.pipeline.env);
+  if (read.ok) return read.text;
+  if (read.message.endsWith('ENOENT') || read.message.endsWith('ENOTDIR')) return undefined;
+  return `\0${read.message}`;
 }
