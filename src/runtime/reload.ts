@@ -2,6 +2,7 @@ import { existsSync, statSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { checkTogether, expandPipelinePaths, formatIssue, loadPipelineFile, type ConfigIssue, type LoadedPipeline } from '../config/index.ts';
+import { checkPipelineOffThread } from '../config/check-off-thread.ts';
 import { FILE_LIMITS, maxBytesFor, readBoundedText } from '../config/read-file.ts';
 import type { RunningPipeline } from './pipeline.ts';
 import type { Worker } from './worker.ts';
@@ -118,7 +119,10 @@ export class PipelineReloader {
     }
     if (current && current.text === text) return { file, action: 'unchanged' };
 
-    const result = await loadPipelineFile(file, { strict: this.strict });
+    // Checked in a worker thread first: a huge or hostile file must not stall the running pipelines.
+    // Only a file that passes is loaded here (which imports its handler).
+    const offThread = await checkPipelineOffThread(file);
+    const result = offThread.length > 0 ? { ok: false as const, issues: offThread } : await loadPipelineFile(file, { strict: this.strict });
     for (const warning of result.ok ? result.pipeline.warnings : []) this.logger.warn({ file }, formatIssue(warning));
     let issues: ConfigIssue[] = result.ok ? [] : result.issues;
     if (result.ok) {
