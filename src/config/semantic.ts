@@ -6,6 +6,7 @@ import { HandlerModuleError, loadHandlerFunction } from './handler-module.ts';
 import type { ConfigIssue, IssueReport } from './errors.ts';
 import { toPointer } from './errors.ts';
 import type { PipelineConfig } from './pipeline.types.ts';
+import { linearRegExp } from './linear-regexp.ts';
 import { FILE_LIMITS, maxBytesFor, readBoundedText } from './read-file.ts';
 import { sourceKey as sourceKeyOf } from './targets.ts';
 import { checkTopology } from './topology-check.ts';
@@ -112,7 +113,7 @@ function checkMessage(config: PipelineConfig, dir: string, report: IssueReport):
     return;
   }
   // The same options the runtime compiles the schema with, so validate and run agree.
-  const ajv = new Ajv({ strict: false, allErrors: true, verbose: true });
+  const ajv = new Ajv({ strict: false, allErrors: true, verbose: true, code: { regExp: linearRegExp } });
   try {
     if (!ajv.validateSchema(parsed)) {
       const first = (ajv.errors ?? [])[0];

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { PipelineConfig } from '../config/index.ts';
+import { linearRegExp } from '../config/linear-regexp.ts';
 import { FILE_LIMITS, maxBytesFor, readBoundedText } from '../config/read-file.ts';
 import type { DeadLetterReason } from '../outputs/dead-letter.ts';
 
@@ -17,7 +18,7 @@ export function createDecoder(message: PipelineConfig['message'], baseDir: strin
     const read = readBoundedText(path.resolve(baseDir, message.schema), maxBytesFor('schema'), FILE_LIMITS.schema.env);
     if (!read.ok) throw new Error(`message.schema ${message.schema}: ${read.message}`);
     const schema = JSON.parse(read.text) as object;
-    validate = new Ajv({ strict: false, allErrors: false, useDefaults: false }).compile(schema);
+    validate = new Ajv({ strict: false, allErrors: false, useDefaults: false, code: { regExp: linearRegExp } }).compile(schema);
   }
   return (raw) => {
     if (raw.length > maxBytes) return { ok: false, reason: 'too_large', error: `payload of ${raw.length} bytes exceeds message.max_bytes ${maxBytes}` };
