@@ -1,3 +1,4 @@
+import { echo } from '../config/echo.ts';
 import { loadPipelines, type LoadedPipeline } from '../config/index.ts';
 import { closeClient, connectFor } from '../dlq/connect.ts';
 import { formatJson, formatLine } from '../dlq/format.ts';
@@ -85,16 +86,17 @@ export async function dlqReplayCommand(file: string, options: DlqReplayOptions, 
     const location = deadLetterLocation(pipeline);
     const target = replayTarget(pipeline);
     // One write per batch as it is moved: nothing accumulates, whatever the dead letter's size.
-    const onReplayed = (batch: readonly StoredEntry[]) => io.out(batch.map((stored) => `replayed ${stored.id}\n`).join(''));
+    const onReplayed = (batch: readonly StoredEntry[]) => io.out(batch.map((stored) => `replayed ${echo(stored.id)}
+`).join(''));
     const report = await replayDeadLetters(client, location, target, { pipeline: pipeline.config.name, ids: options.all ? undefined : ids, onReplayed });
     const where = target.kind === 'channel' ? 'its channel' : `${target.kind} ${target.key}`;
     say(`replayed ${report.replayed} ${report.replayed === 1 ? 'entry' : 'entries'} from ${describeLocation(location)} into ${where}`);
     if (report.alreadyGone > 0) say(`${report.alreadyGone} ${report.alreadyGone === 1 ? 'entry was' : 'entries were'} gone when reached (replayed or purged by another command meanwhile)`);
     if (report.otherPipeline > 0) say(`left ${report.otherPipeline} entries of other pipelines sharing this dead letter in place`);
     if (report.unreadable > 0) say(`left ${report.unreadable} elements that are not dead-letter entries in place`);
-    for (const id of report.notFound) say(`no entry with id or message_id ${id}`);
-    for (const { id, matches } of report.ambiguous) say(`message_id ${id} names ${matches.length} entries: use an entry id (${matches.join(', ')})`);
-    for (const { entry, error } of report.failed) say(`could not replay ${entry.id} (kept in the dead letter): ${error}`);
+    for (const id of report.notFound) say(`no entry with id or message_id ${echo(id)}`);
+    for (const { id, matches } of report.ambiguous) say(`message_id ${echo(id)} names ${matches.length} entries: use an entry id (${echo(matches.join(', '), 400)})`);
+    for (const { entry, error } of report.failed) say(`could not replay ${echo(entry.id)} (kept in the dead letter): ${echo(error, 400)}`);
     const incomplete = report.notFound.length + report.ambiguous.length + report.failed.length > 0;
     const skippedAsked = !options.all && report.otherPipeline + report.unreadable > 0;
     return incomplete || skippedAsked ? 1 : 0;

@@ -1,3 +1,4 @@
+import { echo, escapeControl } from '../config/echo.ts';
 import type { MessageOrigin } from '../handlers/types.ts';
 import type { StoredEntry } from './read.ts';
 
@@ -8,8 +9,15 @@ const ERROR_CHARS = 80;
 /**
  * One line per entry, fields separated by two spaces:
  * ID  REASON  attempts=N  error="..."  source=KIND:KEY  first=ISO  last=ISO  payload=PREVIEW
+ * Every field comes from Redis, where any client (or publisher, for a channel name) may have put
+ * anything: control characters are escaped so that an entry is always exactly one line and cannot
+ * send escape sequences to the operator's terminal.
  */
 export function formatLine(stored: StoredEntry): string {
+  return escapeControl(rawLine(stored));
+}
+
+function rawLine(stored: StoredEntry): string {
   const { entry, payload } = stored;
   if (!entry) return [stored.id, 'unreadable', `problem=${JSON.stringify(stored.problem ?? '')}`, `payload=${preview(payload ?? stored.element ?? Buffer.alloc(0))}`].join('  ');
   return [
@@ -31,8 +39,8 @@ export function formatJson(stored: StoredEntry): string {
 }
 
 export function describeOrigin(origin: MessageOrigin): string {
-  if (origin.kind === 'channel') return `channel:${origin.channel ?? '?'}${origin.pattern ? ` (pattern ${origin.pattern})` : ''}`;
-  return `${origin.kind}:${origin.key ?? '?'}`;
+  if (origin.kind === 'channel') return `channel:${echo(String(origin.channel ?? '?'))}${origin.pattern ? ` (pattern ${echo(String(origin.pattern))})` : ''}`;
+  return `${echo(String(origin.kind))}:${echo(String(origin.key ?? '?'))}`;
 }
 
 /** Text as a JSON string (control characters escaped), shortened; bytes that are not UTF-8 as hex. */
