@@ -182,7 +182,8 @@ function exclusiveKinds(error: ErrorObject, path: string[], where: string, issue
 function oneOfMessage(error: ErrorObject, path: string[], where: string, issue: MakeIssue): ConfigIssue {
   const parent = error.parentSchema as JsonSchema;
   const kinds = (parent.oneOf ?? []).flatMap((branch) => branch.required ?? []);
-  const data = (error.data ?? {}) as Record<string, unknown>;
+  // The value may be a scalar or a list (handler: 0): only a mapping has kinds present.
+  const data = error.data !== null && typeof error.data === 'object' && !Array.isArray(error.data) ? (error.data as Record<string, unknown>) : {};
   const present = kinds.filter((kind) => kind in data);
   if (present.length > 1) return issue(`${where} must have exactly one of ${orList(kinds)}, found ${present.join(' and ')}`, [...path, present[1] as string], 'key');
   return issue(`${where} needs one of ${orList(kinds)}`, path, 'key');
