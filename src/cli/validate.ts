@@ -1,4 +1,5 @@
 import { checkTogether, expandPipelinePaths, formatIssue, loadPipelineFile, type ConfigIssue, type LoadedPipeline } from '../config/index.ts';
+import { escapeControl } from '../config/echo.ts';
 import { describePipeline } from './describe.ts';
 import { EXIT } from './exit-codes.ts';
 
@@ -13,7 +14,7 @@ export async function validateCommand(paths: string[], options: ValidateOptions)
   const { files, missing } = expandPipelinePaths(paths);
   if (missing.length > 0 || files.length === 0) {
     const what = missing.length > 0 ? `no such file or directory: ${missing.join(', ')}` : `no pipeline files (*.yml, *.yaml) in ${paths.join(', ')}`;
-    process.stderr.write(`pythia validate: ${what}\n`);
+    process.stderr.write(`pythia validate: ${escapeControl(what)}\n`);
     return EXIT.failure;
   }
   const results: { file: string; issues: ConfigIssue[]; pipeline?: LoadedPipeline }[] = [];
@@ -37,10 +38,11 @@ export async function validateCommand(paths: string[], options: ValidateOptions)
       continue;
     }
     for (const warning of warningsOf(result)) process.stdout.write(formatIssue(warning) + '\n');
+    // Keys, channel names and paths in the summary come from the file: shown, never interpreted by the terminal.
     const { summary, notes, warnings } = describePipeline(result.pipeline as LoadedPipeline);
-    process.stdout.write(`${result.file}: valid: ${summary}\n`);
-    for (const note of notes) process.stdout.write(`${result.file}: note: ${note}\n`);
-    for (const warning of warnings) process.stdout.write(`${result.file}: warning: ${warning}\n`);
+    process.stdout.write(`${escapeControl(result.file)}: valid: ${escapeControl(summary)}\n`);
+    for (const note of notes) process.stdout.write(`${escapeControl(result.file)}: note: ${escapeControl(note)}\n`);
+    for (const warning of warnings) process.stdout.write(`${escapeControl(result.file)}: warning: ${escapeControl(warning)}\n`);
   }
   const bad = results.filter((r) => r.issues.length > 0).length;
   process.stdout.write(bad === 0 ? `${results.length} pipeline${results.length === 1 ? '' : 's'} valid\n` : `${bad} of ${results.length} pipeline files invalid\n`);

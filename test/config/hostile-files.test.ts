@@ -120,3 +120,23 @@ describe('messages never echo a credential or a schema file', () => {
     assert.match(issue?.message ?? '', /is not valid JSON/);
   });
 });
+
+describe('validate output cannot forge terminal lines', () => {
+  it('ANSI escapes and newlines in keys, channel names and values are shown escaped', BOUND, async () => {
+    const sub = mkdtempSync(path.join(dir, 'ansi-'));
+    const valid = path.join(sub, 'a-valid.yml');
+    writeFileSync(valid, `version: 1\nname: ansi\nsource: {channel: {channels: ["news\\e[2J\\e[31m\\x9b2J\\NFORGED"]}}\nhandler: {module: ${handler}}\n`);
+    const invalid = path.join(sub, 'b-invalid.yml');
+    writeFileSync(invalid, `${BASE}"con\\e[8mcurrency\\nb-invalid.yml:1:1: fine": 3\n`);
+    const child = spawn(process.execPath, [path.join(root, 'bin/pythia.js'), 'validate', sub], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    assert.equal(await new Promise<number | null>((resolve) => child.on('exit', resolve)), 1);
+    // eslint-disable-next-line no-control-regex
+    assert.doesNotMatch(out, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    const lines = out.trimEnd().split('\n');
+    assert.equal(lines.length, 4, out);
+    assert.match(lines[0] ?? '', /a-valid\.yml: valid: .*news\\u001b\[2J\\u001b\[31m\\u009b2J\\u0085FORGED/);
+    assert.match(lines[2] ?? '', /b-invalid\.yml:8:1: unknown key "con\\u001b\[8mcurrency\\nb-invalid\.yml:1:1: fine"/);
+  });
+});
