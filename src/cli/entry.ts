@@ -7,6 +7,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
+    // A failed command ends even when something it loaded keeps the event loop busy (a handler
+    // module whose top level never settles, or that started a timer): after a moment to flush output.
+    setTimeout(() => process.exit(), 1000).unref();
     if (error instanceof PipelineConfigError) {
       for (const issue of error.issues) process.stderr.write(formatIssue(issue) + '\n');
       process.exitCode = 1;

@@ -19,7 +19,7 @@ export async function validateCommand(paths: string[], options: ValidateOptions)
   }
   const results: { file: string; issues: ConfigIssue[]; pipeline?: LoadedPipeline }[] = [];
   for (const file of files) {
-    const result = await loadPipelineFile(file, { strict: options.strict });
+    const result = await loadPipelineFile(file, { strict: options.strict, isolateModules: true });
     results.push(result.ok ? { file, issues: [], pipeline: result.pipeline } : { file, issues: result.issues });
   }
   const warningsOf = (r: (typeof results)[number]) => r.pipeline?.warnings ?? [];

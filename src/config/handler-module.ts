@@ -17,16 +17,28 @@ export type HandlerFunction = (message: never, context: never) => unknown;
 
 export class HandlerModuleError extends Error {}
 
-/** Imports a handler module and returns the named export, which must be a function. */
-export async function loadHandlerFunction(absolutePath: string, exportName: string): Promise<HandlerFunction> {
-  if (/\.(m?ts)$/.test(absolutePath)) await ensureTypeScriptLoader();
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(pathToFileURL(absolutePath).href)) as Record<string, unknown>;
-  } catch (error) {
-    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    throw new HandlerModuleError(`handler module could not be loaded: ${reason}`);
+/** How long importing a handler module may take (PYTHIA_HANDLER_LOAD_TIMEOUT_MS, default 20 s). */
+export function handlerLoadTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.PYTHIA_HANDLER_LOAD_TIMEOUT_MS?.trim();
+  return raw !== undefined && /^\d+$/.test(raw) && Number(raw) > 0 ? Number(raw) : 20_000;
+}
+
+/** The first line of an import error, with a location in the module when the error carries one. */
+export function describeImportError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error).split('\n')[0] ?? '';
+  // tsx (esbuild) on a .ts syntax error: "Transform failed with 1 error:\n/abs/file.ts:2:12: ERROR: Unexpected ";""
+  const transform = /^(.+?):(\d+):(\d+): ERROR: (.*)$/m.exec(error.message);
+  if (transform) return `syntax error at ${transform[1]}:${transform[2]}:${transform[3]}: ${transform[4]}`;
+  // V8 on a .js syntax error: the stack starts with "file:///abs/file.mjs:2", then the code and a caret line.
+  if (error.name === 'SyntaxError' && error.stack) {
+    const where = /^(file:\/\/\S+?):(\d+)\n(.*)\n(\s*)\^/.exec(error.stack);
+    if (where) return `syntax error at ${decodeURIComponent(new URL(where[1] as string).pathname)}:${where[2]}:${(where[4] ?? '').length + 1}: ${error.message.split('\n')[0]}`;
   }
+  return error.message.split('\n')[0] ?? '';
+}
+
+/** The named export of an imported module, which must be a function. */
+export function pickHandlerFunction(mod: Record<string, unknown>, exportName: string): HandlerFunction {
   const candidate = mod[exportName];
   if (typeof candidate !== 'function') {
     const functions = Object.keys(mod).filter((k) => typeof mod[k] === 'function');
@@ -35,4 +47,28 @@ export async function loadHandlerFunction(absolutePath: string, exportName: stri
     throw new HandlerModuleError(`handler module ${what} "${exportName}"${available}`);
   }
   return candidate as HandlerFunction;
+}
+
+/**
+ * Imports a handler module and returns the named export, which must be a function. An import that
+ * has not settled after `timeoutMs` fails (a module whose top level never finishes would otherwise
+ * hold the pipeline in "starting" for ever); the import itself cannot be cancelled.
+ */
+export async function loadHandlerFunction(absolutePath: string, exportName: string, timeoutMs = handlerLoadTimeoutMs()): Promise<HandlerFunction> {
+  if (/\.(m?ts)$/.test(absolutePath)) await ensureTypeScriptLoader();
+  let mod: Record<string, unknown>;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new HandlerModuleError(`handler module did not finish loading within ${timeoutMs} ms (its top level never settles?); PYTHIA_HANDLER_LOAD_TIMEOUT_MS sets the limit`)), timeoutMs);
+      timer.unref();
+    });
+    mod = (await Promise.race([import(pathToFileURL(absolutePath).href), timeout])) as Record<string, unknown>;
+  } catch (error) {
+    if (error instanceof HandlerModuleError) throw error;
+    throw new HandlerModuleError(`handler module could not be loaded: ${describeImportError(error)}`);
+  } finally {
+    clearTimeout(timer);
+  }
+  return pickHandlerFunction(mod, exportName);
 }

@@ -34,6 +34,8 @@ export interface LoadOptions {
   strict?: boolean;
   /** Called with each warning of a file that loaded (loadPipelines; loadPipelineFile returns them). */
   onWarning?: (issue: ConfigIssue) => void;
+  /** Import them in a child process with a time limit, so their code cannot end or hang this one (validate). */
+  isolateModules?: boolean;
 }
 
 export async function loadPipelineFile(file: string, options: LoadOptions = {}): Promise<LoadResult> {
@@ -64,7 +66,7 @@ export async function loadPipelineText(file: string, text: string, options: Load
   const issues = [...envIssues, ...written, ...schemaIssues];
   if (issues.length > 0) return { ok: false, issues: sortIssues(redacted([...issues, ...warnings])) };
   const config = data as PipelineConfig;
-  const meaning = await checkMeaning(config, doc, { importModules: options.importModules ?? true });
+  const meaning = await checkMeaning(config, doc, { importModules: options.importModules ?? true, isolateModules: options.isolateModules ?? false });
   if (meaning.length > 0) return { ok: false, issues: sortIssues(redacted([...meaning, ...warnings])) };
   if (options.strict && warnings.length > 0) return { ok: false, issues: sortIssues(redacted(warnings)) };
   return { ok: true, pipeline: { file, dir: path.dirname(path.resolve(file)), config, locate: doc.locate, warnings: redacted(warnings) } };

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Ajv } from 'ajv';
 import { echo, echoJson } from './echo.ts';
 import { HandlerModuleError, loadHandlerFunction } from './handler-module.ts';
+import { probeHandlerModule } from './handler-probe.ts';
 import type { ConfigIssue, IssueReport } from './errors.ts';
 import { toPointer } from './errors.ts';
 import type { PipelineConfig } from './pipeline.types.ts';
@@ -42,7 +43,7 @@ export function checkWritten(raw: unknown, doc: PositionedDocument): ConfigIssue
 }
 
 /** Checks that need the file system or relations between fields, on a config with defaults applied. */
-export async function checkMeaning(config: PipelineConfig, doc: PositionedDocument, options: { importModules: boolean }): Promise<ConfigIssue[]> {
+export async function checkMeaning(config: PipelineConfig, doc: PositionedDocument, options: { importModules: boolean; isolateModules?: boolean }): Promise<ConfigIssue[]> {
   const written = obj(obj(doc.data).handler);
   const issues: ConfigIssue[] = [];
   const report = reporter(doc, issues);
@@ -51,7 +52,7 @@ export async function checkMeaning(config: PipelineConfig, doc: PositionedDocume
   checkMessage(config, dir, report);
   checkTlsFiles(config, dir, report);
   checkTopology(config, report);
-  if (config.handler.module !== undefined) await checkModule(config.handler.module, config.handler.export, 'export' in written, dir, options.importModules, report);
+  if (config.handler.module !== undefined) await checkModule(config.handler.module, config.handler.export, 'export' in written, dir, options.importModules && (options.isolateModules ? 'child' : 'here'), report);
   if (config.handler.command !== undefined) checkCommand(config.handler.command, path.resolve(dir, config.handler.cwd), report);
   return issues;
 }
@@ -146,7 +147,8 @@ function jsonErrorWhere(message: string, text: string): string {
   return `${what} (line ${line}, column ${col} of the schema file)`;
 }
 
-async function checkModule(module: string, exportName: string, exportWritten: boolean, dir: string, importModules: boolean, report: IssueReport): Promise<void> {
+/** `child`: imported in a child process (validate: the module's code must not affect this process). */
+async function checkModule(module: string, exportName: string, exportWritten: boolean, dir: string, importModules: false | 'child' | 'here', report: IssueReport): Promise<void> {
   const full = path.resolve(dir, module);
   if (!existsSync(full) || !statSync(full).isFile()) {
     report(`handler.module file not found: ${module} (resolved to ${full})`, ['handler', 'module']);
@@ -154,11 +156,12 @@ async function checkModule(module: string, exportName: string, exportWritten: bo
   }
   if (!importModules) return;
   try {
-    await loadHandlerFunction(full, exportName);
+    if (importModules === 'child') await probeHandlerModule(full, exportName);
+    else await loadHandlerFunction(full, exportName);
   } catch (error) {
     if (!(error instanceof HandlerModuleError)) throw error;
     // Name the module, and point at the export when the user wrote one (else at the module).
-    const message = error.message.replace(/^handler module/, `handler module ${module}`);
+    const message = error.message.replace(/^handler module/, `handler module ${echo(module)}`);
     const aboutExport = error.message.includes(`"${exportName}"`);
     const hint = aboutExport && !exportWritten ? ': set handler.export to the function\'s name' : '';
     report(message + hint, ['handler', aboutExport && exportWritten ? 'export' : 'module']);
