@@ -125,6 +125,15 @@ export const schema = {
           persistent: 'Long-lived processes speaking JSON lines, many requests in flight.',
         }),
         env: { type: 'object', description: 'Extra environment variables for the command.', additionalProperties: { type: 'string' }, default: {} },
+        env_inherit: {
+          description:
+            "Which of the worker's environment variables the command inherits (handler.env and PYTHIA_* are always set). all-except-credentials: all but the ones that hold this pipeline's Redis credentials (those its redis keys reference, REDIS_PASSWORD, REDIS_URL). all: every one. none: only PATH. A list of names: those and PATH.",
+          default: 'all-except-credentials',
+          oneOf: [
+            { type: 'string', enum: ['all-except-credentials', 'all', 'none'] },
+            { type: 'array', items: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }, uniqueItems: true },
+          ],
+        },
         cwd: str('Working directory of the command, relative to this file.', '.'),
         permanent_exit_codes: { type: 'array', description: 'Exit codes that mean a permanent failure (straight to the dead letter, no retry).', items: { type: 'integer', minimum: 1, maximum: 255 }, uniqueItems: true, default: [] },
         instances: int('Number of persistent processes.', 1, 1, 256),

@@ -13,8 +13,8 @@ const BANNER = `/* eslint-disable */
 /** Marks every property that has a default as required: the shape of a config after defaults. */
 function withDefaultsRequired(schema: JsonSchema): JsonSchema {
   const copy: JsonSchema = { ...schema };
-  // oneOf only says "exactly one of"; as a type it adds an index signature and no information.
-  delete copy.oneOf;
+  // A oneOf of required keys only says "exactly one of"; as a type it adds an index signature and no information.
+  if (schema.oneOf?.every((branch) => branch.required !== undefined)) delete copy.oneOf;
   if (schema.properties) {
     copy.properties = Object.fromEntries(Object.entries(schema.properties).map(([k, v]) => [k, withDefaultsRequired(v)]));
     const defaulted = Object.entries(schema.properties).filter(([, v]) => v.default !== undefined).map(([k]) => k);
@@ -25,9 +25,10 @@ function withDefaultsRequired(schema: JsonSchema): JsonSchema {
   return copy;
 }
 
+/** Drops the exactly-one-of-these-keys oneOfs (branches of `required`); a oneOf of value forms stays a union type. */
 function withoutOneOf(schema: JsonSchema): JsonSchema {
   const copy: JsonSchema = { ...schema };
-  delete copy.oneOf;
+  if (schema.oneOf?.every((branch) => branch.required !== undefined)) delete copy.oneOf;
   if (schema.properties) copy.properties = Object.fromEntries(Object.entries(schema.properties).map(([k, v]) => [k, withoutOneOf(v)]));
   if (schema.items) copy.items = withoutOneOf(schema.items);
   return copy;

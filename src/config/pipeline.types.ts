@@ -289,6 +289,10 @@ export interface PipelineFile {
       [k: string]: string | undefined;
     };
     /**
+     * Which of the worker's environment variables the command inherits (handler.env and PYTHIA_* are always set). all-except-credentials: all but the ones that hold this pipeline's Redis credentials (those its redis keys reference, REDIS_PASSWORD, REDIS_URL). all: every one. none: only PATH. A list of names: those and PATH.
+     */
+    env_inherit?: ("all-except-credentials" | "all" | "none") | string[];
+    /**
      * Working directory of the command, relative to this file.
      */
     cwd?: string;
@@ -737,6 +741,10 @@ export interface PipelineConfig {
     env: {
       [k: string]: string | undefined;
     };
+    /**
+     * Which of the worker's environment variables the command inherits (handler.env and PYTHIA_* are always set). all-except-credentials: all but the ones that hold this pipeline's Redis credentials (those its redis keys reference, REDIS_PASSWORD, REDIS_URL). all: every one. none: only PATH. A list of names: those and PATH.
+     */
+    env_inherit: ("all-except-credentials" | "all" | "none") | string[];
     /**
      * Working directory of the command, relative to this file.
      */

@@ -186,7 +186,16 @@ function oneOfMessage(error: ErrorObject, path: string[], where: string, issue: 
   const data = error.data !== null && typeof error.data === 'object' && !Array.isArray(error.data) ? (error.data as Record<string, unknown>) : {};
   const present = kinds.filter((kind) => kind in data);
   if (present.length > 1) return issue(`${where} must have exactly one of ${orList(kinds)}, found ${present.join(' and ')}`, [...path, present[1] as string], 'key');
+  // A value of one of several forms (handler.env_inherit: a word or a list), not a choice of keys.
+  if (kinds.length === 0) return issue(`${where} must be ${orList((parent.oneOf ?? []).map(formOf))}`);
   return issue(`${where} needs one of ${orList(kinds)}`, path, 'key');
+}
+
+/** One branch of a oneOf of forms, in words: its allowed values, or "a list of ...". */
+function formOf(branch: JsonSchema): string {
+  if (branch.enum) return (branch.enum as unknown[]).map((v) => JSON.stringify(v)).join(', ');
+  if (branch.type === 'array') return `a list of ${branch.items?.pattern === '^[A-Za-z_][A-Za-z0-9_]*$' ? 'variable names' : 'values'}`;
+  return article(String(branch.type));
 }
 
 function patternMessage(path: string[], where: string, value: string, pattern: string): string {

@@ -33,7 +33,7 @@ export function checkWritten(raw: unknown, doc: PositionedDocument): ConfigIssue
 
   const handler = obj(obj(raw).handler);
   if ('module' in handler) {
-    for (const key of ['mode', 'env', 'cwd', 'permanent_exit_codes', 'instances']) {
+    for (const key of ['mode', 'env', 'env_inherit', 'cwd', 'permanent_exit_codes', 'instances']) {
       if (key in handler) report(`handler.${key} applies only to command handlers, and this handler is a module`, ['handler', key], 'key');
     }
   }
