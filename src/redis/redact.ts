@@ -37,7 +37,7 @@ export function registerRedisSecrets(redis: { url?: string; password?: string; s
 
 /** Strips user:password@ from anything that looks like a URL, AUTH arguments from ioredis errors, and every registered secret. */
 export function scrubSecrets(text: string): string {
-  let out = text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^@\s/"']*@/gi, '$1***@').replace(/\b(AUTH|auth)\b(\s+[^\s"]+){1,2}/g, '$1 ***');
+  let out = text.replace(/([a-z][a-z0-9+.-]{0,31}:\/\/)[^@\s/"']*@/gi, '$1***@').replace(/\b(AUTH|auth)\b(\s+[^\s"]+){1,2}/g, '$1 ***');
   for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join('[redacted]');
   return out;
 }

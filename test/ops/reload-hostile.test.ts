@@ -4,7 +4,8 @@
 // seconds), not a speed measurement.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { exited, spawnWorker, waitFor } from '../helpers/pipelines.ts';
+import { exited, spawnWorker } from '../helpers/pipelines.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 
 const yaml = (name: string, extra = '') => `
@@ -31,16 +32,9 @@ describe('pythia run --watch with a hostile edit', () => {
     const file = redis.dir.write('big', yaml('big'));
     const worker = spawnWorker([file], { REDIS_URL: redis.server.url, PYTHIA_LOG_FORMAT: 'json', PYTHIA_LOG_LEVEL: 'info' }, ['--watch']);
     try {
-      let port = 0;
-      assert.ok(
-        await waitFor(() => {
-          port = Number(/"port":(\d+)[^\n]*metrics server listening|metrics server listening[^\n]*"port":(\d+)/.exec(worker.output())?.slice(1).find(Boolean) ?? 0);
-          return port > 0;
-        }),
-        worker.output(),
-      );
+      const port = await waitFor(() => `the metrics port in\n${worker.output()}`, () => Number(/"port":(\d+)[^\n]*metrics server listening/.exec(worker.output())?.[1] ?? 0) || undefined);
       await redis.client.rpush('q:big', JSON.stringify({ id: 0 }));
-      assert.ok(await waitFor(async () => (await redis.client.llen('big:out')) === 1), worker.output());
+      await waitFor(() => `the first message processed\n${worker.output()}`, async () => (await redis.client.llen('big:out')) === 1);
 
       const keys = Array.from({ length: 40_000 }, (_, i) => `key_number_${i}: ${i}\n`).join('');
       redis.dir.write('big', yaml('big', keys));
@@ -53,7 +47,7 @@ describe('pythia run --watch with a hostile edit', () => {
         latencies.push(ms);
         await new Promise((r) => setTimeout(r, 20));
       }
-      assert.ok(await waitFor(async () => (await redis.client.llen('big:out')) === id), 'every message pushed during the check was processed');
+      await waitFor('every message pushed during the check processed', async () => (await redis.client.llen('big:out')) === id);
       const worst = Math.max(...latencies);
       console.log(`/livez answered ${latencies.length} times during the check; slowest ${worst.toFixed(0)} ms`);
       assert.ok(worst < 1500, `/livez took ${worst.toFixed(0)} ms while the file was checked`);

@@ -5,32 +5,31 @@ import { describe, it } from 'node:test';
 import { dlqListCommand } from '../../src/cli/dlq.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { waitFor } from '../helpers/pipelines.ts';
+import { pipelineYaml } from '../helpers/pipelines.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
-import { captured, pipelineYaml } from './helpers.ts';
+import { captured } from './helpers.ts';
 
 describe('pythia dlq list with hostile channel names and payloads', () => {
   const redis = usePrivateRedis({ exportUrl: true });
 
   it('escapes ANSI sequences, newlines and C1 controls: one line per entry', async () => {
     const name = 'terminal';
-    const file = redis.dir.write(name, pipelineYaml(name, `source: {channel: {patterns: ["evil*"]}}\nhandler: {module: "{{support}}/handlers/record.mjs"}\nmessage: {format: json}\n`));
+    const file = redis.dir.write(name, pipelineYaml(name, { source: '{channel: {patterns: ["evil*"]}}', handler: '{module: "{{support}}/handlers/record.mjs"}', message: '{format: json}' }));
     const loaded = await redis.dir.load(name, (await import('node:fs')).readFileSync(file, 'utf8'));
     const worker = await Worker.start([loaded], { logger: createLogger('silent') });
     try {
       const channel = 'evil\u001b[2J\u001b[31m\nabc123  retries_exhausted  attempts=1  FORGED\r\u009b1m';
-      assert.ok(
-        await waitFor(async () => {
-          await redis.client.publish(channel, 'not json \u001b]0;title\u0007\nFORGED LINE');
-          return (await redis.client.keys('*dead*')).length > 0;
-        }, 10_000),
-      );
+      await waitFor('a dead letter from the hostile channel', async () => {
+        await redis.client.publish(channel, 'not json \u001b]0;title\u0007\nFORGED LINE');
+        return (await redis.client.keys('*dead*')).length > 0;
+      });
       const list = captured();
-      assert.ok(await waitFor(async () => {
+      await waitFor('an entry listed by dlq list', async () => {
         list.stdout = '';
         await dlqListCommand(file, {}, list);
         return list.stdout.length > 0;
-      }));
+      });
       const lines = list.stdout.trimEnd().split('\n');
       assert.ok(lines.length >= 1);
       // eslint-disable-next-line no-control-regex

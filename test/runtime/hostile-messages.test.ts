@@ -8,7 +8,8 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadPipelineFile } from '../../src/config/index.ts';
 import { createDecoder } from '../../src/runtime/decode.ts';
-import { exited, SUPPORT, spawnWorker, waitFor } from '../helpers/pipelines.ts';
+import { exited, SUPPORT, spawnWorker } from '../helpers/pipelines.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'pythia-messages-'));
@@ -62,9 +63,8 @@ describe('a worker with a backtracking pattern in its schema', () => {
     );
     const worker = spawnWorker([file], { REDIS_URL: redis.server.url, PYTHIA_LOG_FORMAT: 'json', PYTHIA_LOG_LEVEL: 'info' });
     try {
-      let port = 0;
-      assert.ok(await waitFor(() => (port = Number(/"port":(\d+)[^\n]*metrics server listening/.exec(worker.output())?.[1] ?? 0)) > 0), worker.output());
-      assert.ok(await waitFor(() => worker.output().includes('pipeline consuming')), worker.output());
+      const port = await waitFor(() => `the metrics port in\n${worker.output()}`, () => Number(/"port":(\d+)[^\n]*metrics server listening/.exec(worker.output())?.[1] ?? 0) || undefined);
+      await waitFor(() => `pipeline consuming in\n${worker.output()}`, () => worker.output().includes('pipeline consuming'));
       await redis.client.rpush('q:evil', ...Array.from({ length: 5 }, () => EVIL_BODY));
       let worst = 0;
       while ((await redis.client.llen('q:evil:dead')) < 5) {
