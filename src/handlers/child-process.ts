@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { PipelineConfig } from '../config/index.ts';
+import { inheritedEnvironment } from './child-env.ts';
 import type { Message } from './types.ts';
 
 /**
@@ -37,7 +38,7 @@ export interface CommandSpec {
   file: string;
   args: string[];
   cwd: string;
-  /** handler.env plus the PYTHIA_* variables (the worker's own environment is inherited underneath). */
+  /** The whole environment: what handler.env_inherit keeps of the worker's, the PYTHIA_* variables, handler.env. */
   env: Record<string, string>;
   permanentExitCodes: ReadonlySet<number>;
   format: BodyFormat;
@@ -53,6 +54,7 @@ export function commandSpec(config: PipelineConfig, baseDir: string): CommandSpe
   // Same rule as `pythia validate`: a path (it has a "/") is relative to cwd, a bare name is looked up on the PATH.
   const file = first.includes('/') ? path.resolve(cwd, first) : first;
   const env: Record<string, string> = {
+    ...inheritedEnvironment(config),
     // Python block-buffers a piped stdout; a persistent handler that forgets to flush would never reply.
     PYTHONUNBUFFERED: '1',
     PYTHIA_PIPELINE: config.name,

@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import type { Logger } from 'pino';
+import { StderrLog, STDERR_MAX_LINE_CHARS } from './stderr-log.ts';
 import { CommandError, errorWithStderr, KILL_GRACE_MS, killGroup, processExit, readLines, releasePipes, requestFor, StderrTail, type CommandSpec } from './child-process.ts';
 import type { HandlerRunner } from './runner.ts';
 import type { HandlerContext, Message } from './types.ts';
@@ -37,6 +38,8 @@ export class PerMessageRunner implements HandlerRunner {
     const subprocess = execa(spec.file, spec.args, {
       cwd: spec.cwd,
       env: { ...spec.env, PYTHIA_MESSAGE_ID: message.id, PYTHIA_ATTEMPT: String(message.attempt) },
+      // Exactly spec.env (handler.env_inherit decides what of the worker's environment is in it).
+      extendEnv: false,
       input,
       stdout: 'pipe',
       stderr: 'pipe',
@@ -52,12 +55,17 @@ export class PerMessageRunner implements HandlerRunner {
     const pid = subprocess.pid;
     if (pid !== undefined) this.running.add(pid);
     const tail = new StderrTail();
-    let log: Logger | undefined;
-    readLines(subprocess.stderr, (line) => {
-      tail.push(line);
-      log ??= context.logger.child({ handlerPid: pid, stream: 'stderr' });
-      log.info(line);
-    });
+    const stderrLog = new StderrLog(() => context.logger.child({ handlerPid: pid, stream: 'stderr' }));
+    readLines(
+      subprocess.stderr,
+      (line) => {
+        tail.push(line);
+        stderrLog.line(line);
+      },
+      STDERR_MAX_LINE_CHARS,
+      () => stderrLog.drop(),
+    );
+    subprocess.stderr?.once('close', () => stderrLog.end());
     let forceKill: NodeJS.Timeout | undefined;
     const onAbort = () => {
       killGroup(pid, 'SIGTERM');

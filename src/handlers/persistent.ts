@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import type { Logger } from 'pino';
+import { StderrLog, STDERR_MAX_LINE_CHARS } from './stderr-log.ts';
 import { CommandError, KILL_GRACE_MS, killGroup, processExit, readLines, releasePipes, requestFor, StderrTail, type CommandSpec } from './child-process.ts';
 import type { HandlerRunner } from './runner.ts';
 import type { HandlerContext, Message } from './types.ts';
@@ -83,6 +84,8 @@ function startProcess(spec: CommandSpec, slot: number) {
   return execa(spec.file, spec.args, {
     cwd: spec.cwd,
     env: { ...spec.env, PYTHIA_INSTANCE: String(slot) },
+    // Exactly spec.env (handler.env_inherit decides what of the worker's environment is in it).
+    extendEnv: false,
     stdin: 'pipe',
     stdout: 'pipe',
     stderr: 'pipe',
@@ -165,10 +168,17 @@ export class PersistentRunner implements HandlerRunner {
         log.warn({ chars }, 'handler wrote an over-long line on stdout; discarded');
       },
     );
-    readLines(subprocess.stderr, (line) => {
-      child.tail.push(line);
-      log.info({ stream: 'stderr' }, line);
-    });
+    const stderrLog = new StderrLog(() => log.child({ stream: 'stderr' }));
+    readLines(
+      subprocess.stderr,
+      (line) => {
+        child.tail.push(line);
+        stderrLog.line(line);
+      },
+      STDERR_MAX_LINE_CHARS,
+      () => stderrLog.drop(),
+    );
+    subprocess.stderr?.once('close', () => stderrLog.end());
     // The leader gone, whatever it left in its group goes too (and stops holding the pipes open).
     subprocess.once('exit', () => killGroup(child.pid, 'SIGKILL'));
     // Its exit decides, not its pipes: a helper in another session may hold them open (see processExit).

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
+import { escapeControl } from '../config/echo.ts';
 import { scrubSecrets } from '../redis/redact.ts';
 import { LOG_LEVELS, type LogLevel } from './log-level.ts';
 
@@ -57,7 +58,16 @@ function defaultDestination(): pino.DestinationStream {
   if (resolveLogFormat() === 'pretty') {
     const require = createRequire(import.meta.url);
     const prettyFactory = require('pino-pretty') as (options: Record<string, unknown>) => pino.DestinationStream;
-    return prettyFactory({ destination: 2, colorize: colorEnabled(), translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true });
+    return prettyFactory({
+      destination: 2,
+      colorize: colorEnabled(),
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname',
+      sync: true,
+      // JSON lines escape control characters; pretty ones print the message as is, so a channel name or
+      // a handler's stderr with ANSI escapes or newlines would reach the terminal: escape them here.
+      messageFormat: (log: Record<string, unknown>, messageKey: string) => escapeControl(String(log[messageKey] ?? '')),
+    });
   }
   return pino.destination({ fd: 2, sync: false });
 }
