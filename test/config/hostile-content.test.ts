@@ -81,3 +81,36 @@ describe('content that used to cost without bound', () => {
   });
 });
 
+
+describe('fine already, and kept so', () => {
+  it('10 000 levels of nesting: a located answer, no stack overflow', BOUND, async () => {
+    const deep = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
+    const result = await loadPipelineFile(write('deep.yml', `${BASE}concurrency: ${deep}\n`));
+    assert.equal(result.ok, false);
+    for (const issue of result.ok ? [] : result.issues) assert.ok(issue.line >= 1 && issue.message.length < 400, issue.message);
+  });
+
+  it('an alias bomb ("billion laughs") is refused at the first alias', BOUND, async () => {
+    const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (let i = 1; i < 10; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
+    const [issue] = await issuesOf(write('lol.yml', `${BASE}bomb:\n${levels.map((l) => `  ${l}`).join('\n')}\n`));
+    assert.match(issue?.message ?? '', /YAML aliases expand to too many values/);
+  });
+
+  it('${VAR} values are substituted once, never re-expanded', async () => {
+    const result = await loadPipelineFile(write('once.yml', BASE.replace('key: orders', 'key: "${PYTHIA_TEST_OUTER}"')), { env: { PYTHIA_TEST_OUTER: '${PYTHIA_TEST_INNER}', PYTHIA_TEST_INNER: 'expanded' } });
+    assert.ok(result.ok);
+    assert.equal(result.ok && result.pipeline.config.source.list?.key, '${PYTHIA_TEST_INNER}');
+  });
+
+  it('a message schema whose $ref loops compiles and is used, without hanging', BOUND, async () => {
+    const schema = write('loop.schema.json', JSON.stringify({ $ref: '#/definitions/a', definitions: { a: { $ref: '#/definitions/b' }, b: { type: 'object', properties: { next: { $ref: '#/definitions/a' } } } } }));
+    const result = await loadPipelineFile(write('loop.yml', `${BASE}message: {format: json, schema: ${schema}}\n`));
+    assert.equal(result.ok, true, JSON.stringify(result));
+  });
+
+  it('a ../ module path is resolved from the pipeline file and checked like any other', async () => {
+    const [issue] = await issuesOf(write('up.yml', BASE.replace(`module: ${handler}`, 'module: ../../nowhere/handler.mjs')));
+    assert.match(issue?.message ?? '', /^handler\.module file not found: \.\.\/\.\.\/nowhere\/handler\.mjs \(resolved to \/.*nowhere\/handler\.mjs\)$/);
+  });
+});

@@ -101,6 +101,17 @@ describe('command handler environment', () => {
   });
 });
 
+describe('no shell', () => {
+  it('shell metacharacters in handler.command reach the program as they are', async () => {
+    const echoArg = path.join(dir, 'echo-arg.mjs');
+    writeFileSync(echoArg, 'process.stdout.write(JSON.stringify(process.argv.slice(2)));\n');
+    const marker = path.join(dir, 'pwned');
+    const { result } = await runOnce(`{command: ["${process.execPath}", "${echoArg}", "$(touch ${marker})", "; touch ${marker}", "\`id\`", "*"]}`, '{host: localhost}');
+    assert.deepEqual(result, [`$(touch ${marker})`, `; touch ${marker}`, '`id`', '*']);
+    assert.equal((await import('node:fs')).existsSync(marker), false);
+  });
+});
+
 describe('handler stderr', () => {
   it('a flood is logged at a bounded rate, escaped, with a warning counting the dropped lines; the reply is not held up', { timeout: 60_000 }, async () => {
     const start = performance.now();
