@@ -39,7 +39,7 @@ export interface CommandSpec {
   args: string[];
   cwd: string;
   /** The whole environment: what handler.env_inherit keeps of the worker's, the PYTHIA_* variables, handler.env. */
-  env: Record<string, string>;
+  env: Record<string, string | undefined>;
   permanentExitCodes: ReadonlySet<number>;
   format: BodyFormat;
   pipeline: string;
@@ -53,8 +53,11 @@ export function commandSpec(config: PipelineConfig, baseDir: string): CommandSpe
   const first = command[0] as string;
   // Same rule as `pythia validate`: a path (it has a "/") is relative to cwd, a bare name is looked up on the PATH.
   const file = first.includes('/') ? path.resolve(cwd, first) : first;
-  const env: Record<string, string> = {
-    ...inheritedEnvironment(config),
+  const inherited = inheritedEnvironment(config);
+  const env: Record<string, string | undefined> = {
+    // execa lays this over the worker's environment; a variable env_inherit leaves out is unset (undefined).
+    ...Object.fromEntries(Object.keys(process.env).filter((name) => !(name in inherited)).map((name) => [name, undefined])),
+    ...inherited,
     // Python block-buffers a piped stdout; a persistent handler that forgets to flush would never reply.
     PYTHONUNBUFFERED: '1',
     PYTHIA_PIPELINE: config.name,

@@ -38,8 +38,6 @@ export class PerMessageRunner implements HandlerRunner {
     const subprocess = execa(spec.file, spec.args, {
       cwd: spec.cwd,
       env: { ...spec.env, PYTHIA_MESSAGE_ID: message.id, PYTHIA_ATTEMPT: String(message.attempt) },
-      // Exactly spec.env (handler.env_inherit decides what of the worker's environment is in it).
-      extendEnv: false,
       input,
       stdout: 'pipe',
       stderr: 'pipe',

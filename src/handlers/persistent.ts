@@ -84,8 +84,6 @@ function startProcess(spec: CommandSpec, slot: number) {
   return execa(spec.file, spec.args, {
     cwd: spec.cwd,
     env: { ...spec.env, PYTHIA_INSTANCE: String(slot) },
-    // Exactly spec.env (handler.env_inherit decides what of the worker's environment is in it).
-    extendEnv: false,
     stdin: 'pipe',
     stdout: 'pipe',
     stderr: 'pipe',
