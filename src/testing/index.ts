@@ -1,10 +1,10 @@
 /**
- * `pythia/testing`: a harness for handler authors. It runs one pipeline file, as `pythia run` would,
+ * `pythia-worker/testing`: a harness for handler authors. It runs one pipeline file, as `pythia run` would,
  * against a Redis you name or a private redis-server it starts; you push bodies into the pipeline's
  * source and await what came out of its output and its dead letter.
  *
  * ```ts
- * import { PipelineHarness } from 'pythia/testing';
+ * import { PipelineHarness } from 'pythia-worker/testing';
  * const h = await PipelineHarness.start('pipelines/orders.yml');
  * await h.push([{ id: 1, amount: 10 }, { id: 2, amount: -1 }]);
  * const [done] = await h.results(1);

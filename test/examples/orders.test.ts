@@ -1,11 +1,11 @@
 // How a handler author tests the shipped orders pipeline (pipelines/orders.yml): a private
 // redis-server, real messages in, real results and dead letters out. No mocks.
-// In your project: import { PipelineHarness } from 'pythia/testing';
+// In your project: import { PipelineHarness } from 'pythia-worker/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { PipelineHarness } from '../../src/testing/index.ts';
 
-describe('example: testing the orders pipeline with pythia/testing', () => {
+describe('example: testing the orders pipeline with pythia-worker/testing', () => {
   let h: PipelineHarness;
   before(async () => {
     h = await PipelineHarness.start('pipelines/orders.yml');

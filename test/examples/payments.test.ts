@@ -1,6 +1,6 @@
 // Retries, permanent errors and dead letters of a custom handler, tested the way a user would:
 // one redis-server shared by the file (startRedis), a fresh harness per test.
-// In your project: import { PipelineHarness, startRedis } from 'pythia/testing';
+// In your project: import { PipelineHarness, startRedis } from 'pythia-worker/testing';
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { PipelineHarness, startRedis, type RedisServer } from '../../src/testing/index.ts';
