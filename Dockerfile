@@ -17,6 +17,7 @@ COPY package.json package-lock.json ./
 # --ignore-scripts: `prepare` compiles, and the sources are not copied yet.
 RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.mjs ./scripts/build.mjs
 COPY schema ./schema
 COPY src ./src
 RUN npm run build

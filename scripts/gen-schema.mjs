@@ -117,7 +117,7 @@ export const schema = {
       description: 'What processes each message: exactly one of module or command.',
       additionalProperties: false,
       properties: {
-        module: { type: 'string', minLength: 1, pattern: '\\.(ts|mts|js|mjs)$', description: 'Path (relative to this file) of a .ts, .mts, .js or .mjs module.' },
+        module: { type: 'string', minLength: 1, pattern: '\\.(ts|mts|cts|js|mjs|cjs)$', description: 'Path (relative to this file) of a .ts, .mts, .cts, .js, .mjs or .cjs module; a .ts or .js file is ESM or CommonJS as its nearest package.json says.' },
         export: str('Name of the exported handler function.', 'default', { minLength: 1, pattern: '^[A-Za-z_$][A-Za-z0-9_$]*$' }),
         command: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 }, description: 'Executable and arguments, run with execa and never through a shell.' },
         mode: choice('How command processes are used.', 'per-message', {

@@ -1,4 +1,4 @@
-import type { Message, HandlerContext } from '../../src/index.ts';
+import type { Message, HandlerContext } from 'pythia-worker';
 
 /** Example stream handler: message.fields holds every field of the entry. */
 export default async function handleEvent(message: Message, context: HandlerContext): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Message, HandlerContext } from '../../src/index.ts';
+import type { Message, HandlerContext } from 'pythia-worker';
 
 interface Order {
   id: string | number;

@@ -1,47 +1,69 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { loadPipelines } from '../config/index.ts';
 import { createLogger } from '../runtime/logger.ts';
 import { Producer } from '../runtime/producer.ts';
 import { Worker } from '../runtime/worker.ts';
 import { startRedis, type RedisServer } from '../testing/redis-server.ts';
-import { Redis } from 'ioredis';
 
+// Shipped in the package (package.json "files"), so the demo runs from an installed copy too.
 const EXAMPLE = fileURLToPath(new URL('../../pipelines/orders.yml', import.meta.url));
 
 /**
- * `npm start`: runs the example list pipeline end to end, against REDIS_URL when it is set and
- * otherwise against a private redis-server on a free port, then stops everything it started.
+ * `npx pythia demo`: runs the example list pipeline end to end, against REDIS_URL when it is set and
+ * otherwise against a private redis-server on a free port, then stops everything it started: after
+ * success, after an error, and on SIGINT/SIGTERM (a second signal exits at once; the server is killed
+ * either way, by the 'exit' hook of the harness).
  */
 export async function demoCommand(options: { count: number }): Promise<number> {
   const count = Number.isInteger(options.count) && options.count > 0 ? options.count : 2000;
   let server: RedisServer | undefined;
-  let url = process.env.REDIS_URL;
-  if (!url) {
-    server = await startRedis();
-    url = server.url;
-    process.stdout.write(`started a private redis-server on port ${server.port} (set REDIS_URL to use your own)\n`);
-  } else {
-    process.stdout.write('using the Redis at REDIS_URL\n');
-  }
-  const [pipeline] = await loadPipelines([EXAMPLE], { env: { ...process.env, PYTHIA_METRICS_ENABLED: 'false' } });
-  if (!pipeline) return 1;
-  const { config } = pipeline;
-  const queue = config.source.list?.key as string;
-  const done = config.output.stream?.key as string;
-  const redis = new Redis(url);
-  const worker = await Worker.start([pipeline], { redisUrl: url, logger: createLogger('warn') });
+  let worker: Worker | undefined;
+  let redis: Redis | undefined;
+  let interrupted: NodeJS.Signals | undefined;
+  const cleanup = async () => {
+    await worker?.stop(2000).catch(() => undefined);
+    redis?.disconnect();
+    await server?.stop();
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) process.exit(130);
+    interrupted = signal;
+    process.stderr.write(`${signal}: stopping the demo\n`);
+    void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
+    let url = process.env.REDIS_URL;
+    if (!url) {
+      server = await startRedis();
+      url = server.url;
+      process.stdout.write(`started a private redis-server on port ${server.port} (set REDIS_URL to use your own)\n`);
+    } else {
+      process.stdout.write('using the Redis at REDIS_URL\n');
+    }
+    const [pipeline] = await loadPipelines([EXAMPLE], { env: { ...process.env, PYTHIA_METRICS_ENABLED: 'false' } });
+    if (!pipeline) return 1;
+    const { config } = pipeline;
+    const queue = config.source.list?.key as string;
+    const done = config.output.stream?.key as string;
+    redis = new Redis(url);
+    worker = await Worker.start([pipeline], { redisUrl: url, logger: createLogger('warn') });
     const before = await redis.xlen(done);
     process.stdout.write(`pipeline ${config.name}: list ${queue} -> ${path.relative(process.cwd(), path.resolve(pipeline.dir, config.handler.module ?? ''))} -> stream ${done}\n`);
     const started = performance.now();
     const producer = new Producer(pipeline, url);
-    await producer.send({ count });
-    await producer.close();
+    try {
+      await producer.send({ count });
+    } finally {
+      await producer.close();
+    }
     process.stdout.write(`produced ${count} orders with LPUSH\n`);
     let processed = 0;
     const deadline = Date.now() + 60_000;
-    while (processed < count && Date.now() < deadline) {
+    while (processed < count && Date.now() < deadline && !interrupted) {
       await new Promise((r) => setTimeout(r, 100));
       processed = (await redis.xlen(done)) - before;
     }
@@ -51,8 +73,10 @@ export async function demoCommand(options: { count: number }): Promise<number> {
     for (const [id, fields] of last.reverse()) process.stdout.write(`  ${done} ${id} ${fields[1]}\n`);
     return processed === count ? 0 : 1;
   } finally {
-    await worker.stop();
-    redis.disconnect();
-    await server?.stop();
+    if (!interrupted) {
+      await cleanup();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
   }
 }

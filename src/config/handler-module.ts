@@ -3,14 +3,32 @@ import { pathToFileURL } from 'node:url';
 // Validation (semantic.ts: the export must exist and be a function) and the module runner (handlers/module.ts)
 // load a handler module the same way, so it sits here, below both.
 
-let tsxRegistered: Promise<void> | undefined;
+type Importer = (specifier: string, parentURL: string) => Promise<unknown>;
 
-/** .ts handlers run with no build step: tsx's loader is registered once, the first time one is imported. */
-async function ensureTypeScriptLoader(): Promise<void> {
-  tsxRegistered ??= import('tsx/esm/api').then(({ register }) => {
-    register();
+let typeScriptImporter: Promise<Importer> | undefined;
+
+/**
+ * .ts/.mts/.cts handlers run with no build step, through tsx's loader. It is registered once, in its
+ * own namespace, for both module systems: a .ts file is ESM or CommonJS as the nearest package.json
+ * says, and in a project without "type": "module" the ESM-only hook made Node require() the file from
+ * inside the import that was loading it ("Cannot require() ES Module ... in a cycle"). The namespace
+ * keeps the loader away from everything else the embedding process imports.
+ */
+async function importTypeScript(): Promise<Importer> {
+  typeScriptImporter ??= Promise.all([import('tsx/esm/api'), import('tsx/cjs/api')]).then(([esm, cjs]) => {
+    const namespace = 'pythia-worker-handlers';
+    cjs.register({ namespace });
+    const api = esm.register({ namespace });
+    return (specifier, parentURL) => api.import(specifier, parentURL) as Promise<unknown>;
   });
-  return tsxRegistered;
+  return typeScriptImporter;
+}
+
+/** Imports a module by absolute path: TypeScript through tsx, .js/.mjs/.cjs natively. */
+async function importModule(absolutePath: string): Promise<Record<string, unknown>> {
+  const url = pathToFileURL(absolutePath).href;
+  if (/\.[mc]?tsx?$/.test(absolutePath)) return (await (await importTypeScript())(url, import.meta.url)) as Record<string, unknown>;
+  return (await import(url)) as Record<string, unknown>;
 }
 
 export type HandlerFunction = (message: never, context: never) => unknown;
@@ -55,7 +73,6 @@ export function pickHandlerFunction(mod: Record<string, unknown>, exportName: st
  * hold the pipeline in "starting" for ever); the import itself cannot be cancelled.
  */
 export async function loadHandlerFunction(absolutePath: string, exportName: string, timeoutMs = handlerLoadTimeoutMs()): Promise<HandlerFunction> {
-  if (/\.(m?ts)$/.test(absolutePath)) await ensureTypeScriptLoader();
   let mod: Record<string, unknown>;
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -63,7 +80,7 @@ export async function loadHandlerFunction(absolutePath: string, exportName: stri
       timer = setTimeout(() => reject(new HandlerModuleError(`handler module did not finish loading within ${timeoutMs} ms (its top level never settles?); PYTHIA_HANDLER_LOAD_TIMEOUT_MS sets the limit`)), timeoutMs);
       timer.unref();
     });
-    mod = (await Promise.race([import(pathToFileURL(absolutePath).href), timeout])) as Record<string, unknown>;
+    mod = await Promise.race([importModule(absolutePath), timeout]);
   } catch (error) {
     if (error instanceof HandlerModuleError) throw error;
     throw new HandlerModuleError(`handler module could not be loaded: ${describeImportError(error)}`);

@@ -265,7 +265,7 @@ export interface PipelineFile {
    */
   handler: {
     /**
-     * Path (relative to this file) of a .ts, .mts, .js or .mjs module.
+     * Path (relative to this file) of a .ts, .mts, .cts, .js, .mjs or .cjs module; a .ts or .js file is ESM or CommonJS as its nearest package.json says.
      */
     module?: string;
     /**
@@ -718,7 +718,7 @@ export interface PipelineConfig {
    */
   handler: {
     /**
-     * Path (relative to this file) of a .ts, .mts, .js or .mjs module.
+     * Path (relative to this file) of a .ts, .mts, .cts, .js, .mjs or .cjs module; a .ts or .js file is ESM or CommonJS as its nearest package.json says.
      */
     module?: string;
     /**

@@ -201,7 +201,7 @@ function formOf(branch: JsonSchema): string {
 function patternMessage(path: string[], where: string, value: string, pattern: string): string {
   const last = path[path.length - 1];
   if (path.length === 1 && last === 'name') return `name ${value} must be lowercase letters, digits, "-" and "_", starting with a letter or digit`;
-  if (last === 'module') return `${where} ${value} must name a .ts, .mts, .js or .mjs file`;
+  if (last === 'module') return `${where} ${value} must name a .ts, .mts, .cts, .js, .mjs or .cjs file`;
   if (pattern === '^rediss?://') return `${where} ${value} must start with redis:// or rediss://`;
   if (pattern === '^[^\\s]+$') return `${where} ${value} must not contain spaces`;
   if (last === 'start_id') return `${where} ${value} must be "$" (new entries only), "0" (the whole stream) or an entry id such as "1700000000000-0"`;

@@ -85,7 +85,7 @@ const CASES: Case[] = [
 
   // Handler
   { file: 'missing-module-file.yml', line: 7, col: 11, message: `handler.module file not found: ../support/no-such-handler.mjs (resolved to ${support('no-such-handler.mjs')})`, pointer: '/handler/module' },
-  { file: 'module-wrong-extension.yml', line: 7, col: 11, message: 'handler.module "../support/handler.py" must name a .ts, .mts, .js or .mjs file', pointer: '/handler/module' },
+  { file: 'module-wrong-extension.yml', line: 7, col: 11, message: 'handler.module "../support/handler.py" must name a .ts, .mts, .cts, .js, .mjs or .cjs file', pointer: '/handler/module' },
   { file: 'missing-export.yml', line: 8, col: 11, message: 'handler module ../support/handler.mjs has no export "handleOrder"; it exports "default", "process"', pointer: '/handler/export' },
   { file: 'missing-default-export.yml', line: 7, col: 11, message: 'handler module ../support/no-default.mjs has no export "default"; it exports "handle": set handler.export to the function\'s name', pointer: '/handler/module' },
   { file: 'export-not-function.yml', line: 8, col: 11, message: /^handler module \.\.\/support\/handler\.mjs exports something that is not a function under "settings"; it exports "default", "process"$/, pointer: '/handler/export' },

@@ -1,4 +1,4 @@
-import { PermanentError, type HandlerContext, type Message } from '../../../../src/index.ts';
+import { PermanentError, type HandlerContext, type Message } from 'pythia-worker';
 
 interface Payment {
   id: number;
