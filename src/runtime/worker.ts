@@ -1,6 +1,8 @@
+import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { formatIssue, loadPipelines, type LoadedPipeline } from '../config/index.ts';
 import { Observability, type MetricsServer } from '../metrics/index.ts';
+import { emittingObserver, type WorkerEvents, type WorkerListeners } from './events.ts';
 import { createLogger } from './logger.ts';
 import type { PipelineObserver } from '../metrics/pipeline-observer.ts';
 import { RunningPipeline } from './pipeline.ts';
@@ -24,10 +26,15 @@ export interface WorkerOptions {
   onCreated?: (worker: Worker) => void;
   /** startWorker: warnings in a pipeline file (logged otherwise) stop the start as errors do. */
   strict?: boolean;
+  /** Listeners attached before start-up, so that `ready` (and anything during start-up) is not missed. */
+  on?: WorkerListeners;
 }
 
-/** Several pipelines in one process, each with its own connections. */
-export class Worker {
+/**
+ * Several pipelines in one process, each with its own connections: what `pythia run` runs, and what an
+ * application embeds (see docs/embedding.md). Events: see WorkerEvents.
+ */
+export class Worker extends EventEmitter<WorkerEvents> {
   readonly pipelines: RunningPipeline[];
   /** Registry, gauges and HTTP server (with `metrics: true` and a pipeline that enables metrics). */
   readonly observability: Observability | undefined;
@@ -40,9 +47,17 @@ export class Worker {
     private readonly runtime: { logger: Logger; redisUrl?: string; observerFor?: WorkerOptions['observerFor']; beforeClose?: (p: RunningPipeline) => Promise<void> },
     reporter?: WorkerReporter,
   ) {
+    super();
     this.pipelines = pipelines;
     this.observability = observability;
     this.reporter = reporter;
+  }
+
+  /** The observer of one pipeline: its metrics (or the one options.observerFor gives), and this worker's events. */
+  private observerOf(loaded: LoadedPipeline): PipelineObserver {
+    const { logger, observerFor } = this.runtime;
+    const inner = observerFor?.(loaded) ?? this.observability?.observerFor(loaded);
+    return emittingObserver(loaded.config.name, this, inner, (error) => logger.error({ err: error, pipeline: loaded.config.name }, 'a worker event listener threw; ignored'));
   }
 
   /** The HTTP server of /metrics, /livez, /readyz; `.port` is the bound port (useful with metrics.port 0). */
@@ -56,8 +71,9 @@ export class Worker {
     const pipelines: RunningPipeline[] = [];
     const reporter = options.report ? new WorkerReporter(() => pipelines, { logger }) : undefined;
     const observerFor = reporter ? (p: LoadedPipeline) => reporter.observe(p.config.name, options.observerFor?.(p) ?? observability?.observerFor(p)) : options.observerFor;
-    pipelines.push(...loaded.map((p) => new RunningPipeline(p, { logger, redisUrl: options.redisUrl, observer: observerFor?.(p) ?? observability?.observerFor(p), beforeClose: reporter?.retire })));
     const worker = new Worker(pipelines, observability, { logger, redisUrl: options.redisUrl, observerFor, beforeClose: reporter?.retire }, reporter);
+    for (const [event, listener] of Object.entries(options.on ?? {})) if (listener) worker.on(event as keyof WorkerEvents, listener as never);
+    pipelines.push(...loaded.map((p) => new RunningPipeline(p, { logger, redisUrl: options.redisUrl, observer: worker.observerOf(p), beforeClose: reporter?.retire })));
     options.onCreated?.(worker);
     try {
       // Listening first: /livez answers and /readyz says 503 while the pipelines start.
@@ -68,6 +84,7 @@ export class Worker {
       await worker.stop(0);
       throw error;
     }
+    worker.emitSafely('ready');
     return worker;
   }
 
@@ -86,8 +103,8 @@ export class Worker {
    */
   async addPipeline(loaded: LoadedPipeline): Promise<RunningPipeline> {
     if (this.stopping) throw new Error('the worker is stopping');
-    const { logger, redisUrl, observerFor, beforeClose } = this.runtime;
-    const pipeline = new RunningPipeline(loaded, { logger, redisUrl, observer: observerFor?.(loaded) ?? this.observability?.observerFor(loaded), beforeClose });
+    const { logger, redisUrl, beforeClose } = this.runtime;
+    const pipeline = new RunningPipeline(loaded, { logger, redisUrl, observer: this.observerOf(loaded), beforeClose });
     this.pipelines.push(pipeline);
     try {
       await pipeline.start();
@@ -114,16 +131,32 @@ export class Worker {
     return this.addPipeline(loaded);
   }
 
-  /** Graceful stop of every pipeline; each uses its own grace period unless one is given. Idempotent. */
+  /**
+   * Drains, then stops: no new messages are fetched; in-flight ones get `graceMs` (default: each
+   * pipeline's shutdown.grace_period_ms) to finish and be acknowledged; what is still running then is
+   * abandoned and stays recoverable in Redis (see docs/delivery-guarantees.md). Idempotent.
+   */
   stop(graceMs?: number): Promise<void> {
+    if (this.stopping) return this.stopping;
     // Gauges stop before the pools close; the server answers (503 on /readyz) until every pipeline stopped.
     this.observability?.stopSampling();
-    if (!this.stopping) this.reporter?.markDraining();
-    this.stopping ??= Promise.all(this.pipelines.map((p) => p.stop(graceMs))).then(() => {
-      this.reporter?.stop();
-      return this.observability?.close();
-    });
+    this.reporter?.markDraining();
+    this.emitSafely('draining');
+    this.stopping = Promise.all(this.pipelines.map((p) => p.stop(graceMs)))
+      .then(() => {
+        this.reporter?.stop();
+        return this.observability?.close();
+      })
+      .then(() => this.emitSafely('stopped'));
     return this.stopping;
+  }
+
+  private emitSafely(event: 'ready' | 'draining' | 'stopped'): void {
+    try {
+      this.emit(event);
+    } catch (error) {
+      this.runtime.logger.error({ err: error }, 'a worker event listener threw; ignored');
+    }
   }
 }
 
