@@ -1,6 +1,7 @@
 import type { DeadLetterEntry } from '../outputs/dead-letter.ts';
 import type { RedisClient } from '../redis/connection.ts';
 import { streamEntryCommand, writeTo } from '../redis/write.ts';
+import { nativeEnvelope } from '../wire/envelope.ts';
 import type { ReplayTarget } from './location.ts';
 
 /** An entry to send back: its decoded form and its original payload bytes. */
@@ -26,7 +27,7 @@ export async function resend(client: RedisClient, target: ReplayTarget, items: r
   for (const [i, { entry, payload }] of items.entries()) {
     switch (target.kind) {
       case 'list':
-        writeTo(pipe, target, payload);
+        writeTo(pipe, target, nativeEnvelope.wrap(payload, entry.headers ?? {}));
         break;
       case 'stream':
         // Untrimmed: a MAXLEN here would remove entries no worker has read; the worker trims safely.
@@ -38,7 +39,7 @@ export async function resend(client: RedisClient, target: ReplayTarget, items: r
           results[i] = { ok: false, error: 'the pipeline subscribes only to patterns and the entry names no channel: nowhere to publish it' };
           continue;
         }
-        writeTo(pipe, { kind: 'channel', key: channel }, payload);
+        writeTo(pipe, { kind: 'channel', key: channel }, nativeEnvelope.wrap(payload, entry.headers ?? {}));
         break;
       }
     }
@@ -56,13 +57,14 @@ export async function resend(client: RedisClient, target: ReplayTarget, items: r
 
 /**
  * The fields of a replayed stream entry: the original fields in their order with `body` holding the
- * payload bytes; an entry without a `body` field (its payload was the JSON of its fields) gets its
- * fields back as they were; anything else (a list or channel message) becomes `body`.
+ * payload bytes (its h:<name> header fields among them); an entry without a `body` field (its payload
+ * was the JSON of its fields) gets its fields back as they were; anything else (a list or channel
+ * message) becomes `body`, with its headers as h:<name> fields.
  */
 export function streamFields(entry: DeadLetterEntry, payload: Buffer): (string | Buffer)[] {
   // The exact original fields (duplicate names, bytes that are not UTF-8), when the entry kept them.
   if (entry.raw_fields && entry.source.kind === 'stream') return entry.raw_fields.map((b) => Buffer.from(b, 'base64'));
   const fields = entry.fields && entry.source.kind === 'stream' ? Object.entries(entry.fields) : [];
-  if (fields.length === 0) return ['body', payload];
+  if (fields.length === 0) return nativeEnvelope.toFields(payload, entry.headers ?? {});
   return fields.flatMap(([name, value]) => [name, name === 'body' ? payload : value]);
 }

@@ -17,11 +17,11 @@ export interface Message<Body = unknown> {
   id: string;
   /** Parsed per message.format: JSON value, string (text) or Buffer (binary). */
   body: Body;
-  /** The payload exactly as Redis delivered it. */
+  /** The body's bytes exactly as the producer sent them (without the header envelope, when there was one). */
   raw: Buffer;
-  /** Every field of a stream entry ({} for lists and channels). */
+  /** Every field of a stream entry, header fields (h:<name>) included ({} for lists and channels). */
   fields: Record<string, string>;
-  /** Metadata: for a dead-letter replay, the original ids; otherwise empty unless the producer sent an envelope. */
+  /** Headers the producer sent beside the body (trace context, tenant, content type...); {} when none. See docs/headers.md. */
   headers: Record<string, string>;
   source: MessageOrigin;
   /** 1-based attempt number within this worker, counting retries. */

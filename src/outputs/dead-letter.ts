@@ -5,7 +5,7 @@ import type { ConnectionPool } from '../redis/pool.ts';
 import { scrubSecrets } from '../redis/redact.ts';
 import { createWriter, type Writer } from './writer.ts';
 
-export const DEAD_LETTER_REASONS = ['retries_exhausted', 'permanent_error', 'timeout', 'invalid_json', 'schema_invalid', 'too_large', 'max_deliveries', 'decode_error'] as const;
+export const DEAD_LETTER_REASONS = ['retries_exhausted', 'permanent_error', 'timeout', 'invalid_json', 'schema_invalid', 'too_large', 'max_deliveries', 'decode_error', 'invalid_headers'] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
 /** One failed message, as stored in the dead letter. */
@@ -25,6 +25,8 @@ export interface DeadLetterEntry {
    * `fields` cannot say it (a name used twice, bytes that are not UTF-8). Replay uses it first.
    */
   raw_fields?: string[];
+  /** The message's headers (absent when it had none); a replay sends them again. */
+  headers?: Record<string, string>;
   first_failure_at: string;
   last_failure_at: string;
   dead_lettered_at: string;
@@ -40,6 +42,7 @@ export interface DeadLetterInput {
   fields: Record<string, string>;
   /** Stream entries: the fields as Redis stored them (see Delivery.fieldPairs). */
   fieldPairs?: Buffer[] | undefined;
+  headers?: Record<string, string>;
   firstFailureAt: number;
   lastFailureAt: number;
 }
@@ -75,6 +78,7 @@ export function buildEntry(pipeline: string, input: DeadLetterInput): DeadLetter
   };
   if (Object.keys(input.fields).length > 0) entry.fields = input.fields;
   if (input.fieldPairs && !fieldsSayItAll(input.fields, input.fieldPairs)) entry.raw_fields = input.fieldPairs.map((b) => b.toString('base64'));
+  if (input.headers && Object.keys(input.headers).length > 0) entry.headers = input.headers;
   return entry;
 }
 

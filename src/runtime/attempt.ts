@@ -1,11 +1,15 @@
 import type { Logger } from 'pino';
 import type { HandlerContext } from '../handlers/types.ts';
 import type { Delivery } from '../sources/source.ts';
+import type { Headers } from '../wire/envelope.ts';
 import type { Timer } from './clock.ts';
 
 /** One message's life in this worker, across its attempts. */
 export interface Work {
   delivery: Delivery;
+  /** The body's bytes: the delivery's payload without its header envelope. */
+  raw: Buffer;
+  headers: Headers;
   body: unknown;
   attempt: number;
   firstFailureAt: number;

@@ -4,12 +4,31 @@ import type { PipelineConfig } from '../config/index.ts';
 import { linearRegExp } from '../config/linear-regexp.ts';
 import { FILE_LIMITS, maxBytesFor, readBoundedText } from '../config/read-file.ts';
 import type { DeadLetterReason } from '../outputs/dead-letter.ts';
+import type { Delivery } from '../sources/source.ts';
+import { nativeEnvelope, NO_HEADERS, type Envelope, type Headers } from '../wire/envelope.ts';
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 export type Decoded = { ok: true; body: unknown } | { ok: false; reason: DeadLetterReason; error: string };
 
-/** Turns a raw payload into the handler's `message.body` per message.format, max_bytes and message.schema. */
+/** A delivery with its headers taken out: `raw` is the body's bytes (what message.raw and a dead letter hold). */
+export type Opened = { ok: true; raw: Buffer; headers: Headers } | { ok: false; reason: DeadLetterReason; error: string };
+
+/**
+ * The first decoding step: max_bytes on the payload as delivered, then the headers out of their envelope
+ * (list, channel) or out of the entry's h:<name> fields (stream). See src/wire/envelope.ts.
+ */
+export function createOpener(maxBytes: number, envelope: Envelope = nativeEnvelope): (delivery: Delivery) => Opened {
+  return (delivery) => {
+    const raw = delivery.raw;
+    if (raw.length > maxBytes) return { ok: false, reason: 'too_large', error: `payload of ${raw.length} bytes exceeds message.max_bytes ${maxBytes}` };
+    if (delivery.origin.kind === 'stream') return { ok: true, raw, headers: envelope.fromFields(delivery.fields) };
+    const opened = envelope.unwrap(raw);
+    return opened.ok ? { ok: true, raw: opened.body, headers: opened.headers } : { ok: false, reason: 'invalid_headers', error: opened.error };
+  };
+}
+
+/** Turns a body's bytes into the handler's `message.body` per message.format, max_bytes and message.schema. */
 export function createDecoder(message: PipelineConfig['message'], baseDir: string): (raw: Buffer) => Decoded {
   const { format, max_bytes: maxBytes } = message;
   let validate: ValidateFunction | undefined;

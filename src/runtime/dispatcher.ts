@@ -10,20 +10,21 @@ import { retryDelay } from '../resilience/backoff.ts';
 import { CircuitBreaker } from '../resilience/circuit-breaker.ts';
 import type { Delivery, Source } from '../sources/source.ts';
 import { AttemptContext, type Work } from './attempt.ts';
+import { NO_HEADERS } from '../wire/envelope.ts';
 import { type Clock, SYSTEM_CLOCK, type Timer } from './clock.ts';
-import type { Decoded } from './decode.ts';
+import type { Decoded, Opened } from './decode.ts';
 import type { DispatcherOptions } from './dispatcher-options.ts';
 import type { PipelineObserver } from '../metrics/pipeline-observer.ts';
 
 /** Fetches outstanding at once: two keep the connection busy while a batch is being dispatched. */
 const MAX_FETCHES_IN_FLIGHT = 2;
 
-const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
-
 export interface DispatcherParts {
   options: DispatcherOptions;
   source: Source;
   handler: HandlerRunner;
+  /** Size check and headers out of their envelope, before `decode`. */
+  open: (delivery: Delivery) => Opened;
   decode: (raw: Buffer) => Decoded;
   output: Writer | undefined;
   deadLetter: Pick<DeadLetterWriter, 'send'>;
@@ -200,7 +201,7 @@ export class Dispatcher {
   }
 
   private begin(delivery: Delivery): void {
-    const work: Work = { delivery, body: undefined, attempt: 1, firstFailureAt: 0, context: undefined, timer: undefined, deadline: 0, attemptId: 0 };
+    const work: Work = { delivery, raw: delivery.raw, headers: NO_HEADERS, body: undefined, attempt: 1, firstFailureAt: 0, context: undefined, timer: undefined, deadline: 0, attemptId: 0 };
     const maxDeliveries = this.options.maxDeliveries;
     if (maxDeliveries !== undefined && delivery.deliveryCount > maxDeliveries.limit) {
       this.acquireSlot(work);
@@ -215,7 +216,12 @@ export class Dispatcher {
     }
     let decoded: Decoded;
     try {
-      decoded = this.parts.decode(delivery.raw);
+      const opened = this.parts.open(delivery);
+      if (opened.ok) {
+        work.raw = opened.raw;
+        work.headers = opened.headers;
+      }
+      decoded = opened.ok ? this.parts.decode(opened.raw) : opened;
     } catch (error) {
       // One hostile payload (a body nested deep enough to overflow the stack of a recursive schema,
       // say) must end as its own dead letter: thrown from here it would crash the worker, and a list
@@ -255,9 +261,9 @@ export class Dispatcher {
     const message: Message = {
       id: delivery.id,
       body: work.body,
-      raw: delivery.raw,
+      raw: work.raw,
       fields: delivery.fields,
-      headers: NO_HEADERS,
+      headers: work.headers,
       source: delivery.origin,
       attempt: work.attempt,
       deliveryCount: delivery.deliveryCount + work.attempt - 1,
@@ -357,7 +363,7 @@ export class Dispatcher {
     const { deadLetter, source, observer, logger } = this.parts;
     const now = this.clock.epochMs();
     const delivery = work.delivery;
-    const input = { raw: delivery.raw, reason, error, attempts, origin: delivery.origin, messageId: delivery.id, fields: delivery.fields, fieldPairs: delivery.fieldPairs, firstFailureAt: work.firstFailureAt || now, lastFailureAt: now };
+    const input = { raw: work.raw, headers: work.headers, reason, error, attempts, origin: delivery.origin, messageId: delivery.id, fields: delivery.fields, fieldPairs: delivery.fieldPairs, firstFailureAt: work.firstFailureAt || now, lastFailureAt: now };
     logger.warn({ messageId: delivery.id, reason, attempts, err: error }, 'dead-lettering message');
     const keepTrying = (err: unknown, tries: number): boolean => {
       // While stopping, give up after a few tries: left unacknowledged, it is redelivered after a restart.

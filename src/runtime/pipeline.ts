@@ -13,7 +13,7 @@ import { ChannelSource } from '../sources/channel.ts';
 import { ListSource } from '../sources/list.ts';
 import type { Source } from '../sources/source.ts';
 import { StreamSource } from '../sources/stream.ts';
-import { createDecoder } from './decode.ts';
+import { createDecoder, createOpener } from './decode.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { NO_OBSERVER, type PipelineObserver } from '../metrics/pipeline-observer.ts';
 import { dispatcherOptions } from './dispatcher-options.ts';
@@ -82,6 +82,7 @@ export class RunningPipeline {
       options: dispatcherOptions(config),
       source: this.source,
       handler: this.handler,
+      open: createOpener(config.message.max_bytes),
       decode: createDecoder(config.message, dir),
       output: out ? createWriter(out, this.pool) : undefined,
       deadLetter: this.deadLetter,

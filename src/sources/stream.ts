@@ -7,6 +7,7 @@ import { keys } from '../redis/keys.ts';
 import type { ConnectionPool } from '../redis/pool.ts';
 import { closeClient } from '../redis/pool.ts';
 import type { ScriptedClient } from '../redis/scripts.ts';
+import { HEADER_FIELD_PREFIX } from '../wire/envelope.ts';
 import { AckBatcher } from './ack-batcher.ts';
 import { claimConsumerName, ConsumerNameInUseError } from './consumer-name.ts';
 import type { Delivery, Source } from './source.ts';
@@ -245,7 +246,7 @@ export class StreamSource implements Source {
       if (name === 'body') body = value;
     }
     this.outstanding.add(id);
-    return { id, raw: body ?? Buffer.from(JSON.stringify(fields)), fields, fieldPairs: list, origin: this.origin, deliveryCount, receivedAt, token: id };
+    return { id, raw: body ?? fieldsAsBody(fields), fields, fieldPairs: list, origin: this.origin, deliveryCount, receivedAt, token: id };
   }
 
   async fetch(max: number): Promise<Delivery[]> {
@@ -326,4 +327,11 @@ export class StreamSource implements Source {
   dropped(): number {
     return 0;
   }
+}
+
+/** An entry without a `body` field: its payload is the JSON of its fields, header fields (h:<name>) left out. */
+function fieldsAsBody(fields: Record<string, string>): Buffer {
+  const own: Record<string, string> = {};
+  for (const name in fields) if (!name.startsWith(HEADER_FIELD_PREFIX)) own[name] = fields[name] as string;
+  return Buffer.from(JSON.stringify(own));
 }

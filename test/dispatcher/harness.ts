@@ -3,7 +3,7 @@ import type { HandlerRunner } from '../../src/handlers/runner.ts';
 import type { HandlerContext, Message } from '../../src/handlers/types.ts';
 import type { DeadLetterInput } from '../../src/outputs/dead-letter.ts';
 import type { Writer } from '../../src/outputs/writer.ts';
-import type { Decoded } from '../../src/runtime/decode.ts';
+import { createOpener, type Decoded } from '../../src/runtime/decode.ts';
 import { Dispatcher } from '../../src/runtime/dispatcher.ts';
 import type { DispatcherOptions } from '../../src/runtime/dispatcher-options.ts';
 import type { Outcome, PipelineObserver } from '../../src/metrics/pipeline-observer.ts';
@@ -117,6 +117,7 @@ export async function dispatcherRig(options: Partial<DispatcherOptions> = {}, ou
     options: { ...OPTIONS, ...options },
     source,
     handler,
+    open: createOpener(1_048_576),
     decode,
     output,
     deadLetter: deadLetters,
