@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { loadPipelines } from '../config/index.ts';
 import { createLogger } from '../runtime/logger.ts';
-import { Producer } from '../runtime/producer.ts';
+import { Producer } from '../producer/producer.ts';
+import { DEFAULT_BODY, renderBodies } from './produce.ts';
 import { Worker } from '../runtime/worker.ts';
 import { startRedis, type RedisServer } from '../testing/redis-server.ts';
 
@@ -54,9 +55,9 @@ export async function demoCommand(options: { count: number }): Promise<number> {
     const before = await redis.xlen(done);
     process.stdout.write(`pipeline ${config.name}: list ${queue} -> ${path.relative(process.cwd(), path.resolve(pipeline.dir, config.handler.module ?? ''))} -> stream ${done}\n`);
     const started = performance.now();
-    const producer = new Producer(pipeline, url);
+    const producer = Producer.forPipeline(pipeline, { redisUrl: url });
     try {
-      await producer.send({ count });
+      await producer.sendMany(renderBodies(DEFAULT_BODY, 1, count).map((body) => ({ body })));
     } finally {
       await producer.close();
     }

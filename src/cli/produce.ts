@@ -1,16 +1,33 @@
 import { readFileSync } from 'node:fs';
 import { loadPipelines } from '../config/index.ts';
-import { Producer } from '../runtime/producer.ts';
+import { InvalidBodyError, ProduceError, Producer } from '../producer/producer.ts';
 
 export interface ProduceCliOptions {
   count: string;
   body?: string;
   file?: string;
   redisUrl?: string;
+  /** Streams: MAXLEN ~ max_stream_length on every XADD (lossy: it can remove unread entries). */
   trim?: boolean;
 }
 
-/** `pythia produce FILE --count N [--body JSON | --file F] [--trim]`. */
+export const DEFAULT_BODY = '{"id":{{seq}},"amount":{{seq}},"produced_at":{{now}}}';
+
+/** Messages rendered and sent per step: bounds memory for a large --count. */
+const STEP = 10_000;
+
+/** Bodies `first`..`first + count - 1` of a template: `{{seq}}` is the message number, `{{now}}` the epoch ms. */
+export function renderBodies(template: string | Buffer, first: number, count: number): Buffer[] {
+  if (typeof template !== 'string') return Array.from({ length: count }, () => template);
+  if (!template.includes('{{')) return Array.from({ length: count }, () => Buffer.from(template));
+  return Array.from({ length: count }, (_, i) => Buffer.from(template.replaceAll('{{seq}}', String(first + i)).replaceAll('{{now}}', String(Date.now()))));
+}
+
+/**
+ * `pythia produce FILE --count N [--body JSON | --file F] [--trim]`: sends through the Producer, so bodies are
+ * checked against the pipeline's message section first, an unreachable Redis is an error after
+ * redis.connection_timeout_ms, and the count printed is what Redis confirmed.
+ */
 export async function produceCommand(file: string, options: ProduceCliOptions): Promise<number> {
   const count = Number(options.count);
   if (!Number.isInteger(count) || count < 1) {
@@ -23,15 +40,35 @@ export async function produceCommand(file: string, options: ProduceCliOptions): 
   }
   const [pipeline] = await loadPipelines([file], { importModules: false });
   if (!pipeline) return 1;
-  const body = options.file !== undefined ? readFileSync(options.file) : options.body;
-  const producer = new Producer(pipeline, options.redisUrl);
-  const started = performance.now();
+  const template = options.file !== undefined ? readFileSync(options.file) : (options.body ?? DEFAULT_BODY);
+  let producer: Producer;
   try {
-    const sent = await producer.send({ count, body, trimStream: options.trim === true });
-    const seconds = (performance.now() - started) / 1000;
-    process.stdout.write(`sent ${sent} messages to ${pipeline.config.name} in ${seconds.toFixed(2)} s (${Math.round(sent / seconds)} msg/s)\n`);
-    return 0;
+    producer = Producer.forPipeline(pipeline, { redisUrl: options.redisUrl, trim: options.trim === true });
+  } catch (error) {
+    process.stderr.write(`pythia produce: ${(error as Error).message}\n`);
+    return 1;
+  }
+  const started = performance.now();
+  let sent = 0;
+  let receivers = 0;
+  try {
+    for (let first = 1; first <= count; first += STEP) {
+      const bodies = renderBodies(template, first, Math.min(STEP, count - first + 1));
+      const results = await producer.sendMany(bodies.map((body) => ({ body })));
+      sent += results.length;
+      for (const result of results) receivers += result.receivers ?? 0;
+    }
+  } catch (error) {
+    if (!(error instanceof InvalidBodyError || error instanceof ProduceError)) throw error;
+    const confirmed = sent + (error instanceof ProduceError ? error.sent : 0);
+    process.stderr.write(`pythia produce: ${error.message}\n`);
+    process.stderr.write(`sent ${confirmed} of ${count} messages to ${pipeline.config.name} (confirmed by Redis)\n`);
+    return 1;
   } finally {
     await producer.close();
   }
+  const seconds = (performance.now() - started) / 1000;
+  const heard = pipeline.config.source.channel ? `, ${receivers} deliveries to subscribers` : '';
+  process.stdout.write(`sent ${sent} messages to ${pipeline.config.name} in ${seconds.toFixed(2)} s (${Math.round(sent / seconds)} msg/s${heard})\n`);
+  return 0;
 }

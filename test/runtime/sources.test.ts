@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/runtime/logger.ts';
-import { Producer } from '../../src/runtime/producer.ts';
+import { produceSequence } from '../helpers/produce.ts';
 import { Worker } from '../../src/runtime/worker.ts';
 import { PipelineDir, pipelineYaml, recordPipeline } from '../helpers/pipelines.ts';
 import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
@@ -28,9 +28,7 @@ describe('each source kind processes every message exactly once', () => {
     it(`list, ${delivery}`, async () => {
       const name = `list-${delivery}`;
       const loaded = await dir.load(name, recordPipeline(name, `  list: {key: "q:${name}", batch_size: 100, delivery: ${delivery}}`, 'concurrency: 16'));
-      const producer = new Producer(loaded);
-      await producer.send({ count: N });
-      await producer.close();
+      await produceSequence(loaded, N);
       const worker = await Worker.start([loaded], { logger: quiet });
       const client = server.client();
       await waitFor('all messages processed', async () => (await client.llen(`${name}:out`)) >= N);
@@ -47,9 +45,7 @@ describe('each source kind processes every message exactly once', () => {
   it('list: FIFO with LPUSH producers at concurrency 1', async () => {
     const name = 'fifo';
     const loaded = await dir.load(name, recordPipeline(name, `  list: {key: "q:${name}", batch_size: 7}`, 'concurrency: 1'));
-    const producer = new Producer(loaded);
-    await producer.send({ count: 100 });
-    await producer.close();
+    await produceSequence(loaded, 100);
     const worker = await Worker.start([loaded], { logger: quiet });
     const client = server.client();
     await waitFor(`LLEN ${name}:out >= 100`, () => client.llen(`${name}:out`), { until: (n) => n >= 100 });
@@ -62,9 +58,7 @@ describe('each source kind processes every message exactly once', () => {
   it('stream: consumer group, acks, fields and body', async () => {
     const name = 'stream';
     const loaded = await dir.load(name, recordPipeline(name, `  stream: {key: "s:${name}", consumer_group: g, consumer: c1, start_id: "0", batch_size: 50}`, 'concurrency: 16'));
-    const producer = new Producer(loaded);
-    await producer.send({ count: N });
-    await producer.close();
+    await produceSequence(loaded, N);
     const worker = await Worker.start([loaded], { logger: quiet });
     const client = server.client();
     await waitFor(`LLEN ${name}:out >= ${N}`, () => client.llen(`${name}:out`), { until: (n) => n >= N });
@@ -95,9 +89,7 @@ describe('each source kind processes every message exactly once', () => {
     const loaded = await dir.load(name, recordPipeline(name, `  channel: {channels: ["ch:${name}"], patterns: ["pat.*"]}`, 'concurrency: 16'));
     const worker = await Worker.start([loaded], { logger: quiet });
     const client = server.client();
-    const producer = new Producer(loaded);
-    await producer.send({ count: N });
-    await producer.close();
+    await produceSequence(loaded, N);
     await client.publish('pat.one', JSON.stringify({ id: N + 1 }));
     await waitFor(`LLEN ${name}:out >= ${N + 1}`, () => client.llen(`${name}:out`), { until: (n) => n >= N + 1 });
     await worker.stop();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createLogger } from '../../src/runtime/logger.ts';
-import { Producer } from '../../src/runtime/producer.ts';
+import { produceSequence } from '../helpers/produce.ts';
 import { Worker } from '../../src/runtime/worker.ts';
 import { waitFor } from '../../src/testing/index.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
@@ -33,9 +33,7 @@ describe('stream housekeeping', () => {
     // A second group that reads nothing yet: its entries must stay too.
     await client.xgroup('CREATE', 's:trim', 'audit', '0', 'MKSTREAM');
     const loaded = await dir.load('trim', yaml('trim', 'key: "s:trim", start_id: "0", max_stream_length: 100, claim_interval_ms: 200, batch_size: 50', 'concurrency: 4'));
-    const producer = new Producer(loaded);
-    await producer.send({ count: N, body: '{"id":{{seq}},"sleep":2}' });
-    await producer.close();
+    await produceSequence(loaded, N, '{"id":{{seq}},"sleep":2}');
     assert.equal(await client.xlen('s:trim'), N, 'the producer does not trim by default');
     const worker = await Worker.start([loaded], { logger: quiet });
     try {

@@ -7,7 +7,7 @@ import { keys } from '../../src/redis/keys.ts';
 import { closeClient } from '../../src/redis/pool.ts';
 import { withScripts } from '../../src/redis/scripts.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
-import { Producer } from '../../src/runtime/producer.ts';
+import { produceSequence } from '../helpers/produce.ts';
 import { Worker } from '../../src/runtime/worker.ts';
 import { clusterUnsupportedReason, startRedisCluster, type RedisCluster } from '../../src/testing/cluster.ts';
 import { handled } from './handlers/record.ts';
@@ -60,9 +60,7 @@ describe('Redis Cluster: 3 masters made with redis-cli --cluster create', { skip
     // A consumer that died with three items in flight: the recovery script (4 keys) moves them back.
     await client.rpush(keys.processing(key, 'ghost'), JSON.stringify({ id: 9001 }), JSON.stringify({ id: 9002 }), JSON.stringify({ id: 9003 }));
     await client.sadd(keys.consumers(key), 'ghost');
-    const producer = new Producer(loaded);
-    await producer.send({ count: N });
-    await producer.close();
+    await produceSequence(loaded, N);
 
     const worker = await Worker.start([loaded], { logger: quiet });
     const seen = handled(key);
@@ -82,9 +80,7 @@ describe('Redis Cluster: 3 masters made with redis-cli --cluster create', { skip
   it('stream: a consumer group on the cluster handles every entry and leaves nothing pending', async () => {
     const key = 'events';
     const loaded = await files.load('stream', yaml(cluster.urls, `  stream: {key: ${key}, consumer_group: workers, consumer: c1, start_id: "0", batch_size: 50, max_stream_length: 100000}`));
-    const producer = new Producer(loaded);
-    await producer.send({ count: N });
-    await producer.close();
+    await produceSequence(loaded, N);
     const worker = await Worker.start([loaded], { logger: quiet });
     const seen = handled(key);
     try {
@@ -116,9 +112,7 @@ describe('Redis Cluster: 3 masters made with redis-cli --cluster create', { skip
     // The same key on a stream, or on an at-most-once list, is used by single-key commands only.
     const key = '{orders}:events';
     const stream = await files.load('tagged-stream', yaml(cluster.urls, `  stream: {key: "${key}", consumer: c1, start_id: "0"}`));
-    const producer = new Producer(stream);
-    await producer.send({ count: 20 });
-    await producer.close();
+    await produceSequence(stream, 20);
     const worker = await Worker.start([stream], { logger: quiet });
     try {
       await waitFor('the tagged stream to be consumed', () => handled(key).size >= 20, { timeoutMs: 15_000 });

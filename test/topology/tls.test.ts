@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { planConnection } from '../../src/redis/connection.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
-import { Producer } from '../../src/runtime/producer.ts';
+import { produceSequence } from '../helpers/produce.ts';
 import { Worker } from '../../src/runtime/worker.ts';
 import { makeCertificates, startTlsRedis, tlsUnsupportedReason, type TestCertificates, type TlsRedisServer } from '../../src/testing/tls.ts';
 import { handled } from './handlers/record.ts';
@@ -56,9 +56,7 @@ describe('TLS: a self-signed CA made with openssl at test time', { skip, timeout
 
   async function runList(name: string, redis: string, key: string): Promise<void> {
     const loaded = await files.load(name, yaml(name, redis, key));
-    const producer = new Producer(loaded);
-    await producer.send({ count: 300 });
-    await producer.close();
+    await produceSequence(loaded, 300);
     const worker = await Worker.start([loaded], { logger: quiet });
     try {
       await waitFor(`the ${name} pipeline to handle every message`, () => handled(key).size >= 300, { timeoutMs: 15_000 });

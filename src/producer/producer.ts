@@ -1,0 +1,265 @@
+import path from 'node:path';
+import { Ajv } from 'ajv';
+import { loadPipelineFile, pipelineSchema, PipelineConfigError, type LoadedPipeline, type PipelineConfig } from '../config/index.ts';
+import { planConnection, type ConnectionPlan, type RedisClient } from '../redis/connection.ts';
+import { closeClient } from '../redis/pool.ts';
+import { registerRedisSecrets, scrubSecrets } from '../runtime/logger.ts';
+import { nativeEnvelope, type Headers } from '../wire/envelope.ts';
+import { bodyValidator, encodeBody, InvalidBodyError } from './body.ts';
+
+export { InvalidBodyError } from './body.ts';
+
+/** Where messages go: what the pipeline's source reads. */
+export type ProducerTarget = { list: string } | { stream: string; /** Approximate MAXLEN on every XADD (only with trim). */ maxLength?: number } | { channel: string };
+
+export interface ProducerOptions {
+  /** Check every body as the worker will (max_bytes, JSON, message.schema) before sending it. Default true. */
+  validate?: boolean;
+  /**
+   * Streams: XADD with MAXLEN ~ source.stream.max_stream_length. Default false: trimming at the producer
+   * can delete entries the consumer group has not read yet (the worker trims what it acknowledged).
+   */
+  trim?: boolean;
+  /** Channels: publish here instead of the source's first channel (required when it subscribes only to patterns). */
+  channel?: string;
+}
+
+export interface PipelineProducerOptions extends ProducerOptions {
+  /** Replaces the file's connection settings (as `pythia run --redis-url`). */
+  redisUrl?: string;
+  /** Variables for `${VAR}` in the file, instead of process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface InlineProducerOptions extends ProducerOptions {
+  /** A redis:// or rediss:// URL, or a pipeline `redis` section (TLS, ACL user, cluster, sentinel...). Default localhost:6379. */
+  redis?: string | Record<string, unknown>;
+  target: ProducerTarget;
+  /** message.format of the consuming pipeline. Default json. */
+  format?: PipelineConfig['message']['format'];
+  /** A JSON Schema file that bodies must match (message.schema). */
+  schema?: string;
+  /** message.max_bytes of the consuming pipeline. Default 1 MiB. */
+  maxBytes?: number;
+  /** Names the connection (CLIENT LIST) and, in errors, the producer. Default "producer". */
+  name?: string;
+}
+
+export interface SendOptions {
+  /** Travel beside the body (see docs/headers.md); the handler reads them as message.headers. */
+  headers?: Headers;
+  /** Streams only: the entry id (XADD key <id>); default `*`, Redis assigns one. */
+  id?: string;
+}
+
+export interface Outgoing<Body> extends SendOptions {
+  body: Body;
+}
+
+/** What Redis confirmed for one message. */
+export interface SendResult {
+  /** Streams: the entry id. */
+  id?: string;
+  /** Channels: how many subscribers received it (0: nobody was listening, and Redis keeps nothing). */
+  receivers?: number;
+}
+
+/** Redis refused a write, or could not be reached in time. `sent` messages were confirmed before it. */
+export class ProduceError extends Error {
+  override readonly name = 'ProduceError';
+  constructor(
+    message: string,
+    readonly sent: number,
+  ) {
+    super(message);
+  }
+}
+
+type Kind = 'list' | 'stream' | 'channel';
+interface Resolved {
+  kind: Kind;
+  key: string;
+  maxLength: number;
+  format: PipelineConfig['message']['format'];
+  maxBytes: number;
+  validate: ((bytes: Buffer) => void) | undefined;
+  connectTimeoutMs: number;
+}
+
+/** Messages per pipelined round trip in sendMany. */
+const CHUNK = 1000;
+
+/**
+ * Sends messages the way a pipeline's source reads them: LPUSH for a list (the worker takes from the
+ * right, so order is kept), XADD with a `body` field for a stream, PUBLISH for a channel; headers as
+ * docs/headers.md describes. Generic in the body type: `Producer<Order>` with the type `pythia types`
+ * generates checks bodies at compile time, and `validate` checks them at run time against message.schema.
+ */
+export class Producer<Body = unknown> {
+  private readonly client: RedisClient;
+  private lastError = '';
+  private closed = false;
+
+  private constructor(
+    private readonly plan: ConnectionPlan,
+    private readonly target: Resolved,
+  ) {
+    this.client = plan.create('producer');
+    this.client.on('error', (error: Error) => {
+      this.lastError = scrubSecrets(error.message);
+    });
+  }
+
+  /** A producer for the source of a pipeline file: its redis section, its source, its message section. */
+  static async fromPipeline<Body = unknown>(file: string, options: PipelineProducerOptions = {}): Promise<Producer<Body>> {
+    const result = await loadPipelineFile(file, { env: options.env, importModules: false });
+    if (!result.ok) throw new PipelineConfigError(result.issues);
+    return Producer.forPipeline<Body>(result.pipeline, options);
+  }
+
+  /** The same, from a pipeline already loaded (loadPipelineFile, or a running Worker's pipelines). */
+  static forPipeline<Body = unknown>(pipeline: LoadedPipeline, options: PipelineProducerOptions = {}): Producer<Body> {
+    const { config, dir } = pipeline;
+    const { list, stream, channel } = config.source;
+    let target: Pick<Resolved, 'kind' | 'key' | 'maxLength'>;
+    if (list) target = { kind: 'list', key: list.key, maxLength: 0 };
+    else if (stream) target = { kind: 'stream', key: stream.key, maxLength: options.trim ? stream.max_stream_length : 0 };
+    else {
+      const name = options.channel ?? channel?.channels[0];
+      if (name === undefined) throw new Error(`pipeline ${config.name} subscribes only to patterns: give the producer a channel to publish to`);
+      target = { kind: 'channel', key: name, maxLength: 0 };
+    }
+    registerRedisSecrets(config.redis, options.redisUrl);
+    const plan = planConnection(config.redis, dir, config.name, options.redisUrl);
+    const validate = options.validate === false ? undefined : bodyValidator(config.message, dir);
+    return new Producer<Body>(plan, { ...target, format: config.message.format, maxBytes: config.message.max_bytes, validate, connectTimeoutMs: config.redis.connection_timeout_ms });
+  }
+
+  /** A producer from inline options: a connection and a target, without a pipeline file. */
+  static connect<Body = unknown>(options: InlineProducerOptions): Producer<Body> {
+    const redis = redisSection(typeof options.redis === 'string' ? { url: options.redis } : (options.redis ?? {}));
+    const t = options.target;
+    const target: Pick<Resolved, 'kind' | 'key' | 'maxLength'> =
+      'list' in t ? { kind: 'list', key: t.list, maxLength: 0 } : 'stream' in t ? { kind: 'stream', key: t.stream, maxLength: options.trim ? (t.maxLength ?? 0) : 0 } : { kind: 'channel', key: t.channel, maxLength: 0 };
+    const message = { format: options.format ?? 'json', max_bytes: options.maxBytes ?? 1_048_576, schema: options.schema ? path.resolve(options.schema) : '' } as const;
+    registerRedisSecrets(redis);
+    const plan = planConnection(redis, process.cwd(), options.name ?? 'producer');
+    const validate = options.validate === false ? undefined : bodyValidator(message, process.cwd());
+    return new Producer<Body>(plan, { ...target, format: message.format, maxBytes: message.max_bytes, validate, connectTimeoutMs: redis.connection_timeout_ms });
+  }
+
+  /** Sends one message; resolves once Redis confirmed it. */
+  async send(body: Body, options: SendOptions = {}): Promise<SendResult> {
+    const [result] = await this.sendMany([{ ...options, body }]);
+    return result as SendResult;
+  }
+
+  /**
+   * Sends messages in order, pipelined (1000 per round trip): `sendMany(orders.map((body) => ({ body })))`.
+   * Every body is encoded and validated before the first is sent: an invalid one sends nothing. A refused
+   * write throws a ProduceError whose `sent` counts what Redis confirmed before it.
+   */
+  async sendMany(messages: readonly Outgoing<Body>[]): Promise<SendResult[]> {
+    if (this.closed) throw new Error('the producer is closed');
+    const prepared = messages.map((message, index) => this.prepare(message, index));
+    await this.connected();
+    const results: SendResult[] = [];
+    for (let start = 0; start < prepared.length; start += CHUNK) {
+      const chunk = prepared.slice(start, start + CHUNK);
+      results.push(...(await this.write(chunk, results.length)));
+    }
+    return results;
+  }
+
+  /** Closes the connection (waits for replies in flight). Idempotent. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await closeClient(this.client);
+  }
+
+  private prepare(item: Outgoing<Body>, index: number): { payload: Buffer | Buffer[]; id: string } {
+    const where = (text: string) => new InvalidBodyError(`message ${index + 1}: ${text}`);
+    let bytes: Buffer;
+    try {
+      bytes = encodeBody(item.body, this.target.format);
+      this.target.validate?.(bytes);
+    } catch (error) {
+      throw error instanceof InvalidBodyError ? where(error.message) : error;
+    }
+    if (item.id !== undefined && this.target.kind !== 'stream') throw where(`an id applies to stream sources only (this is a ${this.target.kind})`);
+    const headers = item.headers ?? {};
+    if (this.target.kind === 'stream') return { payload: nativeEnvelope.toFields(bytes, headers), id: item.id ?? '*' };
+    const payload = nativeEnvelope.wrap(bytes, headers);
+    if (this.target.validate && payload.length > this.target.maxBytes) throw where(`the body with its headers is ${payload.length} bytes, more than message.max_bytes ${this.target.maxBytes}`);
+    return { payload, id: '' };
+  }
+
+  /** Waits for the connection, at most connection_timeout_ms: an unreachable Redis is an error, not a hang. */
+  private async connected(): Promise<void> {
+    if (this.client.status === 'ready') return;
+    const ms = this.target.connectTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        new Promise<void>((resolve) => this.client.once('ready', () => resolve())),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new ProduceError(`cannot reach Redis at ${this.plan.describe} within ${ms} ms${this.lastError ? ` (${this.lastError})` : ''}`, 0)), ms);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async write(chunk: { payload: Buffer | Buffer[]; id: string }[], before: number): Promise<SendResult[]> {
+    const { kind, key, maxLength } = this.target;
+    const pipe = this.client.pipeline();
+    if (kind === 'list') {
+      // One LPUSH for the chunk: its values land in order (the first pushed is taken first).
+      pipe.lpush(key, ...chunk.map((c) => c.payload as Buffer));
+    } else if (kind === 'stream') {
+      const trim = maxLength > 0 ? ['MAXLEN', '~', String(maxLength)] : [];
+      for (const c of chunk) pipe.call('XADD', key, ...trim, c.id, ...(c.payload as Buffer[]));
+    } else {
+      for (const c of chunk) pipe.publish(key, c.payload as Buffer);
+    }
+    const replies = await this.confirmed(pipe.exec(), before);
+    const results: SendResult[] = [];
+    for (const [error, reply] of replies) {
+      if (error) throw new ProduceError(`Redis refused ${kind === 'list' ? `LPUSH ${key}` : kind === 'stream' ? `XADD ${key}` : `PUBLISH ${key}`}: ${scrubSecrets(error.message)}`, before + results.length);
+      if (kind === 'list') return chunk.map(() => ({}));
+      results.push(kind === 'stream' ? { id: String(reply) } : { receivers: Number(reply) });
+    }
+    return results;
+  }
+
+  /** The replies of a pipeline, or an error when they do not come within the connection timeout plus the socket timeout. */
+  private async confirmed(exec: Promise<[Error | null, unknown][] | null>, before: number): Promise<[Error | null, unknown][]> {
+    const ms = this.target.connectTimeoutMs * 2;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const replies = await Promise.race([
+        exec,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new ProduceError(`Redis at ${this.plan.describe} did not confirm within ${ms} ms${this.lastError ? ` (${this.lastError})` : ''}; the unconfirmed messages may or may not have been written`, before)), ms);
+        }),
+      ]);
+      return replies ?? [];
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+let redisDefaults: ((section: Record<string, unknown>) => boolean) | undefined;
+
+/** A `redis` section written inline, checked and completed with the schema's defaults, as in a file. */
+function redisSection(section: Record<string, unknown>): PipelineConfig['redis'] {
+  redisDefaults ??= new Ajv({ strict: false, useDefaults: true, allErrors: true }).compile((pipelineSchema().properties as Record<string, object>).redis as object);
+  const copy = structuredClone(section);
+  if (!redisDefaults(copy)) {
+    const errors = (redisDefaults as unknown as { errors: { instancePath: string; message?: string }[] }).errors;
+    throw new TypeError(`invalid redis options: ${errors.map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`).join('; ')}`);
+  }
+  return copy as PipelineConfig['redis'];
+}
