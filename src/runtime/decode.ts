@@ -5,7 +5,7 @@ import { linearRegExp } from '../config/linear-regexp.ts';
 import { FILE_LIMITS, maxBytesFor, readBoundedText } from '../config/read-file.ts';
 import type { DeadLetterReason } from '../outputs/dead-letter.ts';
 import type { Delivery } from '../sources/source.ts';
-import { nativeEnvelope, NO_HEADERS, type Envelope, type Headers } from '../wire/envelope.ts';
+import { nativeEnvelope, type Envelope, type Headers } from '../wire/envelope.ts';
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
