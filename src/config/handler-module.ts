@@ -8,17 +8,18 @@ type Importer = (specifier: string, parentURL: string) => Promise<unknown>;
 let typeScriptImporter: Promise<Importer> | undefined;
 
 /**
- * .ts/.mts/.cts handlers run with no build step, through tsx's loader. It is registered once, in its
- * own namespace, for both module systems: a .ts file is ESM or CommonJS as the nearest package.json
- * says, and in a project without "type": "module" the ESM-only hook made Node require() the file from
- * inside the import that was loading it ("Cannot require() ES Module ... in a cycle"). The namespace
- * keeps the loader away from everything else the embedding process imports.
+ * .ts/.mts/.cts handlers run with no build step, through tsx, which needs a hook for each module system:
+ * a .ts file is ESM or CommonJS as the nearest package.json says, and with the ESM hook alone a .ts
+ * file in a project without "type": "module" failed ("Cannot require() ES Module ... in a cycle").
+ * The ESM hook is registered in its own namespace, so it applies only to handler imports. The CommonJS
+ * hook is registered for the process: in a namespace it would load a second copy of every package a
+ * CommonJS handler requires (ioredis among them, which then fails with "Cannot redefine property").
+ * Registered once, the first time a TypeScript handler is imported.
  */
 async function importTypeScript(): Promise<Importer> {
   typeScriptImporter ??= Promise.all([import('tsx/esm/api'), import('tsx/cjs/api')]).then(([esm, cjs]) => {
-    const namespace = 'pythia-worker-handlers';
-    cjs.register({ namespace });
-    const api = esm.register({ namespace });
+    cjs.register();
+    const api = esm.register({ namespace: 'pythia-worker-handlers' });
     return (specifier, parentURL) => api.import(specifier, parentURL) as Promise<unknown>;
   });
   return typeScriptImporter;
