@@ -57,7 +57,10 @@ export async function demoCommand(options: { count: number }): Promise<number> {
     const started = performance.now();
     const producer = Producer.forPipeline(pipeline, { redisUrl: url });
     try {
-      await producer.sendMany(renderBodies(DEFAULT_BODY, 1, count).map((body) => ({ body })));
+      // In steps, so that a signal is handled while a large --count is being sent.
+      for (let first = 1; first <= count && !interrupted; first += 10_000) {
+        await producer.sendMany(renderBodies(DEFAULT_BODY, first, Math.min(10_000, count - first + 1)).map((body) => ({ body })));
+      }
     } finally {
       await producer.close();
     }
