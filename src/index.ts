@@ -8,4 +8,4 @@ export type { DeadLetterEntry, DeadLetterReason } from './outputs/dead-letter.ts
 export type { BreakerState } from './resilience/circuit-breaker.ts';
 export { createLogger, type LogLevel } from './runtime/logger.ts';
 export { InvalidBodyError, ProduceError, Producer, type InlineProducerOptions, type Outgoing, type PipelineProducerOptions, type ProducerOptions, type ProducerTarget, type SendOptions, type SendResult } from './producer/producer.ts';
-export type { Headers } from './wire/envelope.ts';
+export type { Headers } from './redis/envelope.ts';

@@ -1,7 +1,7 @@
 import type { DeadLetterEntry } from '../outputs/dead-letter.ts';
 import type { RedisClient } from '../redis/connection.ts';
 import { streamEntryCommand, writeTo } from '../redis/write.ts';
-import { nativeEnvelope } from '../wire/envelope.ts';
+import { nativeEnvelope } from '../redis/envelope.ts';
 import type { ReplayTarget } from './location.ts';
 
 /** An entry to send back: its decoded form and its original payload bytes. */

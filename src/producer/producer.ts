@@ -1,10 +1,12 @@
 import path from 'node:path';
 import { Ajv } from 'ajv';
 import { loadPipelineFile, pipelineSchema, PipelineConfigError, type LoadedPipeline, type PipelineConfig } from '../config/index.ts';
+import { sourceTarget, type Target } from '../config/targets.ts';
 import { planConnection, type ConnectionPlan, type RedisClient } from '../redis/connection.ts';
 import { closeClient } from '../redis/pool.ts';
-import { registerRedisSecrets, scrubSecrets } from '../runtime/logger.ts';
-import { nativeEnvelope, type Headers } from '../wire/envelope.ts';
+import { queueWrites, streamEntryCommand } from '../redis/write.ts';
+import { registerRedisSecrets, scrubSecrets } from '../redis/redact.ts';
+import { nativeEnvelope, type Headers } from '../redis/envelope.ts';
 import { bodyValidator, encodeBody, InvalidBodyError } from './body.ts';
 
 export { InvalidBodyError } from './body.ts';
@@ -75,11 +77,8 @@ export class ProduceError extends Error {
   }
 }
 
-type Kind = 'list' | 'stream' | 'channel';
 interface Resolved {
-  kind: Kind;
-  key: string;
-  maxLength: number;
+  target: Target;
   format: PipelineConfig['message']['format'];
   maxBytes: number;
   validate: ((bytes: Buffer) => void) | undefined;
@@ -102,7 +101,7 @@ export class Producer<Body = unknown> {
 
   private constructor(
     private readonly plan: ConnectionPlan,
-    private readonly target: Resolved,
+    private readonly settings: Resolved,
   ) {
     this.client = plan.create('producer');
     this.client.on('error', (error: Error) => {
@@ -120,32 +119,26 @@ export class Producer<Body = unknown> {
   /** The same, from a pipeline already loaded (loadPipelineFile, or a running Worker's pipelines). */
   static forPipeline<Body = unknown>(pipeline: LoadedPipeline, options: PipelineProducerOptions = {}): Producer<Body> {
     const { config, dir } = pipeline;
-    const { list, stream, channel } = config.source;
-    let target: Pick<Resolved, 'kind' | 'key' | 'maxLength'>;
-    if (list) target = { kind: 'list', key: list.key, maxLength: 0 };
-    else if (stream) target = { kind: 'stream', key: stream.key, maxLength: options.trim ? stream.max_stream_length : 0 };
-    else {
-      const name = options.channel ?? channel?.channels[0];
-      if (name === undefined) throw new Error(`pipeline ${config.name} subscribes only to patterns: give the producer a channel to publish to`);
-      target = { kind: 'channel', key: name, maxLength: 0 };
-    }
+    const written = options.channel !== undefined && config.source.channel ? { kind: 'channel' as const, key: options.channel } : sourceTarget(config);
+    if (written === undefined) throw new Error(`pipeline ${config.name} subscribes only to patterns: give the producer a channel to publish to`);
+    // Trimming is the worker's job unless asked for (see ProducerOptions.trim).
+    const target: Target = { ...written, maxLength: options.trim ? written.maxLength : 0 };
     registerRedisSecrets(config.redis, options.redisUrl);
     const plan = planConnection(config.redis, dir, config.name, options.redisUrl);
     const validate = options.validate === false ? undefined : bodyValidator(config.message, dir);
-    return new Producer<Body>(plan, { ...target, format: config.message.format, maxBytes: config.message.max_bytes, validate, connectTimeoutMs: config.redis.connection_timeout_ms });
+    return new Producer<Body>(plan, { target, format: config.message.format, maxBytes: config.message.max_bytes, validate, connectTimeoutMs: config.redis.connection_timeout_ms });
   }
 
   /** A producer from inline options: a connection and a target, without a pipeline file. */
   static connect<Body = unknown>(options: InlineProducerOptions): Producer<Body> {
     const redis = redisSection(typeof options.redis === 'string' ? { url: options.redis } : (options.redis ?? {}));
     const t = options.target;
-    const target: Pick<Resolved, 'kind' | 'key' | 'maxLength'> =
-      'list' in t ? { kind: 'list', key: t.list, maxLength: 0 } : 'stream' in t ? { kind: 'stream', key: t.stream, maxLength: options.trim ? (t.maxLength ?? 0) : 0 } : { kind: 'channel', key: t.channel, maxLength: 0 };
+    const target: Target = 'list' in t ? { kind: 'list', key: t.list } : 'stream' in t ? { kind: 'stream', key: t.stream, maxLength: options.trim ? (t.maxLength ?? 0) : 0 } : { kind: 'channel', key: t.channel };
     const message = { format: options.format ?? 'json', max_bytes: options.maxBytes ?? 1_048_576, schema: options.schema ? path.resolve(options.schema) : '' } as const;
     registerRedisSecrets(redis);
     const plan = planConnection(redis, process.cwd(), options.name ?? 'producer');
     const validate = options.validate === false ? undefined : bodyValidator(message, process.cwd());
-    return new Producer<Body>(plan, { ...target, format: message.format, maxBytes: message.max_bytes, validate, connectTimeoutMs: redis.connection_timeout_ms });
+    return new Producer<Body>(plan, { target, format: message.format, maxBytes: message.max_bytes, validate, connectTimeoutMs: redis.connection_timeout_ms });
   }
 
   /** Sends one message; resolves once Redis confirmed it. */
@@ -181,23 +174,24 @@ export class Producer<Body = unknown> {
     const where = (text: string) => new InvalidBodyError(`message ${index + 1}: ${text}`);
     let bytes: Buffer;
     try {
-      bytes = encodeBody(item.body, this.target.format);
-      this.target.validate?.(bytes);
+      bytes = encodeBody(item.body, this.settings.format);
+      this.settings.validate?.(bytes);
     } catch (error) {
       throw error instanceof InvalidBodyError ? where(error.message) : error;
     }
-    if (item.id !== undefined && this.target.kind !== 'stream') throw where(`an id applies to stream sources only (this is a ${this.target.kind})`);
+    const { kind } = this.settings.target;
+    if (item.id !== undefined && kind !== 'stream') throw where(`an id applies to stream sources only (this is a ${kind})`);
     const headers = item.headers ?? {};
-    if (this.target.kind === 'stream') return { payload: nativeEnvelope.toFields(bytes, headers), id: item.id ?? '*' };
+    if (kind === 'stream') return { payload: nativeEnvelope.toFields(bytes, headers), id: item.id ?? '*' };
     const payload = nativeEnvelope.wrap(bytes, headers);
-    if (this.target.validate && payload.length > this.target.maxBytes) throw where(`the body with its headers is ${payload.length} bytes, more than message.max_bytes ${this.target.maxBytes}`);
+    if (this.settings.validate && payload.length > this.settings.maxBytes) throw where(`the body with its headers is ${payload.length} bytes, more than message.max_bytes ${this.settings.maxBytes}`);
     return { payload, id: '' };
   }
 
   /** Waits for the connection, at most connection_timeout_ms: an unreachable Redis is an error, not a hang. */
   private async connected(): Promise<void> {
     if (this.client.status === 'ready') return;
-    const ms = this.target.connectTimeoutMs;
+    const ms = this.settings.connectTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
@@ -212,30 +206,25 @@ export class Producer<Body = unknown> {
   }
 
   private async write(chunk: { payload: Buffer | Buffer[]; id: string }[], before: number): Promise<SendResult[]> {
-    const { kind, key, maxLength } = this.target;
+    const { target } = this.settings;
     const pipe = this.client.pipeline();
-    if (kind === 'list') {
-      // One LPUSH for the chunk: its values land in order (the first pushed is taken first).
-      pipe.lpush(key, ...chunk.map((c) => c.payload as Buffer));
-    } else if (kind === 'stream') {
-      const trim = maxLength > 0 ? ['MAXLEN', '~', String(maxLength)] : [];
-      for (const c of chunk) pipe.call('XADD', key, ...trim, c.id, ...(c.payload as Buffer[]));
-    } else {
-      for (const c of chunk) pipe.publish(key, c.payload as Buffer);
-    }
+    if (target.kind === 'stream') for (const c of chunk) pipe.call(...streamEntryCommand(target, c.payload as Buffer[], c.id));
+    else queueWrites(pipe, target, chunk.map((c) => c.payload as Buffer));
     const replies = await this.confirmed(pipe.exec(), before);
     const results: SendResult[] = [];
+    const command = { list: 'LPUSH', stream: 'XADD', channel: 'PUBLISH' }[target.kind];
     for (const [error, reply] of replies) {
-      if (error) throw new ProduceError(`Redis refused ${kind === 'list' ? `LPUSH ${key}` : kind === 'stream' ? `XADD ${key}` : `PUBLISH ${key}`}: ${scrubSecrets(error.message)}`, before + results.length);
-      if (kind === 'list') return chunk.map(() => ({}));
-      results.push(kind === 'stream' ? { id: String(reply) } : { receivers: Number(reply) });
+      if (error) throw new ProduceError(`Redis refused ${command} ${target.key}: ${scrubSecrets(error.message)}`, before + results.length);
+      // A list chunk is one LPUSH carrying every message.
+      if (target.kind === 'list') return chunk.map(() => ({}));
+      results.push(target.kind === 'stream' ? { id: String(reply) } : { receivers: Number(reply) });
     }
     return results;
   }
 
   /** The replies of a pipeline, or an error when they do not come within the connection timeout plus the socket timeout. */
   private async confirmed(exec: Promise<[Error | null, unknown][] | null>, before: number): Promise<[Error | null, unknown][]> {
-    const ms = this.target.connectTimeoutMs * 2;
+    const ms = this.settings.connectTimeoutMs * 2;
     let timer: NodeJS.Timeout | undefined;
     try {
       const replies = await Promise.race([

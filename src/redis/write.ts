@@ -28,9 +28,9 @@ export function writeCommand(target: Target, payload: RedisArgument, fields?: Re
   }
 }
 
-/** Stream entries written as they are (`fields` holds every field, including `body`). */
-export function streamEntryCommand(target: Target, fields: readonly RedisArgument[]): [string, ...RedisArgument[]] {
-  return ['XADD', target.key, ...trimArguments(target), '*', ...fields];
+/** Stream entries written as they are (`fields` holds every field, including `body`); `id` `*` lets Redis choose. */
+export function streamEntryCommand(target: Target, fields: readonly RedisArgument[], id = '*'): [string, ...RedisArgument[]] {
+  return ['XADD', target.key, ...trimArguments(target), id, ...fields];
 }
 
 /** Sends one write; the reply is Redis's (the list length, the entry id, the number of subscribers reached). */

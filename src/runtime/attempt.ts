@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { HandlerContext } from '../handlers/types.ts';
 import type { Delivery } from '../sources/source.ts';
-import type { Headers } from '../wire/envelope.ts';
+import type { Headers } from '../redis/envelope.ts';
 import type { Timer } from './clock.ts';
 
 /** One message's life in this worker, across its attempts. */

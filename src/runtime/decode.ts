@@ -5,7 +5,7 @@ import { linearRegExp } from '../config/linear-regexp.ts';
 import { FILE_LIMITS, maxBytesFor, readBoundedText } from '../config/read-file.ts';
 import type { DeadLetterReason } from '../outputs/dead-letter.ts';
 import type { Delivery } from '../sources/source.ts';
-import { nativeEnvelope, type Envelope, type Headers } from '../wire/envelope.ts';
+import { nativeEnvelope, type Envelope, type Headers } from '../redis/envelope.ts';
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -16,7 +16,7 @@ export type Opened = { ok: true; raw: Buffer; headers: Headers } | { ok: false; 
 
 /**
  * The first decoding step: max_bytes on the payload as delivered, then the headers out of their envelope
- * (list, channel) or out of the entry's h:<name> fields (stream). See src/wire/envelope.ts.
+ * (list, channel) or out of the entry's h:<name> fields (stream). See src/redis/envelope.ts.
  */
 export function createOpener(maxBytes: number, envelope: Envelope = nativeEnvelope): (delivery: Delivery) => Opened {
   return (delivery) => {

@@ -10,7 +10,7 @@ import { retryDelay } from '../resilience/backoff.ts';
 import { CircuitBreaker } from '../resilience/circuit-breaker.ts';
 import type { Delivery, Source } from '../sources/source.ts';
 import { AttemptContext, type Work } from './attempt.ts';
-import { NO_HEADERS } from '../wire/envelope.ts';
+import { NO_HEADERS } from '../redis/envelope.ts';
 import { type Clock, SYSTEM_CLOCK, type Timer } from './clock.ts';
 import type { Decoded, Opened } from './decode.ts';
 import type { DispatcherOptions } from './dispatcher-options.ts';

@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import type { DeadLetterReason } from '../outputs/dead-letter.ts';
 import type { BreakerState } from '../resilience/circuit-breaker.ts';
-import type { Outcome, PipelineObserver } from './observer.ts';
+import type { Outcome, PipelineObserver } from '../metrics/pipeline-observer.ts';
 
 /** One message finished an attempt: processed, scheduled for a retry, or dead-lettered (with why). */
 export interface MessageEvent {

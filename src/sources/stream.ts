@@ -7,7 +7,7 @@ import { keys } from '../redis/keys.ts';
 import type { ConnectionPool } from '../redis/pool.ts';
 import { closeClient } from '../redis/pool.ts';
 import type { ScriptedClient } from '../redis/scripts.ts';
-import { HEADER_FIELD_PREFIX } from '../wire/envelope.ts';
+import { HEADER_FIELD_PREFIX } from '../redis/envelope.ts';
 import { AckBatcher } from './ack-batcher.ts';
 import { claimConsumerName, ConsumerNameInUseError } from './consumer-name.ts';
 import type { Delivery, Source } from './source.ts';

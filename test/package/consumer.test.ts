@@ -7,7 +7,8 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { exited, ROOT, waitFor } from '../helpers/pipelines.ts';
+import { exited, ROOT } from '../helpers/pipelines.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
 
 const TSC = path.join(ROOT, 'node_modules/typescript/bin/tsc');
@@ -197,7 +198,7 @@ describe('the packed package in fresh projects', { timeout: 900_000 }, () => {
       worker.stdout.on('data', (d: Buffer) => (output += d.toString()));
       worker.stderr.on('data', (d: Buffer) => (output += d.toString()));
       try {
-        assert.ok(await waitFor(async () => (await client.llen('orders:done')) === 3, 60_000), `three orders processed (${flavor}): ${output}`);
+        await waitFor(() => `three orders processed (${flavor}): ${output}`, async () => (await client.llen('orders:done')) === 3, { timeoutMs: 60_000 });
       } finally {
         worker.kill('SIGTERM');
       }
@@ -223,7 +224,7 @@ describe('the packed package in fresh projects', { timeout: 900_000 }, () => {
       let output = '';
       child.stdout.on('data', (d: Buffer) => (output += d.toString()));
       child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-      assert.ok(await waitFor(() => /pipeline orders:/.test(output), 60_000), output);
+      await waitFor(() => `the demo pipeline running: ${output}`, () => /pipeline orders:/.test(output), { timeoutMs: 60_000 });
       const signalPort = Number(/private redis-server on port (\d+)/.exec(output)?.[1]);
       assert.equal(await listening(signalPort), true);
       child.kill(signal);

@@ -6,9 +6,10 @@ import { InvalidBodyError, ProduceError, Producer } from '../../src/producer/pro
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
 import { freePort } from '../helpers/redis-server.ts';
-import { waitFor } from '../helpers/pipelines.ts';
+import { pipelineYaml } from '../helpers/pipelines.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
-import { listDeadLetters, pipelineYaml, pythia } from '../resilience/helpers.ts';
+import { listDeadLetters, pythia } from '../resilience/helpers.ts';
 
 const quiet = createLogger('silent');
 type Seen = { id: number; headers: Record<string, string>; raw: string };
@@ -16,7 +17,7 @@ type Seen = { id: number; headers: Record<string, string>; raw: string };
 describe('Producer', () => {
   const redis = usePrivateRedis({ exportUrl: true });
   const file = (name: string, source: string, extra = '') =>
-    redis.dir.write(name, pipelineYaml(name, `source: ${source}\nhandler: {module: "{{support}}/handlers/headers.mjs"}\noutput: {list: "${name}:out"}\n${extra}`));
+    redis.dir.write(name, pipelineYaml(name, { source, handler: '{module: "{{support}}/handlers/headers.mjs"}', output: `{list: "${name}:out"}` }, extra));
   const load = async (path: string): Promise<LoadedPipeline> => {
     const result = await loadPipelineFile(path);
     assert.ok(result.ok);
@@ -37,7 +38,7 @@ describe('Producer', () => {
     assert.equal(await redis.client.lindex('q:plist', -1), '{"id":1}', 'a body without headers is stored exactly as JSON');
     const worker = await Worker.start([await load(path)], { logger: quiet });
     try {
-      assert.ok(await waitFor(async () => (await redis.client.llen('plist:out')) === 4));
+      await waitFor('4 in plist:out', async () => (await redis.client.llen('plist:out')) === 4);
       const seen = await outputs('plist:out');
       assert.deepEqual(seen.map((s) => s.id), [1, 2, 3, 4]);
       assert.deepEqual(seen.map((s) => s.headers), [{}, { traceparent: '00-abc-01', tenant: 'acme' }, {}, { tenant: 'b' }]);
@@ -66,7 +67,7 @@ describe('Producer', () => {
     assert.deepEqual(fields, ['body', '{"id":0}', 'h:tenant', 'acme']);
     const worker = await Worker.start([await load(path)], { logger: quiet });
     try {
-      assert.ok(await waitFor(async () => (await redis.client.llen('pstream:out')) === 50));
+      await waitFor('50 in pstream:out', async () => (await redis.client.llen('pstream:out')) === 50);
       assert.deepEqual((await outputs('pstream:out'))[0]?.headers, { tenant: 'acme' });
     } finally {
       await worker.stop();
@@ -79,7 +80,7 @@ describe('Producer', () => {
     const producer = await Producer.fromPipeline(path);
     try {
       assert.deepEqual(await producer.send({ id: 1 }, { headers: { h: 'v' } }), { receivers: 1 });
-      assert.ok(await waitFor(async () => (await redis.client.llen('pchan:out')) === 1));
+      await waitFor('1 in pchan:out', async () => (await redis.client.llen('pchan:out')) === 1);
       assert.deepEqual((await outputs('pchan:out'))[0]?.headers, { h: 'v' });
     } finally {
       await producer.close();
@@ -88,18 +89,18 @@ describe('Producer', () => {
   });
 
   it('a dead letter keeps the headers and `pythia dlq replay` sends them again', async () => {
-    const path = file('pdead', '{list: {key: "q:pdead"}}', 'resilience: {max_retries: 0}');
+    const path = redis.dir.write('pdead', pipelineYaml('pdead', { source: '{list: {key: "q:pdead"}}', handler: '{module: "{{support}}/handlers/headers.mjs"}', output: '{list: "pdead:out"}', resilience: '{max_retries: 0}' }));
     const worker = await Worker.start([await load(path)], { logger: quiet });
     const producer = await Producer.fromPipeline(path);
     try {
       await producer.send({ id: 7, fail: 'once' }, { headers: { tenant: 'acme' } });
-      assert.ok(await waitFor(async () => (await redis.client.llen('q:pdead:dead')) === 1));
+      await waitFor('1 in q:pdead:dead', async () => (await redis.client.llen('q:pdead:dead')) === 1);
       const [entry] = await listDeadLetters(redis.client, 'q:pdead:dead');
       assert.deepEqual(entry?.headers, { tenant: 'acme' });
       assert.equal(entry?.payload, '{"id":7,"fail":"once"}', 'the payload is the body, without the envelope');
       const replay = await pythia(['dlq', 'replay', path, '--all']);
       assert.equal(replay.code, 0, replay.stderr);
-      assert.ok(await waitFor(async () => (await redis.client.llen('pdead:out')) === 1));
+      await waitFor('1 in pdead:out', async () => (await redis.client.llen('pdead:out')) === 1);
       assert.deepEqual((await outputs('pdead:out'))[0]?.headers, { tenant: 'acme' });
     } finally {
       await producer.close();
@@ -110,7 +111,7 @@ describe('Producer', () => {
   it('refuses a body the pipeline would dead-letter (message.schema), sending nothing; validate: false sends it', async () => {
     const schema = redis.dir.write('order.schema', '').replace(/\.yml$/, '.json');
     (await import('node:fs')).writeFileSync(schema, JSON.stringify({ type: 'object', required: ['amount'], properties: { amount: { type: 'number' } } }));
-    const path = file('pvalid', '{list: {key: "q:pvalid"}}', `message: {format: json, schema: "${schema}"}`);
+    const path = redis.dir.write('pvalid', pipelineYaml('pvalid', { source: '{list: {key: "q:pvalid"}}', message: `{format: json, schema: "${schema}"}`, handler: '{module: "{{support}}/handlers/headers.mjs"}' }));
     const producer = await Producer.fromPipeline(path);
     try {
       await assert.rejects(producer.sendMany([{ body: { amount: 1 } }, { body: { amount: 'x' } }]), (error: Error) => error instanceof InvalidBodyError && /message 2: body does not match message.schema: \/amount must be number/.test(error.message));

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createLogger, startWorker, type MessageEvent } from '../../src/index.ts';
-import { waitFor } from '../helpers/pipelines.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 
 describe('embedding a Worker', () => {
@@ -37,7 +37,7 @@ metrics: {enabled: false}
     assert.deepEqual(seen, ['ready']);
     assert.equal(worker.ready, true);
     await redis.client.lpush('q:embedded', JSON.stringify({ id: 1 }), JSON.stringify({ id: 2, fail: 'once' }), '{not json', JSON.stringify({ id: 3, fail: 'always' }), JSON.stringify({ id: 4, fail: 'always' }));
-    assert.ok(await waitFor(() => messages.filter((m) => m.outcome !== 'retried').length >= 5), JSON.stringify(messages));
+    await waitFor(() => `five final outcomes in ${JSON.stringify(messages)}`, () => messages.filter((m) => m.outcome !== 'retried').length >= 5);
     const count = (outcome: string, reason?: string) => messages.filter((m) => m.outcome === outcome && m.reason === reason).length;
     assert.equal(count('ok'), 2, 'ids 1 and 2');
     assert.equal(count('dead_lettered', 'invalid_json'), 1);

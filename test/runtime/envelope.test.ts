@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { nativeEnvelope as envelope } from '../../src/wire/envelope.ts';
+import { nativeEnvelope as envelope } from '../../src/redis/envelope.ts';
 
 const unwrap = (payload: Buffer) => {
   const result = envelope.unwrap(payload);
