@@ -88,6 +88,21 @@ describe('Producer', () => {
     }
   });
 
+  it('a command handler receives the headers in its request', async () => {
+    const handler = `{command: ["${process.execPath}", "{{support}}/handlers/headers-command.mjs"]}`;
+    const path = redis.dir.write('pcmd', pipelineYaml('pcmd', { source: '{list: {key: "q:pcmd"}}', handler, output: '{list: "pcmd:out"}' }));
+    const worker = await Worker.start([await load(path)], { logger: quiet });
+    const producer = await Producer.fromPipeline(path);
+    try {
+      await producer.send({ id: 5 }, { headers: { traceparent: 't-5' } });
+      await waitFor('1 in pcmd:out', async () => (await redis.client.llen('pcmd:out')) === 1);
+      assert.deepEqual(JSON.parse((await redis.client.lindex('pcmd:out', 0)) as string), { id: 5, headers: { traceparent: 't-5' } });
+    } finally {
+      await producer.close();
+      await worker.stop();
+    }
+  });
+
   it('a dead letter keeps the headers and `pythia dlq replay` sends them again', async () => {
     const path = redis.dir.write('pdead', pipelineYaml('pdead', { source: '{list: {key: "q:pdead"}}', handler: '{module: "{{support}}/handlers/headers.mjs"}', output: '{list: "pdead:out"}', resilience: '{max_retries: 0}' }));
     const worker = await Worker.start([await load(path)], { logger: quiet });
