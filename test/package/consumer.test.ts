@@ -182,7 +182,10 @@ describe('the packed package in fresh projects', { timeout: 900_000 }, () => {
   });
 
   it('a PipelineHarness test passes (require in CommonJS, import in ESM)', () => {
-    for (const { dir, flavor } of projects) ok(run(dir, process.execPath, ['--test', flavor === 'module' ? 'harness.test.js' : 'harness.test.cjs']), `harness test (${flavor})`);
+    for (const { dir, flavor } of projects) {
+      const output = ok(run(dir, process.execPath, ['--test', '--test-reporter=tap', flavor === 'module' ? 'harness.test.js' : 'harness.test.cjs']), `harness test (${flavor})`);
+      assert.match(output, /^# pass 1$/m, output);
+    }
   });
 
   it('the Producer sends (validated against message.schema, headers included) and npx pythia run processes', async () => {
