@@ -15,9 +15,11 @@ const TSC = path.join(ROOT, 'node_modules/typescript/bin/tsc');
 const version = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 const work = mkdtempSync(path.join(tmpdir(), 'pythia-consumer-'));
 let tarball = '';
+// Without NODE_TEST_CONTEXT: a `node --test` started here must report to its own stdout, not to this runner.
+const { NODE_TEST_CONTEXT: _context, ...baseEnv } = process.env;
 
 function run(cwd: string, command: string, args: string[], env: Record<string, string> = {}, timeoutMs = 180_000): SpawnSyncReturns<string> {
-  return spawnSync(command, args, { cwd, env: { ...process.env, ...env, npm_config_update_notifier: 'false' }, encoding: 'utf8', timeout: timeoutMs });
+  return spawnSync(command, args, { cwd, env: { ...baseEnv, ...env, npm_config_update_notifier: 'false' }, encoding: 'utf8', timeout: timeoutMs });
 }
 
 function ok(result: SpawnSyncReturns<string>, what: string): string {
@@ -98,7 +100,7 @@ interface Project {
 /** npm in a project directory, asynchronously (the two projects install at the same time). */
 function npm(cwd: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile('npm', args, { cwd, env: { ...process.env, npm_config_update_notifier: 'false' }, timeout: 300_000 }, (error, stdout, stderr) => {
+    execFile('npm', args, { cwd, env: { ...baseEnv, npm_config_update_notifier: 'false' }, timeout: 300_000 }, (error, stdout, stderr) => {
       if (error) reject(new Error(`npm ${args.join(' ')} failed in ${cwd}: ${error.message}\n${stdout}\n${stderr}`));
       else resolve();
     });
