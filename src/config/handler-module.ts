@@ -79,7 +79,6 @@ export async function loadHandlerFunction(absolutePath: string, exportName: stri
   try {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new HandlerModuleError(`handler module did not finish loading within ${timeoutMs} ms (its top level never settles?); PYTHIA_HANDLER_LOAD_TIMEOUT_MS sets the limit`)), timeoutMs);
-      timer.unref();
     });
     mod = await Promise.race([importModule(absolutePath), timeout]);
   } catch (error) {
