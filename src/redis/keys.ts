@@ -9,6 +9,8 @@ export const keys = {
   consumers: (key: string) => `{${key}}:consumers`,
   /** List at-least-once: recoveries per payload digest (see LIST_RECOVER in scripts.ts). */
   deliveries: (key: string) => `{${key}}:deliveries`,
+  /** List at-most-once: items larger than message.max_bytes, set aside until dead-lettered (see LIST_POP in scripts.ts). */
+  oversized: (key: string) => `{${key}}:oversized`,
   /** Stream: one heartbeat per live consumer of a group. */
   streamHeartbeat: (key: string, group: string, consumer: string) => `{${key}}:heartbeat:${group}:${consumer}`,
 };

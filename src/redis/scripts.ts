@@ -48,6 +48,72 @@ if counted then out[n + 1] = counts end
 return out`,
 };
 
+export const LIST_POP = {
+  // KEYS[1] queue, KEYS[2] oversized items of at-most-once consumers (a list) | ARGV[1] max items,
+  // ARGV[2] message.max_bytes, ARGV[3] byte budget of this fetch
+  // At-most-once RPOP that checks sizes inside Redis: items beyond the byte budget go back to the
+  // queue (at least one item is taken), and an item larger than max_bytes is moved to KEYS[2] and
+  // returned as {size, SHA-1}: the worker loads it from there (LIST_OVERSIZED) only to dead-letter it.
+  numberOfKeys: 2,
+  lua: `
+local items = redis.call('RPOP', KEYS[1], ARGV[1])
+if not items then return {} end
+local maxBytes = tonumber(ARGV[2])
+local budget = tonumber(ARGV[3])
+local used = 0
+for i = 1, #items do
+  local item = items[i]
+  local size = #item
+  if size > maxBytes then
+    redis.call('LPUSH', KEYS[2], item)
+    items[i] = {size, redis.sha1hex(item)}
+    size = maxBytes + 1
+  end
+  used = used + size
+  if used > budget and i > 1 then
+    for j = #items, i, -1 do
+      local back = items[j]
+      if type(back) == 'table' then back = redis.call('LPOP', KEYS[2]) end
+      redis.call('RPUSH', KEYS[1], back)
+      items[j] = nil
+    end
+    break
+  end
+end
+return items`,
+};
+
+export const STREAM_READ = {
+  // KEYS[1] stream | ARGV[1] group, ARGV[2] consumer, ARGV[3] max entries, ARGV[4] message.max_bytes,
+  // ARGV[5] byte budget of this fetch
+  // XREADGROUP (never BLOCK: not allowed in a script) that checks sizes inside Redis. Each entry comes
+  // back whole, or as {id, size} with no fields: when its body (the whole entry without a body field)
+  // is larger than max_bytes, or when it falls beyond the byte budget (at least one entry is sent
+  // whole). Either way it is pending for this consumer: the worker reads it later with XRANGE id id.
+  numberOfKeys: 1,
+  lua: `
+local reply = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
+if not reply then return {} end
+local entries = reply[1][2]
+local maxBytes = tonumber(ARGV[4])
+local budget = tonumber(ARGV[5])
+local used = 0
+for i = 1, #entries do
+  local fields = entries[i][2]
+  local total = 0
+  local body
+  for j = 1, #fields, 2 do
+    total = total + #fields[j] + #fields[j + 1]
+    if body == nil and fields[j] == 'body' then body = #fields[j + 1] end
+  end
+  used = used + total
+  if (body or total) > maxBytes or (used > budget and i > 1) then
+    entries[i] = {entries[i][1], total}
+  end
+end
+return entries`,
+};
+
 export const LIST_OVERSIZED = {
   // KEYS[1] processing list | ARGV[1] message.max_bytes, ARGV[2] the item's SHA-1
   // The oversized item with this digest if it is still in the processing list (nil if not): the
@@ -158,6 +224,10 @@ export interface PythiaCommands {
   /** Items, then (only when some item was ever recovered) an array of their recovery counts. */
   pythiaListFetchBuffer(queue: string, processing: string, deliveries: string, max: number, maxBytes: number, budget: number): Promise<(FetchedItem | number[])[]>;
   pythiaListOversizedBuffer(processing: string, maxBytes: number, sha1: Buffer): Promise<Buffer | null>;
+  /** At-most-once pop: items, or {size, SHA-1} for an item moved to the oversized list. */
+  pythiaListPopBuffer(queue: string, oversized: string, max: number, maxBytes: number, budget: number): Promise<FetchedItem[]>;
+  /** Entries [id, fields], or [id, total size] for entries left pending and not sent (see STREAM_READ). */
+  pythiaStreamReadBuffer(stream: string, group: string, consumer: string, max: number, maxBytes: number, budget: number): Promise<[Buffer, Buffer[] | number][]>;
   pythiaListAck(processing: string, deliveries: string, payloads: Buffer, lengths: string): Promise<number>;
   pythiaListRecover(queue: string, processing: string, heartbeat: string, consumers: string, deliveries: string, consumer: string, force: '0' | '1', count: '0' | '1', keepMs: number): Promise<number>;
 }
@@ -167,6 +237,8 @@ export type ScriptedClient = RedisClient & PythiaCommands;
 export function withScripts(client: RedisClient): ScriptedClient {
   client.defineCommand('pythiaListFetch', LIST_FETCH);
   client.defineCommand('pythiaListOversized', LIST_OVERSIZED);
+  client.defineCommand('pythiaListPop', LIST_POP);
+  client.defineCommand('pythiaStreamRead', STREAM_READ);
   client.defineCommand('pythiaListAck', LIST_ACK);
   client.defineCommand('pythiaListRecover', LIST_RECOVER);
   client.defineCommand('pythiaListReconcile', LIST_RECONCILE);

@@ -379,6 +379,9 @@ export class Dispatcher {
         // Gone from the processing list (requeued by a recovery): nothing to dead-letter or acknowledge.
         if (raw === undefined) return;
         input.raw = raw;
+        // A stream entry's fields arrive with its bytes.
+        input.fields = delivery.fields;
+        input.fieldPairs = delivery.fieldPairs;
       }
       await retryForever(() => deadLetter.send(input), keepTrying, wait);
       source.ack(delivery);
@@ -398,6 +401,7 @@ export class Dispatcher {
       .catch(() => void this.unfinished.add(delivery))
       .finally(() => {
         input.raw = delivery.raw;
+        input.fieldPairs = delivery.fieldPairs = undefined;
         this.releaseSlot(work);
       });
   }

@@ -68,7 +68,7 @@ export class RunningPipeline {
     this.reader = plan.create(channel ? 'subscriber' : 'reader', { blocking: true, blockMs, subscriber: Boolean(channel) });
     this.reader.on('error', onError);
     if (list) this.source = new ListSource(list, withScripts(this.reader), this.pool, this.logger, config.message.max_bytes);
-    else if (stream) this.source = new StreamSource(stream, withScripts(this.reader), this.pool, this.logger);
+    else if (stream) this.source = new StreamSource(stream, withScripts(this.reader), this.pool, this.logger, config.message.max_bytes);
     else this.source = new ChannelSource(channel as NonNullable<typeof channel>, this.reader, this.logger);
     this.deadLetter = new DeadLetterWriter(config.name, deadLetterTarget(config), this.pool);
   }

@@ -27,7 +27,9 @@ const FETCH_BUDGET_FLOOR = 8 * 1024 * 1024;
  * any live worker moves a dead consumer's processing list back to the queue and counts a delivery
  * for each item, so an item that keeps killing workers ends as a `max_deliveries` dead letter.
  * Items larger than message.max_bytes stay in Redis until their dead letter is written.
- * at-most-once: batched RPOP, BLMPOP when empty; a crash loses what was in flight.
+ * at-most-once: a script pops a batch (RPOP) and sets oversized items aside in {key}:oversized until
+ * their dead letter is written; BLMPOP of one item when empty; a crash loses what was in flight
+ * (except oversized items: they stay in {key}:oversized).
  */
 export class ListSource implements Source {
   readonly kind = 'list' as const;
@@ -38,6 +40,8 @@ export class ListSource implements Source {
   private readonly heartbeat: string;
   private readonly consumers: string;
   private readonly deliveries: string;
+  /** At-most-once: where a pop sets aside items larger than max_bytes until their dead letter is written. */
+  private readonly oversizedList: string;
   /** This process's mark in the heartbeat key: another value there is another process. */
   private readonly instance = randomBytes(8).toString('hex');
   private readonly maxBytes: number;
@@ -46,6 +50,8 @@ export class ListSource implements Source {
   private readonly loaded = new WeakMap<Delivery, Buffer>();
   private readonly origin: MessageOrigin;
   private readonly acks: AckBatcher<Buffer>;
+  /** At-most-once: removes dead-lettered oversized items from the oversized list. */
+  private readonly oversizedAcks: AckBatcher<Buffer>;
   private readonly blockSeconds: number;
   private stopped = false;
   private sequence = 0;
@@ -74,6 +80,7 @@ export class ListSource implements Source {
     this.heartbeat = keys.heartbeat(this.key, this.consumer);
     this.consumers = keys.consumers(this.key);
     this.deliveries = keys.deliveries(this.key);
+    this.oversizedList = keys.oversized(this.key);
     this.origin = { kind: 'list', key: this.key };
     this.blockSeconds = config.block_timeout_ms / 1000;
     let connections = 0;
@@ -83,6 +90,10 @@ export class ListSource implements Source {
     this.acks = new AckBatcher(
       (payloads) => this.pool.next().pythiaListAck(this.processing, this.deliveries, payloads.length === 1 ? (payloads[0] as Buffer) : Buffer.concat(payloads), payloads.map((p) => p.length).join(',')),
       (error, count) => this.logger.warn({ err: error, count }, 'acknowledging list items failed; retrying'),
+    );
+    this.oversizedAcks = new AckBatcher(
+      (payloads) => this.pool.next().pythiaListAck(this.oversizedList, this.deliveries, Buffer.concat(payloads), payloads.map((p) => p.length).join(',')),
+      (error, count) => this.logger.warn({ err: error, count }, 'removing dead-lettered oversized items failed; retrying'),
     );
   }
 
@@ -151,11 +162,12 @@ export class ListSource implements Source {
         if (!one) return [];
         return this.wrap([one], this.countsExist ? [await this.recoveries(one)] : undefined);
       }
-      const items = (await this.reader.rpopBuffer(this.key, max)) as Buffer[] | null;
-      if (items && items.length > 0) return this.wrap(items);
+      const items = await this.reader.pythiaListPopBuffer(this.key, this.oversizedList, max, this.maxBytes, this.fetchBudget);
+      if (items.length > 0) return this.wrap(items);
       if (this.stopped) return [];
-      // The Buffer variant: call() would decode the bytes as UTF-8 and re-encode them.
-      const popped = await this.reader.blmpopBuffer(this.blockSeconds, 1, [this.key], 'RIGHT', 'COUNT', max);
+      // Blocking, one item (its size is unknown until it arrives). The Buffer variant: call() would
+      // decode the bytes as UTF-8 and re-encode them.
+      const popped = await this.reader.blmpopBuffer(this.blockSeconds, 1, [this.key], 'RIGHT', 'COUNT', 1);
       return popped ? this.wrap(popped[1]) : [];
     } catch (error) {
       if (this.stopped) return [];
@@ -196,21 +208,26 @@ export class ListSource implements Source {
 
   /** The bytes of an oversized item still in our processing list (the dispatcher loads one at a time). */
   private async loadOversized(delivery: Delivery, sha1: Buffer): Promise<Buffer | undefined> {
-    const payload = await this.pool.primary.pythiaListOversizedBuffer(this.processing, this.maxBytes, sha1);
+    const where = this.atLeastOnce ? this.processing : this.oversizedList;
+    const payload = await this.pool.primary.pythiaListOversizedBuffer(where, this.maxBytes, sha1);
     if (!payload) return undefined;
     this.loaded.set(delivery, payload);
     return payload;
   }
 
   ack(delivery: Delivery): void {
-    if (!this.atLeastOnce) return;
+    if (!this.atLeastOnce) {
+      const payload = delivery.oversized && this.loaded.get(delivery);
+      if (payload) this.oversizedAcks.add(payload);
+      return;
+    }
     this.outstanding.delete(delivery);
     const payload = delivery.oversized ? this.loaded.get(delivery) : (delivery.token as Buffer);
     if (payload) this.acks.add(payload);
   }
 
-  flush(): Promise<void> {
-    return this.acks.flush();
+  async flush(): Promise<void> {
+    await Promise.all([this.acks.flush(), this.oversizedAcks.flush()]);
   }
 
   interrupt(): void {

@@ -16,6 +16,9 @@ import { oldestNeededId, record } from './stream-trim.ts';
 type StreamConfig = NonNullable<PipelineConfig['source']['stream']>;
 type RawEntry = [Buffer, Buffer[]];
 
+/** Payload bytes one fetch may bring in beyond its first entry (see STREAM_READ in redis/scripts.ts). */
+const FETCH_BUDGET_FLOOR = 8 * 1024 * 1024;
+
 /**
  * A stream read through a consumer group. On start it re-reads this consumer's own pending entries;
  * then XREADGROUP ... >. Every claim_interval_ms it claims entries idle longer than claim_idle_ms
@@ -41,13 +44,20 @@ export class StreamSource implements Source {
   private lastTrim = 0;
   /** Entry ids handed out and not yet acknowledged. */
   private readonly outstanding = new Set<string>();
+  /** Entries read (pending for us) but not sent, beyond a fetch's byte budget: id and total size. */
+  private deferred: [id: string, size: number][] = [];
+  private readonly maxBytes: number;
+  private readonly fetchBudget: number;
 
   constructor(
     private readonly config: StreamConfig,
     private readonly reader: ScriptedClient,
     private readonly pool: ConnectionPool,
     private readonly logger: Logger,
+    maxBytes = Number.MAX_SAFE_INTEGER,
   ) {
+    this.maxBytes = maxBytes;
+    this.fetchBudget = Math.max(FETCH_BUDGET_FLOOR, maxBytes);
     this.key = config.key;
     this.name = config.key;
     this.group = config.consumer_group;
@@ -253,11 +263,25 @@ export class StreamSource implements Source {
     if (this.stopped) return [];
     if (this.ready.length > 0) return this.ready.splice(0, max);
     try {
-      const reply = (await this.reader.xreadgroupBuffer('GROUP', this.group, this.consumer, 'COUNT', max, 'BLOCK', this.config.block_timeout_ms, 'STREAMS', this.key, '>')) as [Buffer, RawEntry[]][] | null;
-      if (!reply || reply.length === 0) return [];
-      const entries = (reply[0] as [Buffer, RawEntry[]])[1];
+      if (this.deferred.length > 0) return await this.readDeferred(max);
+      const entries = await this.reader.pythiaStreamReadBuffer(this.key, this.group, this.consumer, max, this.maxBytes, this.fetchBudget);
       const now = Date.now();
-      return entries.map((entry) => this.toDelivery(entry, 1, now));
+      if (entries.length > 0) {
+        const out: Delivery[] = [];
+        for (const entry of entries) {
+          const detail = entry[1];
+          if (Array.isArray(detail)) out.push(this.toDelivery(entry as RawEntry, 1, now));
+          else if (this.isOversized(detail)) out.push(this.oversized(entry[0].toString(), detail, 1, now));
+          else this.deferred.push([entry[0].toString(), detail]);
+        }
+        for (const [id] of this.deferred) this.outstanding.add(id);
+        return out;
+      }
+      if (this.stopped) return [];
+      // Blocking, one entry: its size is unknown until it arrives (a script cannot block).
+      const reply = (await this.reader.xreadgroupBuffer('GROUP', this.group, this.consumer, 'COUNT', 1, 'BLOCK', this.config.block_timeout_ms, 'STREAMS', this.key, '>')) as [Buffer, RawEntry[]][] | null;
+      if (!reply || reply.length === 0) return [];
+      return (reply[0] as [Buffer, RawEntry[]])[1].map((entry) => this.toDelivery(entry, 1, now));
     } catch (error) {
       if (this.stopped) return [];
       const message = String((error as Error).message);
@@ -272,6 +296,64 @@ export class StreamSource implements Source {
       }
       return [];
     }
+  }
+
+  /**
+   * The STREAM_READ script sends {id, size} for an entry whose body is larger than max_bytes, or, when
+   * the entry has no body field, whose fields and values together are.
+   */
+  private isOversized(size: number): boolean {
+    return size > this.maxBytes;
+  }
+
+  /** An entry left pending in Redis: loaded once (XRANGE id id), only for its dead letter. */
+  private oversized(id: string, size: number, deliveryCount: number, receivedAt: number): Delivery {
+    this.outstanding.add(id);
+    const delivery: Delivery = { id, raw: EMPTY, fields: {}, origin: this.origin, deliveryCount, receivedAt, token: id };
+    delivery.oversized = {
+      size,
+      load: async () => {
+        const found = (await this.pool.primary.xrangeBuffer(this.key, id, id)) as RawEntry[];
+        const entry = found[0];
+        if (!entry) return undefined;
+        const loaded = this.toDelivery(entry, deliveryCount, receivedAt);
+        delivery.fields = loaded.fields;
+        delivery.fieldPairs = loaded.fieldPairs;
+        return loaded.raw;
+      },
+    };
+    return delivery;
+  }
+
+  /** Entries beyond an earlier fetch's byte budget, already pending for us: read by id, within the budget. */
+  private async readDeferred(max: number): Promise<Delivery[]> {
+    let used = 0;
+    let n = 0;
+    while (n < this.deferred.length && n < max) {
+      used += (this.deferred[n] as [string, number])[1];
+      if (used > this.fetchBudget && n > 0) break;
+      n++;
+    }
+    const batch = this.deferred.splice(0, n);
+    const pipeline = this.pool.primary.pipeline();
+    for (const [id] of batch) pipeline.xrangeBuffer(this.key, id, id);
+    const replies = (await pipeline.exec()) ?? [];
+    const now = Date.now();
+    const out: Delivery[] = [];
+    const gone: string[] = [];
+    batch.forEach(([id], i) => {
+      const [error, found] = replies[i] ?? [new Error('no reply')];
+      const entry = (found as RawEntry[] | undefined)?.[0];
+      if (error) this.deferred.push([id, (batch[i] as [string, number])[1]]);
+      else if (entry) out.push(this.toDelivery(entry, 1, now));
+      else gone.push(id);
+    });
+    // Trimmed meanwhile: it can never be processed, drop it from the group.
+    if (gone.length > 0) {
+      for (const id of gone) this.outstanding.delete(id);
+      await this.pool.primary.xack(this.key, this.group, ...gone);
+    }
+    return out;
   }
 
   ack(delivery: Delivery): void {
@@ -313,6 +395,7 @@ export class StreamSource implements Source {
     // Unfinished entries stay pending in the group: this consumer re-reads them on its next start,
     // and others claim them once our heartbeat is gone. With nothing pending we leave the group.
     this.ready = [];
+    this.deferred = [];
     try {
       const redis = this.pool.primary;
       if ((await redis.get(this.heartbeat)) === this.instance) await redis.del(this.heartbeat);
@@ -335,3 +418,5 @@ function fieldsAsBody(fields: Record<string, string>): Buffer {
   for (const name in fields) if (!name.startsWith(HEADER_FIELD_PREFIX)) own[name] = fields[name] as string;
   return Buffer.from(JSON.stringify(own));
 }
+
+const EMPTY = Buffer.alloc(0);
