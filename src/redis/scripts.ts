@@ -89,7 +89,8 @@ export const STREAM_READ = {
   // XREADGROUP (never BLOCK: not allowed in a script) that checks sizes inside Redis. Each entry comes
   // back whole, or as {id, size} with no fields: when its body (the whole entry without a body field)
   // is larger than max_bytes, or when it falls beyond the byte budget (at least one entry is sent
-  // whole). Either way it is pending for this consumer: the worker reads it later with XRANGE id id.
+  // whole), then {id, size, 1} or {id, size, 0}. Either way it is pending for this consumer: the
+  // worker reads it later with XRANGE id id (an oversized one only for its dead letter).
   numberOfKeys: 1,
   lua: `
 local reply = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
@@ -107,8 +108,10 @@ for i = 1, #entries do
     if body == nil and fields[j] == 'body' then body = #fields[j + 1] end
   end
   used = used + total
-  if (body or total) > maxBytes or (used > budget and i > 1) then
-    entries[i] = {entries[i][1], total}
+  if (body or total) > maxBytes then
+    entries[i] = {entries[i][1], total, 1}
+  elseif used > budget and i > 1 then
+    entries[i] = {entries[i][1], total, 0}
   end
 end
 return entries`,
@@ -227,7 +230,7 @@ export interface PythiaCommands {
   /** At-most-once pop: items, or {size, SHA-1} for an item moved to the oversized list. */
   pythiaListPopBuffer(queue: string, oversized: string, max: number, maxBytes: number, budget: number): Promise<FetchedItem[]>;
   /** Entries [id, fields], or [id, total size] for entries left pending and not sent (see STREAM_READ). */
-  pythiaStreamReadBuffer(stream: string, group: string, consumer: string, max: number, maxBytes: number, budget: number): Promise<[Buffer, Buffer[] | number][]>;
+  pythiaStreamReadBuffer(stream: string, group: string, consumer: string, max: number, maxBytes: number, budget: number): Promise<[Buffer, Buffer[] | number, (0 | 1)?][]>;
   pythiaListAck(processing: string, deliveries: string, payloads: Buffer, lengths: string): Promise<number>;
   pythiaListRecover(queue: string, processing: string, heartbeat: string, consumers: string, deliveries: string, consumer: string, force: '0' | '1', count: '0' | '1', keepMs: number): Promise<number>;
 }

@@ -160,7 +160,7 @@ export class ListSource implements Source {
         // Blocking, one item: the only path where an item comes whole before its size is known.
         const one = await this.reader.blmoveBuffer(this.key, this.processing, 'RIGHT', 'LEFT', this.blockSeconds);
         if (!one) return [];
-        return this.wrap([one], this.countsExist ? [await this.recoveries(one)] : undefined);
+        return this.wrap([this.demote(one)], this.countsExist ? [await this.recoveries(one)] : undefined);
       }
       const items = await this.reader.pythiaListPopBuffer(this.key, this.oversizedList, max, this.maxBytes, this.fetchBudget);
       if (items.length > 0) return this.wrap(items);
@@ -168,13 +168,23 @@ export class ListSource implements Source {
       // Blocking, one item (its size is unknown until it arrives). The Buffer variant: call() would
       // decode the bytes as UTF-8 and re-encode them.
       const popped = await this.reader.blmpopBuffer(this.blockSeconds, 1, [this.key], 'RIGHT', 'COUNT', 1);
-      return popped ? this.wrap(popped[1]) : [];
+      if (!popped) return [];
+      const item = popped[1][0] as Buffer;
+      // Oversized: set aside like the pop script does, so its dead letter waits its turn without it.
+      if (item.length > this.maxBytes) await this.pool.primary.lpush(this.oversizedList, item);
+      return this.wrap([this.demote(item)]);
     } catch (error) {
       if (this.stopped) return [];
       this.logger.error({ err: error }, 'fetching from the list failed; retrying');
       await new Promise((r) => setTimeout(r, 500));
       return [];
     }
+  }
+
+  /** An item a blocking fetch brought whole: a marker if it is oversized, so it is not held meanwhile. */
+  private demote(item: Buffer): FetchedItem {
+    if (item.length <= this.maxBytes) return item;
+    return [item.length, Buffer.from(createHash('sha1').update(item).digest('hex'))];
   }
 
   /** After the reader reconnected: hand back items a lost fetch reply moved into our processing list. */

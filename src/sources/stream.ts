@@ -271,7 +271,7 @@ export class StreamSource implements Source {
         for (const entry of entries) {
           const detail = entry[1];
           if (Array.isArray(detail)) out.push(this.toDelivery(entry as RawEntry, 1, now));
-          else if (this.isOversized(detail)) out.push(this.oversized(entry[0].toString(), detail, 1, now));
+          else if (entry[2] === 1) out.push(this.oversized(entry[0].toString(), detail, 1, now));
           else this.deferred.push([entry[0].toString(), detail]);
         }
         for (const [id] of this.deferred) this.outstanding.add(id);
@@ -281,7 +281,11 @@ export class StreamSource implements Source {
       // Blocking, one entry: its size is unknown until it arrives (a script cannot block).
       const reply = (await this.reader.xreadgroupBuffer('GROUP', this.group, this.consumer, 'COUNT', 1, 'BLOCK', this.config.block_timeout_ms, 'STREAMS', this.key, '>')) as [Buffer, RawEntry[]][] | null;
       if (!reply || reply.length === 0) return [];
-      return (reply[0] as [Buffer, RawEntry[]])[1].map((entry) => this.toDelivery(entry, 1, now));
+      // An oversized entry is dropped for a marker: its dead letter reloads it when its turn comes.
+      return (reply[0] as [Buffer, RawEntry[]])[1].map((entry) => {
+        const size = oversizedSize(entry[1], this.maxBytes);
+        return size === undefined ? this.toDelivery(entry, 1, now) : this.oversized(entry[0].toString(), size, 1, now);
+      });
     } catch (error) {
       if (this.stopped) return [];
       const message = String((error as Error).message);
@@ -296,14 +300,6 @@ export class StreamSource implements Source {
       }
       return [];
     }
-  }
-
-  /**
-   * The STREAM_READ script sends {id, size} for an entry whose body is larger than max_bytes, or, when
-   * the entry has no body field, whose fields and values together are.
-   */
-  private isOversized(size: number): boolean {
-    return size > this.maxBytes;
   }
 
   /** An entry left pending in Redis: loaded once (XRANGE id id), only for its dead letter. */
@@ -420,3 +416,16 @@ function fieldsAsBody(fields: Record<string, string>): Buffer {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** The entry's total size if its body (the whole entry without a body field) exceeds maxBytes, as STREAM_READ decides. */
+function oversizedSize(fields: Buffer[], maxBytes: number): number | undefined {
+  let total = 0;
+  let body: number | undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = fields[i] as Buffer;
+    const value = fields[i + 1] as Buffer;
+    total += name.length + value.length;
+    if (body === undefined && name.length === 4 && name.toString() === 'body') body = value.length;
+  }
+  return (body ?? total) > maxBytes ? total : undefined;
+}

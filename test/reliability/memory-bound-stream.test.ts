@@ -1,0 +1,3 @@
+import { describeMemoryBound } from '../helpers/memory-bound.ts';
+
+describeMemoryBound('a stream');
