@@ -107,7 +107,7 @@ for i = 1, #entries do
     total = total + #fields[j] + #fields[j + 1]
     if body == nil and fields[j] == 'body' then body = #fields[j + 1] end
   end
-  used = used + total
+  used = used + math.min(total, maxBytes + 1)
   if (body or total) > maxBytes then
     entries[i] = {entries[i][1], total, 1}
   elseif used > budget and i > 1 then

@@ -99,12 +99,9 @@ output: {list: "big:out"}`,
           );
           await send(...big, "small");
           await waitFor(
-            () =>
-              `40 dead letters and the small message handled; worker log: ${child.output()}`,
-            async () =>
-              (await redis.client.llen("q:big:dead")) === 40 &&
-              (await redis.client.llen("big:out")) === 2,
-            { timeoutMs: 120_000 },
+            () => `40 dead letters and the small message handled (dead letters, handled below); worker log: ${child.output()}`,
+            async () => ({ dead: await redis.client.llen('q:big:dead'), handled: await redis.client.llen('big:out') }),
+            { timeoutMs: 180_000, until: (n) => n.dead === 40 && n.handled === 2 },
           );
           const peak = peakRssMb(child.pid as number);
           t.diagnostic(
