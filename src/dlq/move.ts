@@ -1,3 +1,4 @@
+import { nativeEnvelope } from '../redis/envelope.ts';
 import { keySlot } from '../redis/slots.ts';
 import type { RedisClient } from '../redis/connection.ts';
 import type { DeadLetterLocation, ReplayTarget } from './location.ts';
@@ -119,14 +120,15 @@ function identity(location: DeadLetterLocation, stored: StoredEntry): string | B
 function sendArgs(target: ReplayTarget, { entry, payload }: Resendable): (string | Buffer)[] | string {
   switch (target.kind) {
     case 'list':
-      return ['', payload];
+      // Headers travel in the native envelope, as the producer sent them (plain bodies stay plain).
+      return ['', nativeEnvelope.wrap(payload, entry.headers ?? {})];
     case 'stream':
       // Untrimmed, like resend.ts: a MAXLEN here would remove entries no worker has read.
       return ['', ...streamFields(entry, payload)];
     case 'channel': {
       const channel = entry.source.kind === 'channel' && entry.source.channel ? entry.source.channel : target.channels[0];
       if (channel === undefined) return 'the pipeline subscribes only to patterns and the entry names no channel: nowhere to publish it';
-      return [channel, payload];
+      return [channel, nativeEnvelope.wrap(payload, entry.headers ?? {})];
     }
   }
 }
