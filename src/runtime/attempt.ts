@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { HandlerContext } from '../handlers/types.ts';
+import type { HandlerContext, Message } from '../handlers/types.ts';
 import type { Delivery } from '../sources/source.ts';
 import type { Headers } from '../redis/envelope.ts';
 import type { Timer } from './clock.ts';
@@ -24,6 +24,22 @@ export interface Work {
    * waiting for a retry); a result for an older (timed-out, abandoned) attempt is discarded.
    */
   attemptId: number;
+}
+
+/** What the handler is given for the work's current attempt. */
+export function messageFor(work: Work): Message {
+  const delivery = work.delivery;
+  return {
+    id: delivery.id,
+    body: work.body,
+    raw: work.raw,
+    fields: delivery.fields,
+    headers: work.headers,
+    source: delivery.origin,
+    attempt: work.attempt,
+    deliveryCount: delivery.deliveryCount + work.attempt - 1,
+    receivedAt: delivery.receivedAt,
+  };
 }
 
 /**

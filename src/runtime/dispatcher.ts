@@ -1,18 +1,20 @@
 import type { Logger } from 'pino';
 import { errorText, isPermanent, TimeoutError } from '../errors.ts';
 import type { HandlerRunner } from '../handlers/runner.ts';
-import type { Message } from '../handlers/types.ts';
-import type { DeadLetterReason, DeadLetterWriter } from '../outputs/dead-letter.ts';
+import type { DeadLetterWriter } from '../outputs/dead-letter.ts';
 import type { Writer } from '../outputs/writer.ts';
 import { serializeResult } from '../outputs/writer.ts';
-import { retryForever } from '../redis/retry-forever.ts';
 import { retryDelay } from '../resilience/backoff.ts';
 import { CircuitBreaker } from '../resilience/circuit-breaker.ts';
 import type { Delivery, Source } from '../sources/source.ts';
-import { AttemptContext, type Work } from './attempt.ts';
+import { AttemptContext, messageFor, type Work } from './attempt.ts';
 import { NO_HEADERS } from '../redis/envelope.ts';
 import { type Clock, SYSTEM_CLOCK, type Timer } from './clock.ts';
 import type { Decoded, Opened } from './decode.ts';
+import { admit } from './admission.ts';
+import { DeadLetterPath } from './dead-letter-path.ts';
+import { type AttemptTimedOut, startDeadlineSweeper } from './deadline-sweeper.ts';
+import { LoopAlarm } from './loop-alarm.ts';
 import type { DispatcherOptions } from './dispatcher-options.ts';
 import type { PipelineObserver } from '../metrics/pipeline-observer.ts';
 
@@ -61,24 +63,27 @@ export class Dispatcher {
   private stopping = false;
   /** Deliveries given up at shutdown, unacknowledged: stop() returns them so the source hands them back. */
   private readonly unfinished = new Set<Delivery>();
-  /** Resolves the fetch loop's current sleep. */
-  private wake: (() => void) | undefined;
-  private wakeScheduled = false;
+  private readonly alarm: LoopAlarm;
+  private readonly deadLetters: DeadLetterPath;
   private loopDone: Promise<void> = Promise.resolve();
   private idle: (() => void) | undefined;
   private sweeper: Timer | undefined;
-  /** Oversized payloads are loaded one at a time, only to be dead-lettered: memory holds one at most. */
-  private oversizedLane: Promise<void> = Promise.resolve();
 
   constructor(private readonly parts: DispatcherParts) {
     const { options, observer, logger } = parts;
     this.options = options;
     const clock = (this.clock = parts.clock ?? SYSTEM_CLOCK);
     this.maxWaiting = Math.max(1000, options.concurrency * 10);
+    this.alarm = new LoopAlarm(clock);
+    const { deadLetter, source } = parts;
+    const isStopping = (): boolean => this.stopping;
+    const release = (work: Work): void => this.releaseSlot(work);
+    const unfinished = this.unfinished;
+    this.deadLetters = new DeadLetterPath({ pipeline: options.pipeline, deadLetter, source, observer, logger, clock, isStopping, unfinished, release });
     const onChange = (state: CircuitBreaker['state']): void => {
       observer.breaker(state);
       logger.warn({ state }, `circuit breaker ${state}`);
-      this.wakeLoop();
+      this.alarm.wakeNow();
     };
     this.breaker = new CircuitBreaker(options.circuitBreaker, onChange, () => clock.now());
   }
@@ -88,58 +93,11 @@ export class Dispatcher {
   }
 
   start(): void {
-    // One timer checks every running attempt's deadline, instead of a timer and a promise per message.
-    const every = Math.min(1000, Math.max(5, Math.floor(this.options.processingTimeoutMs / 20)));
-    this.sweeper = this.clock.setInterval(() => this.expireAttempts(), every);
+    const timedOut: AttemptTimedOut = (work, attemptId, error, started) => this.attemptFailed(work, attemptId, error, started);
+    this.sweeper = startDeadlineSweeper(this.clock, this.options.processingTimeoutMs, this.running, timedOut);
     this.loopDone = this.loop();
   }
 
-  private expireAttempts(): void {
-    const now = this.clock.now();
-    const timeoutMs = this.options.processingTimeoutMs;
-    for (const work of this.running) {
-      if (work.attemptId !== 0 && now >= work.deadline) {
-        const error = new TimeoutError(timeoutMs);
-        work.context?.abort(error);
-        this.attemptFailed(work, work.attemptId, error, work.deadline - timeoutMs);
-      }
-    }
-  }
-
-  private wakeLoop(): void {
-    const wake = this.wake;
-    if (wake) {
-      this.wake = undefined;
-      wake();
-    }
-  }
-
-  /**
-   * Wakes the fetch loop once after the current burst of completions, so the slots freed by a whole
-   * batch become one fetch rather than one small fetch per finished message.
-   */
-  private wakeLoopSoon(): void {
-    if (this.wakeScheduled || !this.wake) return;
-    this.wakeScheduled = true;
-    setImmediate(() => {
-      this.wakeScheduled = false;
-      this.wakeLoop();
-    });
-  }
-
-  /** Sleeps up to `ms`, or until wakeLoop(). */
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = this.clock.setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        this.clock.clearTimeout(timer);
-        resolve();
-      };
-    });
-  }
 
   private freeSlots(): number {
     return Math.min(this.options.concurrency - this.active, this.breaker.capacity());
@@ -152,7 +110,7 @@ export class Dispatcher {
       const free = this.freeSlots() - this.reserved;
       if (free <= 0) {
         // Full, or the breaker is open: wait for a slot or for the breaker to half-open.
-        await this.sleep(this.breaker.state === 'open' ? Math.max(10, this.breaker.msUntilHalfOpen()) : 1000);
+        await this.alarm.sleep(this.breaker.state === 'open' ? Math.max(10, this.breaker.msUntilHalfOpen()) : 1000);
         continue;
       }
       if (this.retryReady.length > 0) {
@@ -164,12 +122,12 @@ export class Dispatcher {
         continue;
       }
       if (this.waiting.size >= this.maxWaiting || this.fetching.size >= MAX_FETCHES_IN_FLIGHT) {
-        await this.sleep(this.fetching.size > 0 ? 1000 : 100);
+        await this.alarm.sleep(this.fetching.size > 0 ? 1000 : 100);
         continue;
       }
       this.fetch(Math.min(free, batchSize));
       // With room for another batch, the next fetch goes out before this one returns (no idle round trip).
-      if (free < 2 * batchSize) await this.sleep(1000);
+      if (free < 2 * batchSize) await this.alarm.sleep(1000);
     }
     await Promise.all(this.fetching);
   }
@@ -188,13 +146,13 @@ export class Dispatcher {
             else this.fetched.push(deliveries[i] as Delivery);
           }
         }
-        this.wakeLoop();
+        this.alarm.wakeNow();
       },
       (error: unknown) => {
         this.reserved -= count;
         this.fetching.delete(pending);
         this.parts.logger.error({ err: error }, 'fetch failed');
-        this.wakeLoop();
+        this.alarm.wakeNow();
       },
     );
     this.fetching.add(pending);
@@ -202,39 +160,10 @@ export class Dispatcher {
 
   private begin(delivery: Delivery): void {
     const work: Work = { delivery, raw: delivery.raw, headers: NO_HEADERS, body: undefined, attempt: 1, firstFailureAt: 0, context: undefined, timer: undefined, deadline: 0, attemptId: 0 };
-    const maxDeliveries = this.options.maxDeliveries;
-    if (maxDeliveries !== undefined && delivery.deliveryCount > maxDeliveries.limit) {
-      this.acquireSlot(work);
-      const error = `delivered ${delivery.deliveryCount} times, more than ${maxDeliveries.setting} (${maxDeliveries.limit})`;
-      this.deadLetter(work, 'max_deliveries', error, delivery.deliveryCount - 1);
-      return;
-    }
-    if (delivery.oversized) {
-      this.acquireSlot(work);
-      this.deadLetter(work, 'too_large', `payload of ${delivery.oversized.size} bytes exceeds message.max_bytes ${this.options.maxBytes}`, 0);
-      return;
-    }
-    let decoded: Decoded;
-    try {
-      const opened = this.parts.open(delivery);
-      if (opened.ok) {
-        work.raw = opened.raw;
-        work.headers = opened.headers;
-      }
-      decoded = opened.ok ? this.parts.decode(opened.raw) : opened;
-    } catch (error) {
-      // One hostile payload (a body nested deep enough to overflow the stack of a recursive schema,
-      // say) must end as its own dead letter: thrown from here it would crash the worker, and a list
-      // item would crash every worker that recovers it.
-      decoded = { ok: false, reason: 'decode_error', error: `decoding failed: ${errorText(error)}` };
-    }
-    if (!decoded.ok) {
-      this.acquireSlot(work);
-      this.deadLetter(work, decoded.reason, decoded.error, 0);
-      return;
-    }
-    work.body = decoded.body;
-    this.attempt(work);
+    const rejected = admit(work, this.options, this.parts.open, this.parts.decode);
+    if (rejected === undefined) return this.attempt(work);
+    this.acquireSlot(work);
+    this.deadLetters.send(work, rejected.reason, rejected.error, rejected.attempts);
   }
 
   private acquireSlot(work: Work): void {
@@ -248,27 +177,16 @@ export class Dispatcher {
     this.running.delete(work);
     this.parts.observer.inFlight(this.active);
     if (this.active === 0 && this.idle) this.idle();
-    this.wakeLoopSoon();
+    this.alarm.wakeSoon();
   }
 
   private attempt(work: Work): void {
     this.acquireSlot(work);
     this.breaker.started();
     const { handler, logger } = this.parts;
-    const delivery = work.delivery;
     const attemptId = ++this.lastAttemptId;
     work.attemptId = attemptId;
-    const message: Message = {
-      id: delivery.id,
-      body: work.body,
-      raw: work.raw,
-      fields: delivery.fields,
-      headers: work.headers,
-      source: delivery.origin,
-      attempt: work.attempt,
-      deliveryCount: delivery.deliveryCount + work.attempt - 1,
-      receivedAt: delivery.receivedAt,
-    };
+    const message = messageFor(work);
     const started = this.clock.now();
     work.deadline = started + this.options.processingTimeoutMs;
     let result: Promise<unknown>;
@@ -325,9 +243,9 @@ export class Dispatcher {
     this.breaker.failure();
     if (work.firstFailureAt === 0) work.firstFailureAt = this.clock.epochMs();
     const text = errorText(error);
-    if (isPermanent(error)) return this.deadLetter(work, 'permanent_error', text, work.attempt);
+    if (isPermanent(error)) return this.deadLetters.send(work, 'permanent_error', text, work.attempt);
     if (work.attempt > options.maxRetries) {
-      return this.deadLetter(work, error instanceof TimeoutError ? 'timeout' : 'retries_exhausted', text, work.attempt);
+      return this.deadLetters.send(work, error instanceof TimeoutError ? 'timeout' : 'retries_exhausted', text, work.attempt);
     }
     if (this.stopping) {
       // No new attempt during a drain: left unacknowledged, the message is redelivered after the restart.
@@ -355,56 +273,9 @@ export class Dispatcher {
     // start it now when a slot is free (an excess of fetched messages waits in `fetched`).
     if (this.active < this.options.concurrency && this.breaker.capacity() > 0) return this.attempt(work);
     this.retryReady.push(work);
-    this.wakeLoop();
+    this.alarm.wakeNow();
   }
 
-  /** Writes the dead letter (the message holds a slot meanwhile), and only then acknowledges the message. */
-  private deadLetter(work: Work, reason: DeadLetterReason, error: string, attempts: number): void {
-    const { deadLetter, source, observer, logger } = this.parts;
-    const now = this.clock.epochMs();
-    const delivery = work.delivery;
-    const input = { raw: work.raw, headers: work.headers, reason, error, attempts, origin: delivery.origin, messageId: delivery.id, fields: delivery.fields, fieldPairs: delivery.fieldPairs, firstFailureAt: work.firstFailureAt || now, lastFailureAt: now };
-    logger.warn({ messageId: delivery.id, reason, attempts, err: error }, 'dead-lettering message');
-    const keepTrying = (err: unknown, tries: number): boolean => {
-      // While stopping, give up after a few tries: left unacknowledged, it is redelivered after a restart.
-      if (this.stopping && tries > 3) return false;
-      logger.error({ err, tries, pipeline: this.options.pipeline }, 'writing the dead letter failed; retrying');
-      return true;
-    };
-    const wait = (ms: number): Promise<void> => new Promise((resolve) => this.clock.setTimeout(resolve, ms));
-    const oversized = delivery.oversized;
-    const write = async (): Promise<void> => {
-      if (oversized) {
-        const raw = await retryForever(oversized.load, keepTrying, wait);
-        // Gone from the processing list (requeued by a recovery): nothing to dead-letter or acknowledge.
-        if (raw === undefined) return;
-        input.raw = raw;
-        // A stream entry's fields arrive with its bytes.
-        input.fields = delivery.fields;
-        input.fieldPairs = delivery.fieldPairs;
-      }
-      await retryForever(() => deadLetter.send(input), keepTrying, wait);
-      source.ack(delivery);
-      observer.deadLetter(reason);
-      observer.outcome('dead_lettered');
-    };
-    if (!oversized) {
-      write()
-        .catch(() => this.unfinished.add(delivery))
-        .finally(() => this.releaseSlot(work));
-      return;
-    }
-    // One oversized payload in memory at a time: its ack (which carries it) is flushed before the next loads.
-    this.oversizedLane = this.oversizedLane
-      .then(write)
-      .then(() => source.flush())
-      .catch(() => void this.unfinished.add(delivery))
-      .finally(() => {
-        input.raw = delivery.raw;
-        input.fieldPairs = delivery.fieldPairs = undefined;
-        this.releaseSlot(work);
-      });
-  }
 
   /**
    * Stops fetching, lets running messages finish for up to graceMs (attempts still time out meanwhile),
@@ -414,7 +285,7 @@ export class Dispatcher {
   async stop(graceMs: number): Promise<Delivery[]> {
     this.stopping = true;
     this.parts.source.interrupt();
-    this.wakeLoop();
+    this.alarm.wakeNow();
     await this.loopDone;
     for (const work of this.waiting) {
       this.clock.clearTimeout(work.timer);
