@@ -1,7 +1,8 @@
-import { execa } from 'execa';
 import type { Logger } from 'pino';
 import { StderrLog, STDERR_MAX_LINE_CHARS } from './stderr-log.ts';
-import { CommandError, KILL_GRACE_MS, killGroup, processExit, readLines, releasePipes, requestFor, StderrTail, type CommandSpec } from './child-process.ts';
+import { CommandError, KILL_GRACE_MS, killGroup, processExit, readLines, releasePipes, requestFor, type CommandSpec } from './child-process.ts';
+import { type Child, type Request, sendLine, startChild } from './persistent-child.ts';
+import { excerpt, parseReply, replyKey, settleFromReply, shouldLog } from './persistent-reply.ts';
 import type { HandlerRunner } from './runner.ts';
 import type { HandlerContext, Message } from './types.ts';
 
@@ -41,57 +42,6 @@ export interface PersistentStats {
   restarts: number;
   /** Children killed because they were stuck. */
   stuckKills: number;
-}
-
-interface Request {
-  id: string;
-  line: string;
-  signal: AbortSignal;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
-  onAbort: () => void;
-  child: Child | undefined;
-}
-
-interface Child {
-  slot: number;
-  process: ReturnType<typeof startProcess>;
-  pid: number | undefined;
-  alive: boolean;
-  /** Killed by the stuck check. */
-  stuck: boolean;
-  startedAt: number;
-  lastReplyAt: number;
-  pending: Map<string, Request>;
-  /** Ids of timed-out requests whose reply has not come yet → when each timed out. */
-  abandoned: Map<string, number>;
-  outbox: string[];
-  flushScheduled: boolean;
-  tail: StderrTail;
-  exited: Promise<void>;
-}
-
-/** A log line for the first few protocol problems, then one per thousand. */
-function shouldLog(count: number): boolean {
-  return count <= 10 || count % 1000 === 0;
-}
-
-function excerpt(line: string): string {
-  return line.length > 200 ? line.slice(0, 200) + '…' : line;
-}
-
-function startProcess(spec: CommandSpec, slot: number) {
-  return execa(spec.file, spec.args, {
-    cwd: spec.cwd,
-    env: { ...spec.env, PYTHIA_INSTANCE: String(slot) },
-    stdin: 'pipe',
-    stdout: 'pipe',
-    stderr: 'pipe',
-    buffer: false,
-    reject: false,
-    // Its own process group: a stuck child is killed with everything it started.
-    detached: true,
-  });
 }
 
 export class PersistentRunner implements HandlerRunner {
@@ -138,22 +88,8 @@ export class PersistentRunner implements HandlerRunner {
 
   private spawn(slot: number): void {
     const { spec } = this;
-    const subprocess = startProcess(spec, slot);
-    const child: Child = {
-      slot,
-      process: subprocess,
-      pid: subprocess.pid,
-      alive: true,
-      stuck: false,
-      startedAt: Date.now(),
-      lastReplyAt: 0,
-      pending: new Map(),
-      abandoned: new Map(),
-      outbox: [],
-      flushScheduled: false,
-      tail: new StderrTail(),
-      exited: Promise.resolve(),
-    };
+    const child = startChild(spec, slot);
+    const subprocess = child.process;
     this.children[slot] = child;
     const log = this.logger.child({ handlerPid: child.pid, instance: slot });
     subprocess.stdin?.on('error', () => {}); // EPIPE when it dies: its exit is handled below
@@ -260,18 +196,7 @@ export class PersistentRunner implements HandlerRunner {
     request.child = child;
     child.pending.set(request.id, request);
     child.abandoned.delete(request.id); // a retry of a timed-out request: whichever reply comes first answers it
-    child.outbox.push(request.line);
-    if (!child.flushScheduled) {
-      // Requests started in the same tick (a fetched batch) go out in one write.
-      child.flushScheduled = true;
-      process.nextTick(() => {
-        child.flushScheduled = false;
-        if (!child.alive || child.outbox.length === 0) return;
-        const data = child.outbox.length === 1 ? (child.outbox[0] as string) : child.outbox.join('');
-        child.outbox.length = 0;
-        child.process.stdin?.write(data);
-      });
-    }
+    sendLine(child, request.line);
   }
 
   private drainWaiting(): void {
@@ -335,19 +260,13 @@ export class PersistentRunner implements HandlerRunner {
 
   private onLine(child: Child, line: string, log: Logger): void {
     if (line.trim() === '') return;
-    let reply: unknown;
-    try {
-      reply = JSON.parse(line);
-    } catch {
-      reply = undefined;
-    }
-    const id = typeof reply === 'object' && reply !== null ? (reply as { id?: unknown }).id : undefined;
-    if (typeof id !== 'string' && typeof id !== 'number') {
+    const reply = parseReply(line);
+    const key = replyKey(reply);
+    if (key === undefined) {
       const count = ++this.stats.invalidLines;
       if (shouldLog(count)) log.warn({ line: excerpt(line), count }, 'handler wrote a line on stdout that is not a JSON reply with an id; ignored (write logs to stderr)');
       return;
     }
-    const key = String(id);
     const request = child.pending.get(key);
     if (!request) {
       if (child.abandoned.delete(key)) {
@@ -363,16 +282,9 @@ export class PersistentRunner implements HandlerRunner {
     child.lastReplyAt = Date.now();
     child.pending.delete(key);
     this.settle(request);
-    const { ok, result, error, retryable } = reply as { ok?: unknown; result?: unknown; error?: unknown; retryable?: unknown };
-    if (ok === true) {
-      request.resolve(result);
-    } else if (ok === false) {
-      const text = typeof error === 'string' ? error : error === undefined ? 'the handler reported a failure' : (JSON.stringify(error) ?? String(error));
-      request.reject(new CommandError(text, { retryable: retryable !== false }));
-    } else {
+    if (!settleFromReply(reply, request.resolve, request.reject)) {
       const count = ++this.stats.malformedReplies;
       if (shouldLog(count)) log.warn({ messageId: key, line: excerpt(line), count }, 'reply has neither "ok": true nor "ok": false; the request fails (retryable)');
-      request.reject(new CommandError('malformed reply from the handler: "ok" must be true or false'));
     }
     if (this.waiting.length > 0) this.drainWaiting();
   }
