@@ -5,6 +5,8 @@ import { main } from './main.ts';
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    // A failed command ends even when something it loaded keeps the event loop busy (see below).
+    if (code !== 0) setTimeout(() => process.exit(), 1000).unref();
   },
   (error: unknown) => {
     // A failed command ends even when something it loaded keeps the event loop busy (a handler
