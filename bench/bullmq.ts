@@ -15,7 +15,13 @@ export async function bullmqDrain(url: string, n: number, concurrency: number, r
   const name = `bench-bull-${concurrency}-${run}`;
   const queue = new bullmq.Queue(name, { connection });
   for (let i = 0; i < n; i += 1000) {
-    await queue.addBulk(Array.from({ length: Math.min(1000, n - i) }, (_, j) => ({ name: 'job', data: JSON.parse(benchBody(i + j)) as object, opts: { removeOnComplete: true } })));
+    await queue.addBulk(
+      Array.from({ length: Math.min(1000, n - i) }, (_, j) => ({
+        name: 'job',
+        data: JSON.parse(benchBody(i + j)) as object,
+        opts: { removeOnComplete: true },
+      })),
+    );
   }
   let completed = 0;
   let resolve!: () => void;
@@ -34,5 +40,15 @@ export async function bullmqDrain(url: string, n: number, concurrency: number, r
   await queue.obliterate({ force: true }).catch(() => undefined);
   await queue.close();
   const cpuUs = cpu.user + cpu.system;
-  return { scenario: `bullmq c=${concurrency}`, kind: 'bullmq', system: 'bullmq', messages: completed, msgPerSec: completed / seconds, cpuPercent: (cpuUs / 1e6 / seconds) * 100, cpuUsPerMsg: cpuUs / Math.max(1, completed), peakRssMb: peak(), errors: n - completed };
+  return {
+    scenario: `bullmq c=${concurrency}`,
+    kind: 'bullmq',
+    system: 'bullmq',
+    messages: completed,
+    msgPerSec: completed / seconds,
+    cpuPercent: (cpuUs / 1e6 / seconds) * 100,
+    cpuUsPerMsg: cpuUs / Math.max(1, completed),
+    peakRssMb: peak(),
+    errors: n - completed,
+  };
 }

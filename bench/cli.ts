@@ -33,6 +33,8 @@ export async function benchCommand(options: BenchCliOptions): Promise<number> {
     out: options.out,
     log: (line) => process.stderr.write(line + '\n'),
   });
-  process.stdout.write(`\nPythia bench: node ${report.node}, redis ${report.redis}, ${report.options.runs} run(s), medians\n\n${report.table}\n`);
+  process.stdout.write(
+    `\nPythia bench: node ${report.node}, redis ${report.redis}, ${report.options.runs} run(s), medians\n\n${report.table}\n`,
+  );
   return 0;
 }

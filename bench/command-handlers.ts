@@ -47,7 +47,8 @@ metrics: {enabled: false}
   await new Promise((r) => setTimeout(r, 300)); // children started, first fetch blocking
   const body = JSON.stringify({ order: 1, items: ['a', 'b'], note: 'benchmark' });
   const started = performance.now();
-  for (let sent = 0; sent < count; sent += 1000) await redis.lpush(key, ...Array.from({ length: Math.min(1000, count - sent) }, () => body));
+  for (let sent = 0; sent < count; sent += 1000)
+    await redis.lpush(key, ...Array.from({ length: Math.min(1000, count - sent) }, () => body));
   for (;;) {
     const processing = await redis.keys(`{${key}}:processing:*`);
     const left = (await redis.llen(key)) + (processing.length > 0 ? await redis.llen(processing[0] as string) : 0);
@@ -58,7 +59,9 @@ metrics: {enabled: false}
   await worker.stop(5000);
   const dead = await redis.llen(`${key}:dead`);
   const rate = count / seconds;
-  console.log(`${label.padEnd(34)} ${String(count).padStart(6)} msgs  ${seconds.toFixed(2).padStart(6)} s  ${rate.toFixed(0).padStart(7)} msg/s${dead ? `  (${dead} dead-lettered!)` : ''}`);
+  console.log(
+    `${label.padEnd(34)} ${String(count).padStart(6)} msgs  ${seconds.toFixed(2).padStart(6)} s  ${rate.toFixed(0).padStart(7)} msg/s${dead ? `  (${dead} dead-lettered!)` : ''}`,
+  );
   return rate;
 }
 
@@ -67,7 +70,11 @@ try {
   const noopPersistent = path.join(here, 'handlers/noop_persistent.py');
   const noopPerMessage = path.join(here, 'handlers/noop_per_message.py');
   for (const instances of values.instances.split(',').map(Number)) {
-    await run(`persistent, instances ${instances}`, `  command: ["python3", "${noopPersistent}"]\n  mode: persistent\n  instances: ${instances}`, Number(values.persistent));
+    await run(
+      `persistent, instances ${instances}`,
+      `  command: ["python3", "${noopPersistent}"]\n  mode: persistent\n  instances: ${instances}`,
+      Number(values.persistent),
+    );
   }
   await run('per-message', `  command: ["python3", "${noopPerMessage}"]`, Number(values['per-message']));
 } finally {

@@ -68,7 +68,17 @@ export async function pythiaDrain(kind: Kind, client: Redis, url: string, n: num
   const dropped = source?.dropped() ?? 0;
   await worker.stop(1000);
   const cpuUs = cpu.user + cpu.system;
-  return { scenario: `drain ${kind}`, kind, system: 'pythia', messages: counter.count(), msgPerSec: counter.count() / seconds, cpuPercent: (cpuUs / 1e6 / seconds) * 100, cpuUsPerMsg: cpuUs / Math.max(1, counter.count()), peakRssMb: peak(), errors: counter.errors() + dropped };
+  return {
+    scenario: `drain ${kind}`,
+    kind,
+    system: 'pythia',
+    messages: counter.count(),
+    msgPerSec: counter.count() / seconds,
+    cpuPercent: (cpuUs / 1e6 / seconds) * 100,
+    cpuUsPerMsg: cpuUs / Math.max(1, counter.count()),
+    peakRssMb: peak(),
+    errors: counter.errors() + dropped,
+  };
 }
 
 async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
@@ -85,7 +95,9 @@ const producerFile = (() => {
 export function runProducer(url: string, kind: Kind, key: string, rate: number, seconds: number): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     const loader = producerFile.endsWith('.ts') ? ['--import', 'tsx'] : [];
-    const child = spawn(process.execPath, [...loader, producerFile, url, kind, key, String(rate), String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...loader, producerFile, url, kind, key, String(rate), String(seconds)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('exit', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`live producer exited with ${code}`))));
@@ -93,7 +105,18 @@ export function runProducer(url: string, kind: Kind, key: string, rate: number, 
 }
 
 /** The row of a live run: latency percentiles, CPU over the run, and what was not processed. */
-export function liveResult(system: 'pythia' | 'raw', kind: Kind, rate: number, seconds: number, elapsed: number, cpu: NodeJS.CpuUsage, sent: number, processed: number, latencies: number[], peakRssMb: number): Result {
+export function liveResult(
+  system: 'pythia' | 'raw',
+  kind: Kind,
+  rate: number,
+  seconds: number,
+  elapsed: number,
+  cpu: NodeJS.CpuUsage,
+  sent: number,
+  processed: number,
+  latencies: number[],
+  peakRssMb: number,
+): Result {
   const sorted = Float64Array.from(latencies).sort();
   const cpuUs = cpu.user + cpu.system;
   return {

@@ -54,12 +54,18 @@ export async function rawDrain(kind: Kind, url: string, n: number, run: number):
         processed += items?.length ?? 0;
       } else if (kind === 'list-alo') {
         const processing = `{${key}}:processing:raw`;
-        const items = (await (client as unknown as { benchMoveBuffer(a: string, b: string, c: number): Promise<Buffer[]> }).benchMoveBuffer(key, processing, 100)) ?? [];
+        const items =
+          (await (client as unknown as { benchMoveBuffer(a: string, b: string, c: number): Promise<Buffer[]> }).benchMoveBuffer(
+            key,
+            processing,
+            100,
+          )) ?? [];
         for (const item of items) JSON.parse(item.toString());
         acks.push(acker.del(processing));
         processed += items.length;
       } else {
-        const reply = (await client.xreadgroupBuffer('GROUP', 'raw', 'c', 'COUNT', 100, 'STREAMS', key, '>')) as [Buffer, [Buffer, Buffer[]][]][] | null;
+        const reply = (await client.xreadgroupBuffer('GROUP', 'raw', 'c', 'COUNT', 100, 'STREAMS', key, '>')) as
+          [Buffer, [Buffer, Buffer[]][]][] | null;
         const entries = reply?.[0]?.[1] ?? [];
         for (const entry of entries) JSON.parse((entry[1][1] as Buffer).toString());
         if (entries.length > 0) acks.push(acker.xack(key, 'raw', ...entries.map((e) => e[0])));
@@ -73,7 +79,17 @@ export async function rawDrain(kind: Kind, url: string, n: number, run: number):
   await client.quit();
   await acker.quit();
   const cpuUs = cpu.user + cpu.system;
-  return { scenario: `drain ${kind}`, kind, system: 'raw', messages: processed, msgPerSec: processed / seconds, cpuPercent: (cpuUs / 1e6 / seconds) * 100, cpuUsPerMsg: cpuUs / Math.max(1, processed), peakRssMb: peak(), errors: n - processed };
+  return {
+    scenario: `drain ${kind}`,
+    kind,
+    system: 'raw',
+    messages: processed,
+    msgPerSec: processed / seconds,
+    cpuPercent: (cpuUs / 1e6 / seconds) * 100,
+    cpuUsPerMsg: cpuUs / Math.max(1, processed),
+    peakRssMb: peak(),
+    errors: n - processed,
+  };
 }
 
 /**

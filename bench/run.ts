@@ -43,7 +43,9 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       const record = (result: Result | undefined) => {
         if (!result) return;
         results.push(result);
-        options.log(`run ${run}/${options.runs}  ${result.system.padEnd(6)} ${result.scenario.padEnd(26)} ${fmt(result.msgPerSec, 0).padStart(9)} msg/s${result.p99Ms !== undefined ? `  p99 ${fmt(result.p99Ms, 2)} ms` : ''}`);
+        options.log(
+          `run ${run}/${options.runs}  ${result.system.padEnd(6)} ${result.scenario.padEnd(26)} ${fmt(result.msgPerSec, 0).padStart(9)} msg/s${result.p99Ms !== undefined ? `  p99 ${fmt(result.p99Ms, 2)} ms` : ''}`,
+        );
       };
       // Live rates first, while this process's heap is small: the drains leave garbage whose
       // collection would add pauses to the latency figures.
@@ -64,7 +66,14 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     await server.stop();
   }
   const table = tabulate(runs);
-  const report: BenchReport = { startedAt: new Date().toISOString(), node: process.version, redis: redisVersion, options: { ...options, log: undefined } as Omit<BenchOptions, 'log'>, runs, table };
+  const report: BenchReport = {
+    startedAt: new Date().toISOString(),
+    node: process.version,
+    redis: redisVersion,
+    options: { ...options, log: undefined } as Omit<BenchOptions, 'log'>,
+    runs,
+    table,
+  };
   const out = options.out ?? path.join('.bench', `results-${Date.now()}.json`);
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(report, null, 2));
@@ -80,9 +89,16 @@ function fmt(value: number | undefined, digits: number): string {
 /** The results table (as in docs/performance.md), one row per scenario: medians across runs, Pythia as ratios of raw and of BullMQ's best. */
 export function tabulate(runs: Result[][]): string {
   const keys = [...new Set(runs.flat().map((r) => `${r.system}|${r.scenario}`))];
-  const med = (key: string, pick: (r: Result) => number | undefined) => median(runs.flat().filter((r) => `${r.system}|${r.scenario}` === key).map((r) => pick(r) ?? NaN));
+  const med = (key: string, pick: (r: Result) => number | undefined) =>
+    median(
+      runs
+        .flat()
+        .filter((r) => `${r.system}|${r.scenario}` === key)
+        .map((r) => pick(r) ?? NaN),
+    );
   const bullBest = Math.max(...keys.filter((k) => k.startsWith('bullmq|')).map((k) => med(k, (r) => r.msgPerSec)), NaN);
-  const header = '| system | scenario | msg/s | P50 ms | P95 ms | P99 ms | CPU % | µs/msg | peak RSS MB | errors | vs raw | vs BullMQ best |';
+  const header =
+    '| system | scenario | msg/s | P50 ms | P95 ms | P99 ms | CPU % | µs/msg | peak RSS MB | errors | vs raw | vs BullMQ best |';
   const lines = [header, '|---|---|---|---|---|---|---|---|---|---|---|---|'];
   for (const key of keys) {
     const [system, scenario] = key.split('|') as [string, string];
@@ -90,7 +106,30 @@ export function tabulate(runs: Result[][]): string {
     const raw = system === 'pythia' ? med(`raw|${scenario}`, (r) => r.msgPerSec) : NaN;
     const vsRaw = Number.isFinite(raw) ? `${fmt((rate / raw) * 100, 0)}%` : '-';
     const vsBull = system === 'pythia' && Number.isFinite(bullBest) && scenario.startsWith('drain') ? `${fmt(rate / bullBest, 1)}×` : '-';
-    lines.push(`| ${system} | ${scenario} | ${fmt(rate, 0)} | ${fmt(med(key, (r) => r.p50Ms), 2)} | ${fmt(med(key, (r) => r.p95Ms), 2)} | ${fmt(med(key, (r) => r.p99Ms), 2)} | ${fmt(med(key, (r) => r.cpuPercent), 0)} | ${fmt(med(key, (r) => r.cpuUsPerMsg), 2)} | ${fmt(med(key, (r) => r.peakRssMb), 0)} | ${fmt(med(key, (r) => r.errors), 0)} | ${vsRaw} | ${vsBull} |`);
+    lines.push(
+      `| ${system} | ${scenario} | ${fmt(rate, 0)} | ${fmt(
+        med(key, (r) => r.p50Ms),
+        2,
+      )} | ${fmt(
+        med(key, (r) => r.p95Ms),
+        2,
+      )} | ${fmt(
+        med(key, (r) => r.p99Ms),
+        2,
+      )} | ${fmt(
+        med(key, (r) => r.cpuPercent),
+        0,
+      )} | ${fmt(
+        med(key, (r) => r.cpuUsPerMsg),
+        2,
+      )} | ${fmt(
+        med(key, (r) => r.peakRssMb),
+        0,
+      )} | ${fmt(
+        med(key, (r) => r.errors),
+        0,
+      )} | ${vsRaw} | ${vsBull} |`,
+    );
   }
   return lines.join('\n');
 }

@@ -50,7 +50,12 @@ export function latencySink(): number[] {
 }
 
 /** The YAML of a pipeline of the given kind with the no-op handler. `metricsPort` turns the metrics server on. */
-function benchPipelineYaml(kind: Kind, name: string, redisUrl: string, options: { concurrency?: number; batch?: number; metricsPort?: number } = {}): string {
+function benchPipelineYaml(
+  kind: Kind,
+  name: string,
+  redisUrl: string,
+  options: { concurrency?: number; batch?: number; metricsPort?: number } = {},
+): string {
   const batch = options.batch ?? 100;
   const source = {
     'list-alo': `list: {key: "bench:${name}", batch_size: ${batch}, delivery: at-least-once}`,
@@ -78,4 +83,5 @@ export function benchPipelineFile(kind: Kind, name: string, redisUrl: string, op
 
 export const BODY_PAD = 'x'.repeat(64);
 /** A ~100-byte JSON message, a typical small job payload. */
-export const benchBody = (id: number, t?: number): string => JSON.stringify(t === undefined ? { id, pad: BODY_PAD } : { id, t, pad: BODY_PAD });
+export const benchBody = (id: number, t?: number): string =>
+  JSON.stringify(t === undefined ? { id, pad: BODY_PAD } : { id, t, pad: BODY_PAD });

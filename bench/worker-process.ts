@@ -59,5 +59,15 @@ export async function workerProcessDrain(client: Redis, url: string, n: number, 
   const cpu = cpuSeconds(pid) - cpuAtStart;
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
-  return { scenario: 'worker process list-alo', kind: 'list-alo', system: 'pythia', messages: n, msgPerSec: n / seconds, cpuPercent: (cpu / seconds) * 100, cpuUsPerMsg: (cpu * 1e6) / n, peakRssMb: Math.round(peak), errors: await client.llen(`${key}:dead`) };
+  return {
+    scenario: 'worker process list-alo',
+    kind: 'list-alo',
+    system: 'pythia',
+    messages: n,
+    msgPerSec: n / seconds,
+    cpuPercent: (cpu / seconds) * 100,
+    cpuUsPerMsg: (cpu * 1e6) / n,
+    peakRssMb: Math.round(peak),
+    errors: await client.llen(`${key}:dead`),
+  };
 }

@@ -53,7 +53,9 @@ try {
     }
     console.log(`pythia run, example list pipeline, concurrency ${concurrency}: ${rates.join(', ')} msg/s; median ${median(rates)}`);
   }
-  const bench = execFileSync('redis-benchmark', ['-p', String(server.port), '-t', 'lpush,rpop', '-n', String(N), '-q'], { encoding: 'utf8' });
+  const bench = execFileSync('redis-benchmark', ['-p', String(server.port), '-t', 'lpush,rpop', '-n', String(N), '-q'], {
+    encoding: 'utf8',
+  });
   for (const line of bench.split(/[\r\n]/).filter((l) => /requests per second/.test(l))) console.log(`redis-benchmark ${line.trim()}`);
 } finally {
   await server.stop();

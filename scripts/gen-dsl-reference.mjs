@@ -14,7 +14,8 @@ const cell = (text) => String(text).replaceAll('|', '\\|').replaceAll('\n', ' ')
 function typeOf(node) {
   if (node.enum) return node.enum.map((v) => code(JSON.stringify(v))).join(' \\| ');
   if (node.type === 'array') return `array of ${node.items ? typeOf(node.items) : 'any'}`;
-  if (node.type === 'object' && node.additionalProperties && typeof node.additionalProperties === 'object') return `map of ${typeOf(node.additionalProperties)}`;
+  if (node.type === 'object' && node.additionalProperties && typeof node.additionalProperties === 'object')
+    return `map of ${typeOf(node.additionalProperties)}`;
   return Array.isArray(node.type) ? node.type.join(' \\| ') : (node.type ?? 'any');
 }
 
@@ -34,7 +35,9 @@ function constraints(node, required) {
 
 /** The description, then each enum value's own description. */
 function describe(node) {
-  const values = node.enumDescriptions ? node.enum.map((value, i) => `${code(JSON.stringify(value))}: ${node.enumDescriptions[i]}`).join(' ') : '';
+  const values = node.enumDescriptions
+    ? node.enum.map((value, i) => `${code(JSON.stringify(value))}: ${node.enumDescriptions[i]}`).join(' ')
+    : '';
   return [node.description ?? '', values].filter(Boolean).join(' ');
 }
 
@@ -58,17 +61,23 @@ function section(path, node, depth, out) {
   out.push('| key | type | default | constraints | description |', '|---|---|---|---|---|');
   for (const [key, child] of Object.entries(node.properties)) {
     const name = isSection(child) ? `[${code(key)}](#${anchor([...path, key].join('.'))})` : code(key);
-    out.push(`| ${name} | ${isSection(child) ? 'object' : typeOf(child)} | ${defaultOf(child)} | ${constraints(child, required.has(key))} | ${cell(describe(child))} |`);
+    out.push(
+      `| ${name} | ${isSection(child) ? 'object' : typeOf(child)} | ${defaultOf(child)} | ${constraints(child, required.has(key))} | ${cell(describe(child))} |`,
+    );
   }
   out.push('');
   for (const [key, child] of Object.entries(node.properties)) if (isSection(child)) section([...path, key], child, depth + 1, out);
   // Objects inside arrays (e.g. lists of nodes) are documented under their array.
-  for (const [key, child] of Object.entries(node.properties)) if (child.type === 'array' && child.items && isSection(child.items)) section([...path, `${key}[]`], child.items, depth + 1, out);
+  for (const [key, child] of Object.entries(node.properties))
+    if (child.type === 'array' && child.items && isSection(child.items)) section([...path, `${key}[]`], child.items, depth + 1, out);
 }
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to dashes. */
 function anchor(text) {
-  return text.toLowerCase().replace(/[^a-z0-9_ -]/g, '').replace(/ /g, '-');
+  return text
+    .toLowerCase()
+    .replace(/[^a-z0-9_ -]/g, '')
+    .replace(/ /g, '-');
 }
 
 /** The exit codes every verb uses (src/cli/exit-codes.ts; test/ops/cli.test.ts checks each verb against them). */
@@ -109,12 +118,19 @@ export function render(schema = authored) {
   out.push('| key | type | default | constraints | description |', '|---|---|---|---|---|');
   for (const [key, child] of Object.entries(schema.properties)) {
     const name = isSection(child) ? `[${code(key)}](#${anchor(key)})` : code(key);
-    out.push(`| ${name} | ${isSection(child) ? 'object' : typeOf(child)} | ${defaultOf(child)} | ${constraints(child, required.has(key))} | ${cell(describe(child))} |`);
+    out.push(
+      `| ${name} | ${isSection(child) ? 'object' : typeOf(child)} | ${defaultOf(child)} | ${constraints(child, required.has(key))} | ${cell(describe(child))} |`,
+    );
   }
   out.push('');
   for (const [key, child] of Object.entries(schema.properties)) if (isSection(child)) section([key], child, 2, out);
   out.push(...EXIT_CODES);
-  return out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
+  return (
+    out
+      .join('\n')
+      .replace(/\n{3,}/g, '\n\n')
+      .trimEnd() + '\n'
+  );
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

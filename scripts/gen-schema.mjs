@@ -9,56 +9,111 @@ const int = (description, def, min, max) => ({ type: 'integer', description, def
 const bool = (description, def) => ({ type: 'boolean', description, default: def });
 const str = (description, def, extra = {}) => ({ type: 'string', description, default: def, ...extra });
 /** A closed set of values, each with its own description (editors show it on hover and in completion). */
-const choice = (description, def, values, type = 'string') => ({ type, enum: Object.keys(values).map((v) => (type === 'integer' ? Number(v) : v)), enumDescriptions: Object.values(values), description, default: def });
+const choice = (description, def, values, type = 'string') => ({
+  type,
+  enum: Object.keys(values).map((v) => (type === 'integer' ? Number(v) : v)),
+  enumDescriptions: Object.values(values),
+  description,
+  default: def,
+});
 const obj = (description, properties, extra = {}) => ({ type: 'object', description, additionalProperties: false, properties, ...extra });
 const KEY = { type: 'string', minLength: 1, maxLength: 512, pattern: '^[^\\s]+$' };
 
-const streamTarget = (what) => obj(`Write ${what} to a Redis stream with XADD.`, {
-  key: { ...KEY, description: 'Stream key.' },
-  max_stream_length: int('Approximate MAXLEN applied on every XADD (0: never trimmed).', 0, 0, 1_000_000_000),
-}, { required: ['key'] });
+const streamTarget = (what) =>
+  obj(
+    `Write ${what} to a Redis stream with XADD.`,
+    {
+      key: { ...KEY, description: 'Stream key.' },
+      max_stream_length: int('Approximate MAXLEN applied on every XADD (0: never trimmed).', 0, 0, 1_000_000_000),
+    },
+    { required: ['key'] },
+  );
 
 export const schema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   $id: 'https://pythia.dev/schema/pipeline.schema.json',
   title: 'PipelineFile',
-  description: 'One Pythia pipeline: where messages come from, which handler processes them, how failures are retried, where dead letters and results go, and which metrics are exposed.',
+  description:
+    'One Pythia pipeline: where messages come from, which handler processes them, how failures are retried, where dead letters and results go, and which metrics are exposed.',
   type: 'object',
   additionalProperties: false,
   required: ['name', 'source', 'handler'],
   properties: {
     version: choice('Version of the pipeline DSL. Only 1 exists.', 1, { 1: 'The first and only version of the DSL.' }, 'integer'),
-    name: { type: 'string', description: 'Pipeline name: used in metric labels, consumer names and logs.', pattern: '^[a-z0-9][a-z0-9_-]*$', maxLength: 64 },
-    broker: choice('Broker kind, for compatibility with PYTHIA_BROKER_TYPE. Only redis is supported.', 'redis', { redis: 'Redis (standalone, Cluster or Sentinel): the only broker.' }),
-    redis: obj('Connection to Redis. Use url, or host/port/db, or cluster, or sentinel.', {
-      url: { type: 'string', description: 'redis:// or rediss:// (TLS) URL; user:password@ is allowed. When set, host/port/db/username/password must not be. Default: built from host, port and db.', pattern: '^rediss?://' },
-      host: str('Redis host, when url is not used.', 'localhost', { minLength: 1 }),
-      port: int('Redis port, when url is not used.', 6379, 1, 65535),
-      db: int('Database number.', 0, 0, 1023),
-      username: str('ACL username (Redis 6+). Empty: the default user.', ''),
-      password: str('Password (or ACL password). Empty: no AUTH. Never logged.', ''),
-      tls: obj('TLS options; implied by a rediss:// URL.', {
-        enabled: bool('Use TLS even with a redis:// URL or host/port.', false),
-        ca_file: str('PEM file of the CA that signed the server certificate, relative to this file. Empty: the system CAs.', ''),
-        cert_file: str('PEM client certificate for mutual TLS, relative to this file.', ''),
-        key_file: str('PEM private key of the client certificate, relative to this file.', ''),
-        reject_unauthorized: bool('Reject servers whose certificate does not verify.', true),
-      }, { default: {} }),
-      cluster: obj('Redis Cluster mode (ioredis Cluster).', {
-        nodes: { type: 'array', description: 'Seed nodes as redis:// or rediss:// URLs.', minItems: 1, items: { type: 'string', pattern: '^rediss?://' } },
-      }, { required: ['nodes'] }),
-      sentinel: obj('Redis Sentinel mode.', {
-        name: str('Name of the monitored master.', 'mymaster', { minLength: 1 }),
-        nodes: { type: 'array', description: 'Sentinel addresses as redis://host:port URLs.', minItems: 1, items: { type: 'string', pattern: '^rediss?://' } },
-        password: str('Password of the sentinels themselves (not of the master). Never logged.', ''),
-      }, { required: ['nodes'] }),
-      connection_pool_size: int('Connections used for non-blocking commands (acks, outputs, dead letters, gauges).', 4, 1, 64),
-      socket_keepalive: bool('Enable TCP keep-alive on every connection.', true),
-      socket_timeout_ms: ms('A command with no reply after this long fails and the connection is re-established (0: no timeout). Blocking reads get block_timeout_ms on top.', 5000, 0, 600_000),
-      connection_timeout_ms: ms('Time allowed to establish a connection.', 10000, 100, 600_000),
-      retry_on_timeout: bool('Reconnect and retry commands after a socket timeout.', true),
-      health_check_interval_s: int('Seconds between PINGs on idle connections (0: off).', 30, 0, 3600),
-    }, { default: {} }),
+    name: {
+      type: 'string',
+      description: 'Pipeline name: used in metric labels, consumer names and logs.',
+      pattern: '^[a-z0-9][a-z0-9_-]*$',
+      maxLength: 64,
+    },
+    broker: choice('Broker kind, for compatibility with PYTHIA_BROKER_TYPE. Only redis is supported.', 'redis', {
+      redis: 'Redis (standalone, Cluster or Sentinel): the only broker.',
+    }),
+    redis: obj(
+      'Connection to Redis. Use url, or host/port/db, or cluster, or sentinel.',
+      {
+        url: {
+          type: 'string',
+          description:
+            'redis:// or rediss:// (TLS) URL; user:password@ is allowed. When set, host/port/db/username/password must not be. Default: built from host, port and db.',
+          pattern: '^rediss?://',
+        },
+        host: str('Redis host, when url is not used.', 'localhost', { minLength: 1 }),
+        port: int('Redis port, when url is not used.', 6379, 1, 65535),
+        db: int('Database number.', 0, 0, 1023),
+        username: str('ACL username (Redis 6+). Empty: the default user.', ''),
+        password: str('Password (or ACL password). Empty: no AUTH. Never logged.', ''),
+        tls: obj(
+          'TLS options; implied by a rediss:// URL.',
+          {
+            enabled: bool('Use TLS even with a redis:// URL or host/port.', false),
+            ca_file: str('PEM file of the CA that signed the server certificate, relative to this file. Empty: the system CAs.', ''),
+            cert_file: str('PEM client certificate for mutual TLS, relative to this file.', ''),
+            key_file: str('PEM private key of the client certificate, relative to this file.', ''),
+            reject_unauthorized: bool('Reject servers whose certificate does not verify.', true),
+          },
+          { default: {} },
+        ),
+        cluster: obj(
+          'Redis Cluster mode (ioredis Cluster).',
+          {
+            nodes: {
+              type: 'array',
+              description: 'Seed nodes as redis:// or rediss:// URLs.',
+              minItems: 1,
+              items: { type: 'string', pattern: '^rediss?://' },
+            },
+          },
+          { required: ['nodes'] },
+        ),
+        sentinel: obj(
+          'Redis Sentinel mode.',
+          {
+            name: str('Name of the monitored master.', 'mymaster', { minLength: 1 }),
+            nodes: {
+              type: 'array',
+              description: 'Sentinel addresses as redis://host:port URLs.',
+              minItems: 1,
+              items: { type: 'string', pattern: '^rediss?://' },
+            },
+            password: str('Password of the sentinels themselves (not of the master). Never logged.', ''),
+          },
+          { required: ['nodes'] },
+        ),
+        connection_pool_size: int('Connections used for non-blocking commands (acks, outputs, dead letters, gauges).', 4, 1, 64),
+        socket_keepalive: bool('Enable TCP keep-alive on every connection.', true),
+        socket_timeout_ms: ms(
+          'A command with no reply after this long fails and the connection is re-established (0: no timeout). Blocking reads get block_timeout_ms on top.',
+          5000,
+          0,
+          600_000,
+        ),
+        connection_timeout_ms: ms('Time allowed to establish a connection.', 10000, 100, 600_000),
+        retry_on_timeout: bool('Reconnect and retry commands after a socket timeout.', true),
+        health_check_interval_s: int('Seconds between PINGs on idle connections (0: off).', 30, 0, 3600),
+      },
+      { default: {} },
+    ),
     source: {
       type: 'object',
       description: 'Where messages come from: exactly one of list, stream or channel.',
@@ -66,36 +121,92 @@ export const schema = {
       minProperties: 1,
       maxProperties: 1,
       properties: {
-        list: obj('A Redis list used as a FIFO queue: producers LPUSH, Pythia takes from the right.', {
-          key: { ...KEY, description: 'The list key.' },
-          batch_size: int('Items taken per round trip.', 100, 1, 10000),
-          block_timeout_ms: ms('How long a fetch blocks when the list is empty.', 1000, 10, 300_000),
-          delivery: choice('What a crash may cost.', 'at-least-once', {
-            'at-least-once': 'Items move into a per-consumer processing list and are removed when done; a crashed consumer\'s items go back to the queue.',
-            'at-most-once': 'Items are popped: faster, but in-flight items are lost on a crash.',
-          }),
-          consumer: str('Consumer name used in the processing list {key}:processing:<consumer>. Empty: <hostname>-<pid>-<random>, unique per process.', ''),
-          heartbeat_ttl_ms: ms('A consumer whose heartbeat is older than this is dead: its processing list goes back to the queue.', 15000, 1000, 3_600_000),
-          recovery_interval_ms: ms('How often a live worker looks for dead consumers to recover.', 5000, 100, 3_600_000),
-          max_deliveries: int('at-least-once: an item recovered from crashed consumers so often that it has been delivered more than this many times goes to the dead letter (reason max_deliveries), so a message that kills its worker cannot loop.', 5, 1, 1000),
-        }, { required: ['key'] }),
-        stream: obj('A Redis stream read through a consumer group.', {
-          key: { ...KEY, description: 'The stream key.' },
-          consumer_group: { type: 'string', minLength: 1, description: 'Consumer group; created (with MKSTREAM) when missing.', default: 'pythia' },
-          consumer: str('Consumer name; keep it stable across restarts so the worker re-reads its own pending entries. One live process per name: a second one fails to start. Empty: the hostname, or <hostname>-<pid>-<random> when another live process on this host holds it.', ''),
-          start_id: str('Where a newly created group starts: "$" new entries only, "0" the whole stream, or an entry id.', '$', { pattern: '^(\\$|0|\\d+(-\\d+)?)$' }),
-          batch_size: int('Entries read per XREADGROUP.', 50, 1, 10000),
-          block_timeout_ms: ms('How long XREADGROUP blocks when nothing is new.', 1000, 10, 300_000),
-          claim_idle_ms: ms('Pending entries idle this long are claimed (XAUTOCLAIM) from other, presumably dead, consumers.', 60000, 100, 86_400_000),
-          claim_interval_ms: ms('How often to look for idle pending entries to claim, and for crashed consumers.', 5000, 100, 3_600_000),
-          heartbeat_ttl_ms: ms('A consumer whose heartbeat is older than this is dead: its pending entries are claimed without waiting for claim_idle_ms, and once it has none it is removed from the group.', 15000, 1000, 3_600_000),
-          max_deliveries: int('An entry delivered more than this many times goes to the dead letter (reason max_deliveries).', 5, 1, 1000),
-          max_stream_length: int('maxlen: once the stream is longer than this, trim the entries every consumer group has read and acknowledged (XTRIM MINID); an entry some group still needs is never removed, so the stream can stay longer (0: never trim).', 0, 0, 1_000_000_000),
-          trim_strategy: choice('When the stream is trimmed. Either way only up to the oldest entry that some consumer group has not read or not acknowledged.', 'maxlen', {
-            maxlen: 'Trim when the stream is longer than max_stream_length.',
-            minid: 'Trim whenever something was acknowledged.',
-          }),
-        }, { required: ['key'] }),
+        list: obj(
+          'A Redis list used as a FIFO queue: producers LPUSH, Pythia takes from the right.',
+          {
+            key: { ...KEY, description: 'The list key.' },
+            batch_size: int('Items taken per round trip.', 100, 1, 10000),
+            block_timeout_ms: ms('How long a fetch blocks when the list is empty.', 1000, 10, 300_000),
+            delivery: choice('What a crash may cost.', 'at-least-once', {
+              'at-least-once':
+                "Items move into a per-consumer processing list and are removed when done; a crashed consumer's items go back to the queue.",
+              'at-most-once': 'Items are popped: faster, but in-flight items are lost on a crash.',
+            }),
+            consumer: str(
+              'Consumer name used in the processing list {key}:processing:<consumer>. Empty: <hostname>-<pid>-<random>, unique per process.',
+              '',
+            ),
+            heartbeat_ttl_ms: ms(
+              'A consumer whose heartbeat is older than this is dead: its processing list goes back to the queue.',
+              15000,
+              1000,
+              3_600_000,
+            ),
+            recovery_interval_ms: ms('How often a live worker looks for dead consumers to recover.', 5000, 100, 3_600_000),
+            max_deliveries: int(
+              'at-least-once: an item recovered from crashed consumers so often that it has been delivered more than this many times goes to the dead letter (reason max_deliveries), so a message that kills its worker cannot loop.',
+              5,
+              1,
+              1000,
+            ),
+          },
+          { required: ['key'] },
+        ),
+        stream: obj(
+          'A Redis stream read through a consumer group.',
+          {
+            key: { ...KEY, description: 'The stream key.' },
+            consumer_group: {
+              type: 'string',
+              minLength: 1,
+              description: 'Consumer group; created (with MKSTREAM) when missing.',
+              default: 'pythia',
+            },
+            consumer: str(
+              'Consumer name; keep it stable across restarts so the worker re-reads its own pending entries. One live process per name: a second one fails to start. Empty: the hostname, or <hostname>-<pid>-<random> when another live process on this host holds it.',
+              '',
+            ),
+            start_id: str('Where a newly created group starts: "$" new entries only, "0" the whole stream, or an entry id.', '$', {
+              pattern: '^(\\$|0|\\d+(-\\d+)?)$',
+            }),
+            batch_size: int('Entries read per XREADGROUP.', 50, 1, 10000),
+            block_timeout_ms: ms('How long XREADGROUP blocks when nothing is new.', 1000, 10, 300_000),
+            claim_idle_ms: ms(
+              'Pending entries idle this long are claimed (XAUTOCLAIM) from other, presumably dead, consumers.',
+              60000,
+              100,
+              86_400_000,
+            ),
+            claim_interval_ms: ms('How often to look for idle pending entries to claim, and for crashed consumers.', 5000, 100, 3_600_000),
+            heartbeat_ttl_ms: ms(
+              'A consumer whose heartbeat is older than this is dead: its pending entries are claimed without waiting for claim_idle_ms, and once it has none it is removed from the group.',
+              15000,
+              1000,
+              3_600_000,
+            ),
+            max_deliveries: int(
+              'An entry delivered more than this many times goes to the dead letter (reason max_deliveries).',
+              5,
+              1,
+              1000,
+            ),
+            max_stream_length: int(
+              'maxlen: once the stream is longer than this, trim the entries every consumer group has read and acknowledged (XTRIM MINID); an entry some group still needs is never removed, so the stream can stay longer (0: never trim).',
+              0,
+              0,
+              1_000_000_000,
+            ),
+            trim_strategy: choice(
+              'When the stream is trimmed. Either way only up to the oldest entry that some consumer group has not read or not acknowledged.',
+              'maxlen',
+              {
+                maxlen: 'Trim when the stream is longer than max_stream_length.',
+                minid: 'Trim whenever something was acknowledged.',
+              },
+            ),
+          },
+          { required: ['key'] },
+        ),
         channel: obj('Redis pub/sub channels. At-most-once: Redis keeps nothing for a worker that is down.', {
           channels: { type: 'array', description: 'Channels to SUBSCRIBE to.', items: { ...KEY }, uniqueItems: true, default: [] },
           patterns: { type: 'array', description: 'Glob patterns to PSUBSCRIBE to.', items: { ...KEY }, uniqueItems: true, default: [] },
@@ -103,28 +214,56 @@ export const schema = {
         }),
       },
     },
-    message: obj('How message bodies are decoded and checked.', {
-      format: choice('How the body reaches the handler.', 'json', {
-        json: 'The body is parsed JSON; invalid JSON goes to the dead letter.',
-        text: 'The body is a UTF-8 string.',
-        binary: 'The body is a Buffer.',
-      }),
-      schema: str('Path (relative to this file) of a JSON Schema for the body. Invalid bodies go to the dead letter; `pythia types` generates handler types from it. Empty: no check.', ''),
-      max_bytes: int('Bodies larger than this go to the dead letter (reason too_large) and never reach the handler.', 1048576, 1, 536_870_912),
-    }, { default: {} }),
+    message: obj(
+      'How message bodies are decoded and checked.',
+      {
+        format: choice('How the body reaches the handler.', 'json', {
+          json: 'The body is parsed JSON; invalid JSON goes to the dead letter.',
+          text: 'The body is a UTF-8 string.',
+          binary: 'The body is a Buffer.',
+        }),
+        schema: str(
+          'Path (relative to this file) of a JSON Schema for the body. Invalid bodies go to the dead letter; `pythia types` generates handler types from it. Empty: no check.',
+          '',
+        ),
+        max_bytes: int(
+          'Bodies larger than this go to the dead letter (reason too_large) and never reach the handler.',
+          1048576,
+          1,
+          536_870_912,
+        ),
+      },
+      { default: {} },
+    ),
     handler: {
       type: 'object',
       description: 'What processes each message: exactly one of module or command.',
       additionalProperties: false,
       properties: {
-        module: { type: 'string', minLength: 1, pattern: '\\.(ts|mts|cts|js|mjs|cjs)$', description: 'Path (relative to this file) of a .ts, .mts, .cts, .js, .mjs or .cjs module; a .ts or .js file is ESM or CommonJS as its nearest package.json says.' },
+        module: {
+          type: 'string',
+          minLength: 1,
+          pattern: '\\.(ts|mts|cts|js|mjs|cjs)$',
+          description:
+            'Path (relative to this file) of a .ts, .mts, .cts, .js, .mjs or .cjs module; a .ts or .js file is ESM or CommonJS as its nearest package.json says.',
+        },
         export: str('Name of the exported handler function.', 'default', { minLength: 1, pattern: '^[A-Za-z_$][A-Za-z0-9_$]*$' }),
-        command: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 }, description: 'Executable and arguments, run with execa and never through a shell.' },
+        command: {
+          type: 'array',
+          minItems: 1,
+          items: { type: 'string', minLength: 1 },
+          description: 'Executable and arguments, run with execa and never through a shell.',
+        },
         mode: choice('How command processes are used.', 'per-message', {
           'per-message': 'One process per message: the message on stdin, the result on stdout.',
           persistent: 'Long-lived processes speaking JSON lines, many requests in flight.',
         }),
-        env: { type: 'object', description: 'Extra environment variables for the command.', additionalProperties: { type: 'string' }, default: {} },
+        env: {
+          type: 'object',
+          description: 'Extra environment variables for the command.',
+          additionalProperties: { type: 'string' },
+          default: {},
+        },
         env_inherit: {
           description:
             "Which of the worker's environment variables the command inherits (handler.env and PYTHIA_* are always set). all-except-credentials: all but the ones that hold this pipeline's Redis credentials (those its redis keys reference, REDIS_PASSWORD, REDIS_URL). all: every one. none: only PATH. A list of names: those and PATH.",
@@ -135,29 +274,61 @@ export const schema = {
           ],
         },
         cwd: str('Working directory of the command, relative to this file.', '.'),
-        permanent_exit_codes: { type: 'array', description: 'Exit codes that mean a permanent failure (straight to the dead letter, no retry).', items: { type: 'integer', minimum: 1, maximum: 255 }, uniqueItems: true, default: [] },
+        permanent_exit_codes: {
+          type: 'array',
+          description: 'Exit codes that mean a permanent failure (straight to the dead letter, no retry).',
+          items: { type: 'integer', minimum: 1, maximum: 255 },
+          uniqueItems: true,
+          default: [],
+        },
         instances: int('Number of persistent processes.', 1, 1, 256),
       },
       oneOf: [{ required: ['module'] }, { required: ['command'] }],
     },
     concurrency: int('Messages in flight at once across the whole pipeline.', 10, 1, 100000),
-    resilience: obj('Retries, timeouts and the circuit breaker.', {
-      max_retries: int('Retries after the first attempt before the message goes to the dead letter.', 5, 0, 1000),
-      retry_delay_ms: ms('Delay before the first retry.', 1000, 0, 86_400_000),
-      retry_backoff: { type: 'number', description: 'Multiplier: delay = retry_delay_ms * retry_backoff^(attempt-1), capped at retry_max_delay_ms.', default: 2.0, minimum: 1, maximum: 100 },
-      retry_max_delay_ms: ms('Upper bound of a retry delay.', 60000, 0, 86_400_000),
-      retry_jitter: { type: 'number', description: 'Each delay varies by up to this fraction either way.', default: 0.2, minimum: 0, maximum: 1 },
-      processing_timeout_ms: ms('An attempt running longer fails: the AbortSignal fires and a late result is discarded.', 30000, 1, 86_400_000),
-      circuit_breaker: obj('Stops fetching after consecutive failures, so nothing is consumed only to fail.', {
-        enabled: bool('Whether the breaker is used.', true),
-        failure_threshold: int('Consecutive failures that open the breaker.', 5, 1, 100000),
-        reset_timeout_ms: ms('Open to half-open after this long.', 30000, 1, 86_400_000),
-        half_open_max_calls: int('Trial messages let through while half-open.', 1, 1, 10000),
-      }, { default: {} }),
-    }, { default: {} }),
+    resilience: obj(
+      'Retries, timeouts and the circuit breaker.',
+      {
+        max_retries: int('Retries after the first attempt before the message goes to the dead letter.', 5, 0, 1000),
+        retry_delay_ms: ms('Delay before the first retry.', 1000, 0, 86_400_000),
+        retry_backoff: {
+          type: 'number',
+          description: 'Multiplier: delay = retry_delay_ms * retry_backoff^(attempt-1), capped at retry_max_delay_ms.',
+          default: 2.0,
+          minimum: 1,
+          maximum: 100,
+        },
+        retry_max_delay_ms: ms('Upper bound of a retry delay.', 60000, 0, 86_400_000),
+        retry_jitter: {
+          type: 'number',
+          description: 'Each delay varies by up to this fraction either way.',
+          default: 0.2,
+          minimum: 0,
+          maximum: 1,
+        },
+        processing_timeout_ms: ms(
+          'An attempt running longer fails: the AbortSignal fires and a late result is discarded.',
+          30000,
+          1,
+          86_400_000,
+        ),
+        circuit_breaker: obj(
+          'Stops fetching after consecutive failures, so nothing is consumed only to fail.',
+          {
+            enabled: bool('Whether the breaker is used.', true),
+            failure_threshold: int('Consecutive failures that open the breaker.', 5, 1, 100000),
+            reset_timeout_ms: ms('Open to half-open after this long.', 30000, 1, 86_400_000),
+            half_open_max_calls: int('Trial messages let through while half-open.', 1, 1, 10000),
+          },
+          { default: {} },
+        ),
+      },
+      { default: {} },
+    ),
     dead_letter: {
       type: 'object',
-      description: 'Where failed messages go: one of list or stream. Absent: a list named "<source key>:dead" (channel sources: "pythia:<name>:dead").',
+      description:
+        'Where failed messages go: one of list or stream. Absent: a list named "<source key>:dead" (channel sources: "pythia:<name>:dead").',
       additionalProperties: false,
       maxProperties: 1,
       properties: {
@@ -168,7 +339,7 @@ export const schema = {
     },
     output: {
       type: 'object',
-      description: 'Where a handler\'s return value goes: one of list, stream or channel. Absent: results are discarded.',
+      description: "Where a handler's return value goes: one of list, stream or channel. Absent: results are discarded.",
       additionalProperties: false,
       maxProperties: 1,
       properties: {
@@ -178,21 +349,38 @@ export const schema = {
       },
       default: {},
     },
-    metrics: obj('Prometheus metrics and health endpoints.', {
-      enabled: bool('Serve /metrics, /livez and /readyz.', true),
-      host: str('Address the HTTP server listens on.', '0.0.0.0', { minLength: 1 }),
-      port: int('Port of the HTTP server (0: any free port).', 9464, 0, 65535),
-      path: str('Path of the metrics endpoint.', '/metrics', { pattern: '^/' }),
-      redis: obj('Redis-side gauges, sampled in one pipelined round trip.', {
-        queue_length: bool('LLEN / XLEN, processing-list length, stream lag and pending count.', true),
-        connection_pool: bool('Connection states.', true),
-        memory_usage: bool('INFO memory used_memory.', true),
-        interval_ms: ms('Sampling interval.', 5000, 100, 3_600_000),
-      }, { default: {} }),
-    }, { default: {} }),
-    shutdown: obj('Graceful shutdown.', {
-      grace_period_ms: ms('On SIGTERM/SIGINT: stop fetching and let in-flight messages finish for at most this long.', 25000, 0, 3_600_000),
-    }, { default: {} }),
+    metrics: obj(
+      'Prometheus metrics and health endpoints.',
+      {
+        enabled: bool('Serve /metrics, /livez and /readyz.', true),
+        host: str('Address the HTTP server listens on.', '0.0.0.0', { minLength: 1 }),
+        port: int('Port of the HTTP server (0: any free port).', 9464, 0, 65535),
+        path: str('Path of the metrics endpoint.', '/metrics', { pattern: '^/' }),
+        redis: obj(
+          'Redis-side gauges, sampled in one pipelined round trip.',
+          {
+            queue_length: bool('LLEN / XLEN, processing-list length, stream lag and pending count.', true),
+            connection_pool: bool('Connection states.', true),
+            memory_usage: bool('INFO memory used_memory.', true),
+            interval_ms: ms('Sampling interval.', 5000, 100, 3_600_000),
+          },
+          { default: {} },
+        ),
+      },
+      { default: {} },
+    ),
+    shutdown: obj(
+      'Graceful shutdown.',
+      {
+        grace_period_ms: ms(
+          'On SIGTERM/SIGINT: stop fetching and let in-flight messages finish for at most this long.',
+          25000,
+          0,
+          3_600_000,
+        ),
+      },
+      { default: {} },
+    ),
   },
 };
 
@@ -206,7 +394,8 @@ const EDITOR_KEYWORDS = ['markdownDescription', 'enumDescriptions', 'markdownEnu
 export const ENV_REFERENCE = {
   type: 'string',
   pattern: '(^|[^$])\\$\\{[A-Za-z_][A-Za-z0-9_]*((:?-|:?\\?)[^}]*)?\\}',
-  description: 'An environment variable reference: ${VAR}, ${VAR:-default} or ${VAR:?message}. It is substituted when the file is loaded, and the result must be a valid value of this key.',
+  description:
+    'An environment variable reference: ${VAR}, ${VAR:-default} or ${VAR:?message}. It is substituted when the file is loaded, and the result must be a valid value of this key.',
 };
 
 /** Scalars whose literal values the strict schema constrains beyond "any string". */
@@ -267,7 +456,6 @@ export const schemaFile = fileURLToPath(new URL('../schema/pipeline.schema.json'
 export function schemaText() {
   return JSON.stringify(publishedSchema, null, 2) + '\n';
 }
-
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   writeFileSync(schemaFile, schemaText());

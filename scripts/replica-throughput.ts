@@ -11,7 +11,13 @@ import { parseArgs } from 'node:util';
 import { startRedis } from '../src/testing/redis-server.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const { values } = parseArgs({ options: { messages: { type: 'string', default: '20000' }, replicas: { type: 'string', default: '1,3' }, 'sleep-ms': { type: 'string', default: '0,5' } } });
+const { values } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '20000' },
+    replicas: { type: 'string', default: '1,3' },
+    'sleep-ms': { type: 'string', default: '0,5' },
+  },
+});
 const MESSAGES = Number(values.messages);
 const REPLICAS = values.replicas.split(',').map(Number);
 const SLEEPS = values['sleep-ms'].split(',').map(Number);
@@ -22,9 +28,15 @@ const admin = server.client();
 const dir = mkdtempSync(path.join(tmpdir(), 'pythia-throughput-'));
 
 function pipelineFile(kind: 'list' | 'stream', sleep: number): string {
-  const source = kind === 'list' ? '  list: {key: jobs, batch_size: 100}' : '  stream: {key: jobs-stream, consumer_group: workers, consumer: "${PYTHIA_CONSUMER}", start_id: "0", batch_size: 100}';
+  const source =
+    kind === 'list'
+      ? '  list: {key: jobs, batch_size: 100}'
+      : '  stream: {key: jobs-stream, consumer_group: workers, consumer: "${PYTHIA_CONSUMER}", start_id: "0", batch_size: 100}';
   const file = path.join(dir, `${kind}-${sleep}.yml`);
-  writeFileSync(file, `version: 1\nname: throughput-${kind}\nredis: {url: "${server.url}"}\nsource:\n${source}\nhandler: {module: "${HANDLER}", export: ${sleep > 0 ? 'handle' : 'noop'}}\nconcurrency: 10\nmetrics: {enabled: false}\n`);
+  writeFileSync(
+    file,
+    `version: 1\nname: throughput-${kind}\nredis: {url: "${server.url}"}\nsource:\n${source}\nhandler: {module: "${HANDLER}", export: ${sleep > 0 ? 'handle' : 'noop'}}\nconcurrency: 10\nmetrics: {enabled: false}\n`,
+  );
   return file;
 }
 
@@ -56,7 +68,10 @@ async function measure(kind: 'list' | 'stream', sleep: number, replicas: number)
   const children: ChildProcess[] = [];
   const outputs: string[] = [];
   for (let i = 0; i < replicas; i++) {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/pythia.js'), 'run', file], { env: { ...process.env, PYTHIA_CONSUMER: `r${i}`, PYTHIA_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/pythia.js'), 'run', file], {
+      env: { ...process.env, PYTHIA_CONSUMER: `r${i}`, PYTHIA_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     outputs.push('');
     child.stderr?.on('data', (d: Buffer) => (outputs[i] += d.toString()));
     children.push(child);
@@ -75,12 +90,26 @@ async function measure(kind: 'list' | 'stream', sleep: number, replicas: number)
   }
   await until(() => drained(kind), 300_000);
   const seconds = (performance.now() - started) / 1000;
-  await Promise.all(children.map((c) => new Promise((r) => { c.once('exit', r); c.kill('SIGTERM'); })));
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise((r) => {
+          c.once('exit', r);
+          c.kill('SIGTERM');
+        }),
+    ),
+  );
   return MESSAGES / seconds;
 }
 
-console.log(`${MESSAGES} messages per run, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), redis-server and every replica on this machine; concurrency 10 and batch_size 100 per replica`);
-console.log('source  handler       ' + REPLICAS.map((r) => `${r} replica${r > 1 ? 's' : ''}`.padStart(14)).join('') + (REPLICAS.length > 1 ? '   speed-up' : ''));
+console.log(
+  `${MESSAGES} messages per run, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), redis-server and every replica on this machine; concurrency 10 and batch_size 100 per replica`,
+);
+console.log(
+  'source  handler       ' +
+    REPLICAS.map((r) => `${r} replica${r > 1 ? 's' : ''}`.padStart(14)).join('') +
+    (REPLICAS.length > 1 ? '   speed-up' : ''),
+);
 try {
   for (const kind of ['list', 'stream'] as const) {
     for (const sleep of SLEEPS) {

@@ -25,5 +25,5 @@ export function isPermanent(error: unknown): boolean {
 /** The text a log line or dead letter shows for a thrown value of any type. */
 export function errorText(error: unknown): string {
   if (error instanceof Error) return error.message || error.name;
-  return typeof error === 'string' ? error : JSON.stringify(error) ?? String(error);
+  return typeof error === 'string' ? error : (JSON.stringify(error) ?? String(error));
 }

@@ -23,7 +23,13 @@ export async function consoleCommand(paths: string[], options: ConsoleOptions): 
   const clients = new PipelineClients(options.redisUrl);
   let server: ConsoleServer;
   try {
-    server = await new ConsoleServer({ host: options.host, port, token: process.env.PYTHIA_CONSOLE_TOKEN || undefined, pipelines, clients }).listen();
+    server = await new ConsoleServer({
+      host: options.host,
+      port,
+      token: process.env.PYTHIA_CONSOLE_TOKEN || undefined,
+      pipelines,
+      clients,
+    }).listen();
   } catch (error) {
     process.stderr.write(`pythia console: ${(error as Error).message}\n`);
     await clients.close();

@@ -53,7 +53,9 @@ export async function demoCommand(options: { count: number }): Promise<number> {
     redis = new Redis(url);
     worker = await Worker.start([pipeline], { redisUrl: url, logger: createLogger('warn') });
     const before = await redis.xlen(done);
-    process.stdout.write(`pipeline ${config.name}: list ${queue} -> ${path.relative(process.cwd(), path.resolve(pipeline.dir, config.handler.module ?? ''))} -> stream ${done}\n`);
+    process.stdout.write(
+      `pipeline ${config.name}: list ${queue} -> ${path.relative(process.cwd(), path.resolve(pipeline.dir, config.handler.module ?? ''))} -> stream ${done}\n`,
+    );
     const started = performance.now();
     const producer = Producer.forPipeline(pipeline, { redisUrl: url });
     try {
@@ -72,7 +74,9 @@ export async function demoCommand(options: { count: number }): Promise<number> {
       processed = (await redis.xlen(done)) - before;
     }
     const seconds = (performance.now() - started) / 1000;
-    process.stdout.write(`processed ${processed} of ${count} in ${seconds.toFixed(2)} s (${Math.round(processed / seconds)} msg/s, produce included)\n`);
+    process.stdout.write(
+      `processed ${processed} of ${count} in ${seconds.toFixed(2)} s (${Math.round(processed / seconds)} msg/s, produce included)\n`,
+    );
     const last = await redis.xrevrange(done, '+', '-', 'COUNT', 3);
     for (const [id, fields] of last.reverse()) process.stdout.write(`  ${done} ${id} ${fields[1]}\n`);
     return processed === count ? 0 : 1;

@@ -11,16 +11,26 @@ export function describePipeline({ config }: LoadedPipeline): { summary: string;
   let from: string;
   if (list) {
     from = `list ${list.key} (${list.delivery})`;
-    if (list.delivery === 'at-most-once') notes.push('source.list.delivery is at-most-once: messages in flight when the worker crashes are lost');
+    if (list.delivery === 'at-most-once')
+      notes.push('source.list.delivery is at-most-once: messages in flight when the worker crashes are lost');
   } else if (stream) {
     from = `stream ${stream.key} group ${stream.consumer_group}`;
   } else {
     from = `channel ${subscriptions(channel).join(', ')}`;
-    notes.push('pub/sub is at-most-once: Redis keeps nothing for a worker that is down, and messages beyond source.channel.buffer are dropped (and counted)');
+    notes.push(
+      'pub/sub is at-most-once: Redis keeps nothing for a worker that is down, and messages beyond source.channel.buffer are dropped (and counted)',
+    );
   }
-  const handler = config.handler.module !== undefined ? `module ${config.handler.module}#${config.handler.export}` : `command ${config.handler.command?.join(' ')} (${config.handler.mode})`;
+  const handler =
+    config.handler.module !== undefined
+      ? `module ${config.handler.module}#${config.handler.export}`
+      : `command ${config.handler.command?.join(' ')} (${config.handler.mode})`;
   const to = outputTarget(config)?.key;
-  return { summary: `${config.name}: ${from} -> ${handler}${to ? ` -> ${to}` : ''}, concurrency ${config.concurrency}`, notes, warnings: lengthCapWarnings(config) };
+  return {
+    summary: `${config.name}: ${from} -> ${handler}${to ? ` -> ${to}` : ''}, concurrency ${config.concurrency}`,
+    notes,
+    warnings: lengthCapWarnings(config),
+  };
 }
 
 /** XADD ... MAXLEN removes the oldest entries whether or not anyone has read them. */
@@ -28,11 +38,15 @@ function lengthCapWarnings(config: LoadedPipeline['config']): string[] {
   const warnings: string[] = [];
   const output = config.output.stream;
   if (output && output.max_stream_length > 0) {
-    warnings.push(`output.stream.max_stream_length ${output.max_stream_length} trims ${output.key} on every XADD: results its readers have not read yet are removed when they fall behind`);
+    warnings.push(
+      `output.stream.max_stream_length ${output.max_stream_length} trims ${output.key} on every XADD: results its readers have not read yet are removed when they fall behind`,
+    );
   }
   const dead = config.dead_letter.stream;
   if (dead && dead.max_stream_length > 0) {
-    warnings.push(`dead_letter.stream.max_stream_length ${dead.max_stream_length} trims ${dead.key} on every XADD: the oldest dead letters are removed whether or not anyone inspected or replayed them`);
+    warnings.push(
+      `dead_letter.stream.max_stream_length ${dead.max_stream_length} trims ${dead.key} on every XADD: the oldest dead letters are removed whether or not anyone inspected or replayed them`,
+    );
   }
   return warnings;
 }

@@ -37,7 +37,11 @@ export interface DlqOutput {
 
 const STDIO: DlqOutput = { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) };
 
-async function withPipeline(file: string, options: DlqCommonOptions, run: (pipeline: LoadedPipeline, client: RedisClient) => Promise<number>): Promise<number> {
+async function withPipeline(
+  file: string,
+  options: DlqCommonOptions,
+  run: (pipeline: LoadedPipeline, client: RedisClient) => Promise<number>,
+): Promise<number> {
   const [pipeline] = await loadPipelines([file], { importModules: false });
   if (!pipeline) return 1;
   const client = await connectFor(pipeline, options.redisUrl);
@@ -69,7 +73,9 @@ export async function dlqListCommand(file: string, options: DlqListOptions, io: 
     }
     if (out.length > 0) io.out(out.join('\n') + '\n');
     const more = shown < total ? ` (showing the oldest ${shown}; --limit 0 shows all)` : '';
-    say(`dead letter ${describeLocation(location)} of pipeline ${pipeline.config.name}: ${total} ${total === 1 ? 'entry' : 'entries'}${more}`);
+    say(
+      `dead letter ${describeLocation(location)} of pipeline ${pipeline.config.name}: ${total} ${total === 1 ? 'entry' : 'entries'}${more}`,
+    );
     return 0;
   });
 }
@@ -78,7 +84,7 @@ export async function dlqListCommand(file: string, options: DlqListOptions, io: 
 export async function dlqReplayCommand(file: string, options: DlqReplayOptions, io: DlqOutput = STDIO): Promise<number> {
   const say = (line: string) => io.err(`${line}\n`);
   const ids = options.id ?? [];
-  if ((ids.length > 0) === Boolean(options.all)) {
+  if (ids.length > 0 === Boolean(options.all)) {
     say('pythia dlq replay: give --id ID (one or more) or --all');
     return USAGE;
   }
@@ -86,16 +92,31 @@ export async function dlqReplayCommand(file: string, options: DlqReplayOptions, 
     const location = deadLetterLocation(pipeline);
     const target = replayTarget(pipeline);
     // One write per batch as it is moved: nothing accumulates, whatever the dead letter's size.
-    const onReplayed = (batch: readonly StoredEntry[]) => io.out(batch.map((stored) => `replayed ${echo(stored.id)}
-`).join(''));
-    const report = await replayDeadLetters(client, location, target, { pipeline: pipeline.config.name, ids: options.all ? undefined : ids, onReplayed });
+    const onReplayed = (batch: readonly StoredEntry[]) =>
+      io.out(
+        batch
+          .map(
+            (stored) => `replayed ${echo(stored.id)}
+`,
+          )
+          .join(''),
+      );
+    const report = await replayDeadLetters(client, location, target, {
+      pipeline: pipeline.config.name,
+      ids: options.all ? undefined : ids,
+      onReplayed,
+    });
     const where = target.kind === 'channel' ? 'its channel' : `${target.kind} ${target.key}`;
     say(`replayed ${report.replayed} ${report.replayed === 1 ? 'entry' : 'entries'} from ${describeLocation(location)} into ${where}`);
-    if (report.alreadyGone > 0) say(`${report.alreadyGone} ${report.alreadyGone === 1 ? 'entry was' : 'entries were'} gone when reached (replayed or purged by another command meanwhile)`);
+    if (report.alreadyGone > 0)
+      say(
+        `${report.alreadyGone} ${report.alreadyGone === 1 ? 'entry was' : 'entries were'} gone when reached (replayed or purged by another command meanwhile)`,
+      );
     if (report.otherPipeline > 0) say(`left ${report.otherPipeline} entries of other pipelines sharing this dead letter in place`);
     if (report.unreadable > 0) say(`left ${report.unreadable} elements that are not dead-letter entries in place`);
     for (const id of report.notFound) say(`no entry with id or message_id ${echo(id)}`);
-    for (const { id, matches } of report.ambiguous) say(`message_id ${echo(id)} names ${matches.length} entries: use an entry id (${echo(matches.join(', '), 400)})`);
+    for (const { id, matches } of report.ambiguous)
+      say(`message_id ${echo(id)} names ${matches.length} entries: use an entry id (${echo(matches.join(', '), 400)})`);
     for (const { entry, error } of report.failed) say(`could not replay ${echo(entry.id)} (kept in the dead letter): ${echo(error, 400)}`);
     const incomplete = report.notFound.length + report.ambiguous.length + report.failed.length > 0;
     const skippedAsked = !options.all && report.otherPipeline + report.unreadable > 0;

@@ -17,7 +17,12 @@ export async function main(argv: string[]): Promise<number> {
   const program = new Command('pythia')
     .description('A declarative, crash-safe worker for Redis lists, streams and pub/sub channels')
     .version(packageVersion(), '-V, --version', 'print the version and exit')
-    .addOption(new Option('--log-format <format>', 'log lines as JSON or pretty (default: PYTHIA_LOG_FORMAT, else pretty on a terminal, JSON otherwise)').choices(LOG_FORMATS))
+    .addOption(
+      new Option(
+        '--log-format <format>',
+        'log lines as JSON or pretty (default: PYTHIA_LOG_FORMAT, else pretty on a terminal, JSON otherwise)',
+      ).choices(LOG_FORMATS),
+    )
     .exitOverride()
     .showHelpAfterError('(run pythia --help for usage)')
     .hook('preAction', (command) => {

@@ -20,7 +20,9 @@ const STEP = 10_000;
 export function renderBodies(template: string | Buffer, first: number, count: number): Buffer[] {
   if (typeof template !== 'string') return Array.from({ length: count }, () => template);
   if (!template.includes('{{')) return Array.from({ length: count }, () => Buffer.from(template));
-  return Array.from({ length: count }, (_, i) => Buffer.from(template.replaceAll('{{seq}}', String(first + i)).replaceAll('{{now}}', String(Date.now()))));
+  return Array.from({ length: count }, (_, i) =>
+    Buffer.from(template.replaceAll('{{seq}}', String(first + i)).replaceAll('{{now}}', String(Date.now()))),
+  );
 }
 
 /**
@@ -69,6 +71,8 @@ export async function produceCommand(file: string, options: ProduceCliOptions): 
   }
   const seconds = (performance.now() - started) / 1000;
   const heard = pipeline.config.source.channel ? `, ${receivers} deliveries to subscribers` : '';
-  process.stdout.write(`sent ${sent} messages to ${pipeline.config.name} in ${seconds.toFixed(2)} s (${Math.round(sent / seconds)} msg/s${heard})\n`);
+  process.stdout.write(
+    `sent ${sent} messages to ${pipeline.config.name} in ${seconds.toFixed(2)} s (${Math.round(sent / seconds)} msg/s${heard})\n`,
+  );
   return 0;
 }

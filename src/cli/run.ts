@@ -20,7 +20,14 @@ export async function runCommand(paths: string[], options: RunOptions): Promise<
   const logger = createLogger(options.logLevel);
   // Installed before start-up: pipelines consume while startWorker is still running (supervisor.ts).
   const signals = new SignalSupervisor(logger);
-  const worker = await startWorker(paths, { logger, redisUrl: options.redisUrl, metrics: true, report: true, strict: options.strict, onCreated: (created) => signals.watchStartup(created) }).catch((error: unknown) => {
+  const worker = await startWorker(paths, {
+    logger,
+    redisUrl: options.redisUrl,
+    metrics: true,
+    report: true,
+    strict: options.strict,
+    onCreated: (created) => signals.watchStartup(created),
+  }).catch((error: unknown) => {
     signals.dispose();
     if (!(error instanceof PipelineConfigError) || resolveLogFormat() !== 'json') throw error;
     logConfigErrors(logger, error);
@@ -28,7 +35,10 @@ export async function runCommand(paths: string[], options: RunOptions): Promise<
   });
   if (worker === undefined) return EXIT.failure;
   const server = worker.metricsServer;
-  logger.info({ pipelines: worker.pipelines.map((p) => p.name), metrics: server ? `${server.url}${server.path}` : 'disabled' }, 'worker running');
+  logger.info(
+    { pipelines: worker.pipelines.map((p) => p.name), metrics: server ? `${server.url}${server.path}` : 'disabled' },
+    'worker running',
+  );
   const reloader = new PipelineReloader(worker, paths, { logger, strict: options.strict });
   if (options.watch) reloader.watch();
   const onHangup = () => void reloader.reloadAll();
@@ -49,6 +59,7 @@ export async function runCommand(paths: string[], options: RunOptions): Promise<
  * collector sees why the worker never started; with pretty logs the entry point prints them as lines.
  */
 function logConfigErrors(logger: Logger, error: PipelineConfigError): void {
-  for (const issue of error.issues) logger.error({ file: issue.file, line: issue.line, col: issue.col, pointer: issue.pointer }, formatIssue(issue));
+  for (const issue of error.issues)
+    logger.error({ file: issue.file, line: issue.line, col: issue.col, pointer: issue.pointer }, formatIssue(issue));
   logger.flush();
 }

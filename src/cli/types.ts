@@ -9,7 +9,12 @@ export interface TypesOptions {
   configOut?: string;
 }
 
-const pascal = (name: string) => name.split(/[-_]/).filter(Boolean).map((p) => p[0]?.toUpperCase() + p.slice(1)).join('');
+const pascal = (name: string) =>
+  name
+    .split(/[-_]/)
+    .filter(Boolean)
+    .map((p) => p[0]?.toUpperCase() + p.slice(1))
+    .join('');
 
 /**
  * `pythia types [FILE...] [--out DIR]`: the config types from the schema (stdout, or DIR/pipeline.types.ts),

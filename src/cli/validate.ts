@@ -1,4 +1,11 @@
-import { checkTogether, expandPipelinePaths, formatIssue, loadPipelineFile, type ConfigIssue, type LoadedPipeline } from '../config/index.ts';
+import {
+  checkTogether,
+  expandPipelinePaths,
+  formatIssue,
+  loadPipelineFile,
+  type ConfigIssue,
+  type LoadedPipeline,
+} from '../config/index.ts';
 import { escapeControl } from '../config/echo.ts';
 import { describePipeline } from './describe.ts';
 import { EXIT } from './exit-codes.ts';
@@ -13,7 +20,8 @@ export interface ValidateOptions {
 export async function validateCommand(paths: string[], options: ValidateOptions): Promise<number> {
   const { files, missing } = expandPipelinePaths(paths);
   if (missing.length > 0 || files.length === 0) {
-    const what = missing.length > 0 ? `no such file or directory: ${missing.join(', ')}` : `no pipeline files (*.yml, *.yaml) in ${paths.join(', ')}`;
+    const what =
+      missing.length > 0 ? `no such file or directory: ${missing.join(', ')}` : `no pipeline files (*.yml, *.yaml) in ${paths.join(', ')}`;
     process.stderr.write(`pythia validate: ${escapeControl(what)}\n`);
     return EXIT.failure;
   }
@@ -28,7 +36,13 @@ export async function validateCommand(paths: string[], options: ValidateOptions)
   const valid = results.every((r) => r.issues.length === 0);
 
   if (options.format === 'json') {
-    const files = results.map((r) => ({ file: r.file, valid: r.issues.length === 0, issues: r.issues.length > 0 ? r.issues : warningsOf(r), notes: r.pipeline && r.issues.length === 0 ? describePipeline(r.pipeline).notes : [], warnings: r.pipeline && r.issues.length === 0 ? describePipeline(r.pipeline).warnings : [] }));
+    const files = results.map((r) => ({
+      file: r.file,
+      valid: r.issues.length === 0,
+      issues: r.issues.length > 0 ? r.issues : warningsOf(r),
+      notes: r.pipeline && r.issues.length === 0 ? describePipeline(r.pipeline).notes : [],
+      warnings: r.pipeline && r.issues.length === 0 ? describePipeline(r.pipeline).warnings : [],
+    }));
     process.stdout.write(JSON.stringify({ valid, files }, null, 2) + '\n');
     return valid ? 0 : 1;
   }
@@ -45,6 +59,10 @@ export async function validateCommand(paths: string[], options: ValidateOptions)
     for (const warning of warnings) process.stdout.write(`${escapeControl(result.file)}: warning: ${escapeControl(warning)}\n`);
   }
   const bad = results.filter((r) => r.issues.length > 0).length;
-  process.stdout.write(bad === 0 ? `${results.length} pipeline${results.length === 1 ? '' : 's'} valid\n` : `${bad} of ${results.length} pipeline files invalid\n`);
+  process.stdout.write(
+    bad === 0
+      ? `${results.length} pipeline${results.length === 1 ? '' : 's'} valid\n`
+      : `${bad} of ${results.length} pipeline files invalid\n`,
+  );
   return valid ? 0 : 1;
 }

@@ -28,10 +28,25 @@ export function checkPipelineOffThread(file: string, env: NodeJS.ProcessEnv = pr
       resolve(issues);
     };
     const failed = (why: string) => finish([{ file, line: 1, col: 1, message: why }]);
-    const worker = new Worker(code, { eval: true, workerData: { file, env }, resourceLimits: { maxOldGenerationSizeMb: CHECK_HEAP_MB }, stdout: true, stderr: true });
-    const timer = setTimeout(() => failed(`checking the file took more than ${CHECK_TIMEOUT_MS / 1000} s: it is rejected`), CHECK_TIMEOUT_MS);
+    const worker = new Worker(code, {
+      eval: true,
+      workerData: { file, env },
+      resourceLimits: { maxOldGenerationSizeMb: CHECK_HEAP_MB },
+      stdout: true,
+      stderr: true,
+    });
+    const timer = setTimeout(
+      () => failed(`checking the file took more than ${CHECK_TIMEOUT_MS / 1000} s: it is rejected`),
+      CHECK_TIMEOUT_MS,
+    );
     worker.on('message', (issues: ConfigIssue[]) => finish(issues));
-    worker.on('error', (error: Error) => failed(/heap|memory/i.test(error.message) ? `checking the file needed more than ${CHECK_HEAP_MB} MB: it is rejected` : `the file could not be checked: ${error.message.split('\n')[0] ?? ''}`));
+    worker.on('error', (error: Error) =>
+      failed(
+        /heap|memory/i.test(error.message)
+          ? `checking the file needed more than ${CHECK_HEAP_MB} MB: it is rejected`
+          : `the file could not be checked: ${error.message.split('\n')[0] ?? ''}`,
+      ),
+    );
     worker.on('exit', () => failed('the file could not be checked: the checking thread ended early'));
   });
 }

@@ -40,7 +40,10 @@ export function toPointer(path: readonly (string | number)[]): string {
 
 export function fromPointer(pointer: string): string[] {
   if (pointer === '') return [];
-  return pointer.slice(1).split('/').map((seg) => seg.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((seg) => seg.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 /** A dotted path for messages: /source/list/key → source.list.key */

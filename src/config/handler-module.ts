@@ -51,7 +51,8 @@ export function describeImportError(error: unknown): string {
   // V8 on a .js syntax error: the stack starts with "file:///abs/file.mjs:2", then the code and a caret line.
   if (error.name === 'SyntaxError' && error.stack) {
     const where = /^(file:\/\/\S+?):(\d+)\n(.*)\n(\s*)\^/.exec(error.stack);
-    if (where) return `syntax error at ${decodeURIComponent(new URL(where[1] as string).pathname)}:${where[2]}:${(where[4] ?? '').length + 1}: ${error.message.split('\n')[0]}`;
+    if (where)
+      return `syntax error at ${decodeURIComponent(new URL(where[1] as string).pathname)}:${where[2]}:${(where[4] ?? '').length + 1}: ${error.message.split('\n')[0]}`;
   }
   return error.message.split('\n')[0] ?? '';
 }
@@ -73,12 +74,24 @@ export function pickHandlerFunction(mod: Record<string, unknown>, exportName: st
  * has not settled after `timeoutMs` fails (a module whose top level never finishes would otherwise
  * hold the pipeline in "starting" for ever); the import itself cannot be cancelled.
  */
-export async function loadHandlerFunction(absolutePath: string, exportName: string, timeoutMs = handlerLoadTimeoutMs()): Promise<HandlerFunction> {
+export async function loadHandlerFunction(
+  absolutePath: string,
+  exportName: string,
+  timeoutMs = handlerLoadTimeoutMs(),
+): Promise<HandlerFunction> {
   let mod: Record<string, unknown>;
   let timer: NodeJS.Timeout | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new HandlerModuleError(`handler module did not finish loading within ${timeoutMs} ms (its top level never settles?); PYTHIA_HANDLER_LOAD_TIMEOUT_MS sets the limit`)), timeoutMs);
+      timer = setTimeout(
+        () =>
+          reject(
+            new HandlerModuleError(
+              `handler module did not finish loading within ${timeoutMs} ms (its top level never settles?); PYTHIA_HANDLER_LOAD_TIMEOUT_MS sets the limit`,
+            ),
+          ),
+        timeoutMs,
+      );
     });
     mod = await Promise.race([importModule(absolutePath), timeout]);
   } catch (error) {

@@ -14,5 +14,8 @@ try {
   pickHandlerFunction(mod, exportName);
   report({ ok: true });
 } catch (error) {
-  report({ ok: false, message: error instanceof HandlerModuleError ? error.message : `handler module could not be loaded: ${describeImportError(error)}` });
+  report({
+    ok: false,
+    message: error instanceof HandlerModuleError ? error.message : `handler module could not be loaded: ${describeImportError(error)}`,
+  });
 }

@@ -27,7 +27,10 @@ export async function probeHandlerModule(absolutePath: string, exportName: strin
     let answer: { ok: true } | { ok: false; message: string } | undefined;
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      resolve({ ok: false, message: `handler module did not finish loading within ${timeoutMs} ms (its top level never settles?); PYTHIA_HANDLER_LOAD_TIMEOUT_MS sets the limit` });
+      resolve({
+        ok: false,
+        message: `handler module did not finish loading within ${timeoutMs} ms (its top level never settles?); PYTHIA_HANDLER_LOAD_TIMEOUT_MS sets the limit`,
+      });
     }, timeoutMs);
     child.on('message', (message: { ok: true } | { ok: false; message: string }) => (answer = message));
     child.on('error', (error) => {
@@ -37,10 +40,22 @@ export async function probeHandlerModule(absolutePath: string, exportName: strin
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       if (answer) return resolve(answer);
-      const last = stderr.trim().split('\n').filter((line) => !/^\s+at /.test(line) && line.trim() !== '').pop() ?? '';
+      const last =
+        stderr
+          .trim()
+          .split('\n')
+          .filter((line) => !/^\s+at /.test(line) && line.trim() !== '')
+          .pop() ?? '';
       // 13: Node's exit code for a top-level await that can never settle (nothing else left to run).
-      const how = signal ? `was killed by ${signal}` : code === 13 ? 'has a top-level await that never settles' : `exited with code ${code ?? '?'}`;
-      resolve({ ok: false, message: `handler module ended the process while being imported: it ${how}${last ? ` (${echo(last, 200)})` : ''}` });
+      const how = signal
+        ? `was killed by ${signal}`
+        : code === 13
+          ? 'has a top-level await that never settles'
+          : `exited with code ${code ?? '?'}`;
+      resolve({
+        ok: false,
+        message: `handler module ended the process while being imported: it ${how}${last ? ` (${echo(last, 200)})` : ''}`,
+      });
     });
   });
   if (!outcome.ok) throw new HandlerModuleError(outcome.message);

@@ -24,34 +24,57 @@ export function interpolate(data: unknown, env: NodeJS.ProcessEnv): Interpolatio
     if (typeof value === 'string') {
       if (!value.includes('${')) return value;
       let changed = false;
-      const out = value.replace(REFERENCE, (match, name: string | undefined, dashOp: string | undefined, fallback: string | undefined, qOp: string | undefined, qMessage: string | undefined, bad: string | undefined) => {
-        if (match === '$${') return '${';
-        if (name === undefined) {
-          const why = !match.endsWith('}') ? 'it has no closing }' : bad === '' ? 'the name is empty' : /^[A-Za-z_][A-Za-z0-9_]*[:=+]/.test(bad ?? '') ? 'only :-default or :?message may follow the name' : `"${bad}" is not a variable name (letters, digits and _, not starting with a digit)`;
-          problems.push({ path, message: `malformed variable reference "${match}": ${why}; write \${NAME}, \${NAME:-default} or \${NAME:?message} (or $\${ for a literal \${)` });
-          return match;
-        }
-        changed = true;
-        const current = env[name];
-        const unsetOrEmpty = current === undefined || current === '';
-        if (dashOp !== undefined) {
-          const useDefault = dashOp === ':-' ? unsetOrEmpty : current === undefined;
-          return useDefault ? (fallback ?? '') : (current ?? '');
-        }
-        if (qOp !== undefined) {
-          const missing = qOp === ':?' ? unsetOrEmpty : current === undefined;
-          if (missing) {
-            problems.push({ path, message: `environment variable ${name} is not set: ${qMessage || 'it is required'}` });
+      const out = value.replace(
+        REFERENCE,
+        (
+          match,
+          name: string | undefined,
+          dashOp: string | undefined,
+          fallback: string | undefined,
+          qOp: string | undefined,
+          qMessage: string | undefined,
+          bad: string | undefined,
+        ) => {
+          if (match === '$${') return '${';
+          if (name === undefined) {
+            const why = !match.endsWith('}')
+              ? 'it has no closing }'
+              : bad === ''
+                ? 'the name is empty'
+                : /^[A-Za-z_][A-Za-z0-9_]*[:=+]/.test(bad ?? '')
+                  ? 'only :-default or :?message may follow the name'
+                  : `"${bad}" is not a variable name (letters, digits and _, not starting with a digit)`;
+            problems.push({
+              path,
+              message: `malformed variable reference "${match}": ${why}; write \${NAME}, \${NAME:-default} or \${NAME:?message} (or $\${ for a literal \${)`,
+            });
+            return match;
+          }
+          changed = true;
+          const current = env[name];
+          const unsetOrEmpty = current === undefined || current === '';
+          if (dashOp !== undefined) {
+            const useDefault = dashOp === ':-' ? unsetOrEmpty : current === undefined;
+            return useDefault ? (fallback ?? '') : (current ?? '');
+          }
+          if (qOp !== undefined) {
+            const missing = qOp === ':?' ? unsetOrEmpty : current === undefined;
+            if (missing) {
+              problems.push({ path, message: `environment variable ${name} is not set: ${qMessage || 'it is required'}` });
+              return '';
+            }
+            return current ?? '';
+          }
+          if (current === undefined) {
+            problems.push({
+              path,
+              message: `environment variable ${name} is not set and has no default: set it, or write \${${name}:-default}`,
+            });
             return '';
           }
-          return current ?? '';
-        }
-        if (current === undefined) {
-          problems.push({ path, message: `environment variable ${name} is not set and has no default: set it, or write \${${name}:-default}` });
-          return '';
-        }
-        return current;
-      });
+          return current;
+        },
+      );
       if (changed) substituted.push(path);
       return out;
     }

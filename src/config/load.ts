@@ -51,7 +51,12 @@ export async function loadPipelineText(file: string, text: string, options: Load
   const { doc } = parsed;
   const environment = options.env ?? process.env;
   const env = interpolate(doc.data, environment);
-  const envIssues: ConfigIssue[] = env.problems.map((p) => ({ file, ...doc.locate(p.path), message: p.message, pointer: toPointer(p.path) }));
+  const envIssues: ConfigIssue[] = env.problems.map((p) => ({
+    file,
+    ...doc.locate(p.path),
+    message: p.message,
+    pointer: toPointer(p.path),
+  }));
   const data = env.data;
   coerceSubstituted(data, env.substituted, pipelineSchema());
   const warnings = checkUnits(data, pipelineSchema(), doc, text);
@@ -66,7 +71,10 @@ export async function loadPipelineText(file: string, text: string, options: Load
   const issues = [...envIssues, ...written, ...schemaIssues];
   if (issues.length > 0) return { ok: false, issues: sortIssues(redacted([...issues, ...warnings])) };
   const config = data as PipelineConfig;
-  const meaning = await checkMeaning(config, doc, { importModules: options.importModules ?? true, isolateModules: options.isolateModules ?? false });
+  const meaning = await checkMeaning(config, doc, {
+    importModules: options.importModules ?? true,
+    isolateModules: options.isolateModules ?? false,
+  });
   if (meaning.length > 0) return { ok: false, issues: sortIssues(redacted([...meaning, ...warnings])) };
   if (options.strict && warnings.length > 0) return { ok: false, issues: sortIssues(redacted(warnings)) };
   return { ok: true, pipeline: { file, dir: path.dirname(path.resolve(file)), config, locate: doc.locate, warnings: redacted(warnings) } };
@@ -98,7 +106,9 @@ export function expandPipelinePaths(paths: readonly string[]): { files: string[]
       continue;
     }
     if (stats.isDirectory()) {
-      const entries = readdirSync(given).filter((name) => /\.ya?ml$/.test(name)).sort();
+      const entries = readdirSync(given)
+        .filter((name) => /\.ya?ml$/.test(name))
+        .sort();
       files.push(...entries.map((name) => path.join(given, name)));
     } else {
       files.push(given);
@@ -115,7 +125,13 @@ export function checkTogether(pipelines: readonly LoadedPipeline[]): ConfigIssue
   for (const pipeline of pipelines) {
     const { name, metrics } = pipeline.config;
     const first = names.get(name);
-    if (first !== undefined) issues.push({ file: pipeline.file, ...pipeline.locate(['name']), message: `pipeline name "${name}" is also used by ${first}: names must be unique in one process`, pointer: '/name' });
+    if (first !== undefined)
+      issues.push({
+        file: pipeline.file,
+        ...pipeline.locate(['name']),
+        message: `pipeline name "${name}" is also used by ${first}: names must be unique in one process`,
+        pointer: '/name',
+      });
     names.set(name, pipeline.file);
     if (!metrics.enabled) continue;
     if (!server) {
@@ -146,7 +162,8 @@ export async function loadPipelines(paths: readonly string[], options: LoadOptio
       issues.push(...result.issues);
     }
   }
-  if (files.length === 0 && missing.length === 0) issues.push({ file: paths.join(' '), line: 1, col: 1, message: 'no pipeline files (*.yml, *.yaml) found' });
+  if (files.length === 0 && missing.length === 0)
+    issues.push({ file: paths.join(' '), line: 1, col: 1, message: 'no pipeline files (*.yml, *.yaml) found' });
   issues.push(...checkTogether(pipelines));
   if (issues.length > 0) throw new PipelineConfigError(issues);
   return pipelines;

@@ -38,12 +38,23 @@ export function readBoundedText(file: string, maxBytes: number, capName: string)
     // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
     fd = openSync(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (error) {
-    return { ok: false, line: 1, col: 1, message: `cannot read the file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` };
+    return {
+      ok: false,
+      line: 1,
+      col: 1,
+      message: `cannot read the file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    };
   }
   try {
     const stats = fstatSync(fd);
     if (!stats.isFile()) return { ok: false, line: 1, col: 1, message: `not a regular file (${kindOf(stats)}): give the path of a file` };
-    if (stats.size > maxBytes) return { ok: false, line: 1, col: 1, message: `the file is ${stats.size} bytes, more than the limit of ${maxBytes} (set ${capName} to raise it)` };
+    if (stats.size > maxBytes)
+      return {
+        ok: false,
+        line: 1,
+        col: 1,
+        message: `the file is ${stats.size} bytes, more than the limit of ${maxBytes} (set ${capName} to raise it)`,
+      };
     // Read one byte past the cap: a file that grows while being read is caught too.
     const buffer = Buffer.alloc(Math.min(maxBytes + 1, stats.size + 1));
     let length = 0;
@@ -52,7 +63,8 @@ export function readBoundedText(file: string, maxBytes: number, capName: string)
       if (n === 0) break;
       length += n;
     }
-    if (length > maxBytes) return { ok: false, line: 1, col: 1, message: `the file is more than the limit of ${maxBytes} bytes (set ${capName} to raise it)` };
+    if (length > maxBytes)
+      return { ok: false, line: 1, col: 1, message: `the file is more than the limit of ${maxBytes} bytes (set ${capName} to raise it)` };
     return decodeUtf8(buffer.subarray(0, length));
   } finally {
     closeSync(fd);
@@ -69,7 +81,12 @@ export function decodeUtf8(bytes: Buffer): ReadResult {
     const line = before.split('\n').length;
     const col = before.length - before.lastIndexOf('\n');
     const byte = (bytes[offset] ?? 0).toString(16).padStart(2, '0');
-    return { ok: false, line, col, message: `byte 0x${byte} at offset ${offset} is not valid UTF-8: pipeline files and schemas must be UTF-8 text` };
+    return {
+      ok: false,
+      line,
+      col,
+      message: `byte 0x${byte} at offset ${offset} is not valid UTF-8: pipeline files and schemas must be UTF-8 text`,
+    };
   }
 }
 
@@ -105,7 +122,13 @@ export function firstInvalidByte(bytes: Uint8Array): number {
   return bytes.length;
 }
 
-function kindOf(stats: { isDirectory(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isFIFO(): boolean; isSocket(): boolean }): string {
+function kindOf(stats: {
+  isDirectory(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+  isFIFO(): boolean;
+  isSocket(): boolean;
+}): string {
   if (stats.isDirectory()) return 'a directory';
   if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'a device';
   if (stats.isFIFO()) return 'a pipe';

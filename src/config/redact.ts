@@ -13,7 +13,14 @@ const SECRET_PATHS: readonly string[] = ['redis.password', 'redis.sentinel.passw
 /** Keys whose values may carry user:password@. */
 const URL_PATHS: readonly string[] = ['redis.url', 'redis.cluster.nodes.*', 'redis.sentinel.nodes.*'];
 /** Keys that name where credentials come from: the variables they reference are credentials too. */
-const CREDENTIAL_SOURCE_PATHS: readonly string[] = [...SECRET_PATHS, ...URL_PATHS, 'redis.username', 'redis.tls.ca_file', 'redis.tls.cert_file', 'redis.tls.key_file'];
+const CREDENTIAL_SOURCE_PATHS: readonly string[] = [
+  ...SECRET_PATHS,
+  ...URL_PATHS,
+  'redis.username',
+  'redis.tls.ca_file',
+  'redis.tls.cert_file',
+  'redis.tls.key_file',
+];
 /** Variables that hold credentials by convention, referenced or not. */
 const CONVENTIONAL = ['REDIS_PASSWORD', 'REDIS_URL'];
 /** A variable whose name says it holds a secret. */
@@ -37,7 +44,11 @@ function at(data: unknown, path: Path): unknown {
   return value;
 }
 
-function strings(data: unknown, prefix: (string | number)[] = [], out: { path: (string | number)[]; value: string }[] = []): { path: (string | number)[]; value: string }[] {
+function strings(
+  data: unknown,
+  prefix: (string | number)[] = [],
+  out: { path: (string | number)[]; value: string }[] = [],
+): { path: (string | number)[]; value: string }[] {
   if (typeof data === 'string') out.push({ path: prefix, value: data });
   else if (Array.isArray(data)) data.forEach((item, i) => strings(item, [...prefix, i], out));
   else if (data !== null && typeof data === 'object') for (const [key, item] of Object.entries(data)) strings(item, [...prefix, key], out);
@@ -52,7 +63,8 @@ export function credentialVariables(written: unknown): Set<string> {
     if (!matches(path, CREDENTIAL_SOURCE_PATHS)) continue;
     for (const match of value.matchAll(VARIABLE)) names.add(match[1] as string);
   }
-  for (const { value } of strings(written)) for (const match of value.matchAll(VARIABLE)) if (SECRET_NAME.test(match[1] as string)) names.add(match[1] as string);
+  for (const { value } of strings(written))
+    for (const match of value.matchAll(VARIABLE)) if (SECRET_NAME.test(match[1] as string)) names.add(match[1] as string);
   return names;
 }
 

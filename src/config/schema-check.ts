@@ -12,7 +12,7 @@ let compiled: ValidateFunction | undefined;
 
 function validator(): ValidateFunction {
   if (!compiled) {
-    const ajv = new Ajv({ strict: true, strictRequired: false, allErrors: true, useDefaults: true, verbose: true }) // strictRequired off: oneOf branches name properties their parent defines;
+    const ajv = new Ajv({ strict: true, strictRequired: false, allErrors: true, useDefaults: true, verbose: true }); // strictRequired off: oneOf branches name properties their parent defines;
     compiled = ajv.compile(pipelineSchema());
   }
   return compiled;
@@ -30,24 +30,42 @@ export function checkAgainstSchema(data: unknown, doc: PositionedDocument, secre
   if (validate(data)) return [];
   const errors = validate.errors ?? [];
   const sourceKind = sourceKindOf(data);
-  const context = (error: ErrorObject, key: string): SuggestContext => ({ sourceKind, value: (error.data as Record<string, unknown> | undefined)?.[key] });
+  const context = (error: ErrorObject, key: string): SuggestContext => ({
+    sourceKind,
+    value: (error.data as Record<string, unknown> | undefined)?.[key],
+  });
   // A required key that is misspelt or misplaced is reported once, as the unknown key with its hint.
   const explained = new Set<string>();
   for (const error of errors.slice(0, MAX_ISSUES * 4)) {
     if (error.keyword !== 'additionalProperties') continue;
     const key = String((error.params as Record<string, unknown>).additionalProperty);
     const parent = error.parentSchema as JsonSchema | undefined;
-    const hint = suggestKey(key, Object.keys(parent?.properties ?? {}), pipelineSchema(), fromPointer(error.instancePath), context(error, key));
+    const hint = suggestKey(
+      key,
+      Object.keys(parent?.properties ?? {}),
+      pipelineSchema(),
+      fromPointer(error.instancePath),
+      context(error, key),
+    );
     for (const target of hintedPointers(key, hint, error.instancePath)) explained.add(target);
   }
   const issues: ConfigIssue[] = [];
   const seen = new Set<string>();
   for (const error of errors) {
     if (issues.length >= MAX_ISSUES) {
-      issues.push({ file: doc.file, line: 1, col: 1, message: `more than ${MAX_ISSUES} problems: only the first ${MAX_ISSUES} are listed` });
+      issues.push({
+        file: doc.file,
+        line: 1,
+        col: 1,
+        message: `more than ${MAX_ISSUES} problems: only the first ${MAX_ISSUES} are listed`,
+      });
       break;
     }
-    if (error.keyword === 'required' && explained.has(`${error.instancePath}/${String((error.params as Record<string, unknown>).missingProperty)}`)) continue;
+    if (
+      error.keyword === 'required' &&
+      explained.has(`${error.instancePath}/${String((error.params as Record<string, unknown>).missingProperty)}`)
+    )
+      continue;
     const issue = describe(error, doc, context, secrets);
     if (!issue) continue;
     const id = `${issue.line}:${issue.col}:${issue.message}`;
@@ -74,7 +92,12 @@ function sourceKindOf(data: unknown): string | undefined {
   return kinds.length === 1 ? kinds[0] : undefined;
 }
 
-function describe(error: ErrorObject, doc: PositionedDocument, context: (error: ErrorObject, key: string) => SuggestContext, secrets: readonly string[]): ConfigIssue | null {
+function describe(
+  error: ErrorObject,
+  doc: PositionedDocument,
+  context: (error: ErrorObject, key: string) => SuggestContext,
+  secrets: readonly string[],
+): ConfigIssue | null {
   // Branch errors inside oneOf are summarised by the oneOf error itself.
   if (error.schemaPath.includes('/oneOf/')) return null;
   const path = fromPointer(error.instancePath);
@@ -87,7 +110,8 @@ function describe(error: ErrorObject, doc: PositionedDocument, context: (error: 
   });
   const params = error.params as Record<string, unknown>;
   const secret = isSecretPath(path);
-  const shown = (value: unknown) => (secret ? REDACTED : typeof value === 'string' ? echoJson(redactText(value, secrets)) : echoJson(value));
+  const shown = (value: unknown) =>
+    secret ? REDACTED : typeof value === 'string' ? echoJson(redactText(value, secrets)) : echoJson(value);
 
   switch (error.keyword) {
     case 'additionalProperties': {
@@ -113,17 +137,27 @@ function describe(error: ErrorObject, doc: PositionedDocument, context: (error: 
       }
       const got = Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a mapping' : `${typeof value} ${shown(value)}`;
       let hint = '';
-      if (params.type === 'object' && typeof value !== 'object' && own?.required?.includes('key')) hint = `; write ${path[path.length - 1]}: {key: ${shown(value)}}`;
-      else if (params.type === 'array' && typeof value === 'string' && path[path.length - 1] === 'command') hint = `; write it as a list, e.g. [${value.split(/\s+/, 8).filter(Boolean).map((w) => echoJson(w, 40)).join(', ')}] (it never runs through a shell)`;
+      if (params.type === 'object' && typeof value !== 'object' && own?.required?.includes('key'))
+        hint = `; write ${path[path.length - 1]}: {key: ${shown(value)}}`;
+      else if (params.type === 'array' && typeof value === 'string' && path[path.length - 1] === 'command')
+        hint = `; write it as a list, e.g. [${value
+          .split(/\s+/, 8)
+          .filter(Boolean)
+          .map((w) => echoJson(w, 40))
+          .join(', ')}] (it never runs through a shell)`;
       else if (params.type === 'integer' && typeof value === 'string' && /^[-+]?\d+$/.test(value.trim())) hint = ': remove the quotes';
-      else if (params.type === 'boolean' && typeof value === 'string' && /^(yes|no|on|off|y|n)$/i.test(value)) hint = ': YAML 1.2 reads yes/no/on/off as strings; write true or false';
+      else if (params.type === 'boolean' && typeof value === 'string' && /^(yes|no|on|off|y|n)$/i.test(value))
+        hint = ': YAML 1.2 reads yes/no/on/off as strings; write true or false';
       else if (params.type === 'integer' && typeof value === 'number') hint = secondsHint(String(path[path.length - 1]), value);
       return issue(`${where} must be ${expected}, got ${got}${hint}`);
     }
     case 'enum':
     case 'const': {
       const allowed = (params.allowedValues as unknown[] | undefined) ?? [params.allowedValue];
-      if (path.length === 1 && path[0] === 'version') return issue(`version ${shown(error.data)} is not supported: this Pythia reads version ${allowed.map(shown).join(', ')} pipeline files`);
+      if (path.length === 1 && path[0] === 'version')
+        return issue(
+          `version ${shown(error.data)} is not supported: this Pythia reads version ${allowed.map(shown).join(', ')} pipeline files`,
+        );
       if (allowed.length === 1) return issue(`${where} must be ${shown(allowed[0])}, got ${shown(error.data)}`);
       return issue(`${where} must be one of ${allowed.map(shown).join(', ')}, got ${shown(error.data)}`);
     }
@@ -131,9 +165,13 @@ function describe(error: ErrorObject, doc: PositionedDocument, context: (error: 
     case 'maximum':
     case 'exclusiveMinimum':
     case 'exclusiveMaximum':
-      return issue(`${where} must be ${String(params.comparison)} ${String(params.limit)}, got ${shown(error.data)}${secondsHint(String(path[path.length - 1]), error.data)}`);
+      return issue(
+        `${where} must be ${String(params.comparison)} ${String(params.limit)}, got ${shown(error.data)}${secondsHint(String(path[path.length - 1]), error.data)}`,
+      );
     case 'minLength':
-      return issue(Number(params.limit) === 1 ? `${where} must not be empty` : `${where} must be at least ${String(params.limit)} characters`);
+      return issue(
+        Number(params.limit) === 1 ? `${where} must not be empty` : `${where} must be at least ${String(params.limit)} characters`,
+      );
     case 'maxLength':
       return issue(`${where} must be at most ${String(params.limit)} characters`);
     case 'minItems':
@@ -183,9 +221,15 @@ function oneOfMessage(error: ErrorObject, path: string[], where: string, issue: 
   const parent = error.parentSchema as JsonSchema;
   const kinds = (parent.oneOf ?? []).flatMap((branch) => branch.required ?? []);
   // The value may be a scalar or a list (handler: 0): only a mapping has kinds present.
-  const data = error.data !== null && typeof error.data === 'object' && !Array.isArray(error.data) ? (error.data as Record<string, unknown>) : {};
+  const data =
+    error.data !== null && typeof error.data === 'object' && !Array.isArray(error.data) ? (error.data as Record<string, unknown>) : {};
   const present = kinds.filter((kind) => kind in data);
-  if (present.length > 1) return issue(`${where} must have exactly one of ${orList(kinds)}, found ${present.join(' and ')}`, [...path, present[1] as string], 'key');
+  if (present.length > 1)
+    return issue(
+      `${where} must have exactly one of ${orList(kinds)}, found ${present.join(' and ')}`,
+      [...path, present[1] as string],
+      'key',
+    );
   // A value of one of several forms (handler.env_inherit: a word or a list), not a choice of keys.
   if (kinds.length === 0) return issue(`${where} must be ${orList((parent.oneOf ?? []).map(formOf))}`);
   return issue(`${where} needs one of ${orList(kinds)}`, path, 'key');
@@ -200,18 +244,27 @@ function formOf(branch: JsonSchema): string {
 
 function patternMessage(path: string[], where: string, value: string, pattern: string): string {
   const last = path[path.length - 1];
-  if (path.length === 1 && last === 'name') return `name ${value} must be lowercase letters, digits, "-" and "_", starting with a letter or digit`;
+  if (path.length === 1 && last === 'name')
+    return `name ${value} must be lowercase letters, digits, "-" and "_", starting with a letter or digit`;
   if (last === 'module') return `${where} ${value} must name a .ts, .mts, .cts, .js, .mjs or .cjs file`;
   if (pattern === '^rediss?://') return `${where} ${value} must start with redis:// or rediss://`;
   if (pattern === '^[^\\s]+$') return `${where} ${value} must not contain spaces`;
-  if (last === 'start_id') return `${where} ${value} must be "$" (new entries only), "0" (the whole stream) or an entry id such as "1700000000000-0"`;
+  if (last === 'start_id')
+    return `${where} ${value} must be "$" (new entries only), "0" (the whole stream) or an entry id such as "1700000000000-0"`;
   if (last === 'export') return `${where} ${value} must be a JavaScript identifier (the name of an exported function)`;
   if (last === 'path') return `${where} ${value} must start with "/"`;
   return `${where} ${value} must match the pattern ${pattern}`;
 }
 
 function article(type: string): string {
-  const names: Record<string, string> = { integer: 'an integer', object: 'a mapping', array: 'a list', string: 'a string', number: 'a number', boolean: 'true or false' };
+  const names: Record<string, string> = {
+    integer: 'an integer',
+    object: 'a mapping',
+    array: 'a list',
+    string: 'a string',
+    number: 'a number',
+    boolean: 'true or false',
+  };
   return names[type] ?? type;
 }
 

@@ -36,7 +36,8 @@ export function strictOf(node: JsonSchema): JsonSchema {
   const out: JsonSchema = {};
   for (const [key, value] of Object.entries(node)) {
     if (EDITOR_KEYWORDS.has(key) || key === 'definitions') continue;
-    if (key === 'properties') out.properties = Object.fromEntries(Object.entries(value as Record<string, JsonSchema>).map(([name, sub]) => [name, strictOf(sub)]));
+    if (key === 'properties')
+      out.properties = Object.fromEntries(Object.entries(value as Record<string, JsonSchema>).map(([name, sub]) => [name, strictOf(sub)]));
     else if (key === 'items' || (key === 'additionalProperties' && typeof value === 'object')) out[key] = strictOf(value as JsonSchema);
     else out[key] = value;
   }

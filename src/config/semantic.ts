@@ -27,9 +27,15 @@ export function checkWritten(raw: unknown, doc: PositionedDocument): ConfigIssue
   const report = reporter(doc, issues);
   const redis = obj(obj(raw).redis);
   const plain = ['host', 'port', 'db', 'username', 'password'].filter((k) => k in redis);
-  if ('url' in redis && plain.length > 0) report(`redis.url and redis.${plain[0]} are both set: use the url alone (it can carry user:password@host:port/db) or drop it`, ['redis', plain[0] as string], 'key');
+  if ('url' in redis && plain.length > 0)
+    report(
+      `redis.url and redis.${plain[0]} are both set: use the url alone (it can carry user:password@host:port/db) or drop it`,
+      ['redis', plain[0] as string],
+      'key',
+    );
   const modes = ['url', 'cluster', 'sentinel'].filter((k) => k in redis);
-  if (modes.length > 1) report(`redis.${modes[0]} and redis.${modes[1]} are both set: choose one connection mode`, ['redis', modes[1] as string], 'key');
+  if (modes.length > 1)
+    report(`redis.${modes[0]} and redis.${modes[1]} are both set: choose one connection mode`, ['redis', modes[1] as string], 'key');
 
   const handler = obj(obj(raw).handler);
   if ('module' in handler) {
@@ -37,13 +43,19 @@ export function checkWritten(raw: unknown, doc: PositionedDocument): ConfigIssue
       if (key in handler) report(`handler.${key} applies only to command handlers, and this handler is a module`, ['handler', key], 'key');
     }
   }
-  if ('command' in handler && 'export' in handler) report('handler.export applies only to module handlers, and this handler is a command', ['handler', 'export'], 'key');
-  if ('instances' in handler && handler.mode !== 'persistent') report('handler.instances needs handler.mode: persistent', ['handler', 'instances'], 'key');
+  if ('command' in handler && 'export' in handler)
+    report('handler.export applies only to module handlers, and this handler is a command', ['handler', 'export'], 'key');
+  if ('instances' in handler && handler.mode !== 'persistent')
+    report('handler.instances needs handler.mode: persistent', ['handler', 'instances'], 'key');
   return issues;
 }
 
 /** Checks that need the file system or relations between fields, on a config with defaults applied. */
-export async function checkMeaning(config: PipelineConfig, doc: PositionedDocument, options: { importModules: boolean; isolateModules?: boolean }): Promise<ConfigIssue[]> {
+export async function checkMeaning(
+  config: PipelineConfig,
+  doc: PositionedDocument,
+  options: { importModules: boolean; isolateModules?: boolean },
+): Promise<ConfigIssue[]> {
   const written = obj(obj(doc.data).handler);
   const issues: ConfigIssue[] = [];
   const report = reporter(doc, issues);
@@ -52,7 +64,15 @@ export async function checkMeaning(config: PipelineConfig, doc: PositionedDocume
   checkMessage(config, dir, report);
   checkTlsFiles(config, dir, report);
   checkTopology(config, report);
-  if (config.handler.module !== undefined) await checkModule(config.handler.module, config.handler.export, 'export' in written, dir, options.importModules && (options.isolateModules ? 'child' : 'here'), report);
+  if (config.handler.module !== undefined)
+    await checkModule(
+      config.handler.module,
+      config.handler.export,
+      'export' in written,
+      dir,
+      options.importModules && (options.isolateModules ? 'child' : 'here'),
+      report,
+    );
   if (config.handler.command !== undefined) checkCommand(config.handler.command, path.resolve(dir, config.handler.cwd), report);
   return issues;
 }
@@ -72,14 +92,24 @@ function checkKeys(config: PipelineConfig, report: IssueReport): void {
   ];
   for (const target of targets) {
     if (target.key !== undefined && target.key === sourceKey) {
-      report(`${target.what} "${target.key}" is the source ${kind} itself: messages would loop forever; use another key such as "${sourceKey}:${target.what.startsWith('dead') ? 'dead' : 'done'}"`, target.at);
+      report(
+        `${target.what} "${target.key}" is the source ${kind} itself: messages would loop forever; use another key such as "${sourceKey}:${target.what.startsWith('dead') ? 'dead' : 'done'}"`,
+        target.at,
+      );
     }
   }
   const dead = config.dead_letter.list ?? config.dead_letter.stream?.key;
   const out = config.output.list ?? config.output.stream?.key;
-  if (dead !== undefined && dead === out) report(`output and dead_letter both use "${dead}": results and failures would mix`, config.output.list ? ['output', 'list'] : ['output', 'stream', 'key']);
+  if (dead !== undefined && dead === out)
+    report(
+      `output and dead_letter both use "${dead}": results and failures would mix`,
+      config.output.list ? ['output', 'list'] : ['output', 'stream', 'key'],
+    );
   if (channel && config.output.channel !== undefined && channel.channels.includes(config.output.channel)) {
-    report(`output.channel "${config.output.channel}" is one of the source channels: results would be consumed again forever`, ['output', 'channel']);
+    report(`output.channel "${config.output.channel}" is one of the source channels: results would be consumed again forever`, [
+      'output',
+      'channel',
+    ]);
   }
 }
 
@@ -106,7 +136,10 @@ function checkMessage(config: PipelineConfig, dir: string, report: IssueReport):
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    report(`message.schema ${echo(schemaFile)} is not valid JSON: ${jsonErrorWhere((error as Error).message, text)}`, ['message', 'schema']);
+    report(`message.schema ${echo(schemaFile)} is not valid JSON: ${jsonErrorWhere((error as Error).message, text)}`, [
+      'message',
+      'schema',
+    ]);
     return;
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
@@ -120,15 +153,22 @@ function checkMessage(config: PipelineConfig, dir: string, report: IssueReport):
       const first = (ajv.errors ?? [])[0];
       const params = (first?.params ?? {}) as Record<string, unknown>;
       // Only a short value is shown back: the file parsed as a JSON object, so it is meant as a schema.
-      const detail = first?.keyword === 'enum' && Array.isArray(params.allowedValues)
-        ? `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${echoJson(first.data, 40)}`
-        : (first?.message ?? 'is invalid');
-      report(`message.schema ${echo(schemaFile)} is not a valid JSON Schema: ${echo(first?.instancePath || '/')} ${detail}`, ['message', 'schema']);
+      const detail =
+        first?.keyword === 'enum' && Array.isArray(params.allowedValues)
+          ? `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${echoJson(first.data, 40)}`
+          : (first?.message ?? 'is invalid');
+      report(`message.schema ${echo(schemaFile)} is not a valid JSON Schema: ${echo(first?.instancePath || '/')} ${detail}`, [
+        'message',
+        'schema',
+      ]);
       return;
     }
     ajv.compile(parsed);
   } catch (error) {
-    report(`message.schema ${echo(schemaFile)} is not a valid JSON Schema: ${echo((error as Error).message.split('\n')[0] ?? '')}`, ['message', 'schema']);
+    report(`message.schema ${echo(schemaFile)} is not a valid JSON Schema: ${echo((error as Error).message.split('\n')[0] ?? '')}`, [
+      'message',
+      'schema',
+    ]);
   }
 }
 
@@ -138,7 +178,11 @@ function checkMessage(config: PipelineConfig, dir: string, report: IssueReport):
  */
 function jsonErrorWhere(message: string, text: string): string {
   const position = /at position (\d+)/.exec(message);
-  const what = /^Unexpected end of JSON input/.test(message) ? 'it ends too early' : /^Unexpected non-whitespace character after JSON/.test(message) ? 'more text after the JSON value' : 'unexpected character';
+  const what = /^Unexpected end of JSON input/.test(message)
+    ? 'it ends too early'
+    : /^Unexpected non-whitespace character after JSON/.test(message)
+      ? 'more text after the JSON value'
+      : 'unexpected character';
   if (!position) return what;
   const offset = Number(position[1]);
   const before = text.slice(0, offset);
@@ -148,7 +192,14 @@ function jsonErrorWhere(message: string, text: string): string {
 }
 
 /** `child`: imported in a child process (validate: the module's code must not affect this process). */
-async function checkModule(module: string, exportName: string, exportWritten: boolean, dir: string, importModules: false | 'child' | 'here', report: IssueReport): Promise<void> {
+async function checkModule(
+  module: string,
+  exportName: string,
+  exportWritten: boolean,
+  dir: string,
+  importModules: false | 'child' | 'here',
+  report: IssueReport,
+): Promise<void> {
   const full = path.resolve(dir, module);
   if (!existsSync(full) || !statSync(full).isFile()) {
     report(`handler.module file not found: ${module} (resolved to ${full})`, ['handler', 'module']);
@@ -163,7 +214,7 @@ async function checkModule(module: string, exportName: string, exportWritten: bo
     // Name the module, and point at the export when the user wrote one (else at the module).
     const message = error.message.replace(/^handler module/, `handler module ${echo(module)}`);
     const aboutExport = error.message.includes(`"${exportName}"`);
-    const hint = aboutExport && !exportWritten ? ': set handler.export to the function\'s name' : '';
+    const hint = aboutExport && !exportWritten ? ": set handler.export to the function's name" : '';
     report(message + hint, ['handler', aboutExport && exportWritten ? 'export' : 'module']);
   }
 }
@@ -174,12 +225,17 @@ function checkTlsFiles(config: PipelineConfig, dir: string, report: IssueReport)
     const file = tls[key];
     if (file === '') continue;
     const full = path.resolve(dir, file);
-    if (!existsSync(full) || !statSync(full).isFile()) report(`redis.tls.${key} not found: ${file} (resolved to ${full})`, ['redis', 'tls', key]);
+    if (!existsSync(full) || !statSync(full).isFile())
+      report(`redis.tls.${key} not found: ${file} (resolved to ${full})`, ['redis', 'tls', key]);
   }
   if ((tls.cert_file === '') !== (tls.key_file === '')) {
     const set = tls.cert_file === '' ? 'key_file' : 'cert_file';
     const other = set === 'cert_file' ? 'key_file' : 'cert_file';
-    report(`redis.tls.${set} needs redis.tls.${other} too: a client certificate and its private key go together`, ['redis', 'tls', set], 'key');
+    report(
+      `redis.tls.${set} needs redis.tls.${other} too: a client certificate and its private key go together`,
+      ['redis', 'tls', set],
+      'key',
+    );
   }
 }
 
@@ -191,7 +247,8 @@ function checkCommand(command: string[], cwd: string, report: IssueReport): void
   }
   if (executable.includes('/')) {
     const full = path.resolve(cwd, executable);
-    if (!isExecutable(full)) report(`handler.command executable not found or not executable: ${executable} (resolved to ${full})`, ['handler', 'command', 0]);
+    if (!isExecutable(full))
+      report(`handler.command executable not found or not executable: ${executable} (resolved to ${full})`, ['handler', 'command', 0]);
     return;
   }
   const found = (process.env.PATH ?? '').split(path.delimiter).some((entry) => entry !== '' && isExecutable(path.join(entry, executable)));

@@ -4,7 +4,14 @@ import type { JsonSchema } from './schema.ts';
  * Python Pythia's configuration names, mapped to where the same setting lives in a pipeline file.
  * Python counted these in seconds; the pipeline key counts milliseconds.
  */
-const SECONDS_TO_MS = new Set(['socket_timeout', 'connection_timeout', 'retry_delay', 'retry_max_delay', 'circuit_breaker_timeout', 'processing_timeout']);
+const SECONDS_TO_MS = new Set([
+  'socket_timeout',
+  'connection_timeout',
+  'retry_delay',
+  'retry_max_delay',
+  'circuit_breaker_timeout',
+  'processing_timeout',
+]);
 
 const LEGACY_NAMES: Record<string, string> = {
   queue: 'source.list.key',
@@ -33,7 +40,9 @@ const LEGACY_NAMES: Record<string, string> = {
 
 /** Edit distance where swapping two neighbouring letters counts as one edit (optimal string alignment). */
 export function levenshtein(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   const at = (i: number, j: number) => (d[i] as number[])[j] as number;
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
@@ -74,7 +83,8 @@ export function placesOf(name: string, schema: JsonSchema): string[] {
 /** What a source kind cannot do, said where a key of another kind is written under it. */
 const KIND_NOTES: Record<string, Record<string, string>> = {
   channel: {
-    batch_size: 'pub/sub pushes each message as it is published, so nothing is fetched in batches; source.channel.buffer bounds the messages held while handlers are busy',
+    batch_size:
+      'pub/sub pushes each message as it is published, so nothing is fetched in batches; source.channel.buffer bounds the messages held while handlers are busy',
     block_timeout_ms: 'a subscriber never polls, so nothing blocks',
     key: 'name the channels in source.channel.channels (or glob patterns in source.channel.patterns)',
     delivery: 'pub/sub is at-most-once: Redis keeps nothing for a subscriber that is down',
@@ -102,7 +112,8 @@ function secondsConversion(name: string, target: string, value: unknown): string
 export function suggestKey(unknown: string, allowed: string[], schema: JsonSchema, here: string[], context: SuggestContext = {}): string {
   const normalized = unknown.toLowerCase().replace(/-/g, '_');
   const legacy = LEGACY_NAMES[normalized];
-  const legacyHint = () => `; Pythia's Python setting "${normalized}" is ${legacy} here${SECONDS_TO_MS.has(normalized) ? secondsConversion(normalized, legacy as string, context.value) : ''}`;
+  const legacyHint = () =>
+    `; Pythia's Python setting "${normalized}" is ${legacy} here${SECONDS_TO_MS.has(normalized) ? secondsConversion(normalized, legacy as string, context.value) : ''}`;
   // A Python name next to its pipeline key (retry_delay beside retry_delay_ms) is not a typo: say how the unit changed.
   if (legacy !== undefined && allowed.includes(legacy.split(' ')[0]?.split('.').pop() as string)) return legacyHint();
   // The distance is at least the difference in length, so a name whose length is out of tolerance

@@ -59,6 +59,7 @@ export function defaultDeadLetterKey(sourceKeyValue: string | undefined, pipelin
 
 /** Where failed messages go: dead_letter.stream, dead_letter.list, or the default list. */
 export function deadLetterTarget(config: Config): Target {
-  if (config.dead_letter.stream) return { kind: 'stream', key: config.dead_letter.stream.key, maxLength: config.dead_letter.stream.max_stream_length };
+  if (config.dead_letter.stream)
+    return { kind: 'stream', key: config.dead_letter.stream.key, maxLength: config.dead_letter.stream.max_stream_length };
   return { kind: 'list', key: config.dead_letter.list ?? defaultDeadLetterKey(sourceKey(config), config.name) };
 }

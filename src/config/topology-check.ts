@@ -3,7 +3,6 @@ import { hashTag, keySlot } from '../redis/slots.ts';
 import type { IssueReport } from './errors.ts';
 import type { PipelineConfig } from './pipeline.types.ts';
 
-
 /**
  * Checks that only matter beyond one Redis server: on Redis Cluster every multi-key command and
  * Lua script must touch keys of one hash slot, and a cluster has only database 0.
@@ -25,10 +24,21 @@ export function checkTopology(config: PipelineConfig, report: IssueReport): void
   if (redis.db !== 0) report(`redis.db is ${redis.db}, but Redis Cluster has only database 0: remove redis.db`, ['redis', 'db']);
   redis.cluster.nodes.forEach((node, i) => {
     const db = safeUrl(node)?.pathname.replace(/^\//, '') ?? '';
-    if (db !== '' && db !== '0') report(`redis.cluster.nodes[${i}] selects database ${db}, but Redis Cluster has only database 0: drop "/${db}" from the URL`, ['redis', 'cluster', 'nodes', i]);
+    if (db !== '' && db !== '0')
+      report(`redis.cluster.nodes[${i}] selects database ${db}, but Redis Cluster has only database 0: drop "/${db}" from the URL`, [
+        'redis',
+        'cluster',
+        'nodes',
+        i,
+      ]);
   });
   const schemes = new Set(redis.cluster.nodes.map((n) => n.slice(0, n.indexOf(':'))));
-  if (schemes.size > 1) report('redis.cluster.nodes mixes redis:// and rediss:// URLs: every node of a cluster speaks the same protocol, so use one scheme', ['redis', 'cluster', 'nodes']);
+  if (schemes.size > 1)
+    report('redis.cluster.nodes mixes redis:// and rediss:// URLs: every node of a cluster speaks the same protocol, so use one scheme', [
+      'redis',
+      'cluster',
+      'nodes',
+    ]);
 
   const list = config.source.list;
   if (!list) return;

@@ -34,7 +34,10 @@ export function parsePositioned(file: string, text: string): ParseResult {
   if (problems.length > 0 || duplicates.length > 0) {
     const issues: ConfigIssue[] = [];
     const seen = new Set<string>();
-    const explained = [...problems.slice(0, MAX_YAML_ISSUES).map((err) => explainYamlError(err, text)), ...duplicates.slice(0, MAX_YAML_ISSUES)];
+    const explained = [
+      ...problems.slice(0, MAX_YAML_ISSUES).map((err) => explainYamlError(err, text)),
+      ...duplicates.slice(0, MAX_YAML_ISSUES),
+    ];
     for (const { offset, message } of explained) {
       const issue = { file, ...at(offset), message };
       const id = `${issue.line}:${issue.col}`;
@@ -47,14 +50,19 @@ export function parsePositioned(file: string, text: string): ParseResult {
 
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
     const onlyComments = text.trim() !== '';
-    const message = onlyComments ? 'the file has only comments: a pipeline needs at least name, source and handler' : 'the file is empty: a pipeline needs at least name, source and handler';
+    const message = onlyComments
+      ? 'the file has only comments: a pipeline needs at least name, source and handler'
+      : 'the file is empty: a pipeline needs at least name, source and handler';
     return { ok: false, issues: [{ file, line: 1, col: 1, message }] };
   }
   if (!isMap(doc.contents)) {
     const pos = at(doc.contents.range?.[0] ?? 0);
     const kind = isSeq(doc.contents) ? 'a list' : 'a single value';
     const hint = isSeq(doc.contents) ? ' (one file is one pipeline: remove the leading "- ")' : '';
-    return { ok: false, issues: [{ file, ...pos, message: `the top level must be a mapping of keys (name:, source:, handler: ...), not ${kind}${hint}` }] };
+    return {
+      ok: false,
+      issues: [{ file, ...pos, message: `the top level must be a mapping of keys (name:, source:, handler: ...), not ${kind}${hint}` }],
+    };
   }
 
   let data: unknown;
@@ -66,7 +74,12 @@ export function parsePositioned(file: string, text: string): ParseResult {
   return { ok: true, doc: { file, data, locate: (path, target = 'value') => locateIn(doc, path, target, at) } };
 }
 
-function locateIn(doc: Document, path: readonly (string | number)[], target: 'key' | 'value', at: (offset: number) => { line: number; col: number }) {
+function locateIn(
+  doc: Document,
+  path: readonly (string | number)[],
+  target: 'key' | 'value',
+  at: (offset: number) => { line: number; col: number },
+) {
   let node: unknown = doc.contents;
   let best: Node | null = doc.contents as Node;
   let keyNode: Node | null = null;
@@ -100,13 +113,21 @@ function explainYamlError(err: YAMLError, text: string): { offset: number; messa
     case 'TAB_AS_INDENT':
       return { offset, message: 'tab used for indentation: YAML indents with spaces only' };
     case 'MULTIPLE_DOCS':
-      return { offset, message: 'the file holds more than one YAML document (a "---" line): one file is one pipeline, so put each pipeline in its own file' };
+      return {
+        offset,
+        message:
+          'the file holds more than one YAML document (a "---" line): one file is one pipeline, so put each pipeline in its own file',
+      };
     case 'TAG_RESOLVE_FAILED':
-      return { offset, message: `unknown YAML tag ${echo(clean.replace(/^Unresolved tag: /, ''))}: pipeline files use plain values (write \${VAR} to take one from the environment)` };
+      return {
+        offset,
+        message: `unknown YAML tag ${echo(clean.replace(/^Unresolved tag: /, ''))}: pipeline files use plain values (write \${VAR} to take one from the environment)`,
+      };
     case 'MISSING_CHAR': {
       const quote = /closing (["'])quote/.exec(clean)?.[1];
       const start = quote === undefined ? undefined : unclosedQuote(text, quote);
-      if (quote !== undefined && start !== undefined) return { offset: start, message: `unclosed ${quote} quote: the string that starts here never ends; add the closing ${quote}` };
+      if (quote !== undefined && start !== undefined)
+        return { offset: start, message: `unclosed ${quote} quote: the string that starts here never ends; add the closing ${quote}` };
       break;
     }
     case 'BAD_INDENT': {
@@ -114,15 +135,26 @@ function explainYamlError(err: YAMLError, text: string): { offset: number; messa
       const start = bracket === undefined ? undefined : unclosedFlow(text, bracket === ']' ? '[' : '{');
       if (bracket !== undefined && start !== undefined) {
         const what = bracket === ']' ? 'list' : 'mapping';
-        return { offset: start, message: `unclosed ${bracket === ']' ? '[' : '{'}: the ${what} that starts here never ends; add the closing ${bracket}` };
+        return {
+          offset: start,
+          message: `unclosed ${bracket === ']' ? '[' : '{'}: the ${what} that starts here never ends; add the closing ${bracket}`,
+        };
       }
-      if (/same column/.test(clean)) return { offset: firstNonSpace(text, offset), message: 'this key is not aligned with the keys above it: keys of one mapping must start at the same column' };
+      if (/same column/.test(clean))
+        return {
+          offset: firstNonSpace(text, offset),
+          message: 'this key is not aligned with the keys above it: keys of one mapping must start at the same column',
+        };
       break;
     }
     case 'BLOCK_AS_IMPLICIT_KEY':
     case 'MULTILINE_IMPLICIT_KEY': {
       const next = nextContentLine(text, offset);
-      if (next !== undefined) return { offset: next, message: 'this line is indented deeper than the key above it, which already has a value: align it with that key' };
+      if (next !== undefined)
+        return {
+          offset: next,
+          message: 'this line is indented deeper than the key above it, which already has a value: align it with that key',
+        };
       break;
     }
     default:
@@ -147,7 +179,10 @@ function duplicateKeys(doc: Document, text: string): { offset: number; message: 
           seen.set(key, start);
           continue;
         }
-        found.push({ offset: start, message: `duplicate key ${echoJson(key)}: it is already set on line ${lines(first)}, and each key may appear once in a mapping` });
+        found.push({
+          offset: start,
+          message: `duplicate key ${echoJson(key)}: it is already set on line ${lines(first)}, and each key may appear once in a mapping`,
+        });
       }
     },
   });
@@ -162,11 +197,20 @@ function aliasIssue(file: string, doc: Document, at: (offset: number) => { line:
     },
   });
   const unresolved = aliases.find((a) => !a.resolved);
-  if (unresolved) return { file, ...at(unresolved.offset), message: `unknown alias *${echo(unresolved.source)}: no anchor &${echo(unresolved.source)} is defined before it` };
+  if (unresolved)
+    return {
+      file,
+      ...at(unresolved.offset),
+      message: `unknown alias *${echo(unresolved.source)}: no anchor &${echo(unresolved.source)} is defined before it`,
+    };
   const message = error instanceof Error ? error.message : String(error);
   if (/alias count/i.test(message)) {
     const first = aliases[0];
-    return { file, ...at(first?.offset ?? 0), message: `YAML aliases expand to too many values (more than ${MAX_ALIAS_COUNT} per alias): write the values out instead` };
+    return {
+      file,
+      ...at(first?.offset ?? 0),
+      message: `YAML aliases expand to too many values (more than ${MAX_ALIAS_COUNT} per alias): write the values out instead`,
+    };
   }
   return { file, ...at(aliases[0]?.offset ?? 0), message: `YAML error: ${echo(message.split('\n')[0] ?? message, 200)}` };
 }

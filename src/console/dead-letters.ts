@@ -55,7 +55,11 @@ export interface DeadLetterPage {
  * the last entry read: an offset from the oldest end for a list (stable while new entries arrive at
  * the other end), the last entry id for a stream.
  */
-export async function readPage(client: RedisClient, pipeline: LoadedPipeline, query: { reason?: string; cursor?: string; limit: number }): Promise<DeadLetterPage> {
+export async function readPage(
+  client: RedisClient,
+  pipeline: LoadedPipeline,
+  query: { reason?: string; cursor?: string; limit: number },
+): Promise<DeadLetterPage> {
   const location = deadLetterLocation(pipeline);
   const matches = (stored: StoredEntry) => !query.reason || (stored.entry?.reason ?? 'unreadable') === query.reason;
   const entries: EntryView[] = [];
@@ -100,7 +104,10 @@ export async function readPage(client: RedisClient, pipeline: LoadedPipeline, qu
   return { location, total: await countEntries(client, location), reasons, reasons_complete: complete, entries, next_cursor: next };
 }
 
-async function countReasons(client: RedisClient, location: DeadLetterLocation): Promise<{ reasons: Record<string, number>; complete: boolean }> {
+async function countReasons(
+  client: RedisClient,
+  location: DeadLetterLocation,
+): Promise<{ reasons: Record<string, number>; complete: boolean }> {
   const reasons: Record<string, number> = {};
   let read = 0;
   for await (const stored of scanEntries(client, location, 1000)) {
@@ -165,7 +172,8 @@ export type Selection = { ids: string[] } | { reason: string } | { all: true };
 /** Entry ids of this pipeline's entries with the reason (oldest first). */
 async function idsOfReason(client: RedisClient, location: DeadLetterLocation, pipeline: string, reason: string): Promise<string[]> {
   const ids: string[] = [];
-  for await (const stored of scanEntries(client, location, 1000)) if (stored.entry?.reason === reason && stored.entry.pipeline === pipeline) ids.push(stored.id);
+  for await (const stored of scanEntries(client, location, 1000))
+    if (stored.entry?.reason === reason && stored.entry.pipeline === pipeline) ids.push(stored.id);
   return ids;
 }
 

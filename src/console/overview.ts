@@ -61,7 +61,11 @@ export async function pipelineOverview(client: RedisClient, pipeline: LoadedPipe
   const { list, stream, channel } = config.source;
   const view: PipelineOverview = {
     name: config.name,
-    source: list ? { kind: 'list', key: list.key } : stream ? { kind: 'stream', key: stream.key, group: stream.consumer_group } : { kind: 'channel', channels: [...(channel?.channels ?? []), ...(channel?.patterns ?? [])] },
+    source: list
+      ? { kind: 'list', key: list.key }
+      : stream
+        ? { kind: 'stream', key: stream.key, group: stream.consumer_group }
+        : { kind: 'channel', channels: [...(channel?.channels ?? []), ...(channel?.patterns ?? [])] },
     queue: {},
     dead_letter: { ...location, count: 0 },
     workers: [],
@@ -122,7 +126,9 @@ async function readStream(client: RedisClient, stream: StreamConfig, view: Pipel
   if (!group) return;
   view.queue.pending = Number(group.pending);
   view.queue.lag = group.lag === null || group.lag === undefined ? null : Number(group.lag);
-  const consumers = ((await client.xinfo('CONSUMERS', stream.key, stream.consumer_group)) as unknown[][]).map(pairs).slice(0, MAX_REPORTED_WORKERS);
+  const consumers = ((await client.xinfo('CONSUMERS', stream.key, stream.consumer_group)) as unknown[][])
+    .map(pairs)
+    .slice(0, MAX_REPORTED_WORKERS);
   const liveNames = new Set(view.workers.map((w) => w.consumer));
   const live = view.workers.length > 0;
   for (const c of consumers) {
@@ -131,11 +137,27 @@ async function readStream(client: RedisClient, stream: StreamConfig, view: Pipel
     if (pending === 0 || liveNames.has(name)) continue;
     const idle = Number(c.idle);
     const wait = Math.max(0, stream.claim_idle_ms - idle);
-    view.recoverable.push({ consumer: name, count: pending, idle_ms: idle, recovery: live ? `claimed by a live worker within ${wait + stream.claim_interval_ms} ms (entries idle past ${stream.claim_idle_ms} ms)` : 'when a worker starts (no live worker)' });
+    view.recoverable.push({
+      consumer: name,
+      count: pending,
+      idle_ms: idle,
+      recovery: live
+        ? `claimed by a live worker within ${wait + stream.claim_interval_ms} ms (entries idle past ${stream.claim_idle_ms} ms)`
+        : 'when a worker starts (no live worker)',
+    });
   }
   if (live && view.queue.pending > 0) {
     // Entries idle well past claim_idle_ms should have been claimed by now.
-    const late = (await client.call('XPENDING', stream.key, stream.consumer_group, 'IDLE', String(stream.claim_idle_ms + 2 * stream.claim_interval_ms), '-', '+', '1')) as unknown[];
+    const late = (await client.call(
+      'XPENDING',
+      stream.key,
+      stream.consumer_group,
+      'IDLE',
+      String(stream.claim_idle_ms + 2 * stream.claim_interval_ms),
+      '-',
+      '+',
+      '1',
+    )) as unknown[];
     if (late.length > 0) view.stuck.push(`pending entries idle past claim_idle_ms (${stream.claim_idle_ms} ms) are not being claimed`);
   }
 }

@@ -18,19 +18,29 @@ const MAX_IDS = 10_000;
 
 const ASSETS = fileURLToPath(new URL('../../src/console/assets/', import.meta.url));
 const UPLOT = path.join(path.dirname(createRequire(import.meta.url).resolve('uplot/package.json')), 'dist');
-const TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.html': 'text/html; charset=utf-8', '.svg': 'image/svg+xml' };
+const TYPES: Record<string, string> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.html': 'text/html; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
 
 /** Every static file, read once at start: the page is a handful of ES modules and uPlot, no build step. */
 function loadAssets(): Map<string, { type: string; body: Buffer }> {
   const files = new Map<string, { type: string; body: Buffer }>();
-  for (const name of readdirSync(ASSETS)) files.set(`/assets/${name}`, { type: TYPES[path.extname(name)] ?? 'application/octet-stream', body: readFileSync(path.join(ASSETS, name)) });
+  for (const name of readdirSync(ASSETS))
+    files.set(`/assets/${name}`, {
+      type: TYPES[path.extname(name)] ?? 'application/octet-stream',
+      body: readFileSync(path.join(ASSETS, name)),
+    });
   files.set('/assets/vendor/uPlot.esm.js', { type: TYPES['.js'] as string, body: readFileSync(path.join(UPLOT, 'uPlot.esm.js')) });
   files.set('/assets/vendor/uPlot.min.css', { type: TYPES['.css'] as string, body: readFileSync(path.join(UPLOT, 'uPlot.min.css')) });
   return files;
 }
 
 const SECURITY_HEADERS = {
-  'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'Content-Security-Policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'X-Content-Type-Options': 'nosniff',
   'X-Frame-Options': 'DENY',
   // same-origin, not no-referrer: with no-referrer Chromium sends `Origin: null` on the login form's POST.
@@ -68,7 +78,10 @@ export class ConsoleServer {
   private bound: AddressInfo | undefined;
 
   constructor(private readonly options: ConsoleServerOptions) {
-    if (!isLoopback(options.host) && !options.token) throw new Error(`refusing to serve the console on ${options.host}: set PYTHIA_CONSOLE_TOKEN (anyone reaching that address could replay and purge dead letters), or bind 127.0.0.1`);
+    if (!isLoopback(options.host) && !options.token)
+      throw new Error(
+        `refusing to serve the console on ${options.host}: set PYTHIA_CONSOLE_TOKEN (anyone reaching that address could replay and purge dead letters), or bind 127.0.0.1`,
+      );
     this.auth = new ConsoleAuth(options.token || undefined);
     this.byName = new Map(options.pipelines.map((p) => [p.config.name, p]));
     this.server = createServer((request, response) => void this.handle(request, response));
@@ -79,12 +92,18 @@ export class ConsoleServer {
 
   listen(): Promise<this> {
     return new Promise((resolve, reject) => {
-      this.server.once('error', (error: NodeJS.ErrnoException) => reject(new Error(error.code === 'EADDRINUSE' ? `port ${this.options.port} on ${this.options.host} is in use (--port)` : error.message)));
+      this.server.once('error', (error: NodeJS.ErrnoException) =>
+        reject(
+          new Error(error.code === 'EADDRINUSE' ? `port ${this.options.port} on ${this.options.host} is in use (--port)` : error.message),
+        ),
+      );
       this.server.listen(this.options.port, this.options.host, () => {
         this.bound = this.server.address() as AddressInfo;
         const port = this.bound.port;
         // On loopback only these names may reach the server: anything else in Host is DNS rebinding.
-        this.allowedHosts = isLoopback(this.options.host) ? new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${this.options.host}:${port}`]) : undefined;
+        this.allowedHosts = isLoopback(this.options.host)
+          ? new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${this.options.host}:${port}`])
+          : undefined;
         resolve(this);
       });
     });
@@ -112,7 +131,10 @@ export class ConsoleServer {
       await this.route(request, response);
     } catch (error) {
       const status = error instanceof HttpError ? error.status : error instanceof DeadLetterTypeError ? 409 : 500;
-      const message = error instanceof HttpError || error instanceof RangeError || error instanceof DeadLetterTypeError ? error.message : `console error: ${scrubSecrets((error as Error).message)}`;
+      const message =
+        error instanceof HttpError || error instanceof RangeError || error instanceof DeadLetterTypeError
+          ? error.message
+          : `console error: ${scrubSecrets((error as Error).message)}`;
       if (!response.headersSent) sendJson(response, error instanceof RangeError ? 400 : status, { error: message });
       else response.end();
     }
@@ -126,7 +148,8 @@ export class ConsoleServer {
     if (url.pathname === '/assets/style.css' && method === 'GET') return this.asset(response, url.pathname);
     const how = this.auth.check(request);
     if (!how) {
-      if (url.pathname.startsWith('/api/')) throw new HttpError(401, 'a token is required: Authorization: Bearer <PYTHIA_CONSOLE_TOKEN>, or log in at /login');
+      if (url.pathname.startsWith('/api/'))
+        throw new HttpError(401, 'a token is required: Authorization: Bearer <PYTHIA_CONSOLE_TOKEN>, or log in at /login');
       response.writeHead(303, { Location: '/login' }).end();
       return;
     }
@@ -142,9 +165,14 @@ export class ConsoleServer {
 
   private async api(request: IncomingMessage, response: ServerResponse, method: string, url: URL, how: Authenticated): Promise<void> {
     response.setHeader('Cache-Control', 'no-store');
-    if (url.pathname === '/api/session' && method === 'GET') return sendJson(response, 200, { csrf: this.auth.csrf, token_required: this.auth.required });
+    if (url.pathname === '/api/session' && method === 'GET')
+      return sendJson(response, 200, { csrf: this.auth.csrf, token_required: this.auth.required });
     if (url.pathname === '/api/pipelines' && method === 'GET') {
-      const pipelines = await Promise.all(this.options.pipelines.map((p) => this.options.clients.use(p, (client) => pipelineOverview(client, p)).catch((error: unknown) => unreachable(p, error))));
+      const pipelines = await Promise.all(
+        this.options.pipelines.map((p) =>
+          this.options.clients.use(p, (client) => pipelineOverview(client, p)).catch((error: unknown) => unreachable(p, error)),
+        ),
+      );
       return sendJson(response, 200, { pipelines, now: Date.now() });
     }
     const match = /^\/api\/pipelines\/([^/]+)\/dead-letters(?:\/(replay|purge))?$/.exec(url.pathname);
@@ -155,16 +183,20 @@ export class ConsoleServer {
     if (!action) {
       if (method !== 'GET') throw new HttpError(405, 'use GET');
       const limit = Number(url.searchParams.get('limit') ?? 25);
-      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new HttpError(400, `limit must be a whole number from 1 to ${MAX_PAGE}`);
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE)
+        throw new HttpError(400, `limit must be a whole number from 1 to ${MAX_PAGE}`);
       const query = { reason: url.searchParams.get('reason') || undefined, cursor: url.searchParams.get('cursor') || undefined, limit };
       return sendJson(response, 200, await this.options.clients.use(pipeline, (client) => readPage(client, pipeline, query)));
     }
     // Changes: POST only, JSON only (a form cannot send it cross-site), with the page's CSRF token.
     if (method !== 'POST') throw new HttpError(405, 'changes are POST requests');
-    if (!/^application\/json\b/i.test(request.headers['content-type'] ?? '')) throw new HttpError(415, 'send Content-Type: application/json');
+    if (!/^application\/json\b/i.test(request.headers['content-type'] ?? ''))
+      throw new HttpError(415, 'send Content-Type: application/json');
     if (!this.auth.csrfOk(request, how)) throw new HttpError(403, 'missing or wrong X-CSRF-Token (GET /api/session gives it)');
     const selection = parseSelection(await readBody(request));
-    const result = await this.options.clients.use(pipeline, (client) => (action === 'replay' ? replaySelection(client, pipeline, selection) : purgeSelection(client, pipeline, selection)));
+    const result = await this.options.clients.use(pipeline, (client) =>
+      action === 'replay' ? replaySelection(client, pipeline, selection) : purgeSelection(client, pipeline, selection),
+    );
     return sendJson(response, 200, result);
   }
 
@@ -180,7 +212,7 @@ export class ConsoleServer {
         response.writeHead(303, { Location: '/', 'Set-Cookie': cookie }).end();
         return;
       }
-      return sendHtml(response, 401, loginPage('That token is not the console\'s token.'));
+      return sendHtml(response, 401, loginPage("That token is not the console's token."));
     }
     return sendHtml(response, 200, loginPage());
   }
@@ -193,12 +225,20 @@ export class ConsoleServer {
   private asset(response: ServerResponse, pathname: string): void {
     const asset = this.assets.get(pathname);
     if (!asset) throw new HttpError(404, 'not found');
-    response.writeHead(200, { 'Content-Type': asset.type, 'Content-Length': asset.body.length, 'Cache-Control': 'no-cache' }).end(asset.body);
+    response
+      .writeHead(200, { 'Content-Type': asset.type, 'Content-Length': asset.body.length, 'Cache-Control': 'no-cache' })
+      .end(asset.body);
   }
 }
 
 function unreachable(pipeline: LoadedPipeline, error: unknown): object {
-  return { name: pipeline.config.name, error: scrubSecrets((error as Error).message), stuck: [`cannot read Redis: ${scrubSecrets((error as Error).message)}`], workers: [], recoverable: [] };
+  return {
+    name: pipeline.config.name,
+    error: scrubSecrets((error as Error).message),
+    stuck: [`cannot read Redis: ${scrubSecrets((error as Error).message)}`],
+    workers: [],
+    recoverable: [],
+  };
 }
 
 /** `{"ids": [...]}`, `{"reason": "..."}` or `{"all": true}`, exactly one. */
@@ -212,7 +252,13 @@ export function parseSelection(body: Buffer): Selection {
   const given = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
   const keys = Object.keys(given);
   if (keys.length !== 1) throw new HttpError(400, 'send exactly one of {"ids": [...]}, {"reason": "..."}, {"all": true}');
-  if (Array.isArray(given.ids) && given.ids.length > 0 && given.ids.length <= MAX_IDS && given.ids.every((id) => typeof id === 'string' && id.length > 0 && id.length <= 200)) return { ids: given.ids as string[] };
+  if (
+    Array.isArray(given.ids) &&
+    given.ids.length > 0 &&
+    given.ids.length <= MAX_IDS &&
+    given.ids.every((id) => typeof id === 'string' && id.length > 0 && id.length <= 200)
+  )
+    return { ids: given.ids as string[] };
   if (typeof given.reason === 'string' && given.reason.length > 0 && given.reason.length <= 100) return { reason: given.reason };
   if (given.all === true) return { all: true };
   throw new HttpError(400, `send exactly one of {"ids": [...]} (1 to ${MAX_IDS} ids), {"reason": "..."}, {"all": true}`);
@@ -242,7 +288,13 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
 }
 
 function sendHtml(response: ServerResponse, status: number, html: string): void {
-  response.writeHead(status, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(html), 'Cache-Control': 'no-store' }).end(html);
+  response
+    .writeHead(status, {
+      'Content-Type': 'text/html; charset=utf-8',
+      'Content-Length': Buffer.byteLength(html),
+      'Cache-Control': 'no-store',
+    })
+    .end(html);
 }
 
 function loginPage(problem = ''): string {

@@ -13,7 +13,15 @@ export async function connectFor({ config, dir }: LoadedPipeline, redisUrl?: str
   client.on('error', (error: Error) => (lastError = error.message));
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`cannot reach Redis at ${plan.describe} within ${config.redis.connection_timeout_ms} ms${lastError ? `: ${lastError}` : ''}`)), config.redis.connection_timeout_ms);
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `cannot reach Redis at ${plan.describe} within ${config.redis.connection_timeout_ms} ms${lastError ? `: ${lastError}` : ''}`,
+          ),
+        ),
+      config.redis.connection_timeout_ms,
+    );
   });
   try {
     await Promise.race([client.ping(), timeout]);

@@ -19,7 +19,13 @@ export function formatLine(stored: StoredEntry): string {
 
 function rawLine(stored: StoredEntry): string {
   const { entry, payload } = stored;
-  if (!entry) return [stored.id, 'unreadable', `problem=${JSON.stringify(stored.problem ?? '')}`, `payload=${preview(payload ?? stored.element ?? Buffer.alloc(0))}`].join('  ');
+  if (!entry)
+    return [
+      stored.id,
+      'unreadable',
+      `problem=${JSON.stringify(stored.problem ?? '')}`,
+      `payload=${preview(payload ?? stored.element ?? Buffer.alloc(0))}`,
+    ].join('  ');
   return [
     stored.id,
     entry.reason,
@@ -34,12 +40,18 @@ function rawLine(stored: StoredEntry): string {
 
 /** For `--format json`: one object per line. */
 export function formatJson(stored: StoredEntry): string {
-  if (!stored.entry) return JSON.stringify({ id: stored.id, problem: stored.problem, raw: (stored.element ?? stored.payload ?? Buffer.alloc(0)).toString('base64') });
+  if (!stored.entry)
+    return JSON.stringify({
+      id: stored.id,
+      problem: stored.problem,
+      raw: (stored.element ?? stored.payload ?? Buffer.alloc(0)).toString('base64'),
+    });
   return JSON.stringify({ id: stored.id, entry: stored.entry });
 }
 
 export function describeOrigin(origin: MessageOrigin): string {
-  if (origin.kind === 'channel') return `channel:${echo(String(origin.channel ?? '?'))}${origin.pattern ? ` (pattern ${echo(String(origin.pattern))})` : ''}`;
+  if (origin.kind === 'channel')
+    return `channel:${echo(String(origin.channel ?? '?'))}${origin.pattern ? ` (pattern ${echo(String(origin.pattern))})` : ''}`;
   return `${echo(String(origin.kind))}:${echo(String(origin.key ?? '?'))}`;
 }
 

@@ -9,9 +9,7 @@ export interface DeadLetterLocation {
 
 /** Where a replayed message goes: the pipeline's own source. */
 export type ReplayTarget =
-  | { kind: 'list'; key: string }
-  | { kind: 'stream'; key: string; maxLength: number }
-  | { kind: 'channel'; channels: string[] };
+  { kind: 'list'; key: string } | { kind: 'stream'; key: string; maxLength: number } | { kind: 'channel'; channels: string[] };
 
 /** The dead letter the worker writes for this pipeline (configured, or the default name). */
 export function deadLetterLocation({ config }: LoadedPipeline): DeadLetterLocation {

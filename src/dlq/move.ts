@@ -76,7 +76,12 @@ const NOBODY = 'no subscriber received the PUBLISH (is the worker running?)';
  * Moves a batch of entries (one pipelined round trip). On Redis Cluster the script needs the dead
  * letter and the source in one hash slot; when they are not, see moveAcrossSlots.
  */
-export async function moveEntries(client: RedisClient, location: DeadLetterLocation, target: ReplayTarget, batch: readonly (StoredEntry & Resendable)[]): Promise<MoveResult[]> {
+export async function moveEntries(
+  client: RedisClient,
+  location: DeadLetterLocation,
+  target: ReplayTarget,
+  batch: readonly (StoredEntry & Resendable)[],
+): Promise<MoveResult[]> {
   if (batch.length === 0) return [];
   const results: (MoveResult | undefined)[] = new Array(batch.length);
   const targetKey = target.kind === 'channel' ? location.key : target.key;
@@ -92,7 +97,16 @@ export async function moveEntries(client: RedisClient, location: DeadLetterLocat
       continue;
     }
     const [where, ...what] = send;
-    void pipe.pythiaDlqMove(location.key, targetKey, location.kind, identity(location, stored), target.kind, where as string, searchLimit(stored), ...what);
+    void pipe.pythiaDlqMove(
+      location.key,
+      targetKey,
+      location.kind,
+      identity(location, stored),
+      target.kind,
+      where as string,
+      searchLimit(stored),
+      ...what,
+    );
     sent.push(i);
   }
   const replies = sent.length > 0 ? ((await pipe.exec()) ?? []) : [];
@@ -140,7 +154,12 @@ function sendArgs(target: ReplayTarget, { entry, payload }: Resendable): (string
  * back at the oldest end. The price: a replay killed between claim and re-send loses that batch.
  * A dead letter named after the source's slot (source `orders`, dead letter `{orders}:dead`) gets the atomic path.
  */
-async function moveAcrossSlots(client: RedisClient, location: DeadLetterLocation, target: ReplayTarget, batch: readonly (StoredEntry & Resendable)[]): Promise<MoveResult[]> {
+async function moveAcrossSlots(
+  client: RedisClient,
+  location: DeadLetterLocation,
+  target: ReplayTarget,
+  batch: readonly (StoredEntry & Resendable)[],
+): Promise<MoveResult[]> {
   if (!('pythiaDlqClaim' in client)) client.defineCommand('pythiaDlqClaim', DLQ_CLAIM);
   const claim = client.pipeline() as unknown as ClaimCommands & { exec(): Promise<[Error | null, unknown][] | null> };
   for (const stored of batch) {

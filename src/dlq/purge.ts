@@ -29,6 +29,9 @@ export async function purgeDeadLetters(client: RedisClient, location: DeadLetter
   if (!('pythiaDlqPurge' in client)) client.defineCommand('pythiaDlqPurge', DLQ_PURGE);
   const purge = (client as unknown as { pythiaDlqPurge(key: string, kind: string): Promise<[number, string?]> }).pythiaDlqPurge;
   const [count, actual] = await purge.call(client, location.key, location.kind);
-  if (count < 0) throw new DeadLetterTypeError(`${location.key} holds a ${actual}, not a ${location.kind}: it is not this pipeline's dead letter, so nothing was purged`);
+  if (count < 0)
+    throw new DeadLetterTypeError(
+      `${location.key} holds a ${actual}, not a ${location.kind}: it is not this pipeline's dead letter, so nothing was purged`,
+    );
   return count;
 }

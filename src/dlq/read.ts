@@ -42,8 +42,10 @@ function decodeDocument(document: Buffer): { entry?: DeadLetterEntry; payload?: 
     return { problem: `not JSON: ${(error as Error).message}` };
   }
   const entry = value as Partial<DeadLetterEntry> | null;
-  if (typeof entry !== 'object' || entry === null || typeof entry.payload !== 'string') return { problem: 'not a dead-letter entry: no payload' };
-  if (!DEAD_LETTER_REASONS.includes(entry.reason as never)) return { problem: `not a dead-letter entry: unknown reason ${JSON.stringify(entry.reason)}` };
+  if (typeof entry !== 'object' || entry === null || typeof entry.payload !== 'string')
+    return { problem: 'not a dead-letter entry: no payload' };
+  if (!DEAD_LETTER_REASONS.includes(entry.reason as never))
+    return { problem: `not a dead-letter entry: unknown reason ${JSON.stringify(entry.reason)}` };
   const payload = Buffer.from(entry.payload, entry.payload_encoding === 'base64' ? 'base64' : 'utf8');
   return { entry: entry as DeadLetterEntry, payload };
 }
@@ -93,7 +95,7 @@ export async function streamPage(client: RedisClient, key: string, after: string
 export async function* scanEntries(client: RedisClient, location: DeadLetterLocation, chunk = 500): AsyncGenerator<StoredEntry> {
   if (location.kind === 'list') {
     const total = await client.llen(location.key);
-    for (let skip = 0; skip < total; ) {
+    for (let skip = 0; skip < total;) {
       const page = await listPage(client, location.key, skip, Math.min(chunk, total - skip));
       if (page.length === 0) return;
       yield* page;
@@ -103,7 +105,7 @@ export async function* scanEntries(client: RedisClient, location: DeadLetterLoca
   }
   const last = await lastStreamId(client, location.key);
   if (last === undefined) return;
-  for (let after = '-'; ; ) {
+  for (let after = '-'; ;) {
     const page = await streamPage(client, location.key, after, chunk, last);
     if (page.length === 0) return;
     yield* page;

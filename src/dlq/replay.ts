@@ -42,7 +42,12 @@ export interface ReplayReport {
  * replay leaves no entry both re-sent and still dead-lettered. Entries that arrive during the replay
  * (such as a replayed message failing again) are not replayed.
  */
-export async function replayDeadLetters(client: RedisClient, location: DeadLetterLocation, target: ReplayTarget, options: ReplayOptions): Promise<ReplayReport> {
+export async function replayDeadLetters(
+  client: RedisClient,
+  location: DeadLetterLocation,
+  target: ReplayTarget,
+  options: ReplayOptions,
+): Promise<ReplayReport> {
   const report: ReplayReport = { replayed: 0, alreadyGone: 0, otherPipeline: 0, unreadable: 0, notFound: [], ambiguous: [], failed: [] };
   const chunk = options.chunk ?? 500;
   const select = (page: StoredEntry[]): StoredEntry[] =>
@@ -64,7 +69,7 @@ export async function replayDeadLetters(client: RedisClient, location: DeadLette
     // concurrent replay removes meanwhile only make pages shorter.
     const total = await client.llen(location.key);
     let kept = 0;
-    for (let visited = 0; visited < total; ) {
+    for (let visited = 0; visited < total;) {
       const page = await listPage(client, location.key, kept, Math.min(chunk, total - visited));
       if (page.length === 0) break;
       visited += page.length;
@@ -76,7 +81,7 @@ export async function replayDeadLetters(client: RedisClient, location: DeadLette
 
   const last = await lastStreamId(client, location.key);
   if (last === undefined) return report;
-  for (let after = '-'; ; ) {
+  for (let after = '-'; ;) {
     const page = await streamPage(client, location.key, after, chunk, last);
     if (page.length === 0) break;
     after = (page[page.length - 1] as StoredEntry).id;
@@ -86,7 +91,12 @@ export async function replayDeadLetters(client: RedisClient, location: DeadLette
   return report;
 }
 /** Entries matching the ids: an entry id, or a message_id that names exactly one entry. */
-async function findByIds(client: RedisClient, location: DeadLetterLocation, ids: readonly string[], report: ReplayReport): Promise<StoredEntry[]> {
+async function findByIds(
+  client: RedisClient,
+  location: DeadLetterLocation,
+  ids: readonly string[],
+  report: ReplayReport,
+): Promise<StoredEntry[]> {
   const byId = new Map<string, StoredEntry>();
   const byMessageId = new Map<string, StoredEntry[]>();
   const wanted = new Set(ids);
@@ -114,7 +124,14 @@ async function findByIds(client: RedisClient, location: DeadLetterLocation, ids:
  * Moves a batch back into the source. Returns how many entries left the dead letter (moved, or taken
  * by someone else), which is what the list walk must not skip over.
  */
-async function replayBatch(client: RedisClient, location: DeadLetterLocation, target: ReplayTarget, batch: StoredEntry[], report: ReplayReport, onReplayed?: (batch: readonly StoredEntry[]) => void): Promise<number> {
+async function replayBatch(
+  client: RedisClient,
+  location: DeadLetterLocation,
+  target: ReplayTarget,
+  batch: StoredEntry[],
+  report: ReplayReport,
+  onReplayed?: (batch: readonly StoredEntry[]) => void,
+): Promise<number> {
   if (batch.length === 0) return 0;
   const results = await moveEntries(client, location, target, batch as (StoredEntry & Resendable)[]);
   const done: StoredEntry[] = [];

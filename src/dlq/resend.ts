@@ -36,7 +36,10 @@ export async function resend(client: RedisClient, target: ReplayTarget, items: r
       case 'channel': {
         const channel = entry.source.kind === 'channel' && entry.source.channel ? entry.source.channel : target.channels[0];
         if (channel === undefined) {
-          results[i] = { ok: false, error: 'the pipeline subscribes only to patterns and the entry names no channel: nowhere to publish it' };
+          results[i] = {
+            ok: false,
+            error: 'the pipeline subscribes only to patterns and the entry names no channel: nowhere to publish it',
+          };
           continue;
         }
         writeTo(pipe, { kind: 'channel', key: channel }, nativeEnvelope.wrap(payload, entry.headers ?? {}));
@@ -49,7 +52,8 @@ export async function resend(client: RedisClient, target: ReplayTarget, items: r
   for (const [n, i] of sent.entries()) {
     const [error, reply] = replies[n] ?? [new Error('no reply'), undefined];
     if (error) results[i] = { ok: false, error: error.message };
-    else if (target.kind === 'channel' && reply === 0) results[i] = { ok: false, error: 'no subscriber received the PUBLISH (is the worker running?)' };
+    else if (target.kind === 'channel' && reply === 0)
+      results[i] = { ok: false, error: 'no subscriber received the PUBLISH (is the worker running?)' };
     else results[i] = { ok: true };
   }
   return results as ResendResult[];

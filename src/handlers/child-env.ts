@@ -27,7 +27,8 @@ function credentialValues(redis: PipelineConfig['redis']): Set<string> {
   if (redis.password) add(redis.username);
   add(redis.sentinel?.password);
   for (const password of urlCredentials(redis.url)) add(password);
-  for (const node of [...(redis.cluster?.nodes ?? []), ...(redis.sentinel?.nodes ?? [])]) for (const password of urlCredentials(node)) add(password);
+  for (const node of [...(redis.cluster?.nodes ?? []), ...(redis.sentinel?.nodes ?? [])])
+    for (const password of urlCredentials(node)) add(password);
   add(redis.tls.key_file);
   add(redis.tls.cert_file);
   return values;

@@ -56,7 +56,11 @@ export function commandSpec(config: PipelineConfig, baseDir: string): CommandSpe
   const inherited = inheritedEnvironment(config);
   const env: Record<string, string | undefined> = {
     // execa lays this over the worker's environment; a variable env_inherit leaves out is unset (undefined).
-    ...Object.fromEntries(Object.keys(process.env).filter((name) => !(name in inherited)).map((name) => [name, undefined])),
+    ...Object.fromEntries(
+      Object.keys(process.env)
+        .filter((name) => !(name in inherited))
+        .map((name) => [name, undefined]),
+    ),
     ...inherited,
     // Python block-buffers a piped stdout; a persistent handler that forgets to flush would never reply.
     PYTHONUNBUFFERED: '1',
@@ -66,7 +70,15 @@ export function commandSpec(config: PipelineConfig, baseDir: string): CommandSpe
     PYTHIA_CONCURRENCY: String(config.concurrency),
   };
   for (const [key, value] of Object.entries(handler.env ?? {})) if (value !== undefined) env[key] = value;
-  return { file, args: command.slice(1), cwd, env, permanentExitCodes: new Set(handler.permanent_exit_codes ?? []), format: config.message.format, pipeline: config.name };
+  return {
+    file,
+    args: command.slice(1),
+    cwd,
+    env,
+    permanentExitCodes: new Set(handler.permanent_exit_codes ?? []),
+    format: config.message.format,
+    pipeline: config.name,
+  };
 }
 
 /** The wire form of a message: `{id, body, headers, fields, attempt}`; binary bodies travel as base64 strings. */
@@ -111,7 +123,12 @@ export class StderrTail {
  * Splits a text stream into lines ("\n" or "\r\n"). A line longer than maxChars is dropped (reported
  * through onOverflow) instead of growing without bound.
  */
-export function readLines(stream: NodeJS.ReadableStream | null | undefined, onLine: (line: string) => void, maxChars = 64 * 1024 * 1024, onOverflow?: (chars: number) => void): void {
+export function readLines(
+  stream: NodeJS.ReadableStream | null | undefined,
+  onLine: (line: string) => void,
+  maxChars = 64 * 1024 * 1024,
+  onOverflow?: (chars: number) => void,
+): void {
   if (!stream) return;
   stream.setEncoding('utf8');
   let partial = '';

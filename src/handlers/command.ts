@@ -14,7 +14,11 @@ export async function createCommandRunner(config: PipelineConfig, baseDir: strin
   const spec = commandSpec(config, baseDir);
   if (config.handler.mode === 'persistent') {
     const { PersistentRunner } = await import('./persistent.ts');
-    const runner = new PersistentRunner(spec, { instances: config.handler.instances ?? 1, stuckAfterMs: config.resilience.processing_timeout_ms }, logger);
+    const runner = new PersistentRunner(
+      spec,
+      { instances: config.handler.instances ?? 1, stuckAfterMs: config.resilience.processing_timeout_ms },
+      logger,
+    );
     runner.start();
     return runner;
   }

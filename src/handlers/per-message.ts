@@ -1,7 +1,18 @@
 import { execa } from 'execa';
 import type { Logger } from 'pino';
 import { StderrLog, STDERR_MAX_LINE_CHARS } from './stderr-log.ts';
-import { CommandError, errorWithStderr, KILL_GRACE_MS, killGroup, processExit, readLines, releasePipes, requestFor, StderrTail, type CommandSpec } from './child-process.ts';
+import {
+  CommandError,
+  errorWithStderr,
+  KILL_GRACE_MS,
+  killGroup,
+  processExit,
+  readLines,
+  releasePipes,
+  requestFor,
+  StderrTail,
+  type CommandSpec,
+} from './child-process.ts';
 import type { HandlerRunner } from './runner.ts';
 import type { HandlerContext, Message } from './types.ts';
 
@@ -97,7 +108,10 @@ export class PerMessageRunner implements HandlerRunner {
     if (exitCode !== 0) {
       const permanent = this.spec.permanentExitCodes.has(exitCode);
       const what = permanent ? ' (listed in handler.permanent_exit_codes: not retried)' : '';
-      throw new CommandError(errorWithStderr(`command ${this.describe()} exited with code ${exitCode}${what}`, tail), { exitCode, retryable: !permanent });
+      throw new CommandError(errorWithStderr(`command ${this.describe()} exited with code ${exitCode}${what}`, tail), {
+        exitCode,
+        retryable: !permanent,
+      });
     }
     if (result.isMaxBuffer) throw new CommandError(`command ${this.describe()} wrote more to stdout than the worker buffers`);
     return parseStdout(String(result.stdout ?? ''));
@@ -115,4 +129,3 @@ export class PerMessageRunner implements HandlerRunner {
     this.logger.debug({ pipeline: this.spec.pipeline }, 'command handler closed');
   }
 }
-

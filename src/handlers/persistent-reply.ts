@@ -41,7 +41,8 @@ export function settleFromReply(reply: unknown, resolve: (value: unknown) => voi
     return true;
   }
   if (ok === false) {
-    const text = typeof error === 'string' ? error : error === undefined ? 'the handler reported a failure' : (JSON.stringify(error) ?? String(error));
+    const text =
+      typeof error === 'string' ? error : error === undefined ? 'the handler reported a failure' : (JSON.stringify(error) ?? String(error));
     reject(new CommandError(text, { retryable: retryable !== false }));
     return true;
   }

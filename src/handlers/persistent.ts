@@ -1,6 +1,15 @@
 import type { Logger } from 'pino';
 import { StderrLog, STDERR_MAX_LINE_CHARS } from './stderr-log.ts';
-import { CommandError, KILL_GRACE_MS, killGroup, processExit, readLines, releasePipes, requestFor, type CommandSpec } from './child-process.ts';
+import {
+  CommandError,
+  KILL_GRACE_MS,
+  killGroup,
+  processExit,
+  readLines,
+  releasePipes,
+  requestFor,
+  type CommandSpec,
+} from './child-process.ts';
 import { type Child, type Request, sendLine, startChild } from './persistent-child.ts';
 import { excerpt, parseReply, replyKey, settleFromReply, shouldLog } from './persistent-reply.ts';
 import type { HandlerRunner } from './runner.ts';
@@ -117,17 +126,41 @@ export class PersistentRunner implements HandlerRunner {
     subprocess.once('exit', () => killGroup(child.pid, 'SIGKILL'));
     // Its exit decides, not its pipes: a helper in another session may hold them open (see processExit).
     void processExit(subprocess).then(() => releasePipes([subprocess.stdout, subprocess.stderr]));
-    child.exited = subprocess.then((result) => this.onExit(child, result.exitCode, result.signal, result.failed && result.exitCode === undefined && result.signal === undefined ? result.originalMessage || result.shortMessage : undefined, log));
+    child.exited = subprocess.then((result) =>
+      this.onExit(
+        child,
+        result.exitCode,
+        result.signal,
+        result.failed && result.exitCode === undefined && result.signal === undefined
+          ? result.originalMessage || result.shortMessage
+          : undefined,
+        log,
+      ),
+    );
     if (child.pid !== undefined) log.info({ command: [spec.file, ...spec.args] }, 'handler process started');
     this.drainWaiting();
   }
 
-  private onExit(child: Child, exitCode: number | undefined, signal: string | undefined, startError: string | undefined, log: Logger): void {
+  private onExit(
+    child: Child,
+    exitCode: number | undefined,
+    signal: string | undefined,
+    startError: string | undefined,
+    log: Logger,
+  ): void {
     child.alive = false;
     const inFlight = child.pending.size;
-    const how = startError !== undefined ? `could not be started: ${startError}` : signal !== undefined ? `was killed by ${signal}` : `exited with code ${exitCode}`;
+    const how =
+      startError !== undefined
+        ? `could not be started: ${startError}`
+        : signal !== undefined
+          ? `was killed by ${signal}`
+          : `exited with code ${exitCode}`;
     const stderr = child.tail.text();
-    const error = new CommandError(`handler process ${child.pid ?? '(not started)'} ${how} with ${inFlight} request(s) in flight${stderr ? `; stderr: ${stderr}` : ''}`, { exitCode, signal });
+    const error = new CommandError(
+      `handler process ${child.pid ?? '(not started)'} ${how} with ${inFlight} request(s) in flight${stderr ? `; stderr: ${stderr}` : ''}`,
+      { exitCode, signal },
+    );
     for (const request of child.pending.values()) this.settle(request).reject(error);
     child.pending.clear();
     child.abandoned.clear();
@@ -233,7 +266,8 @@ export class PersistentRunner implements HandlerRunner {
     child.abandoned.set(request.id, at);
     // A child that has not answered anything yet may still be starting up: each time its slot was killed
     // before answering, the next one gets twice the allowance, so a slow start is not killed in a loop.
-    const allowance = child.lastReplyAt === 0 ? this.options.stuckAfterMs * 2 ** Math.min(this.failures[child.slot] ?? 0, 6) : this.options.stuckAfterMs;
+    const allowance =
+      child.lastReplyAt === 0 ? this.options.stuckAfterMs * 2 ** Math.min(this.failures[child.slot] ?? 0, 6) : this.options.stuckAfterMs;
     const timer = setTimeout(() => this.checkStuck(child, at), allowance);
     timer.unref();
   }
@@ -251,7 +285,10 @@ export class PersistentRunner implements HandlerRunner {
     if (!silent || !owes) return;
     this.stats.stuckKills++;
     child.stuck = true;
-    this.logger.warn({ handlerPid: child.pid, instance: child.slot, inFlight: child.pending.size, silentMs: Date.now() - abandonedAt }, 'handler process is stuck (no reply since a request timed out); killing it');
+    this.logger.warn(
+      { handlerPid: child.pid, instance: child.slot, inFlight: child.pending.size, silentMs: Date.now() - abandonedAt },
+      'handler process is stuck (no reply since a request timed out); killing it',
+    );
     killGroup(child.pid, 'SIGTERM');
     const force = setTimeout(() => killGroup(child.pid, 'SIGKILL'), KILL_GRACE_MS);
     force.unref();
@@ -264,7 +301,11 @@ export class PersistentRunner implements HandlerRunner {
     const key = replyKey(reply);
     if (key === undefined) {
       const count = ++this.stats.invalidLines;
-      if (shouldLog(count)) log.warn({ line: excerpt(line), count }, 'handler wrote a line on stdout that is not a JSON reply with an id; ignored (write logs to stderr)');
+      if (shouldLog(count))
+        log.warn(
+          { line: excerpt(line), count },
+          'handler wrote a line on stdout that is not a JSON reply with an id; ignored (write logs to stderr)',
+        );
       return;
     }
     const request = child.pending.get(key);
@@ -276,7 +317,8 @@ export class PersistentRunner implements HandlerRunner {
         return;
       }
       const count = ++this.stats.unknownIds;
-      if (shouldLog(count)) log.warn({ messageId: key, line: excerpt(line), count }, 'handler replied with an id that has no request in flight; ignored');
+      if (shouldLog(count))
+        log.warn({ messageId: key, line: excerpt(line), count }, 'handler replied with an id that has no request in flight; ignored');
       return;
     }
     child.lastReplyAt = Date.now();
@@ -284,7 +326,11 @@ export class PersistentRunner implements HandlerRunner {
     this.settle(request);
     if (!settleFromReply(reply, request.resolve, request.reject)) {
       const count = ++this.stats.malformedReplies;
-      if (shouldLog(count)) log.warn({ messageId: key, line: excerpt(line), count }, 'reply has neither "ok": true nor "ok": false; the request fails (retryable)');
+      if (shouldLog(count))
+        log.warn(
+          { messageId: key, line: excerpt(line), count },
+          'reply has neither "ok": true nor "ok": false; the request fails (retryable)',
+        );
     }
     if (this.waiting.length > 0) this.drainWaiting();
   }

@@ -62,7 +62,10 @@ export class StderrLog {
 
   private report(): void {
     if (this.droppedSinceReport === 0) return;
-    this.log().warn({ dropped: this.droppedSinceReport, droppedTotal: this.droppedTotal }, `handler stderr: ${this.droppedSinceReport} lines dropped (more than ${STDERR_LINES_PER_SECOND} lines a second)`);
+    this.log().warn(
+      { dropped: this.droppedSinceReport, droppedTotal: this.droppedTotal },
+      `handler stderr: ${this.droppedSinceReport} lines dropped (more than ${STDERR_LINES_PER_SECOND} lines a second)`,
+    );
     this.droppedSinceReport = 0;
   }
 

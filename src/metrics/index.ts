@@ -68,7 +68,14 @@ export class Observability {
   /** Starts the HTTP server; /readyz answers 503 until `worker` is ready. */
   async listen(worker: ObservedWorker): Promise<MetricsServer> {
     const { host, port, path } = this.settings;
-    const server = new MetricsServer({ host, port, path, scrape: () => this.metrics.scrape(), contentType: this.metrics.contentType, health: () => healthOf(worker) });
+    const server = new MetricsServer({
+      host,
+      port,
+      path,
+      scrape: () => this.metrics.scrape(),
+      contentType: this.metrics.contentType,
+      health: () => healthOf(worker),
+    });
     await server.listen();
     this.server = server;
     this.logger.info({ host, port: server.port, path, endpoint: `${server.url}${path}` }, 'metrics server listening');

@@ -24,8 +24,12 @@ export class MetricsObserver implements PipelineObserver {
     private readonly pipeline: string,
     source: string,
   ) {
-    this.outcomes = Object.fromEntries(OUTCOMES.map((outcome) => [outcome, metrics.messages.labels({ pipeline, source, outcome })])) as Record<Outcome, CounterChild>;
-    this.reasons = Object.fromEntries(DEAD_LETTER_REASONS.map((reason) => [reason, metrics.deadLetters.labels({ pipeline, reason })])) as Record<DeadLetterReason, CounterChild>;
+    this.outcomes = Object.fromEntries(
+      OUTCOMES.map((outcome) => [outcome, metrics.messages.labels({ pipeline, source, outcome })]),
+    ) as Record<Outcome, CounterChild>;
+    this.reasons = Object.fromEntries(
+      DEAD_LETTER_REASONS.map((reason) => [reason, metrics.deadLetters.labels({ pipeline, reason })]),
+    ) as Record<DeadLetterReason, CounterChild>;
     this.durationChild = metrics.duration.labels({ pipeline });
     this.inFlightChild = metrics.inFlight.labels({ pipeline });
     this.retriesChild = metrics.retries.labels({ pipeline });

@@ -47,7 +47,9 @@ export class RedisGaugeSampler {
   ) {
     metrics.sampleFailures.inc({ pipeline: pipeline.name }, 0);
     if (settings.connection_pool) {
-      const children = Object.fromEntries(CONNECTION_STATES.map((state) => [state, metrics.connections.labels({ pipeline: pipeline.name, state })]));
+      const children = Object.fromEntries(
+        CONNECTION_STATES.map((state) => [state, metrics.connections.labels({ pipeline: pipeline.name, state })]),
+      );
       const counts: Record<ConnectionState, number> = { ready: 0, connecting: 0, reconnecting: 0, closed: 0 };
       // Connection states are known locally: read them at scrape time rather than sampling them.
       this.removeHook = metrics.onScrape('connections', () => {

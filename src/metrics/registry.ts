@@ -67,18 +67,48 @@ export class PythiaMetrics {
       buckets: DURATION_BUCKETS,
       registers,
     });
-    this.inFlight = new Gauge({ name: 'pythia_in_flight', help: 'Messages currently held by the dispatcher (running or being dead-lettered).', labelNames: ['pipeline'], registers });
-    this.retries = new Counter({ name: 'pythia_retries_total', help: 'Failed attempts that were scheduled for a retry.', labelNames: ['pipeline'], registers });
-    this.deadLetters = new Counter({ name: 'pythia_dead_letter_total', help: 'Messages written to the dead letter, by reason.', labelNames: ['pipeline', 'reason'], registers });
-    this.breakerState = new Gauge({ name: 'pythia_circuit_breaker_state', help: 'Circuit breaker: 0 closed, 1 half-open, 2 open.', labelNames: ['pipeline'], registers });
+    this.inFlight = new Gauge({
+      name: 'pythia_in_flight',
+      help: 'Messages currently held by the dispatcher (running or being dead-lettered).',
+      labelNames: ['pipeline'],
+      registers,
+    });
+    this.retries = new Counter({
+      name: 'pythia_retries_total',
+      help: 'Failed attempts that were scheduled for a retry.',
+      labelNames: ['pipeline'],
+      registers,
+    });
+    this.deadLetters = new Counter({
+      name: 'pythia_dead_letter_total',
+      help: 'Messages written to the dead letter, by reason.',
+      labelNames: ['pipeline', 'reason'],
+      registers,
+    });
+    this.breakerState = new Gauge({
+      name: 'pythia_circuit_breaker_state',
+      help: 'Circuit breaker: 0 closed, 1 half-open, 2 open.',
+      labelNames: ['pipeline'],
+      registers,
+    });
     this.queueLength = new Gauge({
       name: 'pythia_redis_queue_length',
       help: 'Sampled LLEN of a list source and the summed LLEN of its processing lists (key "{list}:processing:*"), or XLEN of a stream source.',
       labelNames: ['pipeline', 'key'],
       registers,
     });
-    this.streamPending = new Gauge({ name: 'pythia_redis_stream_pending', help: 'Sampled pending (delivered, unacknowledged) entries of the consumer group (XINFO GROUPS).', labelNames: ['pipeline', 'group'], registers });
-    this.streamLag = new Gauge({ name: 'pythia_redis_stream_lag', help: 'Sampled entries not yet delivered to the consumer group (XINFO GROUPS lag, Redis 7+).', labelNames: ['pipeline', 'group'], registers });
+    this.streamPending = new Gauge({
+      name: 'pythia_redis_stream_pending',
+      help: 'Sampled pending (delivered, unacknowledged) entries of the consumer group (XINFO GROUPS).',
+      labelNames: ['pipeline', 'group'],
+      registers,
+    });
+    this.streamLag = new Gauge({
+      name: 'pythia_redis_stream_lag',
+      help: 'Sampled entries not yet delivered to the consumer group (XINFO GROUPS lag, Redis 7+).',
+      labelNames: ['pipeline', 'group'],
+      registers,
+    });
     this.connections = new Gauge({
       name: 'pythia_redis_connections',
       help: 'Redis connections of the pipeline by state (ready, connecting, reconnecting, closed), read at scrape time.',
@@ -88,8 +118,17 @@ export class PythiaMetrics {
         for (const hook of hooks.connections) hook();
       },
     });
-    this.memoryUsed = new Gauge({ name: 'pythia_redis_memory_used_bytes', help: 'Sampled used_memory from INFO memory of the Redis server (the last pipeline sampled, when several servers are used).', registers });
-    this.sampleFailures = new Counter({ name: 'pythia_redis_sample_failures_total', help: 'Redis gauge samples that failed or were skipped because the connection was not ready.', labelNames: ['pipeline'], registers });
+    this.memoryUsed = new Gauge({
+      name: 'pythia_redis_memory_used_bytes',
+      help: 'Sampled used_memory from INFO memory of the Redis server (the last pipeline sampled, when several servers are used).',
+      registers,
+    });
+    this.sampleFailures = new Counter({
+      name: 'pythia_redis_sample_failures_total',
+      help: 'Redis gauge samples that failed or were skipped because the connection was not ready.',
+      labelNames: ['pipeline'],
+      registers,
+    });
     if (options.defaultMetrics ?? true) {
       collectDefaultMetrics({ register: registry });
       for (const name of DROPPED_DEFAULT_METRICS) registry.removeSingleMetric(name);

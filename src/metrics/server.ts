@@ -39,8 +39,14 @@ export class MetricsServer {
     const { host, port } = this.options;
     return new Promise((resolve, reject) => {
       const onError = (error: NodeJS.ErrnoException) => {
-        const why = error.code === 'EADDRINUSE' ? 'the address is already in use' : error.code === 'EACCES' ? 'permission denied' : error.message;
-        reject(new Error(`metrics server cannot listen on ${host}:${port}: ${why} (set metrics.port to a free port, 0 for any, or metrics.enabled: false)`, { cause: error }));
+        const why =
+          error.code === 'EADDRINUSE' ? 'the address is already in use' : error.code === 'EACCES' ? 'permission denied' : error.message;
+        reject(
+          new Error(
+            `metrics server cannot listen on ${host}:${port}: ${why} (set metrics.port to a free port, 0 for any, or metrics.enabled: false)`,
+            { cause: error },
+          ),
+        );
       };
       this.server.once('error', onError);
       this.server.listen(port, host, () => {

@@ -5,7 +5,17 @@ import type { ConnectionPool } from '../redis/pool.ts';
 import { scrubSecrets } from '../redis/redact.ts';
 import { createWriter, type Writer } from './writer.ts';
 
-export const DEAD_LETTER_REASONS = ['retries_exhausted', 'permanent_error', 'timeout', 'invalid_json', 'schema_invalid', 'too_large', 'max_deliveries', 'decode_error', 'invalid_headers'] as const;
+export const DEAD_LETTER_REASONS = [
+  'retries_exhausted',
+  'permanent_error',
+  'timeout',
+  'invalid_json',
+  'schema_invalid',
+  'too_large',
+  'max_deliveries',
+  'decode_error',
+  'invalid_headers',
+] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
 /** One failed message, as stored in the dead letter. */
@@ -49,7 +59,9 @@ export interface DeadLetterInput {
 
 function encodePayload(raw: Buffer): { payload: string; payload_encoding: 'utf8' | 'base64' } {
   // isUtf8 checks in place: decoding and re-encoding to compare made three copies of a large payload.
-  return isUtf8(raw) ? { payload: raw.toString('utf8'), payload_encoding: 'utf8' } : { payload: raw.toString('base64'), payload_encoding: 'base64' };
+  return isUtf8(raw)
+    ? { payload: raw.toString('utf8'), payload_encoding: 'utf8' }
+    : { payload: raw.toString('base64'), payload_encoding: 'base64' };
 }
 
 /** Whether the name → text map holds every field pair byte for byte (no name twice, all UTF-8). */
@@ -77,7 +89,8 @@ export function buildEntry(pipeline: string, input: DeadLetterInput): DeadLetter
     dead_lettered_at: new Date().toISOString(),
   };
   if (Object.keys(input.fields).length > 0) entry.fields = input.fields;
-  if (input.fieldPairs && !fieldsSayItAll(input.fields, input.fieldPairs)) entry.raw_fields = input.fieldPairs.map((b) => b.toString('base64'));
+  if (input.fieldPairs && !fieldsSayItAll(input.fields, input.fieldPairs))
+    entry.raw_fields = input.fieldPairs.map((b) => b.toString('base64'));
   if (input.headers && Object.keys(input.headers).length > 0) entry.headers = input.headers;
   return entry;
 }

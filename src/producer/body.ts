@@ -33,6 +33,9 @@ export function bodyValidator(message: MessageSection, baseDir: string): (bytes:
   const decode = createDecoder({ ...message } as PipelineConfig['message'], baseDir);
   return (bytes) => {
     const decoded = decode(bytes);
-    if (!decoded.ok) throw new InvalidBodyError(`${decoded.error} (it would be dead-lettered as ${decoded.reason}; pass validate: false to send it anyway)`);
+    if (!decoded.ok)
+      throw new InvalidBodyError(
+        `${decoded.error} (it would be dead-lettered as ${decoded.reason}; pass validate: false to send it anyway)`,
+      );
   };
 }

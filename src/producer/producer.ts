@@ -12,7 +12,8 @@ import { bodyValidator, encodeBody, InvalidBodyError } from './body.ts';
 export { InvalidBodyError } from './body.ts';
 
 /** Where messages go: what the pipeline's source reads. */
-export type ProducerTarget = { list: string } | { stream: string; /** Approximate MAXLEN on every XADD (only with trim). */ maxLength?: number } | { channel: string };
+export type ProducerTarget =
+  { list: string } | { stream: string; /** Approximate MAXLEN on every XADD (only with trim). */ maxLength?: number } | { channel: string };
 
 export interface ProducerOptions {
   /** Check every body as the worker will (max_bytes, JSON, message.schema) before sending it. Default true. */
@@ -119,26 +120,49 @@ export class Producer<Body = unknown> {
   /** The same, from a pipeline already loaded (loadPipelineFile, or a running Worker's pipelines). */
   static forPipeline<Body = unknown>(pipeline: LoadedPipeline, options: PipelineProducerOptions = {}): Producer<Body> {
     const { config, dir } = pipeline;
-    const written = options.channel !== undefined && config.source.channel ? { kind: 'channel' as const, key: options.channel } : sourceTarget(config);
-    if (written === undefined) throw new Error(`pipeline ${config.name} subscribes only to patterns: give the producer a channel to publish to`);
+    const written =
+      options.channel !== undefined && config.source.channel ? { kind: 'channel' as const, key: options.channel } : sourceTarget(config);
+    if (written === undefined)
+      throw new Error(`pipeline ${config.name} subscribes only to patterns: give the producer a channel to publish to`);
     // Trimming is the worker's job unless asked for (see ProducerOptions.trim).
     const target: Target = { ...written, maxLength: options.trim ? written.maxLength : 0 };
     registerRedisSecrets(config.redis, options.redisUrl);
     const plan = planConnection(config.redis, dir, config.name, options.redisUrl);
     const validate = options.validate === false ? undefined : bodyValidator(config.message, dir);
-    return new Producer<Body>(plan, { target, format: config.message.format, maxBytes: config.message.max_bytes, validate, connectTimeoutMs: config.redis.connection_timeout_ms });
+    return new Producer<Body>(plan, {
+      target,
+      format: config.message.format,
+      maxBytes: config.message.max_bytes,
+      validate,
+      connectTimeoutMs: config.redis.connection_timeout_ms,
+    });
   }
 
   /** A producer from inline options: a connection and a target, without a pipeline file. */
   static connect<Body = unknown>(options: InlineProducerOptions): Producer<Body> {
     const redis = redisSection(typeof options.redis === 'string' ? { url: options.redis } : (options.redis ?? {}));
     const t = options.target;
-    const target: Target = 'list' in t ? { kind: 'list', key: t.list } : 'stream' in t ? { kind: 'stream', key: t.stream, maxLength: options.trim ? (t.maxLength ?? 0) : 0 } : { kind: 'channel', key: t.channel };
-    const message = { format: options.format ?? 'json', max_bytes: options.maxBytes ?? 1_048_576, schema: options.schema ? path.resolve(options.schema) : '' } as const;
+    const target: Target =
+      'list' in t
+        ? { kind: 'list', key: t.list }
+        : 'stream' in t
+          ? { kind: 'stream', key: t.stream, maxLength: options.trim ? (t.maxLength ?? 0) : 0 }
+          : { kind: 'channel', key: t.channel };
+    const message = {
+      format: options.format ?? 'json',
+      max_bytes: options.maxBytes ?? 1_048_576,
+      schema: options.schema ? path.resolve(options.schema) : '',
+    } as const;
     registerRedisSecrets(redis);
     const plan = planConnection(redis, process.cwd(), options.name ?? 'producer');
     const validate = options.validate === false ? undefined : bodyValidator(message, process.cwd());
-    return new Producer<Body>(plan, { target, format: message.format, maxBytes: message.max_bytes, validate, connectTimeoutMs: redis.connection_timeout_ms });
+    return new Producer<Body>(plan, {
+      target,
+      format: message.format,
+      maxBytes: message.max_bytes,
+      validate,
+      connectTimeoutMs: redis.connection_timeout_ms,
+    });
   }
 
   /** Sends one message; resolves once Redis confirmed it. */
@@ -184,7 +208,8 @@ export class Producer<Body = unknown> {
     const headers = item.headers ?? {};
     if (kind === 'stream') return { payload: nativeEnvelope.toFields(bytes, headers), id: item.id ?? '*' };
     const payload = nativeEnvelope.wrap(bytes, headers);
-    if (this.settings.validate && payload.length > this.settings.maxBytes) throw where(`the body with its headers is ${payload.length} bytes, more than message.max_bytes ${this.settings.maxBytes}`);
+    if (this.settings.validate && payload.length > this.settings.maxBytes)
+      throw where(`the body with its headers is ${payload.length} bytes, more than message.max_bytes ${this.settings.maxBytes}`);
     return { payload, id: '' };
   }
 
@@ -197,7 +222,16 @@ export class Producer<Body = unknown> {
       await Promise.race([
         new Promise<void>((resolve) => this.client.once('ready', () => resolve())),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new ProduceError(`cannot reach Redis at ${this.plan.describe} within ${ms} ms${this.lastError ? ` (${this.lastError})` : ''}`, 0)), ms);
+          timer = setTimeout(
+            () =>
+              reject(
+                new ProduceError(
+                  `cannot reach Redis at ${this.plan.describe} within ${ms} ms${this.lastError ? ` (${this.lastError})` : ''}`,
+                  0,
+                ),
+              ),
+            ms,
+          );
         }),
       ]);
     } finally {
@@ -209,7 +243,12 @@ export class Producer<Body = unknown> {
     const { target } = this.settings;
     const pipe = this.client.pipeline();
     if (target.kind === 'stream') for (const c of chunk) pipe.call(...streamEntryCommand(target, c.payload as Buffer[], c.id));
-    else queueWrites(pipe, target, chunk.map((c) => c.payload as Buffer));
+    else
+      queueWrites(
+        pipe,
+        target,
+        chunk.map((c) => c.payload as Buffer),
+      );
     const replies = await this.confirmed(pipe.exec(), before);
     const results: SendResult[] = [];
     const command = { list: 'LPUSH', stream: 'XADD', channel: 'PUBLISH' }[target.kind];
@@ -230,7 +269,16 @@ export class Producer<Body = unknown> {
       const replies = await Promise.race([
         exec,
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new ProduceError(`Redis at ${this.plan.describe} did not confirm within ${ms} ms${this.lastError ? ` (${this.lastError})` : ''}; the unconfirmed messages may or may not have been written`, before)), ms);
+          timer = setTimeout(
+            () =>
+              reject(
+                new ProduceError(
+                  `Redis at ${this.plan.describe} did not confirm within ${ms} ms${this.lastError ? ` (${this.lastError})` : ''}; the unconfirmed messages may or may not have been written`,
+                  before,
+                ),
+              ),
+            ms,
+          );
         }),
       ]);
       return replies ?? [];
@@ -244,7 +292,9 @@ let redisDefaults: ((section: Record<string, unknown>) => boolean) | undefined;
 
 /** A `redis` section written inline, checked and completed with the schema's defaults, as in a file. */
 function redisSection(section: Record<string, unknown>): PipelineConfig['redis'] {
-  redisDefaults ??= new Ajv({ strict: false, useDefaults: true, allErrors: true }).compile((pipelineSchema().properties as Record<string, object>).redis as object);
+  redisDefaults ??= new Ajv({ strict: false, useDefaults: true, allErrors: true }).compile(
+    (pipelineSchema().properties as Record<string, object>).redis as object,
+  );
   const copy = structuredClone(section);
   if (!redisDefaults(copy)) {
     const errors = (redisDefaults as unknown as { errors: { instancePath: string; message?: string }[] }).errors;

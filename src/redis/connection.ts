@@ -28,7 +28,8 @@ export function planConnection(redis: PipelineConfig['redis'], baseDir: string, 
     // connection. Off, it fails and the caller's own retry applies (acks and dead letters are retried).
     autoResendUnfulfilledCommands: redis.retry_on_timeout,
     enableAutoPipelining: !options.blocking && !options.subscriber,
-    socketTimeout: redis.socket_timeout_ms > 0 ? redis.socket_timeout_ms + (options.blocking ? (options.blockMs ?? 0) + 1000 : 0) : undefined,
+    socketTimeout:
+      redis.socket_timeout_ms > 0 ? redis.socket_timeout_ms + (options.blocking ? (options.blockMs ?? 0) + 1000 : 0) : undefined,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), 2000),
     reconnectOnError: (error) => (/READONLY|LOADING/.test(error.message) ? 2 : false),
     lazyConnect: false,
@@ -117,7 +118,11 @@ export function planConnection(redis: PipelineConfig['redis'], baseDir: string, 
 }
 
 function tlsOptions(redis: PipelineConfig['redis'], baseDir: string, url: string | undefined): ConnectionOptions | undefined {
-  const wanted = redis.tls.enabled || (url?.startsWith('rediss://') ?? false) || redis.cluster?.nodes.some((n) => n.startsWith('rediss://')) || redis.sentinel?.nodes.some((n) => n.startsWith('rediss://'));
+  const wanted =
+    redis.tls.enabled ||
+    (url?.startsWith('rediss://') ?? false) ||
+    redis.cluster?.nodes.some((n) => n.startsWith('rediss://')) ||
+    redis.sentinel?.nodes.some((n) => n.startsWith('rediss://'));
   if (!wanted) return undefined;
   const read = (file: string) => (file ? readFileSync(path.resolve(baseDir, file)) : undefined);
   return {

@@ -71,7 +71,8 @@ export const nativeEnvelope: Envelope = {
     } catch (error) {
       return { ok: false, error: `header envelope: the header line is not JSON (${(error as Error).message})` };
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { ok: false, error: 'header envelope: the header line is not a JSON object' };
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      return { ok: false, error: 'header envelope: the header line is not a JSON object' };
     const headers: Headers = {};
     for (const [name, value] of Object.entries(parsed)) {
       if (typeof value !== 'string') return { ok: false, error: `header envelope: header ${JSON.stringify(name)} is not a string` };

@@ -57,6 +57,12 @@ export async function closeClient(client: RedisClient, timeoutMs = 2000): Promis
     return;
   }
   const timer = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
-  await Promise.race([client.quit().then(() => undefined, () => undefined), timer]);
+  await Promise.race([
+    client.quit().then(
+      () => undefined,
+      () => undefined,
+    ),
+    timer,
+  ]);
   if ((client.status as string) !== 'end') client.disconnect();
 }

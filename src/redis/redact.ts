@@ -27,7 +27,10 @@ export function registerUrlSecrets(url: string | undefined | null): void {
 }
 
 /** Registers every credential of a pipeline's redis section (and of a --redis-url override). */
-export function registerRedisSecrets(redis: { url?: string; password?: string; sentinel?: { password?: string }; cluster?: { nodes?: string[] } }, overrideUrl?: string): void {
+export function registerRedisSecrets(
+  redis: { url?: string; password?: string; sentinel?: { password?: string }; cluster?: { nodes?: string[] } },
+  overrideUrl?: string,
+): void {
   registerUrlSecrets(overrideUrl);
   registerUrlSecrets(redis.url);
   registerSecret(redis.password);
@@ -41,4 +44,3 @@ export function scrubSecrets(text: string): string {
   for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join('[redacted]');
   return out;
 }
-

@@ -225,14 +225,38 @@ export interface PythiaCommands {
   pythiaListReconcile(processing: string, queue: string, maxBytes: number, ...known: (Buffer | string)[]): Promise<number>;
   pythiaListFetch(queue: string, processing: string, deliveries: string, max: number, maxBytes: number, budget: number): Promise<unknown[]>;
   /** Items, then (only when some item was ever recovered) an array of their recovery counts. */
-  pythiaListFetchBuffer(queue: string, processing: string, deliveries: string, max: number, maxBytes: number, budget: number): Promise<(FetchedItem | number[])[]>;
+  pythiaListFetchBuffer(
+    queue: string,
+    processing: string,
+    deliveries: string,
+    max: number,
+    maxBytes: number,
+    budget: number,
+  ): Promise<(FetchedItem | number[])[]>;
   pythiaListOversizedBuffer(processing: string, maxBytes: number, sha1: Buffer): Promise<Buffer | null>;
   /** At-most-once pop: items, or {size, SHA-1} for an item moved to the oversized list. */
   pythiaListPopBuffer(queue: string, oversized: string, max: number, maxBytes: number, budget: number): Promise<FetchedItem[]>;
   /** Entries [id, fields], or [id, total size] for entries left pending and not sent (see STREAM_READ). */
-  pythiaStreamReadBuffer(stream: string, group: string, consumer: string, max: number, maxBytes: number, budget: number): Promise<[Buffer, Buffer[] | number, (0 | 1)?][]>;
+  pythiaStreamReadBuffer(
+    stream: string,
+    group: string,
+    consumer: string,
+    max: number,
+    maxBytes: number,
+    budget: number,
+  ): Promise<[Buffer, Buffer[] | number, (0 | 1)?][]>;
   pythiaListAck(processing: string, deliveries: string, payloads: Buffer, lengths: string): Promise<number>;
-  pythiaListRecover(queue: string, processing: string, heartbeat: string, consumers: string, deliveries: string, consumer: string, force: '0' | '1', count: '0' | '1', keepMs: number): Promise<number>;
+  pythiaListRecover(
+    queue: string,
+    processing: string,
+    heartbeat: string,
+    consumers: string,
+    deliveries: string,
+    consumer: string,
+    force: '0' | '1',
+    count: '0' | '1',
+    keepMs: number,
+  ): Promise<number>;
 }
 
 export type ScriptedClient = RedisClient & PythiaCommands;

@@ -64,7 +64,8 @@ export class CircuitBreaker {
   failure(): void {
     if (!this.settings.enabled) return;
     this.failures++;
-    if (this.current === 'half-open' || (this.current === 'closed' && this.failures >= this.settings.failure_threshold)) this.transition('open');
+    if (this.current === 'half-open' || (this.current === 'closed' && this.failures >= this.settings.failure_threshold))
+      this.transition('open');
   }
 
   private transition(next: BreakerState): void {

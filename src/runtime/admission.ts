@@ -30,7 +30,11 @@ export function admit(
     return { reason: 'max_deliveries', error, attempts: delivery.deliveryCount - 1 };
   }
   if (delivery.oversized) {
-    return { reason: 'too_large', error: `payload of ${delivery.oversized.size} bytes exceeds message.max_bytes ${options.maxBytes}`, attempts: 0 };
+    return {
+      reason: 'too_large',
+      error: `payload of ${delivery.oversized.size} bytes exceeds message.max_bytes ${options.maxBytes}`,
+      attempts: 0,
+    };
   }
   let decoded: Decoded;
   try {

@@ -35,7 +35,19 @@ export class DeadLetterPath {
     const { deadLetter, source, observer, logger, clock, unfinished } = this.parts;
     const now = clock.epochMs();
     const delivery = work.delivery;
-    const input = { raw: work.raw, headers: work.headers, reason, error, attempts, origin: delivery.origin, messageId: delivery.id, fields: delivery.fields, fieldPairs: delivery.fieldPairs, firstFailureAt: work.firstFailureAt || now, lastFailureAt: now };
+    const input = {
+      raw: work.raw,
+      headers: work.headers,
+      reason,
+      error,
+      attempts,
+      origin: delivery.origin,
+      messageId: delivery.id,
+      fields: delivery.fields,
+      fieldPairs: delivery.fieldPairs,
+      firstFailureAt: work.firstFailureAt || now,
+      lastFailureAt: now,
+    };
     logger.warn({ messageId: delivery.id, reason, attempts, err: error }, 'dead-lettering message');
     const keepTrying = (err: unknown, tries: number): boolean => {
       // While stopping, give up after a few tries: left unacknowledged, it is redelivered after a restart.

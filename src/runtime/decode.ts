@@ -21,10 +21,13 @@ export type Opened = { ok: true; raw: Buffer; headers: Headers } | { ok: false; 
 export function createOpener(maxBytes: number, envelope: Envelope = nativeEnvelope): (delivery: Delivery) => Opened {
   return (delivery) => {
     const raw = delivery.raw;
-    if (raw.length > maxBytes) return { ok: false, reason: 'too_large', error: `payload of ${raw.length} bytes exceeds message.max_bytes ${maxBytes}` };
+    if (raw.length > maxBytes)
+      return { ok: false, reason: 'too_large', error: `payload of ${raw.length} bytes exceeds message.max_bytes ${maxBytes}` };
     if (delivery.origin.kind === 'stream') return { ok: true, raw, headers: envelope.fromFields(delivery.fields) };
     const opened = envelope.unwrap(raw);
-    return opened.ok ? { ok: true, raw: opened.body, headers: opened.headers } : { ok: false, reason: 'invalid_headers', error: opened.error };
+    return opened.ok
+      ? { ok: true, raw: opened.body, headers: opened.headers }
+      : { ok: false, reason: 'invalid_headers', error: opened.error };
   };
 }
 
@@ -40,7 +43,8 @@ export function createDecoder(message: PipelineConfig['message'], baseDir: strin
     validate = new Ajv({ strict: false, allErrors: false, useDefaults: false, code: { regExp: linearRegExp } }).compile(schema);
   }
   return (raw) => {
-    if (raw.length > maxBytes) return { ok: false, reason: 'too_large', error: `payload of ${raw.length} bytes exceeds message.max_bytes ${maxBytes}` };
+    if (raw.length > maxBytes)
+      return { ok: false, reason: 'too_large', error: `payload of ${raw.length} bytes exceeds message.max_bytes ${maxBytes}` };
     if (format === 'binary') return { ok: true, body: raw };
     if (format === 'text') return { ok: true, body: raw.toString('utf8') };
     let body: unknown;
@@ -53,7 +57,11 @@ export function createDecoder(message: PipelineConfig['message'], baseDir: strin
     }
     if (validate && !validate(body)) {
       const first = validate.errors?.[0];
-      return { ok: false, reason: 'schema_invalid', error: `body does not match message.schema: ${first?.instancePath || '/'} ${first?.message ?? 'is invalid'}` };
+      return {
+        ok: false,
+        reason: 'schema_invalid',
+        error: `body does not match message.schema: ${first?.instancePath || '/'} ${first?.message ?? 'is invalid'}`,
+      };
     }
     return { ok: true, body };
   };

@@ -79,7 +79,17 @@ export class Dispatcher {
     const isStopping = (): boolean => this.stopping;
     const release = (work: Work): void => this.releaseSlot(work);
     const unfinished = this.unfinished;
-    this.deadLetters = new DeadLetterPath({ pipeline: options.pipeline, deadLetter, source, observer, logger, clock, isStopping, unfinished, release });
+    this.deadLetters = new DeadLetterPath({
+      pipeline: options.pipeline,
+      deadLetter,
+      source,
+      observer,
+      logger,
+      clock,
+      isStopping,
+      unfinished,
+      release,
+    });
     const onChange = (state: CircuitBreaker['state']): void => {
       observer.breaker(state);
       logger.warn({ state }, `circuit breaker ${state}`);
@@ -97,7 +107,6 @@ export class Dispatcher {
     this.sweeper = startDeadlineSweeper(this.clock, this.options.processingTimeoutMs, this.running, timedOut);
     this.loopDone = this.loop();
   }
-
 
   private freeSlots(): number {
     return Math.min(this.options.concurrency - this.active, this.breaker.capacity());
@@ -159,7 +168,18 @@ export class Dispatcher {
   }
 
   private begin(delivery: Delivery): void {
-    const work: Work = { delivery, raw: delivery.raw, headers: NO_HEADERS, body: undefined, attempt: 1, firstFailureAt: 0, context: undefined, timer: undefined, deadline: 0, attemptId: 0 };
+    const work: Work = {
+      delivery,
+      raw: delivery.raw,
+      headers: NO_HEADERS,
+      body: undefined,
+      attempt: 1,
+      firstFailureAt: 0,
+      context: undefined,
+      timer: undefined,
+      deadline: 0,
+      attemptId: 0,
+    };
     const rejected = admit(work, this.options, this.parts.open, this.parts.decode);
     if (rejected === undefined) return this.attempt(work);
     this.acquireSlot(work);
@@ -275,7 +295,6 @@ export class Dispatcher {
     this.retryReady.push(work);
     this.alarm.wakeNow();
   }
-
 
   /**
    * Stops fetching, lets running messages finish for up to graceMs (attempts still time out meanwhile),

@@ -30,7 +30,12 @@ export interface WorkerEvents {
 export type WorkerListeners = { [K in keyof WorkerEvents]?: (...args: WorkerEvents[K]) => void };
 
 /** Wraps a pipeline's observer (metrics) and also emits its events on the worker; a message event is built only when someone listens. */
-export function emittingObserver(pipeline: string, emitter: EventEmitter<WorkerEvents>, inner: PipelineObserver | undefined, onListenerError: (error: unknown) => void): PipelineObserver {
+export function emittingObserver(
+  pipeline: string,
+  emitter: EventEmitter<WorkerEvents>,
+  inner: PipelineObserver | undefined,
+  onListenerError: (error: unknown) => void,
+): PipelineObserver {
   const emit = (event: MessageEvent) => {
     if (emitter.listenerCount('message') === 0) return;
     try {

@@ -1,7 +1,14 @@
 import { existsSync, statSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { checkTogether, expandPipelinePaths, formatIssue, loadPipelineFile, type ConfigIssue, type LoadedPipeline } from '../config/index.ts';
+import {
+  checkTogether,
+  expandPipelinePaths,
+  formatIssue,
+  loadPipelineFile,
+  type ConfigIssue,
+  type LoadedPipeline,
+} from '../config/index.ts';
 import { checkPipelineOffThread } from '../config/check-off-thread.ts';
 import { FILE_LIMITS, maxBytesFor, readBoundedText } from '../config/read-file.ts';
 import type { RunningPipeline } from './pipeline.ts';
@@ -17,8 +24,7 @@ export interface ReloadOptions {
 
 /** What one reload of one file did. */
 export type ReloadOutcome =
-  | { file: string; action: 'started' | 'restarted' | 'stopped' | 'unchanged' }
-  | { file: string; action: 'rejected'; issues: ConfigIssue[] };
+  { file: string; action: 'started' | 'restarted' | 'stopped' | 'unchanged' } | { file: string; action: 'rejected'; issues: ConfigIssue[] };
 
 const PIPELINE_FILE = /\.ya?ml$/i;
 
@@ -141,7 +147,10 @@ export class PipelineReloader {
     const loaded: LoadedPipeline = result.pipeline;
     try {
       if (current) {
-        this.logger.info({ file, pipeline: current.pipeline.name }, 'pipeline file changed: draining and restarting with the new configuration');
+        this.logger.info(
+          { file, pipeline: current.pipeline.name },
+          'pipeline file changed: draining and restarting with the new configuration',
+        );
         this.running.delete(file);
         const pipeline = await this.worker.replacePipeline(current.pipeline, loaded);
         this.running.set(file, { pipeline, text });

@@ -66,7 +66,10 @@ export class SignalSupervisor {
         process.exit(0);
       }
       this.held = signal;
-      this.logger.info({ signal }, 'signal received while starting: the worker drains as soon as it has started (a second signal exits now)');
+      this.logger.info(
+        { signal },
+        'signal received while starting: the worker drains as soon as it has started (a second signal exits now)',
+      );
       return;
     }
     this.drain(signal);

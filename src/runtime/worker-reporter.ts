@@ -168,12 +168,26 @@ export class WorkerReporter {
     const member = reportKeys.member(pipeline.name, this.id);
     const now = Date.now();
     try {
-      await client.eval(REPORT_LUA, 2, reportKeys.record(base, member), reportKeys.index(base), JSON.stringify(record), String(record.ttl_ms), member, String(now + record.ttl_ms), String(now), String(MAX_REPORTED_WORKERS));
+      await client.eval(
+        REPORT_LUA,
+        2,
+        reportKeys.record(base, member),
+        reportKeys.index(base),
+        JSON.stringify(record),
+        String(record.ttl_ms),
+        member,
+        String(now + record.ttl_ms),
+        String(now),
+        String(MAX_REPORTED_WORKERS),
+      );
       if (this.failing.delete(pipeline.name)) this.options.logger.info({ pipeline: pipeline.name }, 'worker report written again');
     } catch (error) {
       if (this.failing.has(pipeline.name) || pipeline.state !== 'consuming') return;
       this.failing.add(pipeline.name);
-      this.options.logger.warn({ pipeline: pipeline.name, err: (error as Error).message }, 'writing the worker report failed (the console will not list this worker); the pipeline is unaffected');
+      this.options.logger.warn(
+        { pipeline: pipeline.name, err: (error as Error).message },
+        'writing the worker report failed (the console will not list this worker); the pipeline is unaffected',
+      );
     }
   }
 
@@ -208,7 +222,9 @@ export class WorkerReporter {
 
 const VERSION = ((): string => {
   try {
-    return String((JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown }).version ?? 'unknown');
+    return String(
+      (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown }).version ?? 'unknown',
+    );
   } catch {
     return 'unknown';
   }

@@ -44,7 +44,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private constructor(
     pipelines: RunningPipeline[],
     observability: Observability | undefined,
-    private readonly runtime: { logger: Logger; redisUrl?: string; observerFor?: WorkerOptions['observerFor']; beforeClose?: (p: RunningPipeline) => Promise<void> },
+    private readonly runtime: {
+      logger: Logger;
+      redisUrl?: string;
+      observerFor?: WorkerOptions['observerFor'];
+      beforeClose?: (p: RunningPipeline) => Promise<void>;
+    },
     reporter?: WorkerReporter,
   ) {
     super();
@@ -57,7 +62,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private observerOf(loaded: LoadedPipeline): PipelineObserver {
     const { logger, observerFor } = this.runtime;
     const inner = observerFor?.(loaded) ?? this.observability?.observerFor(loaded);
-    return emittingObserver(loaded.config.name, this, inner, (error) => logger.error({ err: error, pipeline: loaded.config.name }, 'a worker event listener threw; ignored'));
+    return emittingObserver(loaded.config.name, this, inner, (error) =>
+      logger.error({ err: error, pipeline: loaded.config.name }, 'a worker event listener threw; ignored'),
+    );
   }
 
   /** The HTTP server of /metrics, /livez, /readyz; `.port` is the bound port (useful with metrics.port 0). */
@@ -70,10 +77,23 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const observability = options.metrics ? Observability.forPipelines(loaded, logger) : undefined;
     const pipelines: RunningPipeline[] = [];
     const reporter = options.report ? new WorkerReporter(() => pipelines, { logger }) : undefined;
-    const observerFor = reporter ? (p: LoadedPipeline) => reporter.observe(p.config.name, options.observerFor?.(p) ?? observability?.observerFor(p)) : options.observerFor;
-    const worker = new Worker(pipelines, observability, { logger, redisUrl: options.redisUrl, observerFor, beforeClose: reporter?.retire }, reporter);
-    for (const [event, listener] of Object.entries(options.on ?? {})) if (listener) worker.on(event as keyof WorkerEvents, listener as never);
-    pipelines.push(...loaded.map((p) => new RunningPipeline(p, { logger, redisUrl: options.redisUrl, observer: worker.observerOf(p), beforeClose: reporter?.retire })));
+    const observerFor = reporter
+      ? (p: LoadedPipeline) => reporter.observe(p.config.name, options.observerFor?.(p) ?? observability?.observerFor(p))
+      : options.observerFor;
+    const worker = new Worker(
+      pipelines,
+      observability,
+      { logger, redisUrl: options.redisUrl, observerFor, beforeClose: reporter?.retire },
+      reporter,
+    );
+    for (const [event, listener] of Object.entries(options.on ?? {}))
+      if (listener) worker.on(event as keyof WorkerEvents, listener as never);
+    pipelines.push(
+      ...loaded.map(
+        (p) =>
+          new RunningPipeline(p, { logger, redisUrl: options.redisUrl, observer: worker.observerOf(p), beforeClose: reporter?.retire }),
+      ),
+    );
     options.onCreated?.(worker);
     try {
       // Listening first: /livez answers and /readyz says 503 while the pipelines start.

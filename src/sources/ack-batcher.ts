@@ -42,7 +42,10 @@ export class AckBatcher<T> {
     if (items === this.pending) this.pending = [];
     // After 50 failed tries the acks are abandoned: the messages stay unacknowledged and are redelivered, never lost.
     this.inFlight = this.sendWithRetry(items)
-      .then(() => undefined, () => undefined)
+      .then(
+        () => undefined,
+        () => undefined,
+      )
       .finally(() => {
         this.sending = false;
         this.kick();

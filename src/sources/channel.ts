@@ -46,7 +46,9 @@ export class ChannelSource implements Source {
       }
       this.pushWith(lastOrigin, payload);
     });
-    this.subscriber.on('pmessageBuffer', (pattern: Buffer, channel: Buffer, payload: Buffer) => this.push(channel.toString(), pattern.toString(), payload));
+    this.subscriber.on('pmessageBuffer', (pattern: Buffer, channel: Buffer, payload: Buffer) =>
+      this.push(channel.toString(), pattern.toString(), payload),
+    );
     if (this.config.channels.length > 0) await this.subscriber.subscribe(...this.config.channels);
     if (this.config.patterns.length > 0) await this.subscriber.psubscribe(...this.config.patterns);
   }
@@ -68,7 +70,8 @@ export class ChannelSource implements Source {
   private pushWith(origin: MessageOrigin, raw: Buffer): void {
     if (this.buffer.length - this.head >= this.config.buffer) {
       this.droppedCount++;
-      if (this.droppedCount === 1 || this.droppedCount % 10_000 === 0) this.logger.warn({ dropped: this.droppedCount, buffer: this.config.buffer }, 'pub/sub buffer full: dropping messages');
+      if (this.droppedCount === 1 || this.droppedCount % 10_000 === 0)
+        this.logger.warn({ dropped: this.droppedCount, buffer: this.config.buffer }, 'pub/sub buffer full: dropping messages');
       return;
     }
     this.buffer.push({ id: String(++this.sequence), raw, fields: NO_FIELDS, origin, deliveryCount: 1, receivedAt: Date.now(), token: '' });

@@ -88,11 +88,22 @@ export class ListSource implements Source {
       if (++connections > 1) this.needsReconcile = true;
     });
     this.acks = new AckBatcher(
-      (payloads) => this.pool.next().pythiaListAck(this.processing, this.deliveries, payloads.length === 1 ? (payloads[0] as Buffer) : Buffer.concat(payloads), payloads.map((p) => p.length).join(',')),
+      (payloads) =>
+        this.pool
+          .next()
+          .pythiaListAck(
+            this.processing,
+            this.deliveries,
+            payloads.length === 1 ? (payloads[0] as Buffer) : Buffer.concat(payloads),
+            payloads.map((p) => p.length).join(','),
+          ),
       (error, count) => this.logger.warn({ err: error, count }, 'acknowledging list items failed; retrying'),
     );
     this.oversizedAcks = new AckBatcher(
-      (payloads) => this.pool.next().pythiaListAck(this.oversizedList, this.deliveries, Buffer.concat(payloads), payloads.map((p) => p.length).join(',')),
+      (payloads) =>
+        this.pool
+          .next()
+          .pythiaListAck(this.oversizedList, this.deliveries, Buffer.concat(payloads), payloads.map((p) => p.length).join(',')),
       (error, count) => this.logger.warn({ err: error, count }, 'removing dead-lettered oversized items failed; retrying'),
     );
   }
@@ -104,15 +115,41 @@ export class ListSource implements Source {
   async start(): Promise<void> {
     if (!this.atLeastOnce) return;
     const redis = this.pool.primary;
-    await claimConsumerName(redis, this.heartbeat, this.instance, this.config.heartbeat_ttl_ms, `source.list.consumer "${this.consumer}" of list ${this.key}`);
+    await claimConsumerName(
+      redis,
+      this.heartbeat,
+      this.instance,
+      this.config.heartbeat_ttl_ms,
+      `source.list.consumer "${this.consumer}" of list ${this.key}`,
+    );
     await redis.sadd(this.consumers, this.consumer);
     // A previous process with the same consumer name died with these in flight: they go first (counted).
-    const own = await redis.pythiaListRecover(this.key, this.processing, this.heartbeat, this.consumers, this.deliveries, this.consumer, '1', '1', DELIVERY_COUNTS_KEEP_MS);
-    if (own > 0) this.logger.info({ count: own, consumer: this.consumer }, 'requeued this consumer\'s unfinished items from a previous run');
+    const own = await redis.pythiaListRecover(
+      this.key,
+      this.processing,
+      this.heartbeat,
+      this.consumers,
+      this.deliveries,
+      this.consumer,
+      '1',
+      '1',
+      DELIVERY_COUNTS_KEEP_MS,
+    );
+    if (own > 0) this.logger.info({ count: own, consumer: this.consumer }, "requeued this consumer's unfinished items from a previous run");
     await this.recoverDeadConsumers();
     const ttl = this.config.heartbeat_ttl_ms;
-    this.timers.push(setInterval(() => void this.beat().catch((err: unknown) => this.logger.warn({ err }, 'heartbeat failed')), Math.max(250, Math.floor(ttl / 3))));
-    this.timers.push(setInterval(() => void this.recoverDeadConsumers().catch((err: unknown) => this.logger.warn({ err }, 'recovery failed')), this.config.recovery_interval_ms));
+    this.timers.push(
+      setInterval(
+        () => void this.beat().catch((err: unknown) => this.logger.warn({ err }, 'heartbeat failed')),
+        Math.max(250, Math.floor(ttl / 3)),
+      ),
+    );
+    this.timers.push(
+      setInterval(
+        () => void this.recoverDeadConsumers().catch((err: unknown) => this.logger.warn({ err }, 'recovery failed')),
+        this.config.recovery_interval_ms,
+      ),
+    );
     for (const timer of this.timers) timer.unref();
   }
 
@@ -127,7 +164,17 @@ export class ListSource implements Source {
     let total = 0;
     for (const member of members) {
       if (member === this.consumer) continue;
-      const moved = await redis.pythiaListRecover(this.key, keys.processing(this.key, member), keys.heartbeat(this.key, member), this.consumers, this.deliveries, member, '0', '1', DELIVERY_COUNTS_KEEP_MS);
+      const moved = await redis.pythiaListRecover(
+        this.key,
+        keys.processing(this.key, member),
+        keys.heartbeat(this.key, member),
+        this.consumers,
+        this.deliveries,
+        member,
+        '0',
+        '1',
+        DELIVERY_COUNTS_KEEP_MS,
+      );
       if (moved > 0) {
         total += moved;
         this.logger.warn({ count: moved, consumer: member }, 'recovered in-flight items of a dead consumer');
@@ -150,7 +197,14 @@ export class ListSource implements Source {
     try {
       if (this.atLeastOnce) {
         if (this.needsReconcile) await this.reconcile();
-        const reply = await this.reader.pythiaListFetchBuffer(this.key, this.processing, this.deliveries, max, this.maxBytes, this.fetchBudget);
+        const reply = await this.reader.pythiaListFetchBuffer(
+          this.key,
+          this.processing,
+          this.deliveries,
+          max,
+          this.maxBytes,
+          this.fetchBudget,
+        );
         const last = reply[reply.length - 1];
         // The counts are all numbers; an oversized item's marker holds its digest.
         this.countsExist = Array.isArray(last) && (last as unknown[]).every((n) => typeof n === 'number');
@@ -208,7 +262,15 @@ export class ListSource implements Source {
       const item = items[i] as FetchedItem;
       const deliveryCount = recoveries ? 1 + (recoveries[i] ?? 0) : 1;
       const raw = Buffer.isBuffer(item) ? item : EMPTY;
-      const delivery: Delivery = { id: `${this.consumer}:${++this.sequence}`, raw, fields: {}, origin: this.origin, deliveryCount, receivedAt: now, token: raw };
+      const delivery: Delivery = {
+        id: `${this.consumer}:${++this.sequence}`,
+        raw,
+        fields: {},
+        origin: this.origin,
+        deliveryCount,
+        receivedAt: now,
+        token: raw,
+      };
       if (!Buffer.isBuffer(item)) delivery.oversized = { size: item[0], load: () => this.loadOversized(delivery, item[1]) };
       out[i] = delivery;
       if (this.atLeastOnce) this.outstanding.add(delivery);
@@ -252,7 +314,17 @@ export class ListSource implements Source {
     await this.flush();
     if (this.atLeastOnce) {
       const redis = this.pool.primary;
-      const requeued = await redis.pythiaListRecover(this.key, this.processing, this.heartbeat, this.consumers, this.deliveries, this.consumer, '1', '0', DELIVERY_COUNTS_KEEP_MS);
+      const requeued = await redis.pythiaListRecover(
+        this.key,
+        this.processing,
+        this.heartbeat,
+        this.consumers,
+        this.deliveries,
+        this.consumer,
+        '1',
+        '0',
+        DELIVERY_COUNTS_KEEP_MS,
+      );
       if (requeued > 0) this.logger.warn({ count: requeued, unfinished: unfinished.length }, 'requeued unfinished items at shutdown');
       await redis.del(this.heartbeat);
       await redis.srem(this.consumers, this.consumer);

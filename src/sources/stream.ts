@@ -120,7 +120,10 @@ export class StreamSource implements Source {
       if (!(error instanceof ConsumerNameInUseError) || this.config.consumer) throw error;
       const taken = this.consumerName;
       this.consumerName = `${taken}-${process.pid}-${randomBytes(3).toString('hex')}`;
-      this.logger.info({ taken, consumer: this.consumerName }, 'the default consumer name is in use by another live process; using a unique one');
+      this.logger.info(
+        { taken, consumer: this.consumerName },
+        'the default consumer name is in use by another live process; using a unique one',
+      );
       await claimConsumerName(this.pool.primary, this.heartbeat, this.instance, this.config.heartbeat_ttl_ms, what);
     }
   }
@@ -155,7 +158,12 @@ export class StreamSource implements Source {
           continue;
         }
         if (this.ready.length >= this.config.batch_size) continue;
-        const pending = (await redis.xpending(this.key, this.group, '-', '+', this.config.batch_size, name)) as [string, string, number, number][];
+        const pending = (await redis.xpending(this.key, this.group, '-', '+', this.config.batch_size, name)) as [
+          string,
+          string,
+          number,
+          number,
+        ][];
         // Its entries have been idle at least since its last heartbeat (ttl - ttl/3 ago): half the ttl
         // lets only the first of several live consumers claim each one.
         this.claiming = true;
@@ -182,7 +190,15 @@ export class StreamSource implements Source {
     const ids = [...this.outstanding];
     try {
       for (let i = 0; i < ids.length; i += 1000) {
-        await this.pool.primary.call('XCLAIM', this.key, this.group, this.consumer, String(this.keepEveryMs), ...ids.slice(i, i + 1000), 'JUSTID');
+        await this.pool.primary.call(
+          'XCLAIM',
+          this.key,
+          this.group,
+          this.consumer,
+          String(this.keepEveryMs),
+          ...ids.slice(i, i + 1000),
+          'JUSTID',
+        );
       }
     } catch (error) {
       if (!this.stopped) this.logger.warn({ err: error }, 'refreshing the idle time of in-flight entries failed');
@@ -193,14 +209,20 @@ export class StreamSource implements Source {
   private async recoverOwnPending(): Promise<void> {
     let start = '-';
     for (;;) {
-      const pending = (await this.pool.primary.xpending(this.key, this.group, start, '+', 1000, this.consumer)) as [string, string, number, number][];
+      const pending = (await this.pool.primary.xpending(this.key, this.group, start, '+', 1000, this.consumer)) as [
+        string,
+        string,
+        number,
+        number,
+      ][];
       if (pending.length === 0) break;
       await this.claim(pending, 0);
       const last = pending[pending.length - 1] as [string, string, number, number];
       start = '(' + last[0];
       if (pending.length < 1000) break;
     }
-    if (this.ready.length > 0) this.logger.info({ count: this.ready.length }, 'redelivering this consumer\'s pending entries from a previous run');
+    if (this.ready.length > 0)
+      this.logger.info({ count: this.ready.length }, "redelivering this consumer's pending entries from a previous run");
   }
 
   /** Claims entries idle for claim_idle_ms from other consumers (one page per interval, only with room). */
@@ -208,7 +230,16 @@ export class StreamSource implements Source {
     if (this.claiming || this.stopped || this.ready.length >= this.config.batch_size) return;
     this.claiming = true;
     try {
-      const pending = (await this.pool.primary.call('XPENDING', this.key, this.group, 'IDLE', String(this.config.claim_idle_ms), '-', '+', String(this.config.batch_size))) as [string, string, number, number][];
+      const pending = (await this.pool.primary.call(
+        'XPENDING',
+        this.key,
+        this.group,
+        'IDLE',
+        String(this.config.claim_idle_ms),
+        '-',
+        '+',
+        String(this.config.batch_size),
+      )) as [string, string, number, number][];
       // Our own idle entries count too when we are not working on them: an XREADGROUP whose reply
       // was lost in a reconnect left them pending under our name.
       const others = pending.filter((p) => p[1] !== this.consumer || !this.outstanding.has(p[0]));
@@ -279,7 +310,18 @@ export class StreamSource implements Source {
       }
       if (this.stopped) return [];
       // Blocking, one entry: its size is unknown until it arrives (a script cannot block).
-      const reply = (await this.reader.xreadgroupBuffer('GROUP', this.group, this.consumer, 'COUNT', 1, 'BLOCK', this.config.block_timeout_ms, 'STREAMS', this.key, '>')) as [Buffer, RawEntry[]][] | null;
+      const reply = (await this.reader.xreadgroupBuffer(
+        'GROUP',
+        this.group,
+        this.consumer,
+        'COUNT',
+        1,
+        'BLOCK',
+        this.config.block_timeout_ms,
+        'STREAMS',
+        this.key,
+        '>',
+      )) as [Buffer, RawEntry[]][] | null;
       if (!reply || reply.length === 0) return [];
       // An oversized entry is dropped for a marker: its dead letter reloads it when its turn comes.
       return (reply[0] as [Buffer, RawEntry[]])[1].map((entry) => {

@@ -28,41 +28,86 @@ export class RedisCluster {
     for (let i = 0; i < this.masters * (1 + this.replicas); i++) {
       // The bus port defaults to port + 10000, which may be taken or above 65535: pick it too.
       const bus = await freePort();
-      this.nodes.push(new RedisServer({ args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(bus), '--cluster-node-timeout', '3000', '--cluster-require-full-coverage', 'yes'] }));
+      this.nodes.push(
+        new RedisServer({
+          args: [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            'nodes.conf',
+            '--cluster-port',
+            String(bus),
+            '--cluster-node-timeout',
+            '3000',
+            '--cluster-require-full-coverage',
+            'yes',
+          ],
+        }),
+      );
     }
     await Promise.all(this.nodes.map((node) => node.start()));
-    const create = spawnSync('redis-cli', ['--cluster', 'create', ...this.nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(this.replicas), '--cluster-yes'], { encoding: 'utf8', timeout: 20_000 });
+    const create = spawnSync(
+      'redis-cli',
+      [
+        '--cluster',
+        'create',
+        ...this.nodes.map((n) => `127.0.0.1:${n.port}`),
+        '--cluster-replicas',
+        String(this.replicas),
+        '--cluster-yes',
+      ],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
     if (create.error || create.status !== 0) {
-      throw new Error(`redis-cli --cluster create failed (${create.error?.message ?? `exit ${create.status}`}): ${(create.stdout + create.stderr).trim().split('\n').slice(-5).join(' | ')}`);
+      throw new Error(
+        `redis-cli --cluster create failed (${create.error?.message ?? `exit ${create.status}`}): ${(create.stdout + create.stderr).trim().split('\n').slice(-5).join(' | ')}`,
+      );
     }
-    await waitFor('cluster_state:ok on every node', async () => {
-      for (const node of this.nodes) {
-        const probe = new Redis({ host: '127.0.0.1', port: node.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-        probe.on('error', () => {});
-        try {
-          await probe.connect();
-          const info = await probe.cluster('INFO');
-          if (!info.includes('cluster_state:ok')) return false;
-          // Every node must also know every other node's slots, or ioredis may be told stale ones.
-          const slots = await probe.cluster('SLOTS');
-          if (slots.length < this.masters) return false;
-          // ... and every master's replicas, or a failover test may find a shard without one.
-          if (slots.some((range) => range.length < 3 + this.replicas)) return false;
-          const replication = await probe.info('replication');
-          if (replication.includes('role:slave') && !replication.includes('master_link_status:up')) return false;
-        } finally {
-          probe.disconnect();
+    await waitFor(
+      'cluster_state:ok on every node',
+      async () => {
+        for (const node of this.nodes) {
+          const probe = new Redis({
+            host: '127.0.0.1',
+            port: node.port,
+            lazyConnect: true,
+            maxRetriesPerRequest: 0,
+            retryStrategy: () => null,
+          });
+          probe.on('error', () => {});
+          try {
+            await probe.connect();
+            const info = await probe.cluster('INFO');
+            if (!info.includes('cluster_state:ok')) return false;
+            // Every node must also know every other node's slots, or ioredis may be told stale ones.
+            const slots = await probe.cluster('SLOTS');
+            if (slots.length < this.masters) return false;
+            // ... and every master's replicas, or a failover test may find a shard without one.
+            if (slots.some((range) => range.length < 3 + this.replicas)) return false;
+            const replication = await probe.info('replication');
+            if (replication.includes('role:slave') && !replication.includes('master_link_status:up')) return false;
+          } finally {
+            probe.disconnect();
+          }
         }
-      }
-      return true;
-    }, { timeoutMs: 20_000, intervalMs: 100 });
+        return true;
+      },
+      { timeoutMs: 20_000, intervalMs: 100 },
+    );
     return this;
   }
 
   /** The node serving a key's slot now, and its replicas (by port), as CLUSTER SLOTS on a live node says. */
   async slotOwner(key: string): Promise<{ master: number; replicas: number[] }> {
     for (const node of this.nodes) {
-      const probe = new Redis({ host: '127.0.0.1', port: node.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+      const probe = new Redis({
+        host: '127.0.0.1',
+        port: node.port,
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+        connectTimeout: 1000,
+      });
       probe.on('error', () => {});
       try {
         await probe.connect();
@@ -90,7 +135,10 @@ export class RedisCluster {
 
   /** An ioredis Cluster client for assertions; closed by stop(). */
   client(): Cluster {
-    const client = new Cluster(this.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })), { redisOptions: { maxRetriesPerRequest: null } });
+    const client = new Cluster(
+      this.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
+      { redisOptions: { maxRetriesPerRequest: null } },
+    );
     client.on('error', () => {});
     this.clients.push(client);
     return client;
@@ -125,6 +173,7 @@ export async function startRedisCluster(masters = 3, replicas = 0): Promise<Redi
 /** Whether redis-cli (needed to create the cluster) is on the PATH; a reason to skip when it is not. */
 export function clusterUnsupportedReason(): string | undefined {
   const cli = spawnSync('redis-cli', ['--version'], { encoding: 'utf8' });
-  if (cli.error || cli.status !== 0) return 'redis-cli is not on the PATH: it is needed to create the test cluster (redis-cli --cluster create)';
+  if (cli.error || cli.status !== 0)
+    return 'redis-cli is not on the PATH: it is needed to create the test cluster (redis-cli --cluster create)';
   return undefined;
 }

@@ -71,7 +71,9 @@ export class PipelineHarness {
     const logger = options.logger ?? createLogger(options.logLevel ?? 'silent');
     try {
       if (options.clean ?? true) {
-        const keys = [sourceKey(pipeline.config), outputTarget(pipeline.config)?.key, deadLetterTarget(pipeline.config).key].filter((k): k is string => k !== undefined);
+        const keys = [sourceKey(pipeline.config), outputTarget(pipeline.config)?.key, deadLetterTarget(pipeline.config).key].filter(
+          (k): k is string => k !== undefined,
+        );
         if (keys.length > 0) await client.del(...keys);
       }
       return await PipelineHarness.boot(pipeline, url, logger, client, server, options.timeoutMs ?? 10_000);
@@ -82,7 +84,14 @@ export class PipelineHarness {
     }
   }
 
-  private static async boot(pipeline: LoadedPipeline, url: string, logger: Logger, client: Redis, server: RedisServer | undefined, timeoutMs: number): Promise<PipelineHarness> {
+  private static async boot(
+    pipeline: LoadedPipeline,
+    url: string,
+    logger: Logger,
+    client: Redis,
+    server: RedisServer | undefined,
+    timeoutMs: number,
+  ): Promise<PipelineHarness> {
     // A channel output is fire-and-forget: subscribe before the pipeline runs so no result is missed.
     const output = outputTarget(pipeline.config);
     const collected: string[] = [];
@@ -116,7 +125,8 @@ export class PipelineHarness {
     const payloads = list.map((b) => (typeof b === 'string' || Buffer.isBuffer(b) ? b : JSON.stringify(b)));
     if (payloads.length === 0) return;
     const target = sourceTarget(this.pipeline.config);
-    if (target === undefined) throw new Error(`${this.name} subscribes only to patterns: publish with harness.client.publish(channel, body)`);
+    if (target === undefined)
+      throw new Error(`${this.name} subscribes only to patterns: publish with harness.client.publish(channel, body)`);
     // One at a time, awaited: the source sees them in the order given.
     for (const p of payloads) await writeTo(this.client, target, p);
   }
@@ -176,7 +186,10 @@ export class PipelineHarness {
       if (values.length >= n) return values;
       if (Date.now() > deadline) {
         const dead = what === 'results' ? await this.read(deadLetterTarget(this.pipeline.config)) : [];
-        const hint = dead.length > 0 ? `; ${dead.length} went to the dead letter, first: ${(JSON.parse(dead[0] as string) as DeadLetterEntry).error}` : '';
+        const hint =
+          dead.length > 0
+            ? `; ${dead.length} went to the dead letter, first: ${(JSON.parse(dead[0] as string) as DeadLetterEntry).error}`
+            : '';
         throw new Error(`${this.name}: expected ${n} ${what} in the ${where} within ${timeoutMs} ms, got ${values.length}${hint}`);
       }
       await new Promise((r) => setTimeout(r, 20));

@@ -20,7 +20,9 @@ export interface RedisServerOptions {
 export function findRedisServer(): string {
   const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
   if (probe.error || probe.status !== 0) {
-    throw new Error('redis-server was not found on the PATH. The integration tests start their own private redis-server: install it with `sudo apt-get install -y redis-server` (Debian/Ubuntu) or `brew install redis` (macOS).');
+    throw new Error(
+      'redis-server was not found on the PATH. The integration tests start their own private redis-server: install it with `sudo apt-get install -y redis-server` (Debian/Ubuntu) or `brew install redis` (macOS).',
+    );
   }
   return 'redis-server';
 }
@@ -60,7 +62,24 @@ export class RedisServer {
   async start(): Promise<this> {
     const binary = findRedisServer();
     if (this.port === 0) this.port = await freePort();
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--daemonize', 'no', '--logfile', path.join(this.dir, 'redis.log'), '--appendonly', this.options.appendonly ? 'yes' : 'no', '--appendfsync', 'always'];
+    const args = [
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      this.dir,
+      '--save',
+      '',
+      '--daemonize',
+      'no',
+      '--logfile',
+      path.join(this.dir, 'redis.log'),
+      '--appendonly',
+      this.options.appendonly ? 'yes' : 'no',
+      '--appendfsync',
+      'always',
+    ];
     if (this.options.password) args.push('--requirepass', this.options.password);
     args.push(...(this.options.args ?? []));
     const child = spawn(binary, args, { stdio: 'ignore' });
@@ -68,7 +87,8 @@ export class RedisServer {
     killWithParent(child);
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}; see ${path.join(this.dir, 'redis.log')}`);
+      if (child.exitCode !== null)
+        throw new Error(`redis-server exited with code ${child.exitCode}; see ${path.join(this.dir, 'redis.log')}`);
       if (await this.ping()) return this;
       await new Promise((r) => setTimeout(r, 25));
     }
@@ -82,7 +102,6 @@ export class RedisServer {
       return false;
     }
   }
-
 
   /** A client for assertions; closed by stop(). */
   client(): Redis {

@@ -34,9 +34,16 @@ export class RedisSentinelSetup {
 
   async start(): Promise<this> {
     this.master.port = await freePort();
-    this.replica = new RedisServer({ appendonly: this.options.appendonly, args: [...FAST_SYNC, '--replicaof', '127.0.0.1', String(this.master.port)] });
+    this.replica = new RedisServer({
+      appendonly: this.options.appendonly,
+      args: [...FAST_SYNC, '--replicaof', '127.0.0.1', String(this.master.port)],
+    });
     await Promise.all([this.master.start(), this.replica.start()]);
-    await waitFor('the replica to sync with the master', async () => (await this.info(this.replica.port, 'replication')).includes('master_link_status:up'), { timeoutMs: 15_000 });
+    await waitFor(
+      'the replica to sync with the master',
+      async () => (await this.info(this.replica.port, 'replication')).includes('master_link_status:up'),
+      { timeoutMs: 15_000 },
+    );
 
     this.sentinelPort = await freePort();
     const conf = path.join(this.dir, 'sentinel.conf');
@@ -57,10 +64,16 @@ export class RedisSentinelSetup {
     this.sentinel = new ServerProcess([conf, '--sentinel'], path.join(this.dir, 'sentinel.log'), () => this.ping(this.sentinelPort));
     await this.sentinel.start();
     // A failover needs a replica the sentinel knows and has heard from.
-    await waitFor('the sentinel to discover the replica', async () => {
-      const replicas = (await this.sentinelCommand('REPLICAS', this.name)) as string[][];
-      return replicas.some((fields) => field(fields, 'port') === String(this.replica.port) && !/s_down|disconnected/.test(field(fields, 'flags') ?? ''));
-    }, { timeoutMs: 20_000, intervalMs: 100 });
+    await waitFor(
+      'the sentinel to discover the replica',
+      async () => {
+        const replicas = (await this.sentinelCommand('REPLICAS', this.name)) as string[][];
+        return replicas.some(
+          (fields) => field(fields, 'port') === String(this.replica.port) && !/s_down|disconnected/.test(field(fields, 'flags') ?? ''),
+        );
+      },
+      { timeoutMs: 20_000, intervalMs: 100 },
+    );
     return this;
   }
 
@@ -79,25 +92,39 @@ export class RedisSentinelSetup {
   async failover(timeoutMs = 20_000): Promise<number> {
     const before = await this.masterPort();
     const target = before === this.master.port ? this.replica.port : this.master.port;
-    await waitFor('SENTINEL FAILOVER to be accepted', async () => {
-      try {
-        return (await this.sentinelCommand('FAILOVER', this.name)) === 'OK';
-      } catch (error) {
-        if (/NOGOODSLAVE|INPROG/.test((error as Error).message)) return false;
-        throw error;
-      }
-    }, { timeoutMs, intervalMs: 200 });
-    await waitFor('the sentinel to switch to the new master', async () => (await this.masterPort()) === target, { timeoutMs, intervalMs: 50 });
-    await waitFor('the new master to report role:master', async () => (await this.info(target, 'replication')).includes('role:master'), { timeoutMs, intervalMs: 50 });
+    await waitFor(
+      'SENTINEL FAILOVER to be accepted',
+      async () => {
+        try {
+          return (await this.sentinelCommand('FAILOVER', this.name)) === 'OK';
+        } catch (error) {
+          if (/NOGOODSLAVE|INPROG/.test((error as Error).message)) return false;
+          throw error;
+        }
+      },
+      { timeoutMs, intervalMs: 200 },
+    );
+    await waitFor('the sentinel to switch to the new master', async () => (await this.masterPort()) === target, {
+      timeoutMs,
+      intervalMs: 50,
+    });
+    await waitFor('the new master to report role:master', async () => (await this.info(target, 'replication')).includes('role:master'), {
+      timeoutMs,
+      intervalMs: 50,
+    });
     return target;
   }
 
   /** Waits until the server on `port` (a former master) replicates from `masterPort` with a live link. */
   async oldMasterFollows(port: number, masterPort: number, timeoutMs = 20_000): Promise<void> {
-    await waitFor('the old master to replicate from the new one', async () => {
-      const info = await this.info(port, 'replication');
-      return info.includes('role:slave') && info.includes(`master_port:${masterPort}`) && info.includes('master_link_status:up');
-    }, { timeoutMs, intervalMs: 100 });
+    await waitFor(
+      'the old master to replicate from the new one',
+      async () => {
+        const info = await this.info(port, 'replication');
+        return info.includes('role:slave') && info.includes(`master_port:${masterPort}`) && info.includes('master_link_status:up');
+      },
+      { timeoutMs, intervalMs: 100 },
+    );
   }
 
   /** A plain client of one server (by port) for assertions; closed by stop(). */

@@ -31,7 +31,8 @@ export class ServerProcess {
     child.on('error', () => {});
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`redis-server ${this.args.slice(0, 2).join(' ')} exited with code ${child.exitCode}: ${tail(this.logFile)}`);
+      if (child.exitCode !== null)
+        throw new Error(`redis-server ${this.args.slice(0, 2).join(' ')} exited with code ${child.exitCode}: ${tail(this.logFile)}`);
       if (await this.probe()) return;
       await new Promise((r) => setTimeout(r, 25));
     }
@@ -74,7 +75,15 @@ export async function killAndWait(child: ChildProcess | undefined): Promise<void
 
 /** Runs one command on a throwaway connection that never retries or queues (for readiness probes). */
 export async function oneShot<T>(options: RedisOptions, run: (client: Redis) => Promise<T>): Promise<T> {
-  const client = new Redis({ host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, connectTimeout: 2000, ...options });
+  const client = new Redis({
+    host: '127.0.0.1',
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+    connectTimeout: 2000,
+    ...options,
+  });
   client.on('error', () => {});
   try {
     await client.connect();

@@ -30,8 +30,12 @@ let unsupported: string | undefined | null = null;
 export function tlsUnsupportedReason(): string | undefined {
   if (unsupported !== null) return unsupported;
   const ssl = spawnSync('openssl', ['version'], { encoding: 'utf8' });
-  if (ssl.error || ssl.status !== 0) return (unsupported = 'openssl is not on the PATH: the TLS tests make their certificates with it at test time');
-  const probe = spawnSync('redis-server', ['--port', '0', '--tls-port', '0', '--save', '', '--daemonize', 'no'], { encoding: 'utf8', timeout: 5000 });
+  if (ssl.error || ssl.status !== 0)
+    return (unsupported = 'openssl is not on the PATH: the TLS tests make their certificates with it at test time');
+  const probe = spawnSync('redis-server', ['--port', '0', '--tls-port', '0', '--save', '', '--daemonize', 'no'], {
+    encoding: 'utf8',
+    timeout: 5000,
+  });
   const output = `${probe.stdout}${probe.stderr}`;
   if (probe.error) return (unsupported = `redis-server could not be run: ${probe.error.message}`);
   if (/not listen anywhere/i.test(output)) return (unsupported = undefined);
@@ -40,7 +44,8 @@ export function tlsUnsupportedReason(): string | undefined {
 
 function openssl(args: string[], cwd: string): void {
   const run = spawnSync('openssl', args, { cwd, encoding: 'utf8', timeout: 20_000 });
-  if (run.error || run.status !== 0) throw new Error(`openssl ${args.slice(0, 2).join(' ')} failed: ${run.error?.message ?? run.stderr.trim()}`);
+  if (run.error || run.status !== 0)
+    throw new Error(`openssl ${args.slice(0, 2).join(' ')} failed: ${run.error?.message ?? run.stderr.trim()}`);
 }
 
 /** Makes a CA, a server certificate for 127.0.0.1/localhost and a client certificate, in a new temp dir (P-256 keys, valid 2 days). */
@@ -48,15 +53,49 @@ export function makeCertificates(): TestCertificates {
   const dir = mkdtempSync(path.join(tmpdir(), 'pythia-tls-'));
   const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   openssl(['req', '-x509', '-new', ...key, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=Pythia Test CA'], dir);
-  openssl(['req', '-x509', '-new', ...key, '-keyout', 'other-ca.key', '-out', 'other-ca.crt', '-days', '2', '-subj', '/CN=Pythia Other CA'], dir);
+  openssl(
+    ['req', '-x509', '-new', ...key, '-keyout', 'other-ca.key', '-out', 'other-ca.crt', '-days', '2', '-subj', '/CN=Pythia Other CA'],
+    dir,
+  );
   writeFileSync(path.join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
   writeFileSync(path.join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
-  for (const [name, subject] of [['server', '/CN=localhost'], ['client', '/CN=pythia-client']] as const) {
+  for (const [name, subject] of [
+    ['server', '/CN=localhost'],
+    ['client', '/CN=pythia-client'],
+  ] as const) {
     openssl(['req', '-new', ...key, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject], dir);
-    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`], dir);
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.crt',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-out',
+        `${name}.crt`,
+        '-days',
+        '2',
+        '-extfile',
+        `${name}.ext`,
+      ],
+      dir,
+    );
   }
   const at = (file: string) => path.join(dir, file);
-  return { dir, ca: at('ca.crt'), caKey: at('ca.key'), serverCert: at('server.crt'), serverKey: at('server.key'), clientCert: at('client.crt'), clientKey: at('client.key'), otherCa: at('other-ca.crt') };
+  return {
+    dir,
+    ca: at('ca.crt'),
+    caKey: at('ca.key'),
+    serverCert: at('server.crt'),
+    serverKey: at('server.key'),
+    clientCert: at('client.crt'),
+    clientKey: at('client.key'),
+    otherCa: at('other-ca.crt'),
+  };
 }
 
 export interface TlsRedisOptions {
@@ -90,9 +129,30 @@ export class TlsRedisServer {
     this.port = await freePort();
     const log = path.join(this.dir, 'redis.log');
     const args = [
-      '--port', '0', '--tls-port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', log,
-      '--tls-cert-file', this.certs.serverCert, '--tls-key-file', this.certs.serverKey, '--tls-ca-cert-file', this.certs.ca,
-      '--tls-auth-clients', this.options.authClients ?? 'no',
+      '--port',
+      '0',
+      '--tls-port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      this.dir,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--daemonize',
+      'no',
+      '--logfile',
+      log,
+      '--tls-cert-file',
+      this.certs.serverCert,
+      '--tls-key-file',
+      this.certs.serverKey,
+      '--tls-ca-cert-file',
+      this.certs.ca,
+      '--tls-auth-clients',
+      this.options.authClients ?? 'no',
       ...(this.options.args ?? []),
     ];
     this.process = new ServerProcess(args, log, async () => {

@@ -12,7 +12,17 @@ describe('pythia bench (smoke, N=1000)', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'pythia-bench-test-'));
     const out = path.join(dir, 'results.json');
     try {
-      const report = await runBench({ n: 1000, runs: 1, liveSeconds: 1, rates: [500], bullmqN: 200, bullmqConcurrency: [10], kinds: KINDS, out, log: () => {} });
+      const report = await runBench({
+        n: 1000,
+        runs: 1,
+        liveSeconds: 1,
+        rates: [500],
+        bullmqN: 200,
+        bullmqConcurrency: [10],
+        kinds: KINDS,
+        out,
+        log: () => {},
+      });
       const results = report.runs[0] ?? [];
       for (const kind of KINDS) {
         const pythia = results.find((r) => r.system === 'pythia' && r.scenario === `drain ${kind}`);

@@ -18,7 +18,9 @@ const STACK_LINE = /^\s+at .+[(:]/m;
 
 /** Python Pythia's variable names, removed so that the examples' own defaults are what is tested. */
 const SEED_VARS = ['REDIS_URL', 'REDIS_HOST', 'REDIS_PORT', 'REDIS_PASSWORD', 'REDIS_QUEUE', 'PYTHIA_MAX_CONCURRENT', 'PYTHIA_BROKER_TYPE'];
-const baseEnv: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !SEED_VARS.includes(name) && !name.startsWith('PYTHIA_TEST_')));
+const baseEnv: NodeJS.ProcessEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([name]) => !SEED_VARS.includes(name) && !name.startsWith('PYTHIA_TEST_')),
+);
 
 async function cli(args: string[], env: NodeJS.ProcessEnv = baseEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
@@ -40,7 +42,8 @@ async function load(text: string, env: NodeJS.ProcessEnv = {}): Promise<LoadResu
 
 async function config(text: string, env: NodeJS.ProcessEnv = {}): Promise<PipelineConfig> {
   const result = await load(text, env);
-  if (!result.ok) assert.fail(`expected a valid pipeline, got:\n${result.issues.map((i) => `${i.line}:${i.col}: ${i.message}`).join('\n')}`);
+  if (!result.ok)
+    assert.fail(`expected a valid pipeline, got:\n${result.issues.map((i) => `${i.line}:${i.col}: ${i.message}`).join('\n')}`);
   return result.pipeline.config;
 }
 
@@ -66,7 +69,14 @@ describe('pipelines/ examples', () => {
   });
 
   it('take the Python Pythia environment names (REDIS_HOST, REDIS_PORT, REDIS_QUEUE, PYTHIA_MAX_CONCURRENT)', async () => {
-    const env = { ...baseEnv, REDIS_HOST: 'redis.internal', REDIS_PORT: '6380', REDIS_QUEUE: 'jobs', PYTHIA_MAX_CONCURRENT: '25', PYTHIA_BROKER_TYPE: 'redis' };
+    const env = {
+      ...baseEnv,
+      REDIS_HOST: 'redis.internal',
+      REDIS_PORT: '6380',
+      REDIS_QUEUE: 'jobs',
+      PYTHIA_MAX_CONCURRENT: '25',
+      PYTHIA_BROKER_TYPE: 'redis',
+    };
     const [orders] = await loadPipelines([path.join(root, 'pipelines/orders.yml')], { env });
     assert.equal(orders?.config.redis.host, 'redis.internal');
     assert.equal(orders?.config.redis.port, 6380);
@@ -77,7 +87,10 @@ describe('pipelines/ examples', () => {
   it('reject PYTHIA_BROKER_TYPE other than redis, at the broker line', async () => {
     const env = { ...baseEnv, PYTHIA_BROKER_TYPE: 'rabbitmq' };
     await assert.rejects(loadPipelines([path.join(root, 'pipelines/orders.yml')], { env }), (error: Error) => {
-      assert.match(error.message, /orders\.yml:5:9: broker must be "redis", got "rabbitmq" \(the value comes from \$\{PYTHIA_BROKER_TYPE:-redis\}\) \(at \/broker\)/);
+      assert.match(
+        error.message,
+        /orders\.yml:5:9: broker must be "redis", got "rabbitmq" \(the value comes from \$\{PYTHIA_BROKER_TYPE:-redis\}\) \(at \/broker\)/,
+      );
       return true;
     });
   });
@@ -93,7 +106,10 @@ describe('pipelines/ examples', () => {
   it('`pythia validate --format json pipelines/` prints {valid, files: [{file, valid, issues, notes, warnings}]}', async () => {
     const { code, stdout } = await cli(['validate', '--format', 'json', 'pipelines/']);
     assert.equal(code, 0);
-    const report = JSON.parse(stdout) as { valid: boolean; files: { file: string; valid: boolean; issues: unknown[]; notes: string[]; warnings: string[] }[] };
+    const report = JSON.parse(stdout) as {
+      valid: boolean;
+      files: { file: string; valid: boolean; issues: unknown[]; notes: string[]; warnings: string[] }[];
+    };
     assert.deepEqual(Object.keys(report), ['valid', 'files']);
     assert.equal(report.valid, true);
     assert.equal(report.files.length, files.length);
@@ -123,16 +139,22 @@ describe('environment interpolation', () => {
   });
 
   it('fails ${VAR:?message} with the message when unset or empty; ${VAR?message} only when unset', () => {
-    assert.deepEqual(interpolate({ p: '${PW:?set the password}' }, {}).problems, [{ path: ['p'], message: 'environment variable PW is not set: set the password' }]);
+    assert.deepEqual(interpolate({ p: '${PW:?set the password}' }, {}).problems, [
+      { path: ['p'], message: 'environment variable PW is not set: set the password' },
+    ]);
     assert.deepEqual(interpolate({ p: '${PW:?set the password}' }, { PW: '' }).problems.length, 1);
     assert.deepEqual(interpolate({ p: '${PW?set the password}' }, { PW: '' }).problems, []);
-    assert.deepEqual(interpolate({ p: '${PW:?}' }, {}).problems, [{ path: ['p'], message: 'environment variable PW is not set: it is required' }]);
+    assert.deepEqual(interpolate({ p: '${PW:?}' }, {}).problems, [
+      { path: ['p'], message: 'environment variable PW is not set: it is required' },
+    ]);
     assert.deepEqual(interpolate({ p: '${PW:?x}' }, { PW: 'secret' }).data, { p: 'secret' });
   });
 
   it('names an unset variable without a default, with its line and column', async () => {
     const found = await issues(MINIMAL.replace('key: jobs', 'key: ${PYTHIA_TEST_NOPE}'));
-    assert.deepEqual(found, ['4:10: environment variable PYTHIA_TEST_NOPE is not set and has no default: set it, or write ${PYTHIA_TEST_NOPE:-default}']);
+    assert.deepEqual(found, [
+      '4:10: environment variable PYTHIA_TEST_NOPE is not set and has no default: set it, or write ${PYTHIA_TEST_NOPE:-default}',
+    ]);
   });
 
   it('turns $${ into a literal ${ without substituting or coercing', async () => {
@@ -185,22 +207,43 @@ describe('defaults', () => {
     assert.equal(loaded.resilience.retry_delay_ms, 1000);
     assert.equal(loaded.resilience.retry_backoff, 2);
     assert.equal(loaded.resilience.processing_timeout_ms, 30000);
-    assert.deepEqual(loaded.resilience.circuit_breaker, { enabled: true, failure_threshold: 5, reset_timeout_ms: 30000, half_open_max_calls: 1 });
+    assert.deepEqual(loaded.resilience.circuit_breaker, {
+      enabled: true,
+      failure_threshold: 5,
+      reset_timeout_ms: 30000,
+      half_open_max_calls: 1,
+    });
     assert.deepEqual(loaded.message, { format: 'json', schema: '', max_bytes: 1048576 });
     assert.equal(loaded.handler.export, 'default');
-    assert.deepEqual(loaded.source.list, { key: 'jobs', batch_size: 100, block_timeout_ms: 1000, delivery: 'at-least-once', consumer: '', heartbeat_ttl_ms: 15000, recovery_interval_ms: 5000, max_deliveries: 5 });
+    assert.deepEqual(loaded.source.list, {
+      key: 'jobs',
+      batch_size: 100,
+      block_timeout_ms: 1000,
+      delivery: 'at-least-once',
+      consumer: '',
+      heartbeat_ttl_ms: 15000,
+      recovery_interval_ms: 5000,
+      max_deliveries: 5,
+    });
     assert.equal(loaded.redis.host, 'localhost');
     assert.equal(loaded.redis.port, 6379);
     assert.equal(loaded.redis.db, 0);
     assert.equal(loaded.redis.tls.reject_unauthorized, true);
-    assert.deepEqual(loaded.metrics, { enabled: true, host: '0.0.0.0', port: 9464, path: '/metrics', redis: { queue_length: true, connection_pool: true, memory_usage: true, interval_ms: 5000 } });
+    assert.deepEqual(loaded.metrics, {
+      enabled: true,
+      host: '0.0.0.0',
+      port: 9464,
+      path: '/metrics',
+      redis: { queue_length: true, connection_pool: true, memory_usage: true, interval_ms: 5000 },
+    });
     assert.deepEqual(loaded.shutdown, { grace_period_ms: 25000 });
     assert.deepEqual(loaded.dead_letter, {});
     assert.deepEqual(loaded.output, {});
   });
 
   it('fill nested kinds too: stream source, command handler, stream dead letter', async () => {
-    const text = 'name: events\nsource:\n  stream:\n    key: ev\nhandler:\n  command: [node, worker.js]\ndead_letter:\n  stream:\n    key: ev:dead\n';
+    const text =
+      'name: events\nsource:\n  stream:\n    key: ev\nhandler:\n  command: [node, worker.js]\ndead_letter:\n  stream:\n    key: ev:dead\n';
     const loaded = await config(text);
     assert.equal(loaded.source.stream?.consumer_group, 'pythia');
     assert.equal(loaded.source.stream?.start_id, '$');

@@ -50,7 +50,10 @@ describe('content that used to cost without bound', () => {
     const file = write('many-keys.yml', `${BASE}  env_like:\n${keys}  key_number_7: 2\n`.replace('  env_like:\n', 'extra:\n'));
     const issues = await issuesOf(file);
     assert.equal(issues.length, 1);
-    assert.equal(issues[0]?.message, 'duplicate key "key_number_7": it is already set on line 16, and each key may appear once in a mapping');
+    assert.equal(
+      issues[0]?.message,
+      'duplicate key "key_number_7": it is already set on line 16, and each key may appear once in a mapping',
+    );
     assert.equal(issues[0]?.line, 40_009);
   });
 
@@ -71,16 +74,21 @@ describe('content that used to cost without bound', () => {
   it('a byte that is not UTF-8 is located and rejected, never replaced by U+FFFD', async () => {
     const file = write('latin1.yml', Buffer.concat([Buffer.from(`${BASE}concurr`), Buffer.from([0xff]), Buffer.from('ency: 3\n')]));
     const [issue] = await issuesOf(file);
-    assert.equal(formatIssue(issue as ConfigIssue).replace(dir, 'DIR'), `DIR/latin1.yml:8:8: byte 0xff at offset ${BASE.length + 7} is not valid UTF-8: pipeline files and schemas must be UTF-8 text`);
+    assert.equal(
+      formatIssue(issue as ConfigIssue).replace(dir, 'DIR'),
+      `DIR/latin1.yml:8:8: byte 0xff at offset ${BASE.length + 7} is not valid UTF-8: pipeline files and schemas must be UTF-8 text`,
+    );
   });
 
   it('a schema that is not UTF-8 names the line and column in the schema file', async () => {
-    const schema = write('latin1.schema.json', Buffer.concat([Buffer.from('{\n  "description": "caf'), Buffer.from([0xe9]), Buffer.from('"\n}\n')]));
+    const schema = write(
+      'latin1.schema.json',
+      Buffer.concat([Buffer.from('{\n  "description": "caf'), Buffer.from([0xe9]), Buffer.from('"\n}\n')]),
+    );
     const [issue] = await issuesOf(write('latin1-schema.yml', schemaAt(schema)));
     assert.match(issue?.message ?? '', /byte 0xe9 at offset 23 is not valid UTF-8: .* \(line 2, column 22 of the schema file\)$/);
   });
 });
-
 
 describe('fine already, and kept so', () => {
   it('10 000 levels of nesting: a located answer, no stack overflow', BOUND, async () => {
@@ -92,25 +100,41 @@ describe('fine already, and kept so', () => {
 
   it('an alias bomb ("billion laughs") is refused at the first alias', BOUND, async () => {
     const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
-    for (let i = 1; i < 10; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
+    for (let i = 1; i < 10; i++)
+      levels.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(',')}]`,
+      );
     const [issue] = await issuesOf(write('lol.yml', `${BASE}bomb:\n${levels.map((l) => `  ${l}`).join('\n')}\n`));
     assert.match(issue?.message ?? '', /YAML aliases expand to too many values/);
   });
 
   it('${VAR} values are substituted once, never re-expanded', async () => {
-    const result = await loadPipelineFile(write('once.yml', BASE.replace('key: orders', 'key: "${PYTHIA_TEST_OUTER}"')), { env: { PYTHIA_TEST_OUTER: '${PYTHIA_TEST_INNER}', PYTHIA_TEST_INNER: 'expanded' } });
+    const result = await loadPipelineFile(write('once.yml', BASE.replace('key: orders', 'key: "${PYTHIA_TEST_OUTER}"')), {
+      env: { PYTHIA_TEST_OUTER: '${PYTHIA_TEST_INNER}', PYTHIA_TEST_INNER: 'expanded' },
+    });
     assert.ok(result.ok);
     assert.equal(result.ok && result.pipeline.config.source.list?.key, '${PYTHIA_TEST_INNER}');
   });
 
   it('a message schema whose $ref loops compiles and is used, without hanging', BOUND, async () => {
-    const schema = write('loop.schema.json', JSON.stringify({ $ref: '#/definitions/a', definitions: { a: { $ref: '#/definitions/b' }, b: { type: 'object', properties: { next: { $ref: '#/definitions/a' } } } } }));
+    const schema = write(
+      'loop.schema.json',
+      JSON.stringify({
+        $ref: '#/definitions/a',
+        definitions: { a: { $ref: '#/definitions/b' }, b: { type: 'object', properties: { next: { $ref: '#/definitions/a' } } } },
+      }),
+    );
     const result = await loadPipelineFile(write('loop.yml', `${BASE}message: {format: json, schema: ${schema}}\n`));
     assert.equal(result.ok, true, JSON.stringify(result));
   });
 
   it('a ../ module path is resolved from the pipeline file and checked like any other', async () => {
     const [issue] = await issuesOf(write('up.yml', BASE.replace(`module: ${handler}`, 'module: ../../nowhere/handler.mjs')));
-    assert.match(issue?.message ?? '', /^handler\.module file not found: \.\.\/\.\.\/nowhere\/handler\.mjs \(resolved to \/.*nowhere\/handler\.mjs\)$/);
+    assert.match(
+      issue?.message ?? '',
+      /^handler\.module file not found: \.\.\/\.\.\/nowhere\/handler\.mjs \(resolved to \/.*nowhere\/handler\.mjs\)$/,
+    );
   });
 });

@@ -41,7 +41,10 @@ function schemaAt(schema: string): string {
 describe('files that are not bounded regular files', () => {
   it('message.schema: /dev/zero is rejected at its line, without reading it', BOUND, async () => {
     const [issue] = await issuesOf(write('zero.yml', schemaAt('/dev/zero')));
-    assert.equal(formatIssue(issue as ConfigIssue).replace(dir, 'DIR'), 'DIR/zero.yml:8:33: message.schema /dev/zero: not a regular file (a device): give the path of a file (at /message/schema)');
+    assert.equal(
+      formatIssue(issue as ConfigIssue).replace(dir, 'DIR'),
+      'DIR/zero.yml:8:33: message.schema /dev/zero: not a regular file (a device): give the path of a file (at /message/schema)',
+    );
   });
 
   it('message.schema naming a FIFO (as /dev/stdin can be) is rejected without waiting for a writer', BOUND, async () => {
@@ -73,7 +76,10 @@ describe('files that are not bounded regular files', () => {
     const properties = Object.fromEntries(Array.from({ length: 200_000 }, (_, i) => [`p${i}`, { type: 'string' }]));
     const big = write('big.schema.json', JSON.stringify({ type: 'object', properties }));
     const [issue] = await issuesOf(write('big-schema.yml', schemaAt(big)));
-    assert.match(issue?.message ?? '', /the file is \d+ bytes, more than the limit of 4194304 \(set PYTHIA_MAX_SCHEMA_BYTES to raise it\)$/);
+    assert.match(
+      issue?.message ?? '',
+      /the file is \d+ bytes, more than the limit of 4194304 \(set PYTHIA_MAX_SCHEMA_BYTES to raise it\)$/,
+    );
     const small = write('small.schema.json', JSON.stringify({ type: 'object', description: 'x'.repeat(200) }));
     process.env.PYTHIA_MAX_SCHEMA_BYTES = '100';
     try {
@@ -88,7 +94,10 @@ describe('files that are not bounded regular files', () => {
   it('a pipeline file past its cap is rejected at 1:1 naming PYTHIA_MAX_PIPELINE_BYTES', async () => {
     const file = write('huge.yml', `${BASE}# ${'x'.repeat(1_100_000)}\n`);
     const [issue] = await issuesOf(file);
-    assert.equal(issue?.message, `the file is ${BASE.length + 1_100_003} bytes, more than the limit of 1048576 (set PYTHIA_MAX_PIPELINE_BYTES to raise it)`);
+    assert.equal(
+      issue?.message,
+      `the file is ${BASE.length + 1_100_003} bytes, more than the limit of 1048576 (set PYTHIA_MAX_PIPELINE_BYTES to raise it)`,
+    );
     assert.equal((await loadPipelineFile(file, { env: { PYTHIA_MAX_PIPELINE_BYTES: '2000000' } })).ok, true);
   });
 });
@@ -125,7 +134,10 @@ describe('validate output cannot forge terminal lines', () => {
   it('ANSI escapes and newlines in keys, channel names and values are shown escaped', BOUND, async () => {
     const sub = mkdtempSync(path.join(dir, 'ansi-'));
     const valid = path.join(sub, 'a-valid.yml');
-    writeFileSync(valid, `version: 1\nname: ansi\nsource: {channel: {channels: ["news\\e[2J\\e[31m\\x9b2J\\NFORGED"]}}\nhandler: {module: ${handler}}\n`);
+    writeFileSync(
+      valid,
+      `version: 1\nname: ansi\nsource: {channel: {channels: ["news\\e[2J\\e[31m\\x9b2J\\NFORGED"]}}\nhandler: {module: ${handler}}\n`,
+    );
     const invalid = path.join(sub, 'b-invalid.yml');
     writeFileSync(invalid, `${BASE}"con\\e[8mcurrency\\nb-invalid.yml:1:1: fine": 3\n`);
     const child = spawn(process.execPath, [path.join(root, 'bin/pythia.js'), 'validate', sub], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -94,8 +94,22 @@ describe('the published schema, checked by other validators', () => {
 
   it('accepts ${VAR} references where a scalar goes, and stays strict on literal values', async () => {
     const ok = (extra: object) => ({ ...MINIMAL, ...extra });
-    assert.deepEqual(await hyperjump(ok({ redis: { port: '${REDIS_PORT:-6379}', host: '${REDIS_HOST}' }, concurrency: '${N:?set N}', broker: '${BROKER:-redis}' })), []);
-    assert.deepEqual(await hyperjump(ok({ name: '${NAME}', source: { channel: { channels: ['${CHANNEL}'] } }, resilience: { circuit_breaker: { enabled: '${BREAKER}' } } })), []);
+    assert.deepEqual(
+      await hyperjump(
+        ok({ redis: { port: '${REDIS_PORT:-6379}', host: '${REDIS_HOST}' }, concurrency: '${N:?set N}', broker: '${BROKER:-redis}' }),
+      ),
+      [],
+    );
+    assert.deepEqual(
+      await hyperjump(
+        ok({
+          name: '${NAME}',
+          source: { channel: { channels: ['${CHANNEL}'] } },
+          resilience: { circuit_breaker: { enabled: '${BREAKER}' } },
+        }),
+      ),
+      [],
+    );
     assert.deepEqual(await hyperjump(ok({ redis: { url: 'redis://${REDIS_HOST}:6379' } })), []);
     // Literal values are checked as strictly as `pythia validate` checks them.
     assert.notDeepEqual(await hyperjump(ok({ redis: { port: '6379' } })), []);
@@ -137,7 +151,11 @@ describe('yaml-language-server over LSP (stdio)', () => {
     for (const sample of shippedPipelines()) {
       assert.match(sample.text, /^# yaml-language-server: \$schema=\.\.\/schema\/pipeline\.schema\.json$/m, sample.name);
       const diagnostics = await server.diagnose(sample.file, sample.text);
-      assert.deepEqual(diagnostics.map((d) => `${d.range.start.line + 1}: ${d.message}`), [], sample.name);
+      assert.deepEqual(
+        diagnostics.map((d) => `${d.range.start.line + 1}: ${d.message}`),
+        [],
+        sample.name,
+      );
     }
   });
 
@@ -145,17 +163,24 @@ describe('yaml-language-server over LSP (stdio)', () => {
     for (const sample of docSnippets().whole) {
       const text = `# yaml-language-server: $schema=${schemaUrl}\n${sample.text.replace(/^# yaml-language-server:.*\n/m, '')}`;
       const diagnostics = await server.diagnose(sample.file, text);
-      assert.deepEqual(diagnostics.map((d) => `${d.range.start.line + 1}: ${d.message}`), [], sample.name);
+      assert.deepEqual(
+        diagnostics.map((d) => `${d.range.start.line + 1}: ${d.message}`),
+        [],
+        sample.name,
+      );
     }
   });
 
   it('does report a literal wrong value (so the schema is really applied)', async () => {
     const text = `# yaml-language-server: $schema=${schemaUrl}\nname: n\nsource: {list: {key: jobs}}\nhandler: {module: ./h.mjs}\nconcurrency: ten\nredis: {port: "\${PORT}"}\n`;
     const diagnostics = await server.diagnose(path.join(ROOT, 'pipelines/wrong.yml'), text);
-    assert.deepEqual(diagnostics.map((d) => d.range.start.line + 1), [5]);
+    assert.deepEqual(
+      diagnostics.map((d) => d.range.start.line + 1),
+      [5],
+    );
   });
 
-  it('shows a key\'s default on hover, and an enum value\'s own description', async () => {
+  it("shows a key's default on hover, and an enum value's own description", async () => {
     const text = `# yaml-language-server: $schema=${schemaUrl}\nname: n\nsource:\n  list:\n    key: jobs\n    delivery: at-most-once\nhandler: {module: ./h.mjs}\nconcurrency: 4\n`;
     const file = path.join(ROOT, 'pipelines/hover.yml');
     await server.diagnose(file, text);
@@ -165,6 +190,9 @@ describe('yaml-language-server over LSP (stdio)', () => {
     // Each value with its own description (the one in use first), no longer one text for all.
     const delivery = await server.hover(file, 5, 16);
     assert.match(delivery, /What a crash may cost\.\n\nDefault: `"at-least-once"`/);
-    assert.match(delivery, /\* `at-most-once`: Items are popped: faster, but in-flight items are lost on a crash\.\n\* `at-least-once`: Items move into a per-consumer processing list/);
+    assert.match(
+      delivery,
+      /\* `at-most-once`: Items are popped: faster, but in-flight items are lost on a crash\.\n\* `at-least-once`: Items move into a per-consumer processing list/,
+    );
   });
 });

@@ -47,7 +47,9 @@ function properties(schema: JsonSchema, prefix: string[] = []): Visited[] {
 
 function objects(schema: JsonSchema, path = '(root)'): { path: string; schema: JsonSchema }[] {
   const own = schema.type === 'object' ? [{ path, schema }] : [];
-  const children = Object.entries(schema.properties ?? {}).flatMap(([name, sub]) => objects(sub, path === '(root)' ? name : `${path}.${name}`));
+  const children = Object.entries(schema.properties ?? {}).flatMap(([name, sub]) =>
+    objects(sub, path === '(root)' ? name : `${path}.${name}`),
+  );
   const items = schema.items ? objects(schema.items, `${path}[]`) : [];
   return [...own, ...children, ...items];
 }
@@ -69,7 +71,9 @@ describe('pipeline JSON Schema', () => {
 
   it('describes every property', () => {
     assert.ok(all.length > 50, `only ${all.length} properties found`);
-    const missing = all.filter((p) => typeof p.schema.description !== 'string' || p.schema.description.trim().length < 5).map((p) => p.path);
+    const missing = all
+      .filter((p) => typeof p.schema.description !== 'string' || p.schema.description.trim().length < 5)
+      .map((p) => p.path);
     assert.deepEqual(missing, []);
   });
 

@@ -18,7 +18,11 @@ const BASE = 'name: units\nsource: {list: {key: jobs}}\nhandler: {module: ./hand
 async function load(extra: string, strict = false): Promise<{ ok: boolean; lines: string[]; warnings: ConfigIssue[] }> {
   const result = await loadPipelineText(file, BASE + extra, { env: { PATH: process.env.PATH }, strict });
   const issues = result.ok ? result.pipeline.warnings : result.issues;
-  return { ok: result.ok, lines: issues.map((i) => formatIssue(i).replace(`${file}:`, '')), warnings: result.ok ? result.pipeline.warnings : [] };
+  return {
+    ok: result.ok,
+    lines: issues.map((i) => formatIssue(i).replace(`${file}:`, '')),
+    warnings: result.ok ? result.pipeline.warnings : [],
+  };
 }
 
 describe('seconds in *_ms keys', () => {
@@ -33,7 +37,9 @@ describe('seconds in *_ms keys', () => {
   });
 
   it('uses a threshold per key: plausible millisecond values, zero and defaults stay quiet', async () => {
-    const quiet = await load('resilience: {retry_delay_ms: 50, processing_timeout_ms: 500, retry_max_delay_ms: 1000}\nredis: {socket_timeout_ms: 0, connection_timeout_ms: 2000}\nshutdown: {grace_period_ms: 0}\n');
+    const quiet = await load(
+      'resilience: {retry_delay_ms: 50, processing_timeout_ms: 500, retry_max_delay_ms: 1000}\nredis: {socket_timeout_ms: 0, connection_timeout_ms: 2000}\nshutdown: {grace_period_ms: 0}\n',
+    );
     assert.deepEqual(quiet.lines, []);
     const atMinimum = await load('metrics: {redis: {interval_ms: 100}}\n');
     assert.deepEqual(atMinimum.lines, []);
@@ -42,9 +48,14 @@ describe('seconds in *_ms keys', () => {
   });
 
   it('warns for a value that came from the environment too', async () => {
-    const result = await loadPipelineText(file, BASE + 'resilience: {processing_timeout_ms: "${TIMEOUT}"}\n', { env: { PATH: process.env.PATH, TIMEOUT: '30' } });
+    const result = await loadPipelineText(file, BASE + 'resilience: {processing_timeout_ms: "${TIMEOUT}"}\n', {
+      env: { PATH: process.env.PATH, TIMEOUT: '30' },
+    });
     assert.equal(result.ok, true);
-    assert.match(result.ok ? formatIssue(result.pipeline.warnings[0] as ConfigIssue) : '', /processing_timeout_ms: 30 — milliseconds; did you mean 30000\?/);
+    assert.match(
+      result.ok ? formatIssue(result.pipeline.warnings[0] as ConfigIssue) : '',
+      /processing_timeout_ms: 30 — milliseconds; did you mean 30000\?/,
+    );
   });
 
   it('puts the same hint in the error when the schema rejects the value anyway (a fraction, below the minimum)', async () => {
@@ -81,7 +92,10 @@ describe('validate and run --strict', () => {
 
   async function cli(args: string[]): Promise<{ code: number; out: string }> {
     try {
-      const { stdout, stderr } = await run(process.execPath, [path.join(ROOT, 'bin/pythia.js'), ...args], { cwd: ROOT, env: { ...process.env, PYTHIA_LOG_FORMAT: 'pretty' } });
+      const { stdout, stderr } = await run(process.execPath, [path.join(ROOT, 'bin/pythia.js'), ...args], {
+        cwd: ROOT,
+        env: { ...process.env, PYTHIA_LOG_FORMAT: 'pretty' },
+      });
       return { code: 0, out: stdout + stderr };
     } catch (error) {
       const e = error as { code: number; stdout: string; stderr: string };
@@ -109,7 +123,9 @@ describe('validate and run --strict', () => {
 
 describe('hints for Python names and for keys of another source kind', () => {
   it('a Python seconds setting says how to convert, with the value written', async () => {
-    const { lines } = await load('resilience: {retry_delay: 1.5, processing_timeout: 30}\nredis: {socket_timeout: 5, health_check_interval: 30}\n');
+    const { lines } = await load(
+      'resilience: {retry_delay: 1.5, processing_timeout: 30}\nredis: {socket_timeout: 5, health_check_interval: 30}\n',
+    );
     assert.deepEqual(lines, [
       '4:14: unknown key "retry_delay" in resilience; Pythia\'s Python setting "retry_delay" is resilience.retry_delay_ms here, in milliseconds where Python counted seconds: ×1000, so retry_delay: 1.5 becomes retry_delay_ms: 1500 (at /resilience/retry_delay)',
       '4:32: unknown key "processing_timeout" in resilience; Pythia\'s Python setting "processing_timeout" is resilience.processing_timeout_ms here, in milliseconds where Python counted seconds: ×1000, so processing_timeout: 30 becomes processing_timeout_ms: 30000 (at /resilience/processing_timeout)',
@@ -119,16 +135,35 @@ describe('hints for Python names and for keys of another source kind', () => {
   });
 
   it('batch_size under a channel source says channels have no batches, not "check its indentation"', async () => {
-    const result = await loadPipelineText(file, 'name: units\nsource:\n  channel:\n    channels: [a]\n    batch_size: 10\nhandler: {module: ./handler.mjs}\n', { env: {} });
+    const result = await loadPipelineText(
+      file,
+      'name: units\nsource:\n  channel:\n    channels: [a]\n    batch_size: 10\nhandler: {module: ./handler.mjs}\n',
+      { env: {} },
+    );
     const message = result.ok ? '' : (result.issues[0]?.message ?? '');
-    assert.match(message, /^unknown key "batch_size" in source\.channel; "batch_size" is a setting of list and stream sources, not of channel sources: pub\/sub pushes each message/);
+    assert.match(
+      message,
+      /^unknown key "batch_size" in source\.channel; "batch_size" is a setting of list and stream sources, not of channel sources: pub\/sub pushes each message/,
+    );
     assert.doesNotMatch(message, /belongs at|indentation/);
   });
 
-  it('a misplaced key points only to the place of the pipeline\'s own source kind', async () => {
-    const list = await loadPipelineText(file, 'name: units\nsource: {list: {key: q}}\nbatch_size: 10\nhandler: {module: ./handler.mjs}\n', { env: {} });
-    assert.match(list.ok ? '' : (list.issues[0]?.message ?? ''), /"batch_size" belongs at source\.list\.batch_size: check its indentation$/);
-    const channel = await loadPipelineText(file, 'name: units\nsource: {channel: {channels: [a]}}\nbatch_size: 10\nhandler: {module: ./handler.mjs}\n', { env: {} });
-    assert.match(channel.ok ? '' : (channel.issues[0]?.message ?? ''), /"batch_size" is a setting of list and stream sources, not of channel sources/);
+  it("a misplaced key points only to the place of the pipeline's own source kind", async () => {
+    const list = await loadPipelineText(file, 'name: units\nsource: {list: {key: q}}\nbatch_size: 10\nhandler: {module: ./handler.mjs}\n', {
+      env: {},
+    });
+    assert.match(
+      list.ok ? '' : (list.issues[0]?.message ?? ''),
+      /"batch_size" belongs at source\.list\.batch_size: check its indentation$/,
+    );
+    const channel = await loadPipelineText(
+      file,
+      'name: units\nsource: {channel: {channels: [a]}}\nbatch_size: 10\nhandler: {module: ./handler.mjs}\n',
+      { env: {} },
+    );
+    assert.match(
+      channel.ok ? '' : (channel.issues[0]?.message ?? ''),
+      /"batch_size" is a setting of list and stream sources, not of channel sources/,
+    );
   });
 });

@@ -37,14 +37,26 @@ describe('pythia console: the JSON API against a private redis-server', () => {
     const response = await fetch(`${base}${path}`);
     return { status: response.status, text: await response.text() };
   };
-  const post = (path: string, body: unknown, headers: Record<string, string> = { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf }) =>
-    fetch(`${base}${path}`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const post = (
+    path: string,
+    body: unknown,
+    headers: Record<string, string> = { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
+  ) => fetch(`${base}${path}`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
 
   it('GET /api/pipelines: source, queue, dead-letter counts, no worker after the seeding worker stopped; no password anywhere', async () => {
     const { status, text } = await get('/api/pipelines');
     assert.equal(status, 200);
     assert.ok(!text.includes(PASSWORD), 'the Redis password is not in the response');
-    const { pipelines } = JSON.parse(text) as { pipelines: { name: string; source: { kind: string; key: string }; queue: Record<string, number>; dead_letter: { count: number; key: string }; workers: unknown[]; stuck: string[] }[] };
+    const { pipelines } = JSON.parse(text) as {
+      pipelines: {
+        name: string;
+        source: { kind: string; key: string };
+        queue: Record<string, number>;
+        dead_letter: { count: number; key: string };
+        workers: unknown[];
+        stuck: string[];
+      }[];
+    };
     const [o, e] = pipelines;
     assert.equal(o?.name, 'orders');
     assert.deepEqual(o?.source, { kind: 'list', key: 'q:orders' });
@@ -75,7 +87,9 @@ describe('pythia console: the JSON API against a private redis-server', () => {
     assert.equal(first.entries.length, 3);
     assert.ok(first.entries.every((e) => e.reason === 'invalid_json'));
     assert.ok(first.next_cursor);
-    const second = JSON.parse((await get(`/api/pipelines/orders/dead-letters?reason=invalid_json&limit=3&cursor=${first.next_cursor}`)).text) as Page;
+    const second = JSON.parse(
+      (await get(`/api/pipelines/orders/dead-letters?reason=invalid_json&limit=3&cursor=${first.next_cursor}`)).text,
+    ) as Page;
     assert.equal(second.entries.length, 2);
     assert.equal(second.next_cursor, null);
     const ids = [...first.entries, ...second.entries].map((e) => e.id);
@@ -95,19 +109,49 @@ describe('pythia console: the JSON API against a private redis-server', () => {
     assert.equal((await get('/api/pipelines/orders/dead-letters?limit=1000')).status, 400);
     assert.equal((await get('/api/pipelines/orders/dead-letters?cursor=abc')).status, 400);
     assert.equal((await get('/api/pipelines/orders/dead-letters/replay')).status, 405);
-    assert.equal((await post('/api/pipelines/orders/dead-letters/replay', { all: true }, { 'Content-Type': 'application/json' })).status, 403);
-    assert.equal((await post('/api/pipelines/orders/dead-letters/purge', { all: true }, { 'Content-Type': 'application/json', 'X-CSRF-Token': 'wrong' })).status, 403);
-    assert.equal((await post('/api/pipelines/orders/dead-letters/purge', 'all=true', { 'Content-Type': 'application/x-www-form-urlencoded', 'X-CSRF-Token': csrf })).status, 415);
+    assert.equal(
+      (await post('/api/pipelines/orders/dead-letters/replay', { all: true }, { 'Content-Type': 'application/json' })).status,
+      403,
+    );
+    assert.equal(
+      (
+        await post(
+          '/api/pipelines/orders/dead-letters/purge',
+          { all: true },
+          { 'Content-Type': 'application/json', 'X-CSRF-Token': 'wrong' },
+        )
+      ).status,
+      403,
+    );
+    assert.equal(
+      (
+        await post('/api/pipelines/orders/dead-letters/purge', 'all=true', {
+          'Content-Type': 'application/x-www-form-urlencoded',
+          'X-CSRF-Token': csrf,
+        })
+      ).status,
+      415,
+    );
     assert.equal((await post('/api/pipelines/orders/dead-letters/purge', { ids: ['x'.repeat(300_000)] })).status, 413);
     assert.equal((await post('/api/pipelines/orders/dead-letters/purge', { all: true, reason: 'timeout' })).status, 400);
     assert.equal((await post('/api/pipelines/orders/dead-letters/purge', { all: 'yes' })).status, 400);
     assert.equal((await post('/api/pipelines/orders/dead-letters/purge', '{nope')).status, 400);
     // DNS rebinding: a page on another name pointed at 127.0.0.1 sends its own Host.
     const rebound = await new Promise<number | undefined>((resolve, reject) => {
-      request(`${base}/api/pipelines`, { headers: { Host: 'evil.example' } }, (response) => (response.resume(), resolve(response.statusCode))).on('error', reject).end();
+      request(
+        `${base}/api/pipelines`,
+        { headers: { Host: 'evil.example' } },
+        (response) => (response.resume(), resolve(response.statusCode)),
+      )
+        .on('error', reject)
+        .end();
     });
     assert.equal(rebound, 403);
-    const crossSite = await post('/api/pipelines/orders/dead-letters/purge', { all: true }, { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf, Origin: 'http://evil.example' });
+    const crossSite = await post(
+      '/api/pipelines/orders/dead-letters/purge',
+      { all: true },
+      { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf, Origin: 'http://evil.example' },
+    );
     assert.equal(crossSite.status, 403);
     assert.equal(await redis.client.llen('q:orders:dead'), 11, 'nothing was changed');
   });
@@ -115,17 +159,25 @@ describe('pythia console: the JSON API against a private redis-server', () => {
   it('replay by ids and by reason puts the payloads back into the source and removes just those entries', async () => {
     const page = JSON.parse((await get('/api/pipelines/orders/dead-letters?reason=permanent_error&limit=2')).text) as Page;
     const ids = page.entries.map((e) => e.id);
-    const byIds = (await (await post('/api/pipelines/orders/dead-letters/replay', { ids: [...ids, 'no-such-id'] })).json()) as { done: number; not_found: string[] };
+    const byIds = (await (await post('/api/pipelines/orders/dead-letters/replay', { ids: [...ids, 'no-such-id'] })).json()) as {
+      done: number;
+      not_found: string[];
+    };
     assert.equal(byIds.done, 2);
     assert.deepEqual(byIds.not_found, ['no-such-id']);
     assert.equal(await redis.client.llen('q:orders'), 2);
     assert.equal(await redis.client.llen('q:orders:dead'), 9);
 
-    const byReason = (await (await post('/api/pipelines/orders/dead-letters/replay', { reason: 'invalid_json' })).json()) as { done: number };
+    const byReason = (await (await post('/api/pipelines/orders/dead-letters/replay', { reason: 'invalid_json' })).json()) as {
+      done: number;
+    };
     assert.equal(byReason.done, 5);
     const source = await redis.client.lrangeBuffer('q:orders', 0, -1);
     assert.equal(source.length, 7);
-    assert.ok(source.some((b) => b.equals(Buffer.from([0x00, 0xff, 0xfe, 0x80, 0x41, 0x0a, 0xc3, 0x28]))), 'binary payload replayed byte for byte');
+    assert.ok(
+      source.some((b) => b.equals(Buffer.from([0x00, 0xff, 0xfe, 0x80, 0x41, 0x0a, 0xc3, 0x28]))),
+      'binary payload replayed byte for byte',
+    );
     const left = JSON.parse((await get('/api/pipelines/orders/dead-letters')).text) as Page;
     assert.deepEqual(left.reasons, { permanent_error: 4 });
 
@@ -157,7 +209,10 @@ describe('pythia console: safe by default', () => {
   });
 
   it('refuses to serve on a non-loopback address without PYTHIA_CONSOLE_TOKEN', () => {
-    assert.throws(() => new ConsoleServer({ host: '0.0.0.0', port: 0, pipelines: [orders], clients: new PipelineClients() }), /PYTHIA_CONSOLE_TOKEN/);
+    assert.throws(
+      () => new ConsoleServer({ host: '0.0.0.0', port: 0, pipelines: [orders], clients: new PipelineClients() }),
+      /PYTHIA_CONSOLE_TOKEN/,
+    );
   });
 
   it('with a token: 401 without it, Bearer works, the login form sets a session cookie, a wrong token is refused', async () => {
@@ -172,22 +227,44 @@ describe('pythia console: safe by default', () => {
       assert.equal(page.headers.get('location'), '/login');
       assert.equal((await fetch(`${url}/api/pipelines`, { headers: { Authorization: `Bearer ${token}` } })).status, 200);
       // A script with the bearer token needs no CSRF token (no cookie is involved).
-      const scripted = await fetch(`${url}/api/pipelines/orders/dead-letters/purge`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: '{"all":true}' });
+      const scripted = await fetch(`${url}/api/pipelines/orders/dead-letters/purge`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: '{"all":true}',
+      });
       assert.equal(scripted.status, 200);
 
-      const bad = await fetch(`${url}/login`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'token=nope', redirect: 'manual' });
+      const bad = await fetch(`${url}/login`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: 'token=nope',
+        redirect: 'manual',
+      });
       assert.equal(bad.status, 401);
-      const good = await fetch(`${url}/login`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: `token=${token}`, redirect: 'manual' });
+      const good = await fetch(`${url}/login`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: `token=${token}`,
+        redirect: 'manual',
+      });
       assert.equal(good.status, 303);
       const cookie = (good.headers.get('set-cookie') ?? '').split(';')[0] as string;
       assert.match(good.headers.get('set-cookie') ?? '', /HttpOnly; SameSite=Strict/);
       assert.equal((await fetch(`${url}/api/pipelines`, { headers: { Cookie: cookie } })).status, 200);
       // A cookie alone does not make a change: the page's CSRF token is needed too.
-      const noCsrf = await fetch(`${url}/api/pipelines/orders/dead-letters/purge`, { method: 'POST', headers: { Cookie: cookie, 'Content-Type': 'application/json' }, body: '{"all":true}' });
+      const noCsrf = await fetch(`${url}/api/pipelines/orders/dead-letters/purge`, {
+        method: 'POST',
+        headers: { Cookie: cookie, 'Content-Type': 'application/json' },
+        body: '{"all":true}',
+      });
       assert.equal(noCsrf.status, 403);
       const html = await (await fetch(`${url}/`, { headers: { Cookie: cookie } })).text();
       const csrf = /name="csrf-token" content="([^"]+)"/.exec(html)?.[1] as string;
-      const withCsrf = await fetch(`${url}/api/pipelines/orders/dead-letters/purge`, { method: 'POST', headers: { Cookie: cookie, 'Content-Type': 'application/json', 'X-CSRF-Token': csrf }, body: '{"all":true}' });
+      const withCsrf = await fetch(`${url}/api/pipelines/orders/dead-letters/purge`, {
+        method: 'POST',
+        headers: { Cookie: cookie, 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
+        body: '{"all":true}',
+      });
       assert.equal(withCsrf.status, 200);
     } finally {
       await c.close();
@@ -195,7 +272,10 @@ describe('pythia console: safe by default', () => {
   });
 
   it('a pipeline whose Redis is unreachable shows an error, without its password, and the others still load', async () => {
-    const file = redis.dir.write('gone', ordersYaml('gone').replace('"${REDIS_URL}"', `"redis://admin:${PASSWORD}@127.0.0.1:1", connection_timeout_ms: 300`));
+    const file = redis.dir.write(
+      'gone',
+      ordersYaml('gone').replace('"${REDIS_URL}"', `"redis://admin:${PASSWORD}@127.0.0.1:1", connection_timeout_ms: 300`),
+    );
     const gone = await redis.dir.load('gone', (await import('node:fs')).readFileSync(file, 'utf8'));
     const c = await startConsole([orders, gone]);
     try {

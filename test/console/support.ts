@@ -40,12 +40,17 @@ metrics: {enabled: false}
  * Real dead letters of mixed reasons, written by a real worker: `permanent` entries that fail with
  * PermanentError (one of them carrying an XSS payload), `invalid` bodies that are not JSON (some binary).
  */
-export async function seedDeadLetters(client: Redis, pipeline: LoadedPipeline, counts: { permanent: number; invalid: number; ok?: number }): Promise<void> {
+export async function seedDeadLetters(
+  client: Redis,
+  pipeline: LoadedPipeline,
+  counts: { permanent: number; invalid: number; ok?: number },
+): Promise<void> {
   process.env.PYTHIA_WORKER_REPORT_INTERVAL_MS ??= '300';
   const worker = await Worker.start([pipeline], { logger: createLogger('silent'), report: true });
   try {
     const bodies: (string | Buffer)[] = [];
-    for (let i = 0; i < counts.permanent; i++) bodies.push(JSON.stringify({ id: i, permanent: 'class', ...(i === 0 ? { note: XSS } : {}) }));
+    for (let i = 0; i < counts.permanent; i++)
+      bodies.push(JSON.stringify({ id: i, permanent: 'class', ...(i === 0 ? { note: XSS } : {}) }));
     for (let i = 0; i < counts.invalid; i++) bodies.push(i % 2 === 0 ? BINARY : `not json ${i}`);
     for (let i = 0; i < (counts.ok ?? 0); i++) bodies.push(JSON.stringify({ id: 1000 + i }));
     const source = pipeline.config.source;
@@ -60,7 +65,10 @@ export async function seedDeadLetters(client: Redis, pipeline: LoadedPipeline, c
   }
 }
 
-export async function startConsole(pipelines: LoadedPipeline[], options: { host?: string; token?: string } = {}): Promise<{ server: ConsoleServer; clients: PipelineClients; close: () => Promise<void> }> {
+export async function startConsole(
+  pipelines: LoadedPipeline[],
+  options: { host?: string; token?: string } = {},
+): Promise<{ server: ConsoleServer; clients: PipelineClients; close: () => Promise<void> }> {
   const clients = new PipelineClients();
   const server = await new ConsoleServer({ host: options.host ?? '127.0.0.1', port: 0, token: options.token, pipelines, clients }).listen();
   return { server, clients, close: async () => (await server.close(), await clients.close()) };

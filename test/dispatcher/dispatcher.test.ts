@@ -79,7 +79,11 @@ describe('dispatcher: retries', () => {
   });
 
   it('the processing timeout applies to running attempts, never to a message waiting for its retry', async () => {
-    const rig = await dispatcherRig({ concurrency: 2, processingTimeoutMs: 500, backoff: { ...backoff, retry_delay_ms: 2000, retry_max_delay_ms: 2000 } });
+    const rig = await dispatcherRig({
+      concurrency: 2,
+      processingTimeoutMs: 500,
+      backoff: { ...backoff, retry_delay_ms: 2000, retry_max_delay_ms: 2000 },
+    });
     const [a, b] = rig.source.push(bodies(2));
     await settle();
     rig.handler.of(a?.id as string)[0]?.reject(new Error('boom'));

@@ -28,10 +28,12 @@ export class ControlledHandler implements HandlerRunner {
     this.running++;
     this.maxRunning = Math.max(this.maxRunning, this.running);
     return new Promise((resolve, reject) => {
-      const done = <T>(settleWith: (v: T) => void) => (v: T) => {
-        this.running--;
-        settleWith(v);
-      };
+      const done =
+        <T>(settleWith: (v: T) => void) =>
+        (v: T) => {
+          this.running--;
+          settleWith(v);
+        };
       this.calls.push({ message, context, resolve: done(resolve), reject: done(reject) });
     });
   }

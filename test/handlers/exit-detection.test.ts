@@ -43,9 +43,17 @@ describe('command handlers: exit is detected by the process, not by its pipes', 
     try {
       await redis.client.lpush(key, ...[1, 2, 3].map((n) => JSON.stringify({ n })));
       // Today's code waits for the pipes: each message ends as a `timeout` dead letter after 4 s.
-      await waitFor('3 results or dead letters', async () => (await redis.client.llen(`${key}:out`)) + (await redis.client.llen(`${key}:dead`)), { until: (n) => n >= 3, timeoutMs: 15_000 });
+      await waitFor(
+        '3 results or dead letters',
+        async () => (await redis.client.llen(`${key}:out`)) + (await redis.client.llen(`${key}:dead`)),
+        { until: (n) => n >= 3, timeoutMs: 15_000 },
+      );
       const dead = await redis.client.lrange(`${key}:dead`, 0, -1);
-      assert.deepEqual(dead.map((d) => (JSON.parse(d) as { reason: string }).reason), [], 'no message was dead-lettered');
+      assert.deepEqual(
+        dead.map((d) => (JSON.parse(d) as { reason: string }).reason),
+        [],
+        'no message was dead-lettered',
+      );
       assert.equal(await redis.client.llen(`${key}:out`), 3);
       const helpers = readFileSync(helperPids(), 'utf8').split('\n').filter(Boolean).map(Number);
       assert.equal(helpers.length, 3);
@@ -68,7 +76,11 @@ describe('command handlers: exit is detected by the process, not by its pipes', 
     try {
       await redis.client.lpush(key, JSON.stringify({ n: 1, crash_first: true }), JSON.stringify({ n: 2 }));
       // Today's code never sees the exit: no restart, the retry waits on a dead child until it times out.
-      await waitFor('2 results or dead letters', async () => (await redis.client.llen(`${key}:out`)) + (await redis.client.llen(`${key}:dead`)), { until: (n) => n >= 2, timeoutMs: 15_000 });
+      await waitFor(
+        '2 results or dead letters',
+        async () => (await redis.client.llen(`${key}:out`)) + (await redis.client.llen(`${key}:dead`)),
+        { until: (n) => n >= 2, timeoutMs: 15_000 },
+      );
       assert.deepEqual(await redis.client.lrange(`${key}:dead`, 0, -1), [], 'no message was dead-lettered');
       const results = (await redis.client.lrange(`${key}:out`, 0, -1)).map((r) => JSON.parse(r) as { n: number; attempt: number });
       assert.deepEqual(results.map((r) => r.n).sort(), [1, 2]);
@@ -78,7 +90,7 @@ describe('command handlers: exit is detected by the process, not by its pipes', 
     }
   });
 
-  it('persistent: SIGTERM stops `pythia run` although the handler\'s setsid helper holds its pipes', async () => {
+  it("persistent: SIGTERM stops `pythia run` although the handler's setsid helper holds its pipes", async () => {
     writeFileSync(helperPids(), '');
     const key = 'setsid-shutdown';
     const file = path.join(redis.dir.dir, `${key}.yml`);
@@ -96,7 +108,11 @@ metrics: {enabled: false}
     const child = spawnWorker([file]);
     try {
       await redis.client.lpush(key, JSON.stringify({ n: 1 }));
-      await waitFor(() => `the first result (worker output: ${child.output()})`, () => redis.client.llen(`${key}:out`), { until: (n) => n >= 1 });
+      await waitFor(
+        () => `the first result (worker output: ${child.output()})`,
+        () => redis.client.llen(`${key}:out`),
+        { until: (n) => n >= 1 },
+      );
       child.kill('SIGTERM');
       // Today's code waits for the handler's pipes to close, which the helper never does.
       const code = await Promise.race([exited(child), new Promise((r) => setTimeout(() => r('still running 15 s after SIGTERM'), 15_000))]);

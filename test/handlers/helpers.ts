@@ -91,7 +91,6 @@ export async function runWorker(server: RedisServer, loaded: LoadedPipeline, log
   return Worker.start([loaded], { redisUrl: server.url, logger });
 }
 
-
 /** A process is alive unless it is gone or a zombie nobody has reaped yet (this container's init may not reap). */
 export function alive(pid: number): boolean {
   try {

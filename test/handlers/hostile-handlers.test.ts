@@ -22,10 +22,23 @@ const printEnv = path.join(dir, 'print-env.mjs');
 writeFileSync(printEnv, 'process.stdout.write(JSON.stringify(process.env));\n');
 const flood = path.join(dir, 'flood.mjs');
 // 2 s of stderr as fast as it goes (with ANSI escapes), then the reply.
-writeFileSync(flood, "const end = Date.now() + 2000;\nconst line = '\\u001b[31mflood\\u001b[0m ' + 'x'.repeat(200) + '\\n';\nfunction burst() {\n  for (let i = 0; i < 200; i++) process.stderr.write(line);\n  if (Date.now() < end) setImmediate(burst);\n  else process.stdout.write(JSON.stringify({ done: true }));\n}\nburst();\n");
+writeFileSync(
+  flood,
+  "const end = Date.now() + 2000;\nconst line = '\\u001b[31mflood\\u001b[0m ' + 'x'.repeat(200) + '\\n';\nfunction burst() {\n  for (let i = 0; i < 200; i++) process.stderr.write(line);\n  if (Date.now() < end) setImmediate(burst);\n  else process.stdout.write(JSON.stringify({ done: true }));\n}\nburst();\n",
+);
 
 function message(): Message {
-  return { id: '1', body: { hello: 'world' }, raw: Buffer.from('{}'), fields: {}, headers: {}, source: { kind: 'list', key: 'q' }, attempt: 1, deliveryCount: 1, receivedAt: Date.now() };
+  return {
+    id: '1',
+    body: { hello: 'world' },
+    raw: Buffer.from('{}'),
+    fields: {},
+    headers: {},
+    source: { kind: 'list', key: 'q' },
+    attempt: 1,
+    deliveryCount: 1,
+    receivedAt: Date.now(),
+  };
 }
 
 function capture(): { stream: Writable; lines: () => Record<string, unknown>[]; bytes: () => number } {
@@ -36,10 +49,22 @@ function capture(): { stream: Writable; lines: () => Record<string, unknown>[]; 
       done();
     },
   });
-  return { stream, lines: () => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>), bytes: () => text.length };
+  return {
+    stream,
+    lines: () =>
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    bytes: () => text.length,
+  };
 }
 
-async function runOnce(handler: string, redis: string, env: NodeJS.ProcessEnv = process.env): Promise<{ result: unknown; logs: Record<string, unknown>[]; bytes: number }> {
+async function runOnce(
+  handler: string,
+  redis: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ result: unknown; logs: Record<string, unknown>[]; bytes: number }> {
   const file = path.join(dir, 'p.yml');
   const yaml = `version: 1\nname: envtest\nredis: ${redis}\nsource: {list: {key: q}}\nhandler: ${handler}\n`;
   const saved = { ...process.env };
@@ -62,11 +87,20 @@ async function runOnce(handler: string, redis: string, env: NodeJS.ProcessEnv = 
   }
 }
 
-const SECRETS = { REDIS_PASSWORD: 'conventional-secret', PYTHIA_TEST_PW: 's3cretPW-from-var', PYTHIA_TEST_URL: 'redis://app:url-s3cret@127.0.0.1:6390/0', PYTHIA_TEST_OTHER: 'plain value' };
+const SECRETS = {
+  REDIS_PASSWORD: 'conventional-secret',
+  PYTHIA_TEST_PW: 's3cretPW-from-var',
+  PYTHIA_TEST_URL: 'redis://app:url-s3cret@127.0.0.1:6390/0',
+  PYTHIA_TEST_OTHER: 'plain value',
+};
 
 describe('command handler environment', () => {
   it('default (all-except-credentials): no REDIS_PASSWORD, no variable a redis key reads; the rest, handler.env and PYTHIA_* are there', async () => {
-    const { result } = await runOnce(`{command: ["${process.execPath}", "${printEnv}"], env: {FOO: bar}}`, '{password: "${PYTHIA_TEST_PW}", host: localhost}', SECRETS);
+    const { result } = await runOnce(
+      `{command: ["${process.execPath}", "${printEnv}"], env: {FOO: bar}}`,
+      '{password: "${PYTHIA_TEST_PW}", host: localhost}',
+      SECRETS,
+    );
     const env = result as Record<string, string>;
     assert.equal(env.REDIS_PASSWORD, undefined);
     assert.equal(env.PYTHIA_TEST_PW, undefined);
@@ -83,19 +117,37 @@ describe('command handler environment', () => {
   });
 
   it('none: PATH, PYTHIA_* and handler.env only; a list: those names and PATH; all: everything', async () => {
-    const none = (await runOnce(`{command: ["${process.execPath}", "${printEnv}"], env: {FOO: bar}, env_inherit: none}`, '{host: localhost}', SECRETS)).result as Record<string, string>;
-    assert.deepEqual(Object.keys(none).filter((k) => !k.startsWith('PYTHIA_')).sort(), ['FOO', 'PATH', 'PYTHONUNBUFFERED']);
-    const list = (await runOnce(`{command: ["${process.execPath}", "${printEnv}"], env_inherit: [PYTHIA_TEST_OTHER]}`, '{host: localhost}', SECRETS)).result as Record<string, string>;
+    const none = (
+      await runOnce(`{command: ["${process.execPath}", "${printEnv}"], env: {FOO: bar}, env_inherit: none}`, '{host: localhost}', SECRETS)
+    ).result as Record<string, string>;
+    assert.deepEqual(
+      Object.keys(none)
+        .filter((k) => !k.startsWith('PYTHIA_'))
+        .sort(),
+      ['FOO', 'PATH', 'PYTHONUNBUFFERED'],
+    );
+    const list = (
+      await runOnce(`{command: ["${process.execPath}", "${printEnv}"], env_inherit: [PYTHIA_TEST_OTHER]}`, '{host: localhost}', SECRETS)
+    ).result as Record<string, string>;
     assert.equal(list.PYTHIA_TEST_OTHER, 'plain value');
     assert.equal(list.REDIS_PASSWORD, undefined);
     assert.equal(list.HOME, undefined);
-    const all = (await runOnce(`{command: ["${process.execPath}", "${printEnv}"], env_inherit: all}`, '{password: "${PYTHIA_TEST_PW}", host: localhost}', SECRETS)).result as Record<string, string>;
+    const all = (
+      await runOnce(
+        `{command: ["${process.execPath}", "${printEnv}"], env_inherit: all}`,
+        '{password: "${PYTHIA_TEST_PW}", host: localhost}',
+        SECRETS,
+      )
+    ).result as Record<string, string>;
     assert.equal(all.REDIS_PASSWORD, 'conventional-secret', 'all means all: an explicit choice');
   });
 
   it('persistent mode gets the same environment', async () => {
     const persistent = path.join(dir, 'persistent-env.mjs');
-    writeFileSync(persistent, "import { createInterface } from 'node:readline';\nfor await (const line of createInterface({ input: process.stdin })) {\n  const { id } = JSON.parse(line);\n  process.stdout.write(JSON.stringify({ id, ok: true, result: { password: process.env.REDIS_PASSWORD ?? null, other: process.env.PYTHIA_TEST_OTHER } }) + '\\n');\n}\n");
+    writeFileSync(
+      persistent,
+      "import { createInterface } from 'node:readline';\nfor await (const line of createInterface({ input: process.stdin })) {\n  const { id } = JSON.parse(line);\n  process.stdout.write(JSON.stringify({ id, ok: true, result: { password: process.env.REDIS_PASSWORD ?? null, other: process.env.PYTHIA_TEST_OTHER } }) + '\\n');\n}\n",
+    );
     const { result } = await runOnce(`{command: ["${process.execPath}", "${persistent}"], mode: persistent}`, '{host: localhost}', SECRETS);
     assert.deepEqual(result, { password: null, other: 'plain value' });
   });
@@ -106,35 +158,50 @@ describe('no shell', () => {
     const echoArg = path.join(dir, 'echo-arg.mjs');
     writeFileSync(echoArg, 'process.stdout.write(JSON.stringify(process.argv.slice(2)));\n');
     const marker = path.join(dir, 'pwned');
-    const { result } = await runOnce(`{command: ["${process.execPath}", "${echoArg}", "$(touch ${marker})", "; touch ${marker}", "\`id\`", "*"]}`, '{host: localhost}');
+    const { result } = await runOnce(
+      `{command: ["${process.execPath}", "${echoArg}", "$(touch ${marker})", "; touch ${marker}", "\`id\`", "*"]}`,
+      '{host: localhost}',
+    );
     assert.deepEqual(result, [`$(touch ${marker})`, `; touch ${marker}`, '`id`', '*']);
     assert.equal((await import('node:fs')).existsSync(marker), false);
   });
 });
 
 describe('handler stderr', () => {
-  it('a flood is logged at a bounded rate, escaped, with a warning counting the dropped lines; the reply is not held up', { timeout: 60_000 }, async () => {
-    const start = performance.now();
-    const { result, logs, bytes } = await runOnce(`{command: ["${process.execPath}", "${flood}"]}`, '{host: localhost}');
-    const seconds = (performance.now() - start) / 1000;
-    assert.deepEqual(result, { done: true });
-    const lines = logs.filter((l) => l.stream === 'stderr' && l.level === 'info');
-    const warnings = logs.filter((l) => l.level === 'warn' && typeof l.dropped === 'number');
-    const dropped = warnings.reduce((sum, w) => sum + (w.dropped as number), 0);
-    console.log(`stderr flood for 2 s, read in ${seconds.toFixed(1)} s: ${lines.length} lines logged, ${dropped} dropped, ${bytes} bytes of log`);
-    // The bucket: a burst of 200, then 100 lines a second while the pipe is read.
-    assert.ok(lines.length <= 200 + 100 * Math.ceil(seconds), `${lines.length} lines logged in ${seconds.toFixed(1)} s`);
-    assert.ok(dropped > 1000, `${dropped} lines counted as dropped`);
-    assert.match(String(lines[0]?.msg), /^\\u001b\[31mflood\\u001b\[0m x{200}$/);
-    assert.ok(bytes < 500 * (200 + 100 * Math.ceil(seconds)), `${bytes} bytes of log`);
-  });
+  it(
+    'a flood is logged at a bounded rate, escaped, with a warning counting the dropped lines; the reply is not held up',
+    { timeout: 60_000 },
+    async () => {
+      const start = performance.now();
+      const { result, logs, bytes } = await runOnce(`{command: ["${process.execPath}", "${flood}"]}`, '{host: localhost}');
+      const seconds = (performance.now() - start) / 1000;
+      assert.deepEqual(result, { done: true });
+      const lines = logs.filter((l) => l.stream === 'stderr' && l.level === 'info');
+      const warnings = logs.filter((l) => l.level === 'warn' && typeof l.dropped === 'number');
+      const dropped = warnings.reduce((sum, w) => sum + (w.dropped as number), 0);
+      console.log(
+        `stderr flood for 2 s, read in ${seconds.toFixed(1)} s: ${lines.length} lines logged, ${dropped} dropped, ${bytes} bytes of log`,
+      );
+      // The bucket: a burst of 200, then 100 lines a second while the pipe is read.
+      assert.ok(lines.length <= 200 + 100 * Math.ceil(seconds), `${lines.length} lines logged in ${seconds.toFixed(1)} s`);
+      assert.ok(dropped > 1000, `${dropped} lines counted as dropped`);
+      assert.match(String(lines[0]?.msg), /^\\u001b\[31mflood\\u001b\[0m x{200}$/);
+      assert.ok(bytes < 500 * (200 + 100 * Math.ceil(seconds)), `${bytes} bytes of log`);
+    },
+  );
 });
 
 describe('pretty logs', () => {
   it('escape control characters in the message and in fields', { timeout: 60_000 }, async () => {
     const script = path.join(dir, 'pretty.mts');
-    writeFileSync(script, `import { createLogger } from ${JSON.stringify(path.join(ROOT, 'src/runtime/logger.ts'))};\ncreateLogger('info').info({ channel: 'a\\u001b[31mb\\nc' }, 'line one\\u001b[2J\\nFORGED line');\n`);
-    const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, PYTHIA_LOG_FORMAT: 'pretty' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    writeFileSync(
+      script,
+      `import { createLogger } from ${JSON.stringify(path.join(ROOT, 'src/runtime/logger.ts'))};\ncreateLogger('info').info({ channel: 'a\\u001b[31mb\\nc' }, 'line one\\u001b[2J\\nFORGED line');\n`,
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', script], {
+      env: { ...process.env, PYTHIA_LOG_FORMAT: 'pretty' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
     await new Promise((resolve) => child.on('close', resolve));

@@ -17,10 +17,12 @@ function project(type: 'module' | 'commonjs', files: Record<string, string>): st
   return dir;
 }
 
-const esmTs = "import { helper } from './helper.ts';\nexport async function handle(message: { body: number }): Promise<number> { return helper(message.body); }\n";
+const esmTs =
+  "import { helper } from './helper.ts';\nexport async function handle(message: { body: number }): Promise<number> { return helper(message.body); }\n";
 const helperTs = 'export const helper = (n: number): number => n * 2;\n';
-const cjsTs = "const double = (n: number): number => n * 2;\nmodule.exports = { handle: async (message: { body: number }) => double(message.body) };\n";
-const cts = "export async function handle(message: { body: number }): Promise<number> { return message.body * 2; }\n";
+const cjsTs =
+  'const double = (n: number): number => n * 2;\nmodule.exports = { handle: async (message: { body: number }) => double(message.body) };\n';
+const cts = 'export async function handle(message: { body: number }): Promise<number> { return message.body * 2; }\n';
 const mts = 'export async function handle(message: { body: number }): Promise<number> { return message.body * 2; }\n';
 const cjs = 'exports.handle = async (message) => message.body * 2;\n';
 const mjs = 'export async function handle(message) { return message.body * 2; }\n';
@@ -29,9 +31,17 @@ describe('handler modules in CommonJS and ESM projects', () => {
   after(() => rmSync(root, { recursive: true, force: true }));
 
   const cases: [string, 'module' | 'commonjs', Record<string, string>][] = [
-    ['ESM project', 'module', { 'h.ts': esmTs, 'helper.ts': helperTs, 'h.mts': mts, 'h.cts': cts, 'h.js': mjs, 'h.mjs': mjs, 'h.cjs': cjs }],
+    [
+      'ESM project',
+      'module',
+      { 'h.ts': esmTs, 'helper.ts': helperTs, 'h.mts': mts, 'h.cts': cts, 'h.js': mjs, 'h.mjs': mjs, 'h.cjs': cjs },
+    ],
     // The default project: a .ts file is CommonJS here, whether it is written with import/export or module.exports.
-    ['CommonJS project', 'commonjs', { 'h.ts': esmTs, 'helper.ts': helperTs, 'plain.ts': cjsTs, 'h.mts': mts, 'h.cts': cts, 'h.js': cjs, 'h.mjs': mjs, 'h.cjs': cjs }],
+    [
+      'CommonJS project',
+      'commonjs',
+      { 'h.ts': esmTs, 'helper.ts': helperTs, 'plain.ts': cjsTs, 'h.mts': mts, 'h.cts': cts, 'h.js': cjs, 'h.mjs': mjs, 'h.cjs': cjs },
+    ],
   ];
   for (const [title, type, files] of cases) {
     it(`${title}: every handler extension loads, twice (validation, then the runner), and runs`, async () => {

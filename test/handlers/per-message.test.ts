@@ -39,12 +39,20 @@ describe('command handler, per-message mode', () => {
 
   it('runs the Python reference handler once per message; results go to the output', async () => {
     const key = 'pm-py';
-    const { worker } = await start('pm-py', listPipeline('pm-py', key, { handler: `command: ["python3", "${path.join(REFERENCE, 'per_message_handler.py')}"]\npermanent_exit_codes: [3]` }));
+    const { worker } = await start(
+      'pm-py',
+      listPipeline('pm-py', key, {
+        handler: `command: ["python3", "${path.join(REFERENCE, 'per_message_handler.py')}"]\npermanent_exit_codes: [3]`,
+      }),
+    );
     const n = 24;
     await redis.lpush(key, ...Array.from({ length: n }, (_, i) => JSON.stringify({ n: i })));
     await waitFor('every message has a result', async () => (await redis.llen(`${key}:out`)) === n);
     const results = await outputs(key);
-    assert.deepEqual(results.map((r) => (r.body as { n: number }).n).sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i));
+    assert.deepEqual(
+      results.map((r) => (r.body as { n: number }).n).sort((a, b) => a - b),
+      Array.from({ length: n }, (_, i) => i),
+    );
     assert.ok(results.every((r) => r.handled_by === 'python-per-message' && r.attempt === 1 && typeof r.id === 'string'));
     // The reference handler's exit 3 is permanent: dead letter after one attempt.
     await redis.lpush(key, JSON.stringify({ invalid: true }));
@@ -59,17 +67,26 @@ describe('command handler, per-message mode', () => {
 
   it('runs a Node handler once per message, with env and cwd from the pipeline', async () => {
     const key = 'pm-node';
-    const { worker } = await start('pm-node', listPipeline('pm-node', key, { handler: `command: ["${NODE}", "${path.join(FIXTURES, 'behave-per-message.mjs')}"]` }));
+    const { worker } = await start(
+      'pm-node',
+      listPipeline('pm-node', key, { handler: `command: ["${NODE}", "${path.join(FIXTURES, 'behave-per-message.mjs')}"]` }),
+    );
     const n = 16;
     await redis.lpush(key, ...Array.from({ length: n }, (_, i) => JSON.stringify({ n: i })));
     await waitFor(`LLEN ${key}:out === ${n}`, () => redis.llen(`${key}:out`), { until: (length) => length === n });
     const results = await outputs(key);
-    assert.deepEqual(results.map((r) => r.n).sort((a, b) => (a as number) - (b as number)), Array.from({ length: n }, (_, i) => i));
+    assert.deepEqual(
+      results.map((r) => r.n).sort((a, b) => (a as number) - (b as number)),
+      Array.from({ length: n }, (_, i) => i),
+    );
     assert.ok(results.every((r) => r.lang === 'node'));
     await worker.stop(1000);
 
     const key2 = 'pm-env';
-    const { worker: w2 } = await start('pm-env', listPipeline('pm-env', key2, { handler: `command: ["python3", "${PY_FIXTURE}"]\nenv: {FIXTURE_ENV: "from-yaml"}\ncwd: ${FIXTURES}` }));
+    const { worker: w2 } = await start(
+      'pm-env',
+      listPipeline('pm-env', key2, { handler: `command: ["python3", "${PY_FIXTURE}"]\nenv: {FIXTURE_ENV: "from-yaml"}\ncwd: ${FIXTURES}` }),
+    );
     await redis.lpush(key2, JSON.stringify({ n: 1 }));
     await waitFor(`LLEN ${key2}:out === 1`, () => redis.llen(`${key2}:out`), { until: (n) => n === 1 });
     const [result] = await outputs(key2);
@@ -80,14 +97,36 @@ describe('command handler, per-message mode', () => {
 
   it('logs stderr lines with the message id; non-zero exits are retried; stdout text and empty stdout', async () => {
     const key = 'pm-exits';
-    const { worker, records } = await start('pm-exits', listPipeline('pm-exits', key, { handler: `command: ["python3", "${PY_FIXTURE}"]\npermanent_exit_codes: [3, 42]` }), 'info');
-    await redis.lpush(key, JSON.stringify({ n: 1, stderr: true }), JSON.stringify({ n: 2, exit_first: 7 }), JSON.stringify({ n: 3, raw: true }), JSON.stringify({ n: 4, empty: true }), JSON.stringify({ n: 5, exit: 42 }));
-    await waitFor(`3 results, 1 dead letter and an empty ${key}`, async () => ({ out: await redis.llen(`${key}:out`), dead: await redis.llen(`${key}:dead`), queue: await redis.llen(key) }), { until: (n) => n.out === 3 && n.dead === 1 && n.queue === 0 });
+    const { worker, records } = await start(
+      'pm-exits',
+      listPipeline('pm-exits', key, { handler: `command: ["python3", "${PY_FIXTURE}"]\npermanent_exit_codes: [3, 42]` }),
+      'info',
+    );
+    await redis.lpush(
+      key,
+      JSON.stringify({ n: 1, stderr: true }),
+      JSON.stringify({ n: 2, exit_first: 7 }),
+      JSON.stringify({ n: 3, raw: true }),
+      JSON.stringify({ n: 4, empty: true }),
+      JSON.stringify({ n: 5, exit: 42 }),
+    );
+    await waitFor(
+      `3 results, 1 dead letter and an empty ${key}`,
+      async () => ({ out: await redis.llen(`${key}:out`), dead: await redis.llen(`${key}:dead`), queue: await redis.llen(key) }),
+      { until: (n) => n.out === 3 && n.dead === 1 && n.queue === 0 },
+    );
     // Everything was acknowledged, including the message with no result.
-    await waitFor(`an empty processing list for ${key}`, async () => (await redis.keys(`{${key}}:processing:*`)).length === 0 || (await redis.llen((await redis.keys(`{${key}}:processing:*`))[0] as string)) === 0);
+    await waitFor(
+      `an empty processing list for ${key}`,
+      async () =>
+        (await redis.keys(`{${key}}:processing:*`)).length === 0 ||
+        (await redis.llen((await redis.keys(`{${key}}:processing:*`))[0] as string)) === 0,
+    );
     const raw = await redis.lrange(`${key}:out`, 0, -1);
     assert.ok(raw.includes('plain text, not JSON'), 'non-JSON stdout is passed on as the string printed');
-    const retried = raw.map((s) => (s.startsWith('{') ? (JSON.parse(s) as { n: number; attempt: number }) : undefined)).find((r) => r?.n === 2);
+    const retried = raw
+      .map((s) => (s.startsWith('{') ? (JSON.parse(s) as { n: number; attempt: number }) : undefined))
+      .find((r) => r?.n === 2);
     assert.equal(retried?.attempt, 2, 'exit 7 is retryable: the second attempt succeeded');
     const dead = JSON.parse((await redis.lindex(`${key}:dead`, 0)) as string) as { reason: string; attempts: number; error: string };
     assert.equal(dead.reason, 'permanent_error');
@@ -104,13 +143,19 @@ describe('command handler, per-message mode', () => {
 
   it('sends text bodies as strings and binary bodies as base64', async () => {
     const key = 'pm-bin';
-    const { worker } = await start('pm-bin', listPipeline('pm-bin', key, { format: 'binary', handler: `command: ["python3", "${PY_FIXTURE}"]` }));
+    const { worker } = await start(
+      'pm-bin',
+      listPipeline('pm-bin', key, { format: 'binary', handler: `command: ["python3", "${PY_FIXTURE}"]` }),
+    );
     await redis.lpush(key, Buffer.from([0xff, 0x00, 0x01, 0x80]));
     await waitFor(`LLEN ${key}:out === 1`, () => redis.llen(`${key}:out`), { until: (n) => n === 1 });
     assert.deepEqual(await outputs(key), [{ len: 4, first: 255 }]);
     await worker.stop(1000);
     const key2 = 'pm-text';
-    const { worker: w2 } = await start('pm-text', listPipeline('pm-text', key2, { format: 'text', handler: `command: ["python3", "${PY_FIXTURE}"]` }));
+    const { worker: w2 } = await start(
+      'pm-text',
+      listPipeline('pm-text', key2, { format: 'text', handler: `command: ["python3", "${PY_FIXTURE}"]` }),
+    );
     await redis.lpush(key2, 'héllo');
     await waitFor(`LLEN ${key2}:out === 1`, () => redis.llen(`${key2}:out`), { until: (n) => n === 1 });
     assert.deepEqual(await outputs(key2), [{ text: 'HÉLLO' }]);
@@ -120,7 +165,10 @@ describe('command handler, per-message mode', () => {
   it('a timeout kills the whole process tree and the message is dead-lettered', async () => {
     const key = 'pm-timeout';
     const pidfile = dir.file('tree.pids');
-    const { worker } = await start('pm-timeout', listPipeline('pm-timeout', key, { timeoutMs: 700, maxRetries: 0, handler: `command: ["python3", "${PY_FIXTURE}"]` }));
+    const { worker } = await start(
+      'pm-timeout',
+      listPipeline('pm-timeout', key, { timeoutMs: 700, maxRetries: 0, handler: `command: ["python3", "${PY_FIXTURE}"]` }),
+    );
     await redis.lpush(key, JSON.stringify({ tree: pidfile }));
     await waitFor('the handler started its grandchild', () => existsSync(pidfile), { timeoutMs: 10_000 });
     const [childPid, grandchildPid] = readFileSync(pidfile, 'utf8').split(' ').map(Number) as [number, number];

@@ -14,7 +14,17 @@ const PY = `["python3", "${path.join(FIXTURES, 'behave_persistent.py')}"]`;
 const JS = `["${NODE}", "${path.join(FIXTURES, 'behave-persistent.mjs')}"]`;
 
 function message(id: string, body: unknown, attempt = 1): Message {
-  return { id, body, raw: Buffer.from(JSON.stringify(body)), fields: {}, headers: {}, source: { kind: 'list', key: 'x' }, attempt, deliveryCount: attempt, receivedAt: Date.now() };
+  return {
+    id,
+    body,
+    raw: Buffer.from(JSON.stringify(body)),
+    fields: {},
+    headers: {},
+    source: { kind: 'list', key: 'x' },
+    attempt,
+    deliveryCount: attempt,
+    receivedAt: Date.now(),
+  };
 }
 
 describe('command handler, persistent mode', () => {
@@ -45,7 +55,10 @@ describe('command handler, persistent mode', () => {
   /** A runner used directly, without Redis, to look at its children and counters. */
   async function runner(name: string, command: string, timeoutMs: number, instances = 1) {
     const capture = captureLogger('warn');
-    const loaded = await dir.load(name, listPipeline(name, name, { timeoutMs, handler: `command: ${command}\nmode: persistent\ninstances: ${instances}` }));
+    const loaded = await dir.load(
+      name,
+      listPipeline(name, name, { timeoutMs, handler: `command: ${command}\nmode: persistent\ninstances: ${instances}` }),
+    );
     const r = (await createCommandRunner(loaded.config, loaded.dir, capture.logger)) as PersistentRunner;
     runners.push(r);
     const context = (signal = new AbortController().signal): HandlerContext => ({ signal, logger: capture.logger, pipeline: name });
@@ -62,12 +75,18 @@ describe('command handler, persistent mode', () => {
   ] as const) {
     it(`processes a batch through the ${lang} reference handler, two instances`, async () => {
       const key = `ps-ref-${lang}`;
-      const { worker } = await start(key.toLowerCase(), listPipeline(key.toLowerCase(), key, { concurrency: 16, handler: `command: ${command}\nmode: persistent\ninstances: 2` }));
+      const { worker } = await start(
+        key.toLowerCase(),
+        listPipeline(key.toLowerCase(), key, { concurrency: 16, handler: `command: ${command}\nmode: persistent\ninstances: 2` }),
+      );
       const n = 300;
       await redis.lpush(key, ...Array.from({ length: n }, (_, i) => JSON.stringify({ n: i })));
       await waitFor(`LLEN ${key}:out === ${n}`, () => redis.llen(`${key}:out`), { until: (length) => length === n });
       const results = await outputs(key);
-      assert.deepEqual(results.map((r) => (r.body as { n: number }).n).sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i));
+      assert.deepEqual(
+        results.map((r) => (r.body as { n: number }).n).sort((a, b) => a - b),
+        Array.from({ length: n }, (_, i) => i),
+      );
       assert.ok(results.every((r) => r.handled_by === lang.toLowerCase() && r.attempt === 1));
       await worker.stop(2000);
     });
@@ -79,13 +98,20 @@ describe('command handler, persistent mode', () => {
   ] as const) {
     it(`a ${lang} child that crashes mid-batch loses nothing; it is restarted`, async () => {
       const key = `ps-crash-${lang}`;
-      const { worker } = await start(key.toLowerCase(), listPipeline(key.toLowerCase(), key, { concurrency: 16, handler: `command: ${command}\nmode: persistent\ninstances: 2` }));
+      const { worker } = await start(
+        key.toLowerCase(),
+        listPipeline(key.toLowerCase(), key, { concurrency: 16, handler: `command: ${command}\nmode: persistent\ninstances: 2` }),
+      );
       const n = 200;
       // Every 25th message kills its child on its first attempt (os._exit / process.exit), with others in flight.
       await redis.lpush(key, ...Array.from({ length: n }, (_, i) => JSON.stringify({ n: i, crash_first: i % 25 === 10, sleep: 0.001 })));
       await waitFor('every message processed', async () => (await redis.llen(`${key}:out`)) === n);
       const results = await outputs(key);
-      assert.deepEqual(results.map((r) => r.n).sort((a, b) => (a as number) - (b as number)), Array.from({ length: n }, (_, i) => i), 'each exactly once');
+      assert.deepEqual(
+        results.map((r) => r.n).sort((a, b) => (a as number) - (b as number)),
+        Array.from({ length: n }, (_, i) => i),
+        'each exactly once',
+      );
       assert.ok(new Set(results.map((r) => r.pid)).size > 2, 'crashed children were replaced by new processes');
       assert.ok((results.find((r) => r.n === 10)?.attempt as number) >= 2, 'its first attempt crashed');
       assert.equal(await redis.llen(`${key}:dead`), 0);
@@ -96,8 +122,18 @@ describe('command handler, persistent mode', () => {
   it('failures reported by the handler: retryable ones are retried, retryable:false dead-letters', async () => {
     const key = 'ps-fail';
     const { worker } = await start(key, listPipeline(key, key, { handler: `command: ${PY}\nmode: persistent` }));
-    await redis.lpush(key, JSON.stringify({ n: 1, fail_first: true }), JSON.stringify({ n: 2, permanent: true }), JSON.stringify({ n: 3, none: true }), JSON.stringify({ n: 4 }));
-    await waitFor(`2 results, 1 dead letter and an empty ${key}`, async () => ({ out: await redis.llen(`${key}:out`), dead: await redis.llen(`${key}:dead`), queue: await redis.llen(key) }), { until: (n) => n.out === 2 && n.dead === 1 && n.queue === 0 });
+    await redis.lpush(
+      key,
+      JSON.stringify({ n: 1, fail_first: true }),
+      JSON.stringify({ n: 2, permanent: true }),
+      JSON.stringify({ n: 3, none: true }),
+      JSON.stringify({ n: 4 }),
+    );
+    await waitFor(
+      `2 results, 1 dead letter and an empty ${key}`,
+      async () => ({ out: await redis.llen(`${key}:out`), dead: await redis.llen(`${key}:dead`), queue: await redis.llen(key) }),
+      { until: (n) => n.out === 2 && n.dead === 1 && n.queue === 0 },
+    );
     const byN = new Map((await outputs(key)).map((r) => [r.n, r]));
     assert.equal(byN.get(1)?.attempt, 2);
     assert.equal(byN.get(4)?.attempt, 1);
@@ -112,7 +148,9 @@ describe('command handler, persistent mode', () => {
     for (const command of [PY, JS]) {
       const { r, context, records } = await runner('ps-garbage', command, 5000);
       const pid = r.pids[0];
-      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => r.invoke(message(`m${i}`, { n: i, garbage: i % 2 === 0 }), context())));
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => r.invoke(message(`m${i}`, { n: i, garbage: i % 2 === 0 }), context())),
+      );
       assert.deepEqual(
         results.map((x) => (x as { n: number }).n),
         Array.from({ length: 10 }, (_, i) => i),
@@ -151,12 +189,22 @@ describe('command handler, persistent mode', () => {
   it('in a pipeline, a request stuck in a single-threaded child times out, the child is replaced, the retry succeeds', async () => {
     const key = 'ps-stuck-pipeline';
     const { worker, records } = await start(key, listPipeline(key, key, { timeoutMs: 400, handler: `command: ${PY}\nmode: persistent` }));
-    await redis.lpush(key, JSON.stringify({ n: 0, hang_first: true }), ...Array.from({ length: 9 }, (_, i) => JSON.stringify({ n: i + 1 })));
+    await redis.lpush(
+      key,
+      JSON.stringify({ n: 0, hang_first: true }),
+      ...Array.from({ length: 9 }, (_, i) => JSON.stringify({ n: i + 1 })),
+    );
     await waitFor('every message processed', async () => (await redis.llen(`${key}:out`)) === 10, { timeoutMs: 15_000 });
     const results = await outputs(key);
-    assert.deepEqual(results.map((r) => r.n).sort((a, b) => (a as number) - (b as number)), Array.from({ length: 10 }, (_, i) => i));
+    assert.deepEqual(
+      results.map((r) => r.n).sort((a, b) => (a as number) - (b as number)),
+      Array.from({ length: 10 }, (_, i) => i),
+    );
     assert.ok((results.find((r) => r.n === 0)?.attempt as number) >= 2);
-    assert.ok(records().some((r) => String(r.msg).includes('stuck')), 'the stuck child was killed');
+    assert.ok(
+      records().some((r) => String(r.msg).includes('stuck')),
+      'the stuck child was killed',
+    );
     assert.equal(await redis.llen(`${key}:dead`), 0);
     await worker.stop(2000);
   });

@@ -80,7 +80,11 @@ export function recordPipeline(name: string, source: string, extra = ''): string
 }
 
 /** `pythia run` as a real child process, from the TypeScript sources. */
-export function spawnWorker(files: string[], env: Record<string, string> = {}, extraArgs: string[] = []): ChildProcess & { output: () => string } {
+export function spawnWorker(
+  files: string[],
+  env: Record<string, string> = {},
+  extraArgs: string[] = [],
+): ChildProcess & { output: () => string } {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/entry.ts'), 'run', ...files, ...extraArgs], {
     env: { ...process.env, PYTHIA_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -56,13 +56,26 @@ describe('metrics: message counters', () => {
     const ok = 20;
     const permanent = 6;
     const flaky = 4;
-    const bodies = [...Array(ok).fill('ok'), ...Array(permanent).fill('permanent'), ...Array(flaky).fill('flaky')].map((mode: string) => JSON.stringify({ mode }));
+    const bodies = [...Array(ok).fill('ok'), ...Array(permanent).fill('permanent'), ...Array(flaky).fill('flaky')].map((mode: string) =>
+      JSON.stringify({ mode }),
+    );
     // Interleaved, so failures and successes overlap in flight.
     bodies.sort(() => Math.random() - 0.5);
     await client.lpush('q:counts', ...bodies);
 
-    const counts = await files.load('counts', countedPipeline('counts', '  list: {key: "q:counts", batch_size: 8, block_timeout_ms: 200}', 'outcomes', 'dead_letter: {list: "q:counts:dead"}'));
-    const drops = await files.load('drops', countedPipeline('drops', '  channel: {channels: ["ch:drops"], buffer: 3}', 'block').replace('concurrency: 4', 'concurrency: 1'));
+    const counts = await files.load(
+      'counts',
+      countedPipeline(
+        'counts',
+        '  list: {key: "q:counts", batch_size: 8, block_timeout_ms: 200}',
+        'outcomes',
+        'dead_letter: {list: "q:counts:dead"}',
+      ),
+    );
+    const drops = await files.load(
+      'drops',
+      countedPipeline('drops', '  channel: {channels: ["ch:drops"], buffer: 3}', 'block').replace('concurrency: 4', 'concurrency: 1'),
+    );
     worker = await Worker.start([counts, drops], { redisUrl: redis.url, logger: createLogger('silent'), metrics: true });
     const server = worker.metricsServer;
     assert.ok(server, 'a metrics server runs');
@@ -73,13 +86,16 @@ describe('metrics: message counters', () => {
 
     // Settled: every message counted, none in flight, none left unacknowledged in the processing list. Nothing can be
     // counted after that, so a message counted twice shows in the exact values below.
-    const unacknowledged = async () => (await Promise.all((await client.keys('{q:counts}:processing:*')).map((key) => client.llen(key)))).reduce((a, b) => a + b, 0);
+    const unacknowledged = async () =>
+      (await Promise.all((await client.keys('{q:counts}:processing:*')).map((key) => client.llen(key)))).reduce((a, b) => a + b, 0);
     await waitFor(
       `${total} messages finished and acknowledged`,
       async () => {
         const page = (await get(url)).body;
         return {
-          finished: (sample(page, 'pythia_messages_total', labels('ok')) ?? 0) + (sample(page, 'pythia_messages_total', labels('dead_lettered')) ?? 0),
+          finished:
+            (sample(page, 'pythia_messages_total', labels('ok')) ?? 0) +
+            (sample(page, 'pythia_messages_total', labels('dead_lettered')) ?? 0),
           inFlight: sample(page, 'pythia_in_flight', { pipeline: 'counts' }),
           unacknowledged: await unacknowledged(),
         };

@@ -11,7 +11,9 @@ import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { get, sample } from './support/harness.ts';
 
 const promtool = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
-const PROMTOOL_MISSING = promtool.error ? 'promtool is not installed (Debian: apt-get install prometheus): the lint of /metrics is skipped' : undefined;
+const PROMTOOL_MISSING = promtool.error
+  ? 'promtool is not installed (Debian: apt-get install prometheus): the lint of /metrics is skipped'
+  : undefined;
 
 function promtoolCheck(exposition: string): { status: number | null; output: string } {
   const result = spawnSync('promtool', ['check', 'metrics'], { input: exposition, encoding: 'utf8' });
@@ -50,7 +52,7 @@ describe('a list worker restarted after crashes', () => {
 
   after(() => workers.forEach((w) => w.kill('SIGKILL')));
 
-  it('keeps the same queue-length series, with the dead consumers\' items in the one processing series', async () => {
+  it("keeps the same queue-length series, with the dead consumers' items in the one processing series", async () => {
     // Default consumer names (hostname-pid-random): each process is a new consumer, as in production.
     const file = redis.dir.write(
       'restarts',
@@ -66,7 +68,10 @@ describe('a list worker restarted after crashes', () => {
       await waitFor(
         () => `the worker's metrics address in its log:\n${worker.output()}`,
         () => {
-          const line = worker.output().split('\n').find((l) => l.includes('"worker running"'));
+          const line = worker
+            .output()
+            .split('\n')
+            .find((l) => l.includes('"worker running"'));
           url = line ? String((JSON.parse(line) as { metrics: string }).metrics) : '';
           return url !== '';
         },
@@ -92,7 +97,14 @@ describe('a list worker restarted after crashes', () => {
       worker.kill('SIGKILL');
       await exited(worker);
     }
-    assert.equal((await redis.client.smembers('{q:restarts}:consumers')).length, 3, 'three consumers registered, so three processing lists exist');
-    assert.deepEqual([...seenSeries].sort(), ['pythia_redis_queue_length{pipeline="restarts",key="q:restarts"}', 'pythia_redis_queue_length{pipeline="restarts",key="{q:restarts}:processing:*"}']);
+    assert.equal(
+      (await redis.client.smembers('{q:restarts}:consumers')).length,
+      3,
+      'three consumers registered, so three processing lists exist',
+    );
+    assert.deepEqual([...seenSeries].sort(), [
+      'pythia_redis_queue_length{pipeline="restarts",key="q:restarts"}',
+      'pythia_redis_queue_length{pipeline="restarts",key="{q:restarts}:processing:*"}',
+    ]);
   });
 });

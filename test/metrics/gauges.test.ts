@@ -30,8 +30,18 @@ describe('metrics: Redis gauges', () => {
     const client = redis.client();
     await client.lpush('q:gauges', ...Array.from({ length: 10 }, (_, i) => JSON.stringify({ i })));
     for (let i = 0; i < 5; i++) await client.xadd('s:gauges', '*', 'body', JSON.stringify({ i }));
-    const list = await files.load('glist', gaugedPipeline('glist', '  list: {key: "q:gauges", batch_size: 1, consumer: c1, block_timeout_ms: 200}', 1));
-    const stream = await files.load('gstream', gaugedPipeline('gstream', '  stream: {key: "s:gauges", consumer_group: workers, consumer: c1, start_id: "0", batch_size: 2, block_timeout_ms: 200}', 2));
+    const list = await files.load(
+      'glist',
+      gaugedPipeline('glist', '  list: {key: "q:gauges", batch_size: 1, consumer: c1, block_timeout_ms: 200}', 1),
+    );
+    const stream = await files.load(
+      'gstream',
+      gaugedPipeline(
+        'gstream',
+        '  stream: {key: "s:gauges", consumer_group: workers, consumer: c1, start_id: "0", batch_size: 2, block_timeout_ms: 200}',
+        2,
+      ),
+    );
     worker = await Worker.start([list, stream], { redisUrl: redis.url, logger: createLogger('debug', logs.stream), metrics: true });
     assert.ok(worker.metricsServer);
     url = `${worker.metricsServer.url}/metrics`;
@@ -46,7 +56,10 @@ describe('metrics: Redis gauges', () => {
     let text = '';
     await waitFor('list gauges', async () => {
       text = (await get(url)).body;
-      return sample(text, 'pythia_redis_queue_length', { pipeline: 'glist', key: 'q:gauges' }) === 9 && sample(text, 'pythia_redis_queue_length', { pipeline: 'glist', key: '{q:gauges}:processing:*' }) === 1;
+      return (
+        sample(text, 'pythia_redis_queue_length', { pipeline: 'glist', key: 'q:gauges' }) === 9 &&
+        sample(text, 'pythia_redis_queue_length', { pipeline: 'glist', key: '{q:gauges}:processing:*' }) === 1
+      );
     });
     assert.equal(sample(text, 'pythia_in_flight', { pipeline: 'glist' }), 1);
     assert.ok((sample(text, 'pythia_redis_memory_used_bytes') ?? 0) > 100_000, 'used_memory from INFO memory');
@@ -85,40 +98,61 @@ describe('metrics: Redis gauges', () => {
     // Both pipelines sample every 100 ms: each sample is one EVAL (list) or one XLEN + XINFO (stream), and one INFO.
     assert.ok(Math.abs(calls('eval') - calls('xlen')) <= 2, `eval ${calls('eval')} vs xlen ${calls('xlen')}: one EVAL per list sample`);
     assert.equal(calls('xlen'), calls('xinfo\\|groups'));
-    assert.ok(Math.abs(samplerInfo - calls('eval') - calls('xlen')) <= 2, `info ${samplerInfo} vs samples ${calls('eval') + calls('xlen')}`);
+    assert.ok(
+      Math.abs(samplerInfo - calls('eval') - calls('xlen')) <= 2,
+      `info ${samplerInfo} vs samples ${calls('eval') + calls('xlen')}`,
+    );
   });
 
   it('follows a pipeline replaced by hot reload: one sampler, fresh connections', async () => {
     assert.ok(worker);
     const old = worker.pipelines.find((p) => p.name === 'glist');
     assert.ok(old);
-    const again = await files.load('glist', gaugedPipeline('glist', '  list: {key: "q:gauges", batch_size: 1, consumer: c1, block_timeout_ms: 200}', 1));
+    const again = await files.load(
+      'glist',
+      gaugedPipeline('glist', '  list: {key: "q:gauges", batch_size: 1, consumer: c1, block_timeout_ms: 200}', 1),
+    );
     await worker.replacePipeline(old, again);
     let text = '';
     await waitFor('gauges of the new pipeline', async () => {
       text = (await get(url)).body;
-      return sample(text, 'pythia_redis_queue_length', { pipeline: 'glist', key: '{q:gauges}:processing:*' }) === 1 && sample(text, 'pythia_redis_queue_length', { pipeline: 'glist', key: 'q:gauges' }) === 9;
+      return (
+        sample(text, 'pythia_redis_queue_length', { pipeline: 'glist', key: '{q:gauges}:processing:*' }) === 1 &&
+        sample(text, 'pythia_redis_queue_length', { pipeline: 'glist', key: 'q:gauges' }) === 9
+      );
     });
     // The old pool closes after the new pipeline starts: then only the new pipeline's connections are counted.
     const connections = async () => {
       const page = (await get(url)).body;
-      return { ready: sample(page, 'pythia_redis_connections', { pipeline: 'glist', state: 'ready' }), closed: sample(page, 'pythia_redis_connections', { pipeline: 'glist', state: 'closed' }) };
+      return {
+        ready: sample(page, 'pythia_redis_connections', { pipeline: 'glist', state: 'ready' }),
+        closed: sample(page, 'pythia_redis_connections', { pipeline: 'glist', state: 'closed' }),
+      };
     };
     await waitFor("only the new pipeline's connections", connections, { until: (c) => c.ready === 3 && c.closed === 0 });
     // An idle period on purpose: an old sampler still running would fail against its closed pool on its next
     // round (every 100 ms), so after two rounds with no failure it has stopped.
     await sleep(250);
     text = (await get(url)).body;
-    assert.equal(sample(text, 'pythia_redis_sample_failures_total', { pipeline: 'glist' }), 0, 'the old sampler stopped before its pool closed');
+    assert.equal(
+      sample(text, 'pythia_redis_sample_failures_total', { pipeline: 'glist' }),
+      0,
+      'the old sampler stopped before its pool closed',
+    );
   });
 
   it('survives a failing sample: counted, logged, and the pipeline stays ready', async () => {
     const client = redis.client();
     // XINFO GROUPS on a missing stream fails; the blocked pipeline never notices.
     await client.del('s:gauges');
-    await waitFor('a failed sample', async () => (sample((await get(url)).body, 'pythia_redis_sample_failures_total', { pipeline: 'gstream' }) ?? 0) >= 2);
+    await waitFor(
+      'a failed sample',
+      async () => (sample((await get(url)).body, 'pythia_redis_sample_failures_total', { pipeline: 'gstream' }) ?? 0) >= 2,
+    );
     assert.ok(worker?.ready, 'still ready');
-    const warnings = logs.lines().filter((l) => l.msg === 'sampling redis gauges failed; the pipeline is unaffected, retrying every interval');
+    const warnings = logs
+      .lines()
+      .filter((l) => l.msg === 'sampling redis gauges failed; the pipeline is unaffected, retrying every interval');
     assert.equal(warnings.length, 1, 'one warning, then quiet');
     assert.equal(warnings[0]?.pipeline, 'gstream');
     const text = (await get(url)).body;

@@ -57,11 +57,18 @@ describe('health endpoints', () => {
     assert.equal(worker.metricsServer?.port, port);
     const ready = await get(`${base}/readyz`);
     assert.equal(ready.status, 200, ready.body);
-    assert.deepEqual(JSON.parse(ready.body), { ready: true, draining: false, pipelines: [{ name: 'health', state: 'consuming', redis: 'connected' }] });
+    assert.deepEqual(JSON.parse(ready.body), {
+      ready: true,
+      draining: false,
+      pipelines: [{ name: 'health', state: 'consuming', redis: 'connected' }],
+    });
 
     // A slow message is in flight when the drain starts; the probe must say 503 until the end.
     await redis.client().lpush('q:health', JSON.stringify({ ms: 700 }));
-    await waitFor('the message in flight', async () => sample((await get(`${base}/prom`)).body, 'pythia_in_flight', { pipeline: 'health' }) === 1);
+    await waitFor(
+      'the message in flight',
+      async () => sample((await get(`${base}/prom`)).body, 'pythia_in_flight', { pipeline: 'health' }) === 1,
+    );
     const stopping = worker.stop();
     const draining = await get(`${base}/readyz`);
     assert.equal(draining.status, 503, draining.body);
@@ -78,7 +85,10 @@ describe('health endpoints', () => {
   });
 
   it('answers 404 elsewhere, 405 to other methods, and HEAD without a body', async () => {
-    const loaded = await files.load('paths', healthPipeline('paths', 'handlers.ts').replace('handler: {module: "', 'handler: {export: slow, module: "'));
+    const loaded = await files.load(
+      'paths',
+      healthPipeline('paths', 'handlers.ts').replace('handler: {module: "', 'handler: {export: slow, module: "'),
+    );
     const worker = await Worker.start([loaded], { redisUrl: redis.url, logger: createLogger('silent'), metrics: true });
     workers.push(Promise.resolve(worker));
     try {
@@ -97,11 +107,25 @@ describe('health endpoints', () => {
   });
 
   it('fails to start with a clear message when the port is taken, leaving nothing running', async () => {
-    const first = await Worker.start([await files.load('first', healthPipeline('first', 'handlers.ts').replace('handler: {module: "', 'handler: {export: slow, module: "'))], { redisUrl: redis.url, logger: createLogger('silent'), metrics: true });
+    const first = await Worker.start(
+      [
+        await files.load(
+          'first',
+          healthPipeline('first', 'handlers.ts').replace('handler: {module: "', 'handler: {export: slow, module: "'),
+        ),
+      ],
+      { redisUrl: redis.url, logger: createLogger('silent'), metrics: true },
+    );
     try {
       const port = first.metricsServer?.port ?? 0;
-      const second = await files.load('second', healthPipeline('second', 'handlers.ts', port).replace('handler: {module: "', 'handler: {export: slow, module: "'));
-      await assert.rejects(Worker.start([second], { redisUrl: redis.url, logger: createLogger('silent'), metrics: true }), /metrics server cannot listen on 127\.0\.0\.1:\d+: the address is already in use/);
+      const second = await files.load(
+        'second',
+        healthPipeline('second', 'handlers.ts', port).replace('handler: {module: "', 'handler: {export: slow, module: "'),
+      );
+      await assert.rejects(
+        Worker.start([second], { redisUrl: redis.url, logger: createLogger('silent'), metrics: true }),
+        /metrics server cannot listen on 127\.0\.0\.1:\d+: the address is already in use/,
+      );
       assert.equal((await get(`${first.metricsServer?.url}/readyz`)).status, 200, 'the first worker is unaffected');
     } finally {
       await first.stop(0);

@@ -65,8 +65,21 @@ shutdown: {grace_period_ms: 500}
     worker = await Worker.start([loaded], { logger, metrics: true });
     const client = redis.client();
     await client.lpush('q:secret', ...['ok', 'ok', 'ok', 'leak', 'leak', 'flaky'].map((mode) => JSON.stringify({ mode })));
-    await waitFor('messages processed', async () => sample((await scrape('/metrics')).body, 'pythia_messages_total', { pipeline: 'secret', source: 'list:q:secret', outcome: 'ok' }) === 4);
-    await waitFor('dead letters written', async () => sample((await scrape('/metrics')).body, 'pythia_messages_total', { pipeline: 'secret', source: 'list:q:secret', outcome: 'dead_lettered' }) === 2);
+    await waitFor(
+      'messages processed',
+      async () =>
+        sample((await scrape('/metrics')).body, 'pythia_messages_total', { pipeline: 'secret', source: 'list:q:secret', outcome: 'ok' }) ===
+        4,
+    );
+    await waitFor(
+      'dead letters written',
+      async () =>
+        sample((await scrape('/metrics')).body, 'pythia_messages_total', {
+          pipeline: 'secret',
+          source: 'list:q:secret',
+          outcome: 'dead_lettered',
+        }) === 2,
+    );
 
     // Loggers of every shape, fed the URL and the password directly.
     logger.info({ config: { redis: { url: redis.url } }, target: redis.url }, `connecting to ${redis.url}`);
@@ -85,7 +98,10 @@ shutdown: {grace_period_ms: 500}
     await waitFor('a failed sample logged', () => logs.text().includes('sampling redis gauges failed'));
     await waitFor('a connection error logged', () => logs.text().includes('redis connection error'));
     const down = (await scrape('/metrics')).body;
-    assert.ok((sample(down, 'pythia_redis_connections', { pipeline: 'secret', state: 'ready' }) ?? 3) < 3, 'connection gauge shows the outage');
+    assert.ok(
+      (sample(down, 'pythia_redis_connections', { pipeline: 'secret', state: 'ready' }) ?? 3) < 3,
+      'connection gauge shows the outage',
+    );
     await redis.start();
     restarted = true;
     await waitFor('readyz 200 after Redis is back', async () => (await scrape('/readyz')).status === 200, { timeoutMs: 15_000 });
@@ -96,11 +112,20 @@ shutdown: {grace_period_ms: 500}
 
     const everything = [logs.text(), ...scrapes].join('\n');
     for (const form of [PASSWORD, encodeURIComponent(PASSWORD), JSON.stringify(PASSWORD).slice(1, -1)]) {
-      assert.ok(!everything.includes(form), `found the password (as ${form}) in:\n${everything.split('\n').filter((l) => l.includes(form)).join('\n')}`);
+      assert.ok(
+        !everything.includes(form),
+        `found the password (as ${form}) in:\n${everything
+          .split('\n')
+          .filter((l) => l.includes(form))
+          .join('\n')}`,
+      );
     }
     // The redactions did happen (the test would be empty otherwise).
     assert.ok(logs.text().includes('***@127.0.0.1'), 'URLs keep host and port, lose the credentials');
-    assert.ok(logs.lines().some((l) => l.msg === 'dead-lettering message'), 'the leaking handler errors were logged');
+    assert.ok(
+      logs.lines().some((l) => l.msg === 'dead-lettering message'),
+      'the leaking handler errors were logged',
+    );
     assert.ok(logs.lines().some((l) => l.msg === 'redis connection error'));
   });
 });

@@ -11,7 +11,9 @@ import { ROOT } from '../helpers/pipelines.ts';
 const run = promisify(execFile);
 const bin = path.join(ROOT, 'bin/pythia.js');
 const STACK_LINE = /^\s+at .+[(:]/m;
-const quietEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !['NO_COLOR', 'FORCE_COLOR', 'PYTHIA_LOG_FORMAT', 'PYTHIA_LOG_LEVEL'].includes(name)));
+const quietEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([name]) => !['NO_COLOR', 'FORCE_COLOR', 'PYTHIA_LOG_FORMAT', 'PYTHIA_LOG_LEVEL'].includes(name)),
+);
 
 async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
@@ -22,7 +24,6 @@ async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code:
     return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
   }
 }
-
 
 /** Runs `work` over the items two at a time (the CLI starts a Node process per call). */
 async function inBatches<T, R>(items: T[], work: (item: T) => Promise<R>): Promise<R[]> {
@@ -54,7 +55,14 @@ describe('pythia CLI conventions', () => {
   });
 
   it('usage errors exit 2 for every kind: unknown verb, unknown option, bad choice, missing argument, bare dlq', async () => {
-    const cases = [['frobnicate'], ['validate', '--nope', 'pipelines/'], ['--log-format', 'xml', 'validate', 'pipelines/'], ['run'], ['dlq'], ['produce', 'pipelines/orders.yml']];
+    const cases = [
+      ['frobnicate'],
+      ['validate', '--nope', 'pipelines/'],
+      ['--log-format', 'xml', 'validate', 'pipelines/'],
+      ['run'],
+      ['dlq'],
+      ['produce', 'pipelines/orders.yml'],
+    ];
     const results = await inBatches(cases, (args) => cli(args));
     for (const [i, { code, stdout, stderr }] of results.entries()) {
       const args = cases[i] as string[];
@@ -86,7 +94,9 @@ describe('pythia CLI conventions', () => {
 
   it('an invalid pipeline exits 1 from validate and run', async () => {
     const verbs = ['validate', 'run'];
-    const results = await Promise.all(verbs.map((verb) => cli([verb, 'test/fixtures/invalid/port-out-of-range.yml'], { PYTHIA_LOG_FORMAT: 'pretty' })));
+    const results = await Promise.all(
+      verbs.map((verb) => cli([verb, 'test/fixtures/invalid/port-out-of-range.yml'], { PYTHIA_LOG_FORMAT: 'pretty' })),
+    );
     for (const [i, { code, stdout, stderr }] of results.entries()) {
       assert.equal(code, 1, verbs[i]);
       assert.match(stdout + stderr, /port-out-of-range\.yml:5:9: redis\.port must be <= 65535/);

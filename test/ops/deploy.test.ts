@@ -26,12 +26,28 @@ const dockerignore = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8')
   .filter((l) => l && !l.startsWith('#'));
 
 interface Compose {
-  services: Record<string, { image?: string; build?: { context: string; args?: Record<string, string> }; command?: string[]; environment?: string[]; volumes?: string[]; ports?: string[]; deploy?: { replicas?: number } }>;
+  services: Record<
+    string,
+    {
+      image?: string;
+      build?: { context: string; args?: Record<string, string> };
+      command?: string[];
+      environment?: string[];
+      volumes?: string[];
+      ports?: string[];
+      deploy?: { replicas?: number };
+    }
+  >;
   volumes?: Record<string, unknown>;
 }
 const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8')) as Compose;
 
-const pythia = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'bin/pythia.js'), ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, PYTHIA_LOG_LEVEL: 'warn' } });
+const pythia = (...args: string[]) =>
+  spawnSync(process.execPath, [path.join(ROOT, 'bin/pythia.js'), ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, PYTHIA_LOG_LEVEL: 'warn' },
+  });
 
 describe('Dockerfile', () => {
   it('is multi-stage on an exactly pinned Node LTS (22 or 24), non-root, with the pythia entrypoint behind tini, default command and /livez healthcheck', () => {
@@ -43,7 +59,12 @@ describe('Dockerfile', () => {
     const user = instructions.filter((l) => l.startsWith('USER ')).at(-1);
     assert.ok(user && !/USER (root|0)\b/.test(user), `runs as non-root (${user})`);
     // tini as PID 1 reaps orphaned handler processes (test/ops/init-reaping.test.ts runs it).
-    assert.deepEqual(JSON.parse(instructions.find((l) => l.startsWith('ENTRYPOINT '))?.slice(11) ?? 'null'), ['/usr/bin/tini', '--', 'node', 'bin/pythia.js']);
+    assert.deepEqual(JSON.parse(instructions.find((l) => l.startsWith('ENTRYPOINT '))?.slice(11) ?? 'null'), [
+      '/usr/bin/tini',
+      '--',
+      'node',
+      'bin/pythia.js',
+    ]);
     const install = instructions.find((l) => l.startsWith('RUN apt-get update')) ?? '';
     assert.match(install, /apt-get install -y --no-install-recommends tini /);
     assert.match(install, /rm -rf \/var\/lib\/apt\/lists/);
@@ -67,7 +88,10 @@ describe('Dockerfile', () => {
     const copies = instructions.filter((l) => l.startsWith('COPY ') && !l.includes('--from='));
     assert.ok(copies.length > 0);
     for (const copy of copies) {
-      const parts = copy.split(/\s+/).slice(1).filter((p) => !p.startsWith('--'));
+      const parts = copy
+        .split(/\s+/)
+        .slice(1)
+        .filter((p) => !p.startsWith('--'));
       for (const source of parts.slice(0, -1)) {
         assert.ok(existsSync(path.join(ROOT, source)), `${copy}: ${source} exists`);
         const top = source.split('/')[0];
@@ -101,7 +125,7 @@ describe('docker-compose.yml', () => {
     assert.ok(compose.volumes && 'redis_data' in compose.volumes);
   });
 
-  it('publishes the password-less Redis on the host\'s loopback only, or not at all', () => {
+  it("publishes the password-less Redis on the host's loopback only, or not at all", () => {
     for (const port of compose.services.redis?.ports ?? []) assert.match(port, /^127\.0\.0\.1:\d+:6379$/, port);
     assert.equal(compose.services['pythia-worker']?.ports, undefined, 'metrics stay inside the compose network');
   });
@@ -128,7 +152,10 @@ describe('docker-compose.yml', () => {
     const local = path.join(ROOT, mounts.get(mount) as string, target.slice(mount.length));
     assert.ok(existsSync(local), local);
     const env = Object.fromEntries((worker?.environment ?? []).map((e) => e.split('=') as [string, string]));
-    const validate = spawnSync(process.execPath, [path.join(ROOT, 'bin/pythia.js'), 'validate', local], { encoding: 'utf8', env: { ...process.env, ...env } });
+    const validate = spawnSync(process.execPath, [path.join(ROOT, 'bin/pythia.js'), 'validate', local], {
+      encoding: 'utf8',
+      env: { ...process.env, ...env },
+    });
     assert.equal(validate.status, 0, validate.stdout + validate.stderr);
     assert.match(validate.stdout, /list production-queue/, 'REDIS_QUEUE reaches the pipeline');
     assert.match(validate.stdout, /concurrency 10/, 'PYTHIA_MAX_CONCURRENT reaches the pipeline');
@@ -137,16 +164,23 @@ describe('docker-compose.yml', () => {
   it('deploy/redis.conf has the Python Pythia production settings, uses noeviction, and a real redis-server accepts it', async () => {
     const conf = readFileSync(path.join(ROOT, 'deploy/redis.conf'), 'utf8');
     const active = conf.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
-    for (const line of ['maxmemory 2gb', 'maxmemory-policy noeviction', 'appendonly yes', 'appendfsync everysec']) assert.ok(active.includes(line), line);
+    for (const line of ['maxmemory 2gb', 'maxmemory-policy noeviction', 'appendonly yes', 'appendfsync everysec'])
+      assert.ok(active.includes(line), line);
     assert.match(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), /allkeys-lru`? can EVICT QUEUES/i);
 
     const dir = mkdtempSync(path.join(tmpdir(), 'pythia-conf-'));
     const port = await freePort();
-    const child = spawn('redis-server', [path.join(ROOT, 'deploy/redis.conf'), '--dir', dir, '--port', String(port), '--bind', '127.0.0.1', '--save', ''], { stdio: 'ignore' });
+    const child = spawn(
+      'redis-server',
+      [path.join(ROOT, 'deploy/redis.conf'), '--dir', dir, '--port', String(port), '--bind', '127.0.0.1', '--save', ''],
+      { stdio: 'ignore' },
+    );
     const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
     client.on('error', () => {});
     try {
-      await waitFor('redis-server started with the file', async () => (await client.ping().catch(() => '')) === 'PONG', { timeoutMs: 10_000 });
+      await waitFor('redis-server started with the file', async () => (await client.ping().catch(() => '')) === 'PONG', {
+        timeoutMs: 10_000,
+      });
       assert.deepEqual(await client.config('GET', 'maxmemory-policy'), ['maxmemory-policy', 'noeviction']);
       assert.deepEqual(await client.config('GET', 'appendfsync'), ['appendfsync', 'everysec']);
     } finally {

@@ -15,8 +15,36 @@ const docs = path.join(ROOT, 'docs');
 const read = (file: string) => readFileSync(path.join(docs, file), 'utf8');
 
 const PYTHON = {
-  RedisConfig: ['host', 'port', 'db', 'password', 'queue', 'stream', 'consumer_group', 'channel', 'batch_size', 'block_timeout_ms', 'max_stream_length', 'trim_strategy', 'connection_pool_size', 'socket_keepalive', 'socket_timeout', 'connection_timeout', 'retry_on_timeout', 'health_check_interval'],
-  ResilienceConfig: ['max_retries', 'retry_delay', 'retry_backoff', 'retry_max_delay', 'circuit_breaker_enabled', 'circuit_breaker_threshold', 'circuit_breaker_timeout', 'processing_timeout'],
+  RedisConfig: [
+    'host',
+    'port',
+    'db',
+    'password',
+    'queue',
+    'stream',
+    'consumer_group',
+    'channel',
+    'batch_size',
+    'block_timeout_ms',
+    'max_stream_length',
+    'trim_strategy',
+    'connection_pool_size',
+    'socket_keepalive',
+    'socket_timeout',
+    'connection_timeout',
+    'retry_on_timeout',
+    'health_check_interval',
+  ],
+  ResilienceConfig: [
+    'max_retries',
+    'retry_delay',
+    'retry_backoff',
+    'retry_max_delay',
+    'circuit_breaker_enabled',
+    'circuit_breaker_threshold',
+    'circuit_breaker_timeout',
+    'processing_timeout',
+  ],
   MetricsConfig: ['enabled', 'port', 'path', 'prometheus_enabled', 'prometheus_prefix', 'custom_metrics'],
 };
 
@@ -31,7 +59,10 @@ describe('docs', () => {
     const walk = (node: { properties?: Record<string, { description?: string; properties?: unknown; items?: unknown }> }, at: string[]) => {
       for (const [key, child] of Object.entries(node.properties ?? {})) {
         assert.ok(reference.includes(`\`${key}\``), `${[...at, key].join('.')} is documented`);
-        assert.ok(child.description && reference.includes(child.description.replaceAll('|', '\\|').split('\n')[0] as string), `${[...at, key].join('.')} has its description`);
+        assert.ok(
+          child.description && reference.includes(child.description.replaceAll('|', '\\|').split('\n')[0] as string),
+          `${[...at, key].join('.')} has its description`,
+        );
         walk(child as never, [...at, key]);
         if (child.items) walk(child.items as never, [...at, key]);
       }
@@ -75,7 +106,8 @@ describe('docs/troubleshooting.md', () => {
     const headings = [...text.matchAll(/^## (.+)$/gm)].map((m) => m[1]);
     for (const topic of ['Timeouts', 'Memory', 'CPU', 'Connection errors', 'Stream growth']) assert.ok(headings.includes(topic), topic);
     // Each topic names how to diagnose it.
-    for (const section of text.split(/^## /m).slice(1, 6)) assert.match(section, /\*\*Diagnose\*\*[\s\S]*(pythia_|process_|nodejs_|pythia dlq|\/readyz|redis-cli)/);
+    for (const section of text.split(/^## /m).slice(1, 6))
+      assert.match(section, /\*\*Diagnose\*\*[\s\S]*(pythia_|process_|nodejs_|pythia dlq|\/readyz|redis-cli)/);
     assert.match(readFileSync(path.join(ROOT, 'README.md'), 'utf8'), /\]\(docs\/troubleshooting\.md\)/);
   });
 
@@ -91,7 +123,9 @@ describe('docs/troubleshooting.md', () => {
       for (const part of dottedKey.split('.')) node = node?.properties?.[part];
       return node !== undefined;
     };
-    for (const [, key] of text.matchAll(/`((?:source|resilience|redis|message|metrics|output|dead_letter|handler)\.[a-z_.]+)`/g)) assert.ok(has(key as string), `${key} is a config key`);
-    for (const [, target] of text.matchAll(/\]\(([^)#\s]+)(#[^)]*)?\)/g)) assert.ok(existsSync(path.join(docs, target as string)), `links to ${target}`);
+    for (const [, key] of text.matchAll(/`((?:source|resilience|redis|message|metrics|output|dead_letter|handler)\.[a-z_.]+)`/g))
+      assert.ok(has(key as string), `${key} is a config key`);
+    for (const [, target] of text.matchAll(/\]\(([^)#\s]+)(#[^)]*)?\)/g))
+      assert.ok(existsSync(path.join(docs, target as string)), `links to ${target}`);
   });
 });

@@ -12,7 +12,10 @@ import { usePrivateRedis } from '../helpers/private-redis.ts';
 
 const TINI = '/usr/bin/tini';
 const probe = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true'], { encoding: 'utf8' });
-const UNSHARE_MISSING = probe.error || probe.status !== 0 ? `unshare --pid --fork --mount-proc is not available here (${probe.error?.message ?? probe.stderr.trim()}): the PID 1 test is skipped` : undefined;
+const UNSHARE_MISSING =
+  probe.error || probe.status !== 0
+    ? `unshare --pid --fork --mount-proc is not available here (${probe.error?.message ?? probe.stderr.trim()}): the PID 1 test is skipped`
+    : undefined;
 
 interface Proc {
   pid: number;
@@ -80,17 +83,29 @@ dead_letter: {list: "${name}:dead"}
 metrics: {enabled: false}
 `,
     );
-    const child = spawn('unshare', ['--pid', '--fork', '--mount-proc', ...init, process.execPath, path.join(ROOT, 'bin/pythia.js'), 'run', file], {
-      env: { ...process.env, PYTHIA_LOG_FORMAT: 'json', PYTHIA_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      'unshare',
+      ['--pid', '--fork', '--mount-proc', ...init, process.execPath, path.join(ROOT, 'bin/pythia.js'), 'run', file],
+      {
+        env: { ...process.env, PYTHIA_LOG_FORMAT: 'json', PYTHIA_LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     running.push(child);
     let output = '';
     child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-    await waitFor(() => `the worker running:\n${output}`, () => output.includes('"worker running"'), { timeoutMs: 60_000 });
+    await waitFor(
+      () => `the worker running:\n${output}`,
+      () => output.includes('"worker running"'),
+      { timeoutMs: 60_000 },
+    );
     await redis.client.lpush(name, JSON.stringify({ id: 1 }));
-    await waitFor(() => `the message dead-lettered after three timeouts:\n${output}`, async () => (await redis.client.llen(`${name}:dead`)) === 1, { timeoutMs: 30_000 });
+    await waitFor(
+      () => `the message dead-lettered after three timeouts:\n${output}`,
+      async () => (await redis.client.llen(`${name}:dead`)) === 1,
+      { timeoutMs: 30_000 },
+    );
     const entry = JSON.parse((await redis.client.lindex(`${name}:dead`, 0)) as string) as { reason: string; attempts: number };
     assert.deepEqual([entry.reason, entry.attempts], ['timeout', 3]);
     // Each attempt's helper (`setsid sleep 0.7`) has exited by now.
@@ -102,7 +117,7 @@ metrics: {enabled: false}
     return { zombies, pid1 };
   }
 
-  it('with tini as PID 1 (the Dockerfile\'s entrypoint): no zombie after three handler timeouts', async () => {
+  it("with tini as PID 1 (the Dockerfile's entrypoint): no zombie after three handler timeouts", async () => {
     assert.ok(existsSync(TINI), `${TINI} is missing: install Debian's tini (apt-get install tini), the init the Dockerfile installs`);
     const { zombies, pid1 } = await zombiesAfterTimeouts('reaped', [TINI, '--']);
     assert.equal(pid1, 'tini');

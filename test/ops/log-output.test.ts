@@ -15,7 +15,9 @@ const run = promisify(execFile);
 const bin = path.join(ROOT, 'bin/pythia.js');
 // An SGR escape sequence (colour); built from a string because the lint forbids control characters in regex literals.
 const ANSI = new RegExp(String.fromCharCode(27) + '\\[\\d+(;\\d+)*m');
-const quietEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !['NO_COLOR', 'FORCE_COLOR', 'PYTHIA_LOG_FORMAT', 'PYTHIA_LOG_LEVEL'].includes(name)));
+const quietEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([name]) => !['NO_COLOR', 'FORCE_COLOR', 'PYTHIA_LOG_FORMAT', 'PYTHIA_LOG_LEVEL'].includes(name)),
+);
 const INVALID = 'test/fixtures/invalid/port-out-of-range.yml';
 
 async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stderr: string }> {
@@ -55,8 +57,15 @@ describe('log format and colour', () => {
     for (const [i, { code, stderr }] of results.entries()) {
       const label = (ways[i]?.[0] ?? []).join(' ');
       assert.equal(code, 1, label);
-      const records = stderr.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
-      assert.deepEqual(records.map((r) => [r.level, r.file, r.line, r.col, r.pointer]), [['error', INVALID, 5, 9, '/redis/port']], label);
+      const records = stderr
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      assert.deepEqual(
+        records.map((r) => [r.level, r.file, r.line, r.col, r.pointer]),
+        [['error', INVALID, 5, 9, '/redis/port']],
+        label,
+      );
       assert.match(String(records[0]?.msg), /redis\.port must be <= 65535/);
     }
     // --log-format pretty wins over PYTHIA_LOG_FORMAT=json: the same error as a plain line.
@@ -71,17 +80,30 @@ describe('pretty logs of a running worker: colour on a terminal, NO_COLOR, FORCE
 
   /** Starts the worker, waits for its `worker running` line, then stops it (SIGTERM drains) and returns its log. */
   async function worker(env: NodeJS.ProcessEnv, terminal: boolean, args: string[] = []): Promise<string> {
-    const file = redis.dir.write('colour', `name: colour\nredis: {url: "${redis.server.url}"}\nsource: {list: {key: colour}}\nhandler: {module: "{{support}}/handlers/record.mjs"}\nmetrics: {enabled: false}\n`);
+    const file = redis.dir.write(
+      'colour',
+      `name: colour\nredis: {url: "${redis.server.url}"}\nsource: {list: {key: colour}}\nhandler: {module: "{{support}}/handlers/record.mjs"}\nmetrics: {enabled: false}\n`,
+    );
     const command = [process.execPath, bin, ...args, 'run', file];
     // `script` gives the worker a real terminal (stdout and stderr both), as a person running it has.
     // Its own process group, so the signal reaches the worker behind `script` too.
-    const [exe, argv] = terminal ? ['script', ['-qec', command.map((a) => `'${a}'`).join(' '), '/dev/null']] : [command[0] as string, command.slice(1)];
-    const child = spawn(exe, argv, { env: { ...quietEnv, PYTHIA_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const [exe, argv] = terminal
+      ? ['script', ['-qec', command.map((a) => `'${a}'`).join(' '), '/dev/null']]
+      : [command[0] as string, command.slice(1)];
+    const child = spawn(exe, argv, {
+      env: { ...quietEnv, PYTHIA_LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     let output = '';
     child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
     try {
-      await waitFor(() => `the worker running:\n${output}`, () => output.includes('worker running'), { timeoutMs: 60_000 });
+      await waitFor(
+        () => `the worker running:\n${output}`,
+        () => output.includes('worker running'),
+        { timeoutMs: 60_000 },
+      );
     } finally {
       process.kill(-(child.pid as number), 'SIGTERM');
       await exited(child);
@@ -104,6 +126,11 @@ describe('pretty logs of a running worker: colour on a terminal, NO_COLOR, FORCE
     assert.match(forced, ANSI);
     assert.doesNotMatch(off, ANSI);
     assert.doesNotMatch(json, ANSI);
-    assert.ok(json.trim().split('\n').every((line) => JSON.parse(line) !== null));
+    assert.ok(
+      json
+        .trim()
+        .split('\n')
+        .every((line) => JSON.parse(line) !== null),
+    );
   });
 });

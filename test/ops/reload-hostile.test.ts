@@ -32,9 +32,15 @@ describe('pythia run --watch with a hostile edit', () => {
     const file = redis.dir.write('big', yaml('big'));
     const worker = spawnWorker([file], { REDIS_URL: redis.server.url, PYTHIA_LOG_FORMAT: 'json', PYTHIA_LOG_LEVEL: 'info' }, ['--watch']);
     try {
-      const port = await waitFor(() => `the metrics port in\n${worker.output()}`, () => Number(/"port":(\d+)[^\n]*metrics server listening/.exec(worker.output())?.[1] ?? 0) || undefined);
+      const port = await waitFor(
+        () => `the metrics port in\n${worker.output()}`,
+        () => Number(/"port":(\d+)[^\n]*metrics server listening/.exec(worker.output())?.[1] ?? 0) || undefined,
+      );
       await redis.client.rpush('q:big', JSON.stringify({ id: 0 }));
-      await waitFor(() => `the first message processed\n${worker.output()}`, async () => (await redis.client.llen('big:out')) === 1);
+      await waitFor(
+        () => `the first message processed\n${worker.output()}`,
+        async () => (await redis.client.llen('big:out')) === 1,
+      );
 
       const keys = Array.from({ length: 40_000 }, (_, i) => `key_number_${i}: ${i}\n`).join('');
       redis.dir.write('big', yaml('big', keys));

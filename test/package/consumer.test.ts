@@ -18,12 +18,27 @@ let tarball = '';
 // Without NODE_TEST_CONTEXT: a `node --test` started here must report to its own stdout, not to this runner.
 const { NODE_TEST_CONTEXT: _context, ...baseEnv } = process.env;
 
-function run(cwd: string, command: string, args: string[], env: Record<string, string> = {}, timeoutMs = 180_000): SpawnSyncReturns<string> {
-  return spawnSync(command, args, { cwd, env: { ...baseEnv, ...env, npm_config_update_notifier: 'false' }, encoding: 'utf8', timeout: timeoutMs });
+function run(
+  cwd: string,
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 180_000,
+): SpawnSyncReturns<string> {
+  return spawnSync(command, args, {
+    cwd,
+    env: { ...baseEnv, ...env, npm_config_update_notifier: 'false' },
+    encoding: 'utf8',
+    timeout: timeoutMs,
+  });
 }
 
 function ok(result: SpawnSyncReturns<string>, what: string): string {
-  assert.equal(result.status, 0, `${what} failed (${result.status} ${result.signal ?? ''}):\n${result.stdout}\n${result.stderr}\n${result.error?.message ?? ''}`);
+  assert.equal(
+    result.status,
+    0,
+    `${what} failed (${result.status} ${result.signal ?? ''}):\n${result.stdout}\n${result.stderr}\n${result.error?.message ?? ''}`,
+  );
   return result.stdout;
 }
 
@@ -35,7 +50,12 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
-const ORDER_SCHEMA = { title: 'Order', type: 'object', required: ['id', 'amount'], properties: { id: { type: 'integer' }, amount: { type: 'number', minimum: 0 } } };
+const ORDER_SCHEMA = {
+  title: 'Order',
+  type: 'object',
+  required: ['id', 'amount'],
+  properties: { id: { type: 'integer' }, amount: { type: 'number', minimum: 0 } },
+};
 
 const PIPELINE = `# yaml-language-server: $schema=../node_modules/pythia-worker/schema/pipeline.schema.json
 version: 1
@@ -76,7 +96,9 @@ try {
 }
 `;
 
-const HARNESS_TEST = (flavor: 'commonjs' | 'module') => `${flavor === 'module' ? "import assert from 'node:assert/strict';\nimport { test } from 'node:test';\nimport { PipelineHarness } from 'pythia-worker/testing';" : "const assert = require('node:assert/strict');\nconst { test } = require('node:test');\nconst { PipelineHarness } = require('pythia-worker/testing');"}
+const HARNESS_TEST = (
+  flavor: 'commonjs' | 'module',
+) => `${flavor === 'module' ? "import assert from 'node:assert/strict';\nimport { test } from 'node:test';\nimport { PipelineHarness } from 'pythia-worker/testing';" : "const assert = require('node:assert/strict');\nconst { test } = require('node:test');\nconst { PipelineHarness } = require('pythia-worker/testing');"}
 
 test('orders are processed; an empty order is dead-lettered', async () => {
   const h = await PipelineHarness.start('pipelines/orders.yml');
@@ -130,13 +152,29 @@ describe('the packed package in fresh projects', { timeout: 900_000 }, () => {
   before(async () => {
     redis = await startRedis();
     const packed = ok(run(ROOT, 'npm', ['pack', '--json', '--pack-destination', work], {}, 400_000), 'npm pack');
-    const [info] = JSON.parse(packed.slice(packed.indexOf('[\n'))) as { filename: string; size: number; entryCount: number; files: { path: string }[] }[];
+    const [info] = JSON.parse(packed.slice(packed.indexOf('[\n'))) as {
+      filename: string;
+      size: number;
+      entryCount: number;
+      files: { path: string }[];
+    }[];
     assert.ok(info);
     tarball = path.join(work, info.filename);
     const files = info.files.map((f) => f.path);
     // Only what a user runs: no tests, no benchmark, no source maps, no TypeScript sources of the package.
-    assert.deepEqual(files.filter((f) => /^(test|bench|src|scripts)\/|\/bench\/|\.map$/.test(f)), []);
-    for (const needed of ['LICENSE', 'bin/pythia.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cjs-types/index.d.ts', 'pipelines/orders.yml']) assert.ok(files.includes(needed), needed);
+    assert.deepEqual(
+      files.filter((f) => /^(test|bench|src|scripts)\/|\/bench\/|\.map$/.test(f)),
+      [],
+    );
+    for (const needed of [
+      'LICENSE',
+      'bin/pythia.js',
+      'dist/index.js',
+      'dist/index.d.ts',
+      'dist/cjs-types/index.d.ts',
+      'pipelines/orders.yml',
+    ])
+      assert.ok(files.includes(needed), needed);
     projects.push(...(await Promise.all((['commonjs', 'module'] as const).map(createProject))));
   });
 
@@ -149,16 +187,54 @@ describe('the packed package in fresh projects', { timeout: 900_000 }, () => {
     for (const { dir, flavor } of projects) {
       ok(run(dir, 'npx', ['pythia', 'types', 'pipelines/orders.yml', '--out', 'types']), 'pythia types');
       // CommonJS is the case that needs its own declarations (node16 refuses ESM ones); ESM covers the rest.
-      const modes = flavor === 'commonjs' ? [['node16', 'node16'], ['nodenext', 'nodenext']] : [['nodenext', 'nodenext'], ['preserve', 'bundler']];
+      const modes =
+        flavor === 'commonjs'
+          ? [
+              ['node16', 'node16'],
+              ['nodenext', 'nodenext'],
+            ]
+          : [
+              ['nodenext', 'nodenext'],
+              ['preserve', 'bundler'],
+            ];
       for (const [module, resolution] of modes) {
         // skipLibCheck off once (our declarations must compile on their own), on for the other runs (time).
-        const tsconfig = { compilerOptions: { module, moduleResolution: resolution, target: 'es2022', strict: true, noEmit: true, skipLibCheck: module !== 'node16', allowImportingTsExtensions: true, types: ['node'], typeRoots: [path.join(ROOT, 'node_modules/@types')] }, include: ['pipelines/handlers/orders.ts', 'send.mts'] };
+        const tsconfig = {
+          compilerOptions: {
+            module,
+            moduleResolution: resolution,
+            target: 'es2022',
+            strict: true,
+            noEmit: true,
+            skipLibCheck: module !== 'node16',
+            allowImportingTsExtensions: true,
+            types: ['node'],
+            typeRoots: [path.join(ROOT, 'node_modules/@types')],
+          },
+          include: ['pipelines/handlers/orders.ts', 'send.mts'],
+        };
         writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify(tsconfig));
         ok(run(dir, process.execPath, [TSC, '-p', '.']), `tsc (${flavor}, ${resolution})`);
       }
       // The @ts-expect-error above would itself be an error if the wrong body were accepted; check the other way too.
-      writeFileSync(path.join(dir, 'wrong.mts'), "import { Producer } from 'pythia-worker';\nimport type { Order } from './types/orders.message.ts';\ndeclare const p: Producer<Order>;\nvoid p.send({ id: 1 });\n");
-      writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'nodenext', strict: true, noEmit: true, allowImportingTsExtensions: true, types: ['node'], typeRoots: [path.join(ROOT, 'node_modules/@types')] }, include: ['wrong.mts'] }));
+      writeFileSync(
+        path.join(dir, 'wrong.mts'),
+        "import { Producer } from 'pythia-worker';\nimport type { Order } from './types/orders.message.ts';\ndeclare const p: Producer<Order>;\nvoid p.send({ id: 1 });\n",
+      );
+      writeFileSync(
+        path.join(dir, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            module: 'nodenext',
+            strict: true,
+            noEmit: true,
+            allowImportingTsExtensions: true,
+            types: ['node'],
+            typeRoots: [path.join(ROOT, 'node_modules/@types')],
+          },
+          include: ['wrong.mts'],
+        }),
+      );
       const wrong = run(dir, process.execPath, [TSC, '-p', '.']);
       assert.notEqual(wrong.status, 0);
       assert.match(wrong.stdout, /amount/);
@@ -168,9 +244,22 @@ describe('the packed package in fresh projects', { timeout: 900_000 }, () => {
 
   it('import and require() of the package both work', () => {
     for (const { dir } of projects) {
-      const required = ok(run(dir, process.execPath, ['-e', "const p = require('pythia-worker'); const t = require('pythia-worker/testing'); console.log(typeof p.Producer, typeof p.Worker, typeof p.PermanentError, typeof t.PipelineHarness)"]), 'require');
+      const required = ok(
+        run(dir, process.execPath, [
+          '-e',
+          "const p = require('pythia-worker'); const t = require('pythia-worker/testing'); console.log(typeof p.Producer, typeof p.Worker, typeof p.PermanentError, typeof t.PipelineHarness)",
+        ]),
+        'require',
+      );
       assert.equal(required.trim(), 'function function function function');
-      const imported = ok(run(dir, process.execPath, ['--input-type=module', '-e', "import { Producer, startWorker } from 'pythia-worker'; import { startRedis } from 'pythia-worker/testing'; console.log(typeof Producer, typeof startWorker, typeof startRedis)"]), 'import');
+      const imported = ok(
+        run(dir, process.execPath, [
+          '--input-type=module',
+          '-e',
+          "import { Producer, startWorker } from 'pythia-worker'; import { startRedis } from 'pythia-worker/testing'; console.log(typeof Producer, typeof startWorker, typeof startRedis)",
+        ]),
+        'import',
+      );
       assert.equal(imported.trim(), 'function function function');
     }
   });
@@ -185,7 +274,10 @@ describe('the packed package in fresh projects', { timeout: 900_000 }, () => {
 
   it('a PipelineHarness test passes (require in CommonJS, import in ESM)', () => {
     for (const { dir, flavor } of projects) {
-      const output = ok(run(dir, process.execPath, ['--test', '--test-reporter=tap', flavor === 'module' ? 'harness.test.js' : 'harness.test.cjs']), `harness test (${flavor})`);
+      const output = ok(
+        run(dir, process.execPath, ['--test', '--test-reporter=tap', flavor === 'module' ? 'harness.test.js' : 'harness.test.cjs']),
+        `harness test (${flavor})`,
+      );
       assert.match(output, /^# pass 1$/m, output);
     }
   });
@@ -198,12 +290,20 @@ describe('the packed package in fresh projects', { timeout: 900_000 }, () => {
       assert.match(sent, /sent 3/);
       assert.match(sent, /refused: .*amount/);
       // The installed command itself rather than npx, so that SIGTERM reaches it (npx dies of it).
-      const worker = spawn(path.join(dir, 'node_modules/.bin/pythia'), ['run', 'pipelines/orders.yml'], { cwd: dir, env: { ...process.env, REDIS_URL: redis.url, PYTHIA_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const worker = spawn(path.join(dir, 'node_modules/.bin/pythia'), ['run', 'pipelines/orders.yml'], {
+        cwd: dir,
+        env: { ...process.env, REDIS_URL: redis.url, PYTHIA_LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let output = '';
       worker.stdout.on('data', (d: Buffer) => (output += d.toString()));
       worker.stderr.on('data', (d: Buffer) => (output += d.toString()));
       try {
-        await waitFor(() => `three orders processed (${flavor}): ${output}`, async () => (await client.llen('orders:done')) === 3, { timeoutMs: 60_000 });
+        await waitFor(
+          () => `three orders processed (${flavor}): ${output}`,
+          async () => (await client.llen('orders:done')) === 3,
+          { timeoutMs: 60_000 },
+        );
       } finally {
         worker.kill('SIGTERM');
       }
@@ -225,11 +325,19 @@ describe('the packed package in fresh projects', { timeout: 900_000 }, () => {
     assert.equal(await listening(port), false, 'the demo stopped its redis-server');
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       // The installed command itself (not npx), so that the signal reaches it.
-      const child = spawn(path.join(dir, 'node_modules/.bin/pythia'), ['demo', '--count', '1000000'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(path.join(dir, 'node_modules/.bin/pythia'), ['demo', '--count', '1000000'], {
+        cwd: dir,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let output = '';
       child.stdout.on('data', (d: Buffer) => (output += d.toString()));
       child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-      await waitFor(() => `the demo pipeline running: ${output}`, () => /pipeline orders:/.test(output), { timeoutMs: 60_000 });
+      await waitFor(
+        () => `the demo pipeline running: ${output}`,
+        () => /pipeline orders:/.test(output),
+        { timeoutMs: 60_000 },
+      );
       const signalPort = Number(/private redis-server on port (\d+)/.exec(output)?.[1]);
       assert.equal(await listening(signalPort), true);
       child.kill(signal);

@@ -17,7 +17,10 @@ type Seen = { id: number; headers: Record<string, string>; raw: string };
 describe('Producer', () => {
   const redis = usePrivateRedis({ exportUrl: true });
   const file = (name: string, source: string, extra = '') =>
-    redis.dir.write(name, pipelineYaml(name, { source, handler: '{module: "{{support}}/handlers/headers.mjs"}', output: `{list: "${name}:out"}` }, extra));
+    redis.dir.write(
+      name,
+      pipelineYaml(name, { source, handler: '{module: "{{support}}/handlers/headers.mjs"}', output: `{list: "${name}:out"}` }, extra),
+    );
   const load = async (path: string): Promise<LoadedPipeline> => {
     const result = await loadPipelineFile(path);
     assert.ok(result.ok);
@@ -40,8 +43,14 @@ describe('Producer', () => {
     try {
       await waitFor('4 in plist:out', async () => (await redis.client.llen('plist:out')) === 4);
       const seen = await outputs('plist:out');
-      assert.deepEqual(seen.map((s) => s.id), [1, 2, 3, 4]);
-      assert.deepEqual(seen.map((s) => s.headers), [{}, { traceparent: '00-abc-01', tenant: 'acme' }, {}, { tenant: 'b' }]);
+      assert.deepEqual(
+        seen.map((s) => s.id),
+        [1, 2, 3, 4],
+      );
+      assert.deepEqual(
+        seen.map((s) => s.headers),
+        [{}, { traceparent: '00-abc-01', tenant: 'acme' }, {}, { tenant: 'b' }],
+      );
       assert.equal(seen[1]?.raw, '{"id":2}', 'message.raw is the body without the envelope');
     } finally {
       await worker.stop();
@@ -90,7 +99,10 @@ describe('Producer', () => {
 
   it('a command handler receives the headers in its request', async () => {
     const handler = `{command: ["${process.execPath}", "{{support}}/handlers/headers-command.mjs"]}`;
-    const path = redis.dir.write('pcmd', pipelineYaml('pcmd', { source: '{list: {key: "q:pcmd"}}', handler, output: '{list: "pcmd:out"}' }));
+    const path = redis.dir.write(
+      'pcmd',
+      pipelineYaml('pcmd', { source: '{list: {key: "q:pcmd"}}', handler, output: '{list: "pcmd:out"}' }),
+    );
     const worker = await Worker.start([await load(path)], { logger: quiet });
     const producer = await Producer.fromPipeline(path);
     try {
@@ -104,7 +116,15 @@ describe('Producer', () => {
   });
 
   it('a dead letter keeps the headers and `pythia dlq replay` sends them again', async () => {
-    const path = redis.dir.write('pdead', pipelineYaml('pdead', { source: '{list: {key: "q:pdead"}}', handler: '{module: "{{support}}/handlers/headers.mjs"}', output: '{list: "pdead:out"}', resilience: '{max_retries: 0}' }));
+    const path = redis.dir.write(
+      'pdead',
+      pipelineYaml('pdead', {
+        source: '{list: {key: "q:pdead"}}',
+        handler: '{module: "{{support}}/handlers/headers.mjs"}',
+        output: '{list: "pdead:out"}',
+        resilience: '{max_retries: 0}',
+      }),
+    );
     const worker = await Worker.start([await load(path)], { logger: quiet });
     const producer = await Producer.fromPipeline(path);
     try {
@@ -125,11 +145,25 @@ describe('Producer', () => {
 
   it('refuses a body the pipeline would dead-letter (message.schema), sending nothing; validate: false sends it', async () => {
     const schema = redis.dir.write('order.schema', '').replace(/\.yml$/, '.json');
-    (await import('node:fs')).writeFileSync(schema, JSON.stringify({ type: 'object', required: ['amount'], properties: { amount: { type: 'number' } } }));
-    const path = redis.dir.write('pvalid', pipelineYaml('pvalid', { source: '{list: {key: "q:pvalid"}}', message: `{format: json, schema: "${schema}"}`, handler: '{module: "{{support}}/handlers/headers.mjs"}' }));
+    (await import('node:fs')).writeFileSync(
+      schema,
+      JSON.stringify({ type: 'object', required: ['amount'], properties: { amount: { type: 'number' } } }),
+    );
+    const path = redis.dir.write(
+      'pvalid',
+      pipelineYaml('pvalid', {
+        source: '{list: {key: "q:pvalid"}}',
+        message: `{format: json, schema: "${schema}"}`,
+        handler: '{module: "{{support}}/handlers/headers.mjs"}',
+      }),
+    );
     const producer = await Producer.fromPipeline(path);
     try {
-      await assert.rejects(producer.sendMany([{ body: { amount: 1 } }, { body: { amount: 'x' } }]), (error: Error) => error instanceof InvalidBodyError && /message 2: body does not match message.schema: \/amount must be number/.test(error.message));
+      await assert.rejects(
+        producer.sendMany([{ body: { amount: 1 } }, { body: { amount: 'x' } }]),
+        (error: Error) =>
+          error instanceof InvalidBodyError && /message 2: body does not match message.schema: \/amount must be number/.test(error.message),
+      );
       assert.equal(await redis.client.llen('q:pvalid'), 0, 'nothing sent');
       await assert.rejects(producer.send(Buffer.from('{bad')), /invalid JSON/);
     } finally {
@@ -142,7 +176,11 @@ describe('Producer', () => {
   });
 
   it('inline options: a redis section (or URL) and a target, without a pipeline file', async () => {
-    const producer = Producer.connect<string>({ redis: { url: redis.server.url, connection_timeout_ms: 2000 }, target: { stream: 'q:inline' }, format: 'text' });
+    const producer = Producer.connect<string>({
+      redis: { url: redis.server.url, connection_timeout_ms: 2000 },
+      target: { stream: 'q:inline' },
+      format: 'text',
+    });
     try {
       const { id } = await producer.send('hello', { headers: { a: 'b' } });
       assert.deepEqual(await redis.client.xrange('q:inline', '-', '+'), [[id, ['body', 'hello', 'h:a', 'b']]]);
@@ -154,10 +192,22 @@ describe('Producer', () => {
 
   it('an unreachable Redis is an error within the connection timeout, from the API and from `pythia produce`', async () => {
     const port = await freePort();
-    const producer = Producer.connect({ redis: { url: `redis://:s3cret@127.0.0.1:${port}`, connection_timeout_ms: 300 }, target: { list: 'l' } });
-    await assert.rejects(producer.send({ id: 1 }), (error: Error) => error instanceof ProduceError && /cannot reach Redis at 127\.0\.0\.1:\d+\/0 within 300 ms/.test(error.message) && !error.message.includes('s3cret'));
+    const producer = Producer.connect({
+      redis: { url: `redis://:s3cret@127.0.0.1:${port}`, connection_timeout_ms: 300 },
+      target: { list: 'l' },
+    });
+    await assert.rejects(
+      producer.send({ id: 1 }),
+      (error: Error) =>
+        error instanceof ProduceError &&
+        /cannot reach Redis at 127\.0\.0\.1:\d+\/0 within 300 ms/.test(error.message) &&
+        !error.message.includes('s3cret'),
+    );
     await producer.close();
-    const path = redis.dir.write('pdown', `name: pdown\nredis: {url: "redis://127.0.0.1:${port}", connection_timeout_ms: 500}\nsource: {list: {key: q}}\nhandler: {module: "{{support}}/handlers/headers.mjs"}\n`);
+    const path = redis.dir.write(
+      'pdown',
+      `name: pdown\nredis: {url: "redis://127.0.0.1:${port}", connection_timeout_ms: 500}\nsource: {list: {key: q}}\nhandler: {module: "{{support}}/handlers/headers.mjs"}\n`,
+    );
     const cli = await pythia(['produce', path, '--count', '5']);
     assert.equal(cli.code, 1);
     assert.match(cli.stderr, /cannot reach Redis at 127\.0\.0\.1:\d+\/0 within 500 ms/);

@@ -15,25 +15,42 @@ describe('reliability: graceful drain with 200 slow messages in flight', () => {
     list: (k: string) => `  list: {key: "${k}", batch_size: 100, consumer: c1}`,
     stream: (k: string) => `  stream: {key: "${k}", consumer_group: g, consumer: c1, start_id: "0", batch_size: 100}`,
   };
-  const inFlight = async (kind: 'list' | 'stream', key: string) => (kind === 'list' ? redis.client.llen(`{${key}}:processing:c1`) : ((await redis.client.xpending(key, 'g').catch(() => [0])) as [number])[0]);
+  const inFlight = async (kind: 'list' | 'stream', key: string) =>
+    kind === 'list'
+      ? redis.client.llen(`{${key}}:processing:c1`)
+      : ((await redis.client.xpending(key, 'g').catch(() => [0])) as [number])[0];
 
   for (const kind of ['list', 'stream'] as const) {
     it(`${kind}: SIGTERM, every in-flight message finishes within the grace period, exit 0`, async () => {
       const name = `drain-${kind}`;
       const key = `q:${name}`;
       const grace = 10_000;
-      const file = redis.dir.write(name, reliablePipeline(name, sources[kind](key), `concurrency: ${N}\nshutdown: {grace_period_ms: ${grace}}`));
+      const file = redis.dir.write(
+        name,
+        reliablePipeline(name, sources[kind](key), `concurrency: ${N}\nshutdown: {grace_period_ms: ${grace}}`),
+      );
       await produce(redis.client, kind, key, bodies(1, N, { sleep: 3000 }));
       const worker = spawnWorker([file], { REDIS_URL: redis.server.url });
       const rss = sampleRss(() => worker.pid);
-      await waitFor(() => `all ${N} in flight:\n${worker.output()}`, async () => (await inFlight(kind, key)) === N, { timeoutMs: 20_000, intervalMs: 20 });
+      await waitFor(
+        () => `all ${N} in flight:\n${worker.output()}`,
+        async () => (await inFlight(kind, key)) === N,
+        { timeoutMs: 20_000, intervalMs: 20 },
+      );
       const sent = Date.now();
       worker.kill('SIGTERM');
       const code = await exited(worker);
       const took = Date.now() - sent;
       const maxRss = rss.stop();
       const { unique, duplicates } = await tally(redis.client, `${name}:out`);
-      report({ scenario: `3. SIGTERM, 200 in flight, grace ${grace} ms, ${kind}`, messages: N, lost: N - unique.size, duplicates, recovery: `exit ${code ?? worker.signalCode} after ${took} ms`, maxRss });
+      report({
+        scenario: `3. SIGTERM, 200 in flight, grace ${grace} ms, ${kind}`,
+        messages: N,
+        lost: N - unique.size,
+        duplicates,
+        recovery: `exit ${code ?? worker.signalCode} after ${took} ms`,
+        maxRss,
+      });
       assert.equal(code, 0, `exit ${code ?? worker.signalCode}: ${worker.output()}`);
       assert.ok(took < grace, `drained in ${took} ms, within the grace period`);
       assert.equal(unique.size, N, 'every in-flight message finished');
@@ -44,11 +61,16 @@ describe('reliability: graceful drain with 200 slow messages in flight', () => {
     it(`${kind}: grace too short, the unfinished messages go to the next worker`, async () => {
       const name = `short-${kind}`;
       const key = `q:${name}`;
-      const yaml = (grace: number) => reliablePipeline(name, sources[kind](key), `concurrency: ${N}\nshutdown: {grace_period_ms: ${grace}}`);
+      const yaml = (grace: number) =>
+        reliablePipeline(name, sources[kind](key), `concurrency: ${N}\nshutdown: {grace_period_ms: ${grace}}`);
       const file = redis.dir.write(name, yaml(300));
       await produce(redis.client, kind, key, bodies(1, N, { sleep: 5000 }));
       const first = spawnWorker([file], { REDIS_URL: redis.server.url });
-      await waitFor(() => `all ${N} in flight:\n${first.output()}`, async () => (await inFlight(kind, key)) === N, { timeoutMs: 20_000, intervalMs: 20 });
+      await waitFor(
+        () => `all ${N} in flight:\n${first.output()}`,
+        async () => (await inFlight(kind, key)) === N,
+        { timeoutMs: 20_000, intervalMs: 20 },
+      );
       first.kill('SIGTERM');
       assert.equal(await exited(first), 0, first.output());
       assert.equal(await redis.client.llen(`${name}:out`), 0, 'none finished within 300 ms');
@@ -58,12 +80,25 @@ describe('reliability: graceful drain with 200 slow messages in flight', () => {
       const started = Date.now();
       const second = spawnWorker([redis.dir.write(name, yaml(10_000))], { REDIS_URL: redis.server.url, RELIABLE_IGNORE_SLEEP: '1' });
       // A failed wait is raised only after the report below, so the run still records how much was lost.
-      const unfinished = await waitFor(`LLEN ${name}:out >= ${N}`, () => redis.client.llen(`${name}:out`), { until: (n) => n >= N, timeoutMs: 20_000, intervalMs: 20 }).then(() => undefined, (error: unknown) => error);
+      const unfinished = await waitFor(`LLEN ${name}:out >= ${N}`, () => redis.client.llen(`${name}:out`), {
+        until: (n) => n >= N,
+        timeoutMs: 20_000,
+        intervalMs: 20,
+      }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
       const recovery = Date.now() - started;
       second.kill('SIGTERM');
       assert.equal(await exited(second), 0, second.output());
       const { unique, duplicates } = await tally(redis.client, `${name}:out`);
-      report({ scenario: `3. SIGTERM, grace 300 ms (too short), ${kind}`, messages: N, lost: N - unique.size, duplicates, recovery: `next worker done ${recovery} ms after start` });
+      report({
+        scenario: `3. SIGTERM, grace 300 ms (too short), ${kind}`,
+        messages: N,
+        lost: N - unique.size,
+        duplicates,
+        recovery: `next worker done ${recovery} ms after start`,
+      });
       assert.ifError(unfinished);
       assert.equal(unique.size, N);
       assert.equal(duplicates, 0);

@@ -76,9 +76,15 @@ export function sampleRss(pid: () => number | undefined, intervalMs = 200): { st
   };
 }
 
-
 /** One row of docs/reliability.md, printed so a run's numbers can be copied. */
-export function report(row: { scenario: string; messages: number; lost: number; duplicates: number; recovery?: string; maxRss?: number }): void {
+export function report(row: {
+  scenario: string;
+  messages: number;
+  lost: number;
+  duplicates: number;
+  recovery?: string;
+  maxRss?: number;
+}): void {
   const rss = row.maxRss === undefined ? '—' : `${row.maxRss.toFixed(0)} MiB`;
   console.log(`RELIABILITY | ${row.scenario} | ${row.messages} | ${row.lost} | ${row.duplicates} | ${row.recovery ?? '—'} | ${rss} |`);
 }

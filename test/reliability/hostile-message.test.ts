@@ -30,15 +30,22 @@ describe('one hostile message never ends the worker', () => {
     writeFileSync(schema, JSON.stringify({ type: 'object', properties: { child: { $ref: '#' } } }));
     const file = redis.dir.write(
       'deep',
-      yaml('deep', `source: {list: {key: "q:deep", block_timeout_ms: 100}}
+      yaml(
+        'deep',
+        `source: {list: {key: "q:deep", block_timeout_ms: 100}}
 message: {format: json, schema: ${JSON.stringify(schema)}}
 handler: {module: "{{support}}/handlers/record.mjs"}
-output: {list: "deep:out"}`),
+output: {list: "deep:out"}`,
+      ),
     );
     const deep = '{"child":'.repeat(20_000) + '{}' + '}'.repeat(20_000);
     await redis.client.lpush('q:deep', deep, '{"id":1}');
     const child = worker(file);
-    await waitFor(() => `the deep body dead-lettered and the next message handled; worker log: ${child.output()}`, async () => (await redis.client.llen('deep:out')) === 1 && (await redis.client.llen('q:deep:dead')) === 1, { timeoutMs: 20_000 });
+    await waitFor(
+      () => `the deep body dead-lettered and the next message handled; worker log: ${child.output()}`,
+      async () => (await redis.client.llen('deep:out')) === 1 && (await redis.client.llen('q:deep:dead')) === 1,
+      { timeoutMs: 20_000 },
+    );
     assert.equal(child.exitCode, null, `the worker is still running: ${child.output()}`);
     const [entry] = await deadLetters('q:deep:dead');
     assert.equal(entry?.reason, 'decode_error');
@@ -51,20 +58,32 @@ output: {list: "deep:out"}`),
   it('list: an item that kills every worker that takes it ends as a max_deliveries dead letter', async () => {
     const file = redis.dir.write(
       'killer',
-      yaml('killer', `source: {list: {key: "q:killer", block_timeout_ms: 100, heartbeat_ttl_ms: 1000, recovery_interval_ms: 100, max_deliveries: 2}}
+      yaml(
+        'killer',
+        `source: {list: {key: "q:killer", block_timeout_ms: 100, heartbeat_ttl_ms: 1000, recovery_interval_ms: 100, max_deliveries: 2}}
 handler: {module: "{{support}}/handlers/crash.mjs"}
-output: {list: "killer:out"}`),
+output: {list: "killer:out"}`,
+      ),
     );
     await redis.client.lpush('q:killer', '{"id":1,"crash":true}');
     let crashes = 0;
     // Each worker takes the killer item and dies with it; the next one recovers it (counting a delivery).
     for (let round = 0; round < 5 && (await redis.client.llen('q:killer:dead')) === 0; round++) {
       const child = worker(file);
-      const result = await Promise.race([exited(child).then(() => 'exited' as const), waitFor('a dead letter', async () => (await redis.client.llen('q:killer:dead')) > 0, { timeoutMs: 8000 }).then(() => 'dead-lettered' as const)]);
+      const result = await Promise.race([
+        exited(child).then(() => 'exited' as const),
+        waitFor('a dead letter', async () => (await redis.client.llen('q:killer:dead')) > 0, { timeoutMs: 8000 }).then(
+          () => 'dead-lettered' as const,
+        ),
+      ]);
       if (result === 'exited') crashes++;
       else {
         await redis.client.lpush('q:killer', '{"id":2}');
-        await waitFor(() => `the next message handled; worker log: ${child.output()}`, async () => (await redis.client.llen('killer:out')) === 1, { timeoutMs: 10_000 });
+        await waitFor(
+          () => `the next message handled; worker log: ${child.output()}`,
+          async () => (await redis.client.llen('killer:out')) === 1,
+          { timeoutMs: 10_000 },
+        );
         child.kill('SIGTERM');
         await exited(child);
       }

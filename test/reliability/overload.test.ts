@@ -25,7 +25,9 @@ describe('reliability: overload, a producer 10x faster than the handlers', () =>
       const name = `overload-${kind}`;
       const key = `q:${name}`;
       const out = `${name}:out`;
-      const worker = spawnWorker([redis.dir.write(name, reliablePipeline(name, sources[kind](key, 'c1'), `concurrency: ${CONCURRENCY}`))], { REDIS_URL: redis.server.url });
+      const worker = spawnWorker([redis.dir.write(name, reliablePipeline(name, sources[kind](key, 'c1'), `concurrency: ${CONCURRENCY}`))], {
+        REDIS_URL: redis.server.url,
+      });
       const rss = sampleRss(() => worker.pid, 100);
       // Bounded producer: RATE/10 messages every 100 ms for SECONDS.
       let produced = 0;
@@ -45,15 +47,34 @@ describe('reliability: overload, a producer 10x faster than the handlers', () =>
       // Drain: a fast worker (sleeps skipped) under the same consumer name takes the backlog (and re-reads any
       // stream entry still pending under that name, e.g. from an XREADGROUP interrupted by the shutdown).
       const drainStart = Date.now();
-      const drainer = spawnWorker([redis.dir.write(`${name}-drain`, reliablePipeline(name, sources[kind](key, 'c1'), 'concurrency: 100'))], { REDIS_URL: redis.server.url, RELIABLE_IGNORE_SLEEP: '1' });
+      const drainer = spawnWorker(
+        [redis.dir.write(`${name}-drain`, reliablePipeline(name, sources[kind](key, 'c1'), 'concurrency: 100'))],
+        { REDIS_URL: redis.server.url, RELIABLE_IGNORE_SLEEP: '1' },
+      );
       // A failed wait is raised only after the report below, so the run still records how much was lost.
-      const unfinished = await waitFor(`LLEN ${out} >= ${produced}`, () => redis.client.llen(out), { until: (n) => n >= produced, timeoutMs: 60_000, intervalMs: 100 }).then(() => undefined, (error: unknown) => error);
+      const unfinished = await waitFor(`LLEN ${out} >= ${produced}`, () => redis.client.llen(out), {
+        until: (n) => n >= produced,
+        timeoutMs: 60_000,
+        intervalMs: 100,
+      }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
       const drainMs = Date.now() - drainStart;
       drainer.kill('SIGTERM');
       assert.equal(await exited(drainer), 0, drainer.output().slice(-2000));
       const { unique, duplicates } = await tally(redis.client, out);
-      console.log(`overload ${kind}: produced ${produced} in ${elapsed.toFixed(1)} s (${(produced / elapsed).toFixed(0)}/s), handled ${processedDuringLoad} meanwhile (${(processedDuringLoad / elapsed).toFixed(0)}/s), max RSS ${maxRss.toFixed(0)} MiB, drained in ${drainMs} ms`);
-      report({ scenario: `5. overload ${SECONDS} s, ${(produced / elapsed).toFixed(0)}/s in vs ${(processedDuringLoad / elapsed).toFixed(0)}/s handled, ${kind}`, messages: produced, lost: produced - unique.size, duplicates, recovery: `backlog drained in ${drainMs} ms`, maxRss });
+      console.log(
+        `overload ${kind}: produced ${produced} in ${elapsed.toFixed(1)} s (${(produced / elapsed).toFixed(0)}/s), handled ${processedDuringLoad} meanwhile (${(processedDuringLoad / elapsed).toFixed(0)}/s), max RSS ${maxRss.toFixed(0)} MiB, drained in ${drainMs} ms`,
+      );
+      report({
+        scenario: `5. overload ${SECONDS} s, ${(produced / elapsed).toFixed(0)}/s in vs ${(processedDuringLoad / elapsed).toFixed(0)}/s handled, ${kind}`,
+        messages: produced,
+        lost: produced - unique.size,
+        duplicates,
+        recovery: `backlog drained in ${drainMs} ms`,
+        maxRss,
+      });
       assert.ifError(unfinished);
       assert.equal(unique.size, produced, 'nothing lost');
       assert.equal(duplicates, 0);

@@ -26,7 +26,13 @@ const SCHEMA = {
   type: 'object',
   required: ['id'],
   additionalProperties: false,
-  properties: { id: { type: 'integer', minimum: 1 }, tag: { type: 'string' }, pad: { type: 'string' }, fail: { enum: ['always'] }, hang: { type: 'boolean' } },
+  properties: {
+    id: { type: 'integer', minimum: 1 },
+    tag: { type: 'string' },
+    pad: { type: 'string' },
+    fail: { enum: ['always'] },
+    hang: { type: 'boolean' },
+  },
 };
 
 describe('reliability: poison messages go to the dead letter with the right reason', () => {
@@ -39,7 +45,10 @@ describe('reliability: poison messages go to the dead letter with the right reas
       const out = `${name}:out`;
       const deadKey = `${key}:dead`;
       writeFileSync(path.join(redis.dir.dir, 'poison-schema.json'), JSON.stringify(SCHEMA));
-      const source = kind === 'list' ? `  list: {key: "${key}", batch_size: 100}` : `  stream: {key: "${key}", consumer_group: g, start_id: "0", batch_size: 100}`;
+      const source =
+        kind === 'list'
+          ? `  list: {key: "${key}", batch_size: 100}`
+          : `  stream: {key: "${key}", consumer_group: g, start_id: "0", batch_size: 100}`;
       const extra = `concurrency: 100
 message: {format: json, schema: ./poison-schema.json, max_bytes: ${MAX_BYTES}}
 resilience: {max_retries: 1, retry_delay_ms: 10, retry_jitter: 0, processing_timeout_ms: 300, circuit_breaker: {enabled: false}}`;
@@ -74,7 +83,10 @@ resilience: {max_retries: 1, retry_delay_ms: 10, retry_jitter: 0, processing_tim
         () => `${GOOD} results in ${out} and ${expected.size} dead letters in ${deadKey}\n${worker.output().slice(-2000)}`,
         async () => ({ results: await redis.client.llen(out), dead: await redis.client.llen(deadKey) }),
         { until: (n) => n.results >= GOOD && n.dead >= expected.size, timeoutMs: 90_000, intervalMs: 100 },
-      ).then(() => undefined, (error: unknown) => error);
+      ).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
       const took = Date.now() - started;
       worker.kill('SIGTERM');
       const code = await exited(worker);
@@ -89,11 +101,19 @@ resilience: {max_retries: 1, retry_delay_ms: 10, retry_jitter: 0, processing_tim
         deadIds.add(deadId);
         const k = expected.get(deadId);
         if (!k) wrong.push(`good message ${deadId} dead-lettered (${entry.reason})`);
-        else if (POISON[k].reason !== entry.reason) wrong.push(`${k} poison ${deadId}: reason ${entry.reason}, expected ${POISON[k].reason}`);
+        else if (POISON[k].reason !== entry.reason)
+          wrong.push(`${k} poison ${deadId}: reason ${entry.reason}, expected ${POISON[k].reason}`);
       }
       const lostGood = GOOD - [...unique].filter((x) => x <= GOOD).length;
       const lostPoison = [...expected.keys()].filter((x) => !deadIds.has(x)).length;
-      report({ scenario: `4. poison ${expected.size} among ${GOOD} good, ${kind}`, messages: GOOD + expected.size, lost: lostGood + lostPoison, duplicates: duplicates + dead.length - deadIds.size, recovery: `all settled in ${took} ms`, maxRss });
+      report({
+        scenario: `4. poison ${expected.size} among ${GOOD} good, ${kind}`,
+        messages: GOOD + expected.size,
+        lost: lostGood + lostPoison,
+        duplicates: duplicates + dead.length - deadIds.size,
+        recovery: `all settled in ${took} ms`,
+        maxRss,
+      });
       assert.ifError(unfinished);
       assert.equal(code, 0);
       assert.deepEqual(wrong.slice(0, 10), [], 'every dead letter is poison with the right reason');

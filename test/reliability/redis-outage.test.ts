@@ -15,7 +15,8 @@ describe('reliability: Redis outages under load', () => {
 
   const sources = {
     list: (k: string) => `  list: {key: "${k}", batch_size: ${BATCH}, consumer: c1}`,
-    stream: (k: string) => `  stream: {key: "${k}", consumer_group: g, consumer: c1, start_id: "0", batch_size: ${BATCH}, claim_idle_ms: 2000, claim_interval_ms: 500}`,
+    stream: (k: string) =>
+      `  stream: {key: "${k}", consumer_group: g, consumer: c1, start_id: "0", batch_size: ${BATCH}, claim_idle_ms: 2000, claim_interval_ms: 500}`,
   };
   const outages = {
     'SIGSTOP 5 s then SIGCONT': async () => {
@@ -39,7 +40,11 @@ describe('reliability: Redis outages under load', () => {
         await produce(redis.client, kind, key, bodies(1, N, { sleep: 1 }));
         const worker = spawnWorker([file], { REDIS_URL: redis.server.url });
         const rss = sampleRss(() => worker.pid);
-        await waitFor(() => `a quarter of the messages in ${out} before the outage:\n${worker.output()}`, async () => (await redis.client.llen(out)) >= N / 4, { timeoutMs: 60_000, intervalMs: 20 });
+        await waitFor(
+          () => `a quarter of the messages in ${out} before the outage:\n${worker.output()}`,
+          async () => (await redis.client.llen(out)) >= N / 4,
+          { timeoutMs: 60_000, intervalMs: 20 },
+        );
         await act();
         const resumed = Date.now();
         const base = await redis.client.llen(out);
@@ -51,13 +56,27 @@ describe('reliability: Redis outages under load', () => {
         await waitFor(() => `worker resumed:\n${worker.output()}`, resumedNow, { timeoutMs: 30_000, intervalMs: 20 });
         const recovery = Date.now() - resumed;
         // A failed wait is raised only after the report below, so the run still records how much was lost.
-        const unfinished = await waitFor(() => `all ${N} messages in ${out}:\n${worker.output().slice(-3000)}`, async () => (await tally(redis.client, out)).unique.size, { until: (n) => n >= N, timeoutMs: 60_000, intervalMs: 200 }).then(() => undefined, (error: unknown) => error);
+        const unfinished = await waitFor(
+          () => `all ${N} messages in ${out}:\n${worker.output().slice(-3000)}`,
+          async () => (await tally(redis.client, out)).unique.size,
+          { until: (n) => n >= N, timeoutMs: 60_000, intervalMs: 200 },
+        ).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
         worker.kill('SIGTERM');
         const code = await exited(worker);
         const maxRss = rss.stop();
         const { unique, duplicates } = await tally(redis.client, out);
         const dead = await redis.client.llen(`${key}:dead`);
-        report({ scenario: `2. Redis ${outage}, ${kind}`, messages: N, lost: N - unique.size, duplicates, recovery: `${recovery} ms (after SIGCONT / restart)`, maxRss });
+        report({
+          scenario: `2. Redis ${outage}, ${kind}`,
+          messages: N,
+          lost: N - unique.size,
+          duplicates,
+          recovery: `${recovery} ms (after SIGCONT / restart)`,
+          maxRss,
+        });
         assert.ifError(unfinished);
         assert.equal(dead, 0);
         assert.equal(code, 0, worker.output().slice(-3000));

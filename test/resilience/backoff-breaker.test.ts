@@ -10,9 +10,18 @@ const highest = () => 1; // +jitter (Math.random never returns 1, but the formul
 
 describe('retryDelay', () => {
   it('grows as retry_delay_ms × retry_backoff^(attempt−1)', () => {
-    assert.deepEqual([1, 2, 3, 4, 5, 6].map((n) => retryDelay(policy, n, middle)), [1000, 2000, 4000, 8000, 16000, 32000]);
-    assert.deepEqual([1, 2, 3].map((n) => retryDelay({ ...policy, retry_backoff: 1.5 }, n, middle)), [1000, 1500, 2250]);
-    assert.deepEqual([1, 2, 3].map((n) => retryDelay({ ...policy, retry_backoff: 1 }, n, middle)), [1000, 1000, 1000]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6].map((n) => retryDelay(policy, n, middle)),
+      [1000, 2000, 4000, 8000, 16000, 32000],
+    );
+    assert.deepEqual(
+      [1, 2, 3].map((n) => retryDelay({ ...policy, retry_backoff: 1.5 }, n, middle)),
+      [1000, 1500, 2250],
+    );
+    assert.deepEqual(
+      [1, 2, 3].map((n) => retryDelay({ ...policy, retry_backoff: 1 }, n, middle)),
+      [1000, 1000, 1000],
+    );
   });
 
   it('is capped at retry_max_delay_ms, even for huge attempt numbers', () => {
@@ -24,8 +33,14 @@ describe('retryDelay', () => {
   it('varies by ± retry_jitter of the delay, linearly in the random draw', () => {
     assert.equal(retryDelay(policy, 1, lowest), 800);
     assert.equal(retryDelay(policy, 1, highest), 1200);
-    assert.equal(retryDelay(policy, 3, () => 0.25), 3600); // 4000 × (1 − 0.1)
-    assert.equal(retryDelay(policy, 3, () => 0.75), 4400);
+    assert.equal(
+      retryDelay(policy, 3, () => 0.25),
+      3600,
+    ); // 4000 × (1 − 0.1)
+    assert.equal(
+      retryDelay(policy, 3, () => 0.75),
+      4400,
+    );
     // The jitter applies after the cap, so capped retries of many messages still spread out.
     assert.equal(retryDelay(policy, 20, lowest), 48_000);
     assert.equal(retryDelay(policy, 20, highest), 72_000);
@@ -59,7 +74,11 @@ class FakeClock {
 function breaker(overrides: Partial<ConstructorParameters<typeof CircuitBreaker>[0]> = {}) {
   const clock = new FakeClock();
   const changes: BreakerState[] = [];
-  const b = new CircuitBreaker({ enabled: true, failure_threshold: 3, reset_timeout_ms: 1000, half_open_max_calls: 1, ...overrides }, (s) => changes.push(s), clock.now);
+  const b = new CircuitBreaker(
+    { enabled: true, failure_threshold: 3, reset_timeout_ms: 1000, half_open_max_calls: 1, ...overrides },
+    (s) => changes.push(s),
+    clock.now,
+  );
   return { b, clock, changes };
 }
 

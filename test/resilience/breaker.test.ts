@@ -19,20 +19,29 @@ describe('circuit breaker against a real queue', () => {
     const queue = `q:${name}`;
     const loaded = await redis.dir.load(
       name,
-      pipelineYaml(name, {}, `source: {list: {key: "${queue}", batch_size: 1, block_timeout_ms: 200}}
+      pipelineYaml(
+        name,
+        {},
+        `source: {list: {key: "${queue}", batch_size: 1, block_timeout_ms: 200}}
 handler: {module: "{{support}}/handlers/record.mjs"}
 concurrency: 1
 resilience:
   max_retries: 0
   circuit_breaker: {enabled: true, failure_threshold: 3, reset_timeout_ms: ${RESET}, half_open_max_calls: 1}
 output: {list: "${name}:out"}
-`),
+`,
+      ),
     );
     // FIFO: three failures open it, the fourth is the failed trial, then five good ones.
-    const bodies = [1, 2, 3, 4].map((id) => JSON.stringify({ id, fail: 'always' })).concat([5, 6, 7, 8, 9].map((id) => JSON.stringify({ id })));
+    const bodies = [1, 2, 3, 4]
+      .map((id) => JSON.stringify({ id, fail: 'always' }))
+      .concat([5, 6, 7, 8, 9].map((id) => JSON.stringify({ id })));
     await redis.client.lpush(queue, ...bodies);
     const changes: { state: BreakerState; at: number }[] = [];
-    const worker = await Worker.start([loaded], { logger: quiet, observerFor: () => ({ ...NO_OBSERVER, breaker: (state) => changes.push({ state, at: Date.now() }) }) });
+    const worker = await Worker.start([loaded], {
+      logger: quiet,
+      observerFor: () => ({ ...NO_OBSERVER, breaker: (state) => changes.push({ state, at: Date.now() }) }),
+    });
     const pipeline = worker.pipelines[0];
     try {
       await waitFor('the breaker opened', () => changes.some((c) => c.state === 'open'), { timeoutMs: 5000 });
@@ -51,7 +60,9 @@ output: {list: "${name}:out"}
       assert.equal(pipeline?.breakerState, 'open');
 
       // Half-open: one trial (message 4) fails, so it opens again and consumption stops again.
-      await waitFor('reopened after the failed trial', () => changes.filter((c) => c.state === 'open').length >= 2, { timeoutMs: RESET + 2000 });
+      await waitFor('reopened after the failed trial', () => changes.filter((c) => c.state === 'open').length >= 2, {
+        timeoutMs: RESET + 2000,
+      });
       const [, halfOpen, reopened] = changes;
       assert.equal(halfOpen?.state, 'half-open');
       assert.ok((halfOpen?.at ?? 0) - openedAt >= RESET - 5, `half-opened ${(halfOpen?.at ?? 0) - openedAt} ms after opening`);
@@ -63,12 +74,17 @@ output: {list: "${name}:out"}
       assert.deepEqual(new Set(second), new Set([5]), `queue length while open again: ${second.join(',')}`);
 
       // Half-open again: message 5 succeeds, the breaker closes, the rest flows.
-      await waitFor('the good messages were processed after it closed', async () => (await redis.client.llen(`${name}:out`)) >= 5, { timeoutMs: 5000 });
+      await waitFor('the good messages were processed after it closed', async () => (await redis.client.llen(`${name}:out`)) >= 5, {
+        timeoutMs: 5000,
+      });
       assert.equal(await redis.client.llen(queue), 0);
     } finally {
       await worker.stop();
     }
-    assert.deepEqual(changes.map((c) => c.state), ['open', 'half-open', 'open', 'half-open', 'closed']);
+    assert.deepEqual(
+      changes.map((c) => c.state),
+      ['open', 'half-open', 'open', 'half-open', 'closed'],
+    );
     const closedAfter = (changes[4]?.at ?? 0) - (changes[2]?.at ?? 0);
     assert.ok(closedAfter >= RESET - 5, `closed ${closedAfter} ms after reopening`);
     const order = (await redis.client.lrange(`${name}:out`, 0, -1)).map((r) => (JSON.parse(r) as { id: number }).id).reverse();

@@ -58,9 +58,20 @@ describe('pythia dlq: concurrent replays and purges of the wrong key', () => {
   it('two concurrent replay --all of 20,000 stream entries into a stream source move each exactly once', async () => {
     const name = 'race-stream';
     const count = 20_000;
-    const file = redis.dir.write(name, pipelineYaml(name, { source: `{stream: {key: "s:${name}", consumer_group: g}}`, handler: '{command: ["cat"]}' }, `dead_letter: {stream: {key: "s:${name}:dead"}}\n`));
+    const file = redis.dir.write(
+      name,
+      pipelineYaml(
+        name,
+        { source: `{stream: {key: "s:${name}", consumer_group: g}}`, handler: '{command: ["cat"]}' },
+        `dead_letter: {stream: {key: "s:${name}:dead"}}\n`,
+      ),
+    );
     await seed(redis.client, count, (pipe, n) => {
-      const dead = { ...entry(name, n), source: { kind: 'stream' as const, key: `s:${name}` }, fields: { n: String(n), body: `{"n":${n}}` } };
+      const dead = {
+        ...entry(name, n),
+        source: { kind: 'stream' as const, key: `s:${name}` },
+        fields: { n: String(n), body: `{"n":${n}}` },
+      };
       pipe.xadd(`s:${name}:dead`, '*', 'body', JSON.stringify(dead), 'payload', dead.payload, 'reason', dead.reason);
     });
     const [a, b] = await Promise.all([pythia(['dlq', 'replay', file, '--all']), pythia(['dlq', 'replay', file, '--all'])]);
@@ -75,15 +86,28 @@ describe('pythia dlq: concurrent replays and purges of the wrong key', () => {
 
   it('purge of a key holding another type changes nothing and says why (exit 1)', async () => {
     const list = 'purge-list';
-    const listFile = redis.dir.write(list, pipelineYaml(list, { source: `{list: {key: "q:${list}"}}`, handler: '{command: ["cat"]}' }, 'dead_letter: {list: "not-a-list"}\n'));
+    const listFile = redis.dir.write(
+      list,
+      pipelineYaml(list, { source: `{list: {key: "q:${list}"}}`, handler: '{command: ["cat"]}' }, 'dead_letter: {list: "not-a-list"}\n'),
+    );
     await redis.client.hset('not-a-list', 'a', '1', 'b', '2');
     const wrongList = await pythia(['dlq', 'purge', listFile, '--yes']);
     assert.equal(wrongList.code, 1, wrongList.stderr);
-    assert.match(wrongList.stderr, /pythia dlq purge: not-a-list holds a hash, not a list: it is not this pipeline's dead letter, so nothing was purged/);
+    assert.match(
+      wrongList.stderr,
+      /pythia dlq purge: not-a-list holds a hash, not a list: it is not this pipeline's dead letter, so nothing was purged/,
+    );
     assert.deepEqual(await redis.client.hgetall('not-a-list'), { a: '1', b: '2' }, 'the hash is intact');
 
     const stream = 'purge-stream';
-    const streamFile = redis.dir.write(stream, pipelineYaml(stream, { source: `{list: {key: "q:${stream}"}}`, handler: '{command: ["cat"]}' }, 'dead_letter: {stream: {key: "not-a-stream"}}\n'));
+    const streamFile = redis.dir.write(
+      stream,
+      pipelineYaml(
+        stream,
+        { source: `{list: {key: "q:${stream}"}}`, handler: '{command: ["cat"]}' },
+        'dead_letter: {stream: {key: "not-a-stream"}}\n',
+      ),
+    );
     await redis.client.rpush('not-a-stream', 'x', 'y');
     const wrongStream = await pythia(['dlq', 'purge', streamFile, '--yes']);
     assert.equal(wrongStream.code, 1, wrongStream.stderr);

@@ -15,7 +15,14 @@ describe('pythia dlq list with hostile channel names and payloads', () => {
 
   it('escapes ANSI sequences, newlines and C1 controls: one line per entry', async () => {
     const name = 'terminal';
-    const file = redis.dir.write(name, pipelineYaml(name, { source: '{channel: {patterns: ["evil*"]}}', handler: '{module: "{{support}}/handlers/record.mjs"}', message: '{format: json}' }));
+    const file = redis.dir.write(
+      name,
+      pipelineYaml(name, {
+        source: '{channel: {patterns: ["evil*"]}}',
+        handler: '{module: "{{support}}/handlers/record.mjs"}',
+        message: '{format: json}',
+      }),
+    );
     const loaded = await redis.dir.load(name, (await import('node:fs')).readFileSync(file, 'utf8'));
     const worker = await Worker.start([loaded], { logger: createLogger('silent') });
     try {
@@ -32,9 +39,13 @@ describe('pythia dlq list with hostile channel names and payloads', () => {
       });
       const lines = list.stdout.trimEnd().split('\n');
       assert.ok(lines.length >= 1);
-      // eslint-disable-next-line no-control-regex
-      for (const line of lines) assert.doesNotMatch(line, /[\u0000-\u001f\u007f-\u009f]/, `a raw control character in ${JSON.stringify(line)}`);
-      assert.ok(lines.every((line) => line.includes('source=channel:evil\\u001b[2J\\u001b[31m\\nabc123')), list.stdout);
+      // eslint-disable-next-line no-control-regex -- the control characters are what the test looks for
+      const rawControl = /[\u0000-\u001f\u007f-\u009f]/;
+      for (const line of lines) assert.doesNotMatch(line, rawControl, `a raw control character in ${JSON.stringify(line)}`);
+      assert.ok(
+        lines.every((line) => line.includes('source=channel:evil\\u001b[2J\\u001b[31m\\nabc123')),
+        list.stdout,
+      );
       assert.match(lines[0] ?? '', /\\r\\u009b1m/);
       assert.match(lines[0] ?? '', /payload="not json \\u001b\]0;title\\u0007\\nFORGED LINE"/);
     } finally {

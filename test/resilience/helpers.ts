@@ -33,9 +33,13 @@ export function pythia(args: string[], env: Record<string, string> = {}): Promis
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }
 
-
 /** An output sink for `pythia dlq` command functions called in-process. */
 export function captured(): { out: (text: string) => void; err: (text: string) => void; stdout: string; stderr: string } {
-  const sink = { stdout: '', stderr: '', out: (text: string) => void (sink.stdout += text), err: (text: string) => void (sink.stderr += text) };
+  const sink = {
+    stdout: '',
+    stderr: '',
+    out: (text: string) => void (sink.stdout += text),
+    err: (text: string) => void (sink.stderr += text),
+  };
   return sink;
 }

@@ -25,12 +25,16 @@ describe('a poison message among 10,000 good ones', () => {
     // every message behind the poison for the full 1.4 s. (The next test covers the slot it might hold.)
     const loaded = await redis.dir.load(
       name,
-      pipelineYaml(name, {}, `source: {list: {key: "${queue}", batch_size: 100, block_timeout_ms: 1000}}
+      pipelineYaml(
+        name,
+        {},
+        `source: {list: {key: "${queue}", batch_size: 100, block_timeout_ms: 1000}}
 handler: {module: "{{support}}/handlers/latency.mjs"}
 concurrency: 32
 resilience: {max_retries: ${RETRIES}, retry_delay_ms: ${DELAY}, retry_backoff: 2, retry_jitter: 0}
 output: {list: "${name}:out"}
-`),
+`,
+      ),
     );
     const worker = await Worker.start([loaded], { logger: quiet });
     let poisonAt = 0;
@@ -46,18 +50,25 @@ output: {list: "${name}:out"}
         await redis.client.lpush(queue, ...bodies);
         await sleep(EVERY_MS);
       }
-      await waitFor('all processed, the poison dead-lettered', async () => (await redis.client.llen(`${name}:out`)) >= GOOD && (await redis.client.llen(`${queue}:dead`)) >= 1, { timeoutMs: 20_000 });
+      await waitFor(
+        'all processed, the poison dead-lettered',
+        async () => (await redis.client.llen(`${name}:out`)) >= GOOD && (await redis.client.llen(`${queue}:dead`)) >= 1,
+        { timeoutMs: 20_000 },
+      );
     } finally {
       await worker.stop();
     }
-    const results = (await redis.client.lrange(`${name}:out`, 0, -1)).map((r) => JSON.parse(r) as { id: number; latency: number; attempt: number });
+    const results = (await redis.client.lrange(`${name}:out`, 0, -1)).map(
+      (r) => JSON.parse(r) as { id: number; latency: number; attempt: number },
+    );
     assert.equal(results.length, GOOD);
     assert.equal(new Set(results.map((r) => r.id)).size, GOOD);
     assert.ok(results.every((r) => r.attempt === 1));
     const latencies = results.map((r) => r.latency).sort((a, b) => a - b);
     const max = latencies[latencies.length - 1] as number;
     const p99 = latencies[Math.floor(latencies.length * 0.99)] as number;
-    if (process.env.PYTHIA_SHOW_LATENCY) process.stdout.write(`good messages: p50 ${latencies[GOOD / 2]} ms, p99 ${p99} ms, max ${max} ms\n`);
+    if (process.env.PYTHIA_SHOW_LATENCY)
+      process.stdout.write(`good messages: p50 ${latencies[GOOD / 2]} ms, p99 ${p99} ms, max ${max} ms\n`);
     assert.ok(max < POISON_RETRY_MS, `worst latency ${max} ms (p99 ${p99} ms) is not below the poison's ${POISON_RETRY_MS} ms of retries`);
     // In particular the messages produced while the poison waited for its retries.
     const during = results.filter((r) => r.id > 10 * CHUNK && r.id <= 10 * CHUNK + (POISON_RETRY_MS / EVERY_MS) * CHUNK);
@@ -77,19 +88,30 @@ output: {list: "${name}:out"}
     const queue = `q:${name}`;
     const loaded = await redis.dir.load(
       name,
-      pipelineYaml(name, {}, `source: {list: {key: "${queue}", batch_size: 10, block_timeout_ms: 1000}}
+      pipelineYaml(
+        name,
+        {},
+        `source: {list: {key: "${queue}", batch_size: 10, block_timeout_ms: 1000}}
 handler: {module: "{{support}}/handlers/latency.mjs"}
 concurrency: 1
 resilience: {max_retries: 1, retry_delay_ms: 1500, retry_jitter: 0}
 output: {list: "${name}:out"}
-`),
+`,
+      ),
     );
     const produced = Date.now();
-    const bodies = [JSON.stringify({ id: 0, fail: 'always', produced_at: produced }), ...Array.from({ length: 50 }, (_, i) => JSON.stringify({ id: i + 1, produced_at: produced }))];
+    const bodies = [
+      JSON.stringify({ id: 0, fail: 'always', produced_at: produced }),
+      ...Array.from({ length: 50 }, (_, i) => JSON.stringify({ id: i + 1, produced_at: produced })),
+    ];
     await redis.client.lpush(queue, ...bodies); // the poison is first in line
     const worker = await Worker.start([loaded], { logger: quiet });
     try {
-      await waitFor('50 results and the poison dead-lettered', async () => ({ out: await redis.client.llen(`${name}:out`), dead: await redis.client.llen(`${queue}:dead`) }), { until: (n) => n.out >= 50 && n.dead >= 1, timeoutMs: 10_000 });
+      await waitFor(
+        '50 results and the poison dead-lettered',
+        async () => ({ out: await redis.client.llen(`${name}:out`), dead: await redis.client.llen(`${queue}:dead`) }),
+        { until: (n) => n.out >= 50 && n.dead >= 1, timeoutMs: 10_000 },
+      );
     } finally {
       await worker.stop();
     }

@@ -118,7 +118,10 @@ describe('each dead-letter reason produces exactly one entry with the right fiel
     server = await startRedis();
     client = server.client();
     process.env.REDIS_URL = server.url;
-    writeFileSync(path.join(dir.dir, 'order.schema.json'), JSON.stringify({ type: 'object', required: ['id'], properties: { id: { type: 'integer' } } }));
+    writeFileSync(
+      path.join(dir.dir, 'order.schema.json'),
+      JSON.stringify({ type: 'object', required: ['id'], properties: { id: { type: 'integer' } } }),
+    );
     for (const c of cases) {
       const name = c.reason.replaceAll('_', '-');
       const yaml = pipelineYaml(name, {}, `${c.yaml}\nconcurrency: 4\ndead_letter: {list: "${DLQ}"}\noutput: {list: "${name}:out"}\n`);
@@ -162,7 +165,8 @@ describe('each dead-letter reason produces exactly one entry with the right fiel
     }
     const pending = (await client.xpending('s:deliveries', 'g')) as [number];
     assert.equal(pending[0], 0, 'the stream entry was acknowledged');
-    for (const c of cases) assert.equal(await client.llen(`${c.reason.replaceAll('_', '-')}:out`), 0, `${c.reason}: nothing reached the output`);
+    for (const c of cases)
+      assert.equal(await client.llen(`${c.reason.replaceAll('_', '-')}:out`), 0, `${c.reason}: nothing reached the output`);
   });
 
   for (const c of cases) {
@@ -186,13 +190,20 @@ describe('each dead-letter reason produces exactly one entry with the right fiel
       const first = Date.parse(entry.first_failure_at);
       const last = Date.parse(entry.last_failure_at);
       const dead = Date.parse(entry.dead_lettered_at);
-      assert.ok(first >= started - 5 && first <= last && last <= dead && dead <= Date.now(), `times ${entry.first_failure_at} ${entry.last_failure_at} ${entry.dead_lettered_at}`);
+      assert.ok(
+        first >= started - 5 && first <= last && last <= dead && dead <= Date.now(),
+        `times ${entry.first_failure_at} ${entry.last_failure_at} ${entry.dead_lettered_at}`,
+      );
       assert.ok(last - first >= (c.spanMs ?? 0), `${c.reason}: failures ${last - first} ms apart, expected ≥ ${c.spanMs ?? 0}`);
     });
   }
 
   it('a plain error with retryable: false is a permanent failure too, with the default dead letter', async () => {
-    const yaml = pipelineYaml('flag', {}, `${list('q:flag')}\nhandler: {module: "{{support}}/handlers/permanent.mjs"}\nresilience: {max_retries: 5, retry_delay_ms: 10}\n`);
+    const yaml = pipelineYaml(
+      'flag',
+      {},
+      `${list('q:flag')}\nhandler: {module: "{{support}}/handlers/permanent.mjs"}\nresilience: {max_retries: 5, retry_delay_ms: 10}\n`,
+    );
     const pipeline = await dir.load('flag', yaml);
     await client.lpush('q:flag', '{"id":8,"permanent":"flag"}');
     const w = await Worker.start([pipeline], { logger: quiet });
@@ -211,15 +222,24 @@ describe('each dead-letter reason produces exactly one entry with the right fiel
 
   it('`pythia dlq list` shows one line per reason', async () => {
     const file = files.get('retries_exhausted') as string;
-    const [result, json] = await Promise.all([pythia(['dlq', 'list', file]), pythia(['dlq', 'list', file, '--format', 'json', '--limit', '3'])]);
+    const [result, json] = await Promise.all([
+      pythia(['dlq', 'list', file]),
+      pythia(['dlq', 'list', file, '--format', 'json', '--limit', '3']),
+    ]);
     if (process.env.PYTHIA_SHOW_DLQ) process.stdout.write(`\n$ pythia dlq list ${path.basename(file)}\n${result.stdout}${result.stderr}\n`);
     assert.equal(result.code, 0, result.stderr);
     const lines = result.stdout.trim().split('\n');
     assert.equal(lines.length, cases.length);
     for (const c of cases) assert.equal(lines.filter((l) => l.includes(` ${c.reason} `)).length, 1, `${c.reason} in:\n${result.stdout}`);
     assert.equal(json.code, 0, json.stderr);
-    const parsed = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; entry: DeadLetterEntry });
+    const parsed = json.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: string; entry: DeadLetterEntry });
     assert.equal(parsed.length, 3);
-    assert.deepEqual(parsed.map((p) => p.entry.reason), entries.slice(0, 3).map((e) => e.reason));
+    assert.deepEqual(
+      parsed.map((p) => p.entry.reason),
+      entries.slice(0, 3).map((e) => e.reason),
+    );
   });
 });

@@ -47,11 +47,18 @@ describe('dead letters replayed into the source are processed again', () => {
 
   it('list source, default dead letter: pythia dlq list / replay --id / replay --all / purge', async () => {
     const name = 'replay-list';
-    const file = dir.write(name, pipelineYaml(name, {}, `source: {list: {key: "q:${name}", block_timeout_ms: 200}}
+    const file = dir.write(
+      name,
+      pipelineYaml(
+        name,
+        {},
+        `source: {list: {key: "q:${name}", block_timeout_ms: 200}}
 handler: {module: "{{support}}/handlers/broken-while.mjs"}
 resilience: {max_retries: 1, retry_delay_ms: 10, circuit_breaker: {enabled: false}}
 output: {list: "${name}:out"}
-`));
+`,
+      ),
+    );
     const loaded = await dir.load(name, (await import('node:fs')).readFileSync(file, 'utf8'));
     const dead = `q:${name}:dead`;
     const worker = await Worker.start([loaded], { logger: quiet });
@@ -59,7 +66,14 @@ output: {list: "${name}:out"}
       await client.lpush(`q:${name}`, ...[1, 2, 3].map((id) => JSON.stringify({ id, broken_while: marker })));
       await waitFor(`LLEN ${dead} >= 3`, () => client.llen(dead), { until: (n) => n >= 3, timeoutMs: 5000 });
       const before = await listDeadLetters(client, dead);
-      assert.deepEqual(before.map((e) => [e.reason, e.attempts]), [['retries_exhausted', 2], ['retries_exhausted', 2], ['retries_exhausted', 2]]);
+      assert.deepEqual(
+        before.map((e) => [e.reason, e.attempts]),
+        [
+          ['retries_exhausted', 2],
+          ['retries_exhausted', 2],
+          ['retries_exhausted', 2],
+        ],
+      );
 
       const order = before.map((e) => (JSON.parse(e.payload) as { id: number }).id);
       const list = await pythia(['dlq', 'list', file]);
@@ -67,7 +81,9 @@ output: {list: "${name}:out"}
       const lines = list.stdout.trim().split('\n');
       assert.equal(lines.length, 3);
       assert.match(list.stderr, new RegExp(`dead letter list ${dead} of pipeline ${name}: 3 entries`));
-      const first = new RegExp(`^[0-9a-f]{16}  retries_exhausted  attempts=2  error="downstream unavailable for ${order[0]}"  source=list:q:replay-list  first=\\S+  last=\\S+  payload="\\{\\\\"id\\\\":${order[0]},`);
+      const first = new RegExp(
+        `^[0-9a-f]{16}  retries_exhausted  attempts=2  error="downstream unavailable for ${order[0]}"  source=list:q:replay-list  first=\\S+  last=\\S+  payload="\\{\\\\"id\\\\":${order[0]},`,
+      );
       assert.match(lines[0] as string, first);
       // Usage errors and an unknown id change nothing (run in-process: they never reach Redis or fail early).
       const io = captured();
@@ -94,7 +110,11 @@ output: {list: "${name}:out"}
       await waitFor(`LLEN ${name}:out >= 3`, () => client.llen(`${name}:out`), { until: (n) => n >= 3, timeoutMs: 5000 });
       assert.equal(await client.llen(dead), 0, 'the dead letter is empty');
       const done = await results(`${name}:out`);
-      assert.deepEqual(done.map((r) => [r.id, r.attempt]), order.map((id) => [id, 1]), 'processed oldest dead letter first, attempts reset');
+      assert.deepEqual(
+        done.map((r) => [r.id, r.attempt]),
+        order.map((id) => [id, 1]),
+        'processed oldest dead letter first, attempts reset',
+      );
 
       const purge = captured();
       assert.equal(await dlqPurgeCommand(file, { yes: true }, purge), 0, purge.stderr);
@@ -106,45 +126,87 @@ output: {list: "${name}:out"}
 
   it('a message_id naming one entry works as --id; entries of other pipelines and foreign elements stay', async () => {
     const name = 'replay-ids';
-    const loaded = await dir.load(name, pipelineYaml(name, {}, `source: {list: {key: "q:${name}", block_timeout_ms: 200}}
+    const loaded = await dir.load(
+      name,
+      pipelineYaml(
+        name,
+        {},
+        `source: {list: {key: "q:${name}", block_timeout_ms: 200}}
 handler: {module: "{{support}}/handlers/broken-while.mjs"}
 dead_letter: {list: "shared:dead"}
-`));
+`,
+      ),
+    );
     const stamp = '2026-01-01T00:00:00.000Z';
-    const entry = (pipeline: string, messageId: string, payload: string): DeadLetterEntry => ({ payload, payload_encoding: 'utf8', reason: 'retries_exhausted', error: 'e', attempts: 3, pipeline, source: { kind: 'list', key: 'q:other' }, message_id: messageId, first_failure_at: stamp, last_failure_at: stamp, dead_lettered_at: stamp });
+    const entry = (pipeline: string, messageId: string, payload: string): DeadLetterEntry => ({
+      payload,
+      payload_encoding: 'utf8',
+      reason: 'retries_exhausted',
+      error: 'e',
+      attempts: 3,
+      pipeline,
+      source: { kind: 'list', key: 'q:other' },
+      message_id: messageId,
+      first_failure_at: stamp,
+      last_failure_at: stamp,
+      dead_lettered_at: stamp,
+    });
     // Oldest first: ours (m1), someone else's, garbage, ours twice with the same message id (m2).
-    await client.lpush('shared:dead', JSON.stringify(entry(name, 'm1', 'a')), JSON.stringify(entry('other', 'o1', 'b')), 'not json', JSON.stringify(entry(name, 'm2', 'c')), JSON.stringify({ ...entry(name, 'm2', 'd'), error: 'f' }));
+    await client.lpush(
+      'shared:dead',
+      JSON.stringify(entry(name, 'm1', 'a')),
+      JSON.stringify(entry('other', 'o1', 'b')),
+      'not json',
+      JSON.stringify(entry(name, 'm2', 'c')),
+      JSON.stringify({ ...entry(name, 'm2', 'd'), error: 'f' }),
+    );
     const location = deadLetterLocation(loaded);
     const target = replayTarget(loaded);
     const replayed: StoredEntry[] = [];
     const onReplayed = (batch: readonly StoredEntry[]) => void replayed.push(...batch);
     const byMessageId = await replayDeadLetters(client, location, target, { pipeline: name, ids: ['m1', 'm2'], onReplayed });
-    assert.deepEqual(replayed.splice(0).map((s) => s.entry?.message_id), ['m1']);
+    assert.deepEqual(
+      replayed.splice(0).map((s) => s.entry?.message_id),
+      ['m1'],
+    );
     assert.equal(byMessageId.replayed, 1);
     assert.equal(byMessageId.ambiguous.length, 1);
     assert.equal(byMessageId.ambiguous[0]?.matches.length, 2);
     assert.deepEqual(await client.lrange(`q:${name}`, 0, -1), ['a']);
     const all = await replayDeadLetters(client, location, target, { pipeline: name, chunk: 2, onReplayed });
-    assert.deepEqual(replayed.map((s) => s.payload?.toString()), ['c', 'd']);
+    assert.deepEqual(
+      replayed.map((s) => s.payload?.toString()),
+      ['c', 'd'],
+    );
     assert.equal(all.otherPipeline, 1);
     assert.equal(all.unreadable, 1);
     assert.deepEqual(await client.lrange(`q:${name}`, 0, -1), ['d', 'c', 'a']);
     const left: StoredEntry[] = [];
     for await (const stored of scanEntries(client, location)) left.push(stored);
-    assert.deepEqual(left.map((s) => s.entry?.pipeline ?? s.problem), ['other', 'not JSON: Unexpected token \'o\', "not json" is not valid JSON']);
+    assert.deepEqual(
+      left.map((s) => s.entry?.pipeline ?? s.problem),
+      ['other', 'not JSON: Unexpected token \'o\', "not json" is not valid JSON'],
+    );
     assert.equal(await purgeDeadLetters(client, location), 2);
     assert.equal(await client.exists('shared:dead'), 0);
   });
 
   it('stream source and stream dead letter: binary payload and fields survive the round trip', async () => {
     const name = 'replay-stream';
-    const file = dir.write(name, pipelineYaml(name, {}, `source: {stream: {key: "s:${name}", consumer_group: g, start_id: "0", block_timeout_ms: 200}}
+    const file = dir.write(
+      name,
+      pipelineYaml(
+        name,
+        {},
+        `source: {stream: {key: "s:${name}", consumer_group: g, start_id: "0", block_timeout_ms: 200}}
 message: {format: binary}
 handler: {module: "{{support}}/handlers/broken-while.mjs"}
 resilience: {max_retries: 0}
 dead_letter: {stream: {key: "s:${name}:dead", max_stream_length: 1000}}
 output: {list: "${name}:out"}
-`));
+`,
+      ),
+    );
     const loaded = await dir.load(name, (await import('node:fs')).readFileSync(file, 'utf8'));
     const worker = await Worker.start([loaded], { logger: quiet });
     try {
@@ -188,11 +250,18 @@ output: {list: "${name}:out"}
 
   it('channel source: replay publishes to the original channel, and keeps the entry when nobody listens', async () => {
     const name = 'replay-channel';
-    const loaded = await dir.load(name, pipelineYaml(name, {}, `source: {channel: {channels: ["ch:${name}"], patterns: ["chp:*"]}}
+    const loaded = await dir.load(
+      name,
+      pipelineYaml(
+        name,
+        {},
+        `source: {channel: {channels: ["ch:${name}"], patterns: ["chp:*"]}}
 handler: {module: "{{support}}/handlers/broken-while.mjs"}
 resilience: {max_retries: 0}
 output: {list: "${name}:out"}
-`));
+`,
+      ),
+    );
     const dead = `pythia:${name}:dead`;
     let worker = await Worker.start([loaded], { logger: quiet });
     await client.publish('chp:one', JSON.stringify({ id: 1 }));

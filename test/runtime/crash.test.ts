@@ -31,10 +31,32 @@ describe('kill -9 a worker with messages in flight: a restarted worker processes
   }
 
   const cases = [
-    { kind: 'list' as const, title: 'list at-least-once, same consumer restarts', source: (k: string) => `  list: {key: "${k}", batch_size: ${BATCH}, consumer: c1}`, consumers: ['c1', 'c1'] },
-    { kind: 'list' as const, title: 'list at-least-once, another consumer recovers after the heartbeat expires', source: (k: string) => `  list: {key: "${k}", batch_size: ${BATCH}, consumer: "\${CONSUMER}", heartbeat_ttl_ms: 1000, recovery_interval_ms: 200}`, consumers: ['a', 'b'] },
-    { kind: 'stream' as const, title: 'stream, same consumer re-reads its pending entries', source: (k: string) => `  stream: {key: "${k}", consumer_group: g, consumer: "\${CONSUMER}", start_id: "0", batch_size: ${BATCH}}`, consumers: ['c1', 'c1'] },
-    { kind: 'stream' as const, title: 'stream, another consumer claims idle entries', source: (k: string) => `  stream: {key: "${k}", consumer_group: g, consumer: "\${CONSUMER}", start_id: "0", batch_size: ${BATCH}, claim_idle_ms: 500, claim_interval_ms: 200}`, consumers: ['a', 'b'] },
+    {
+      kind: 'list' as const,
+      title: 'list at-least-once, same consumer restarts',
+      source: (k: string) => `  list: {key: "${k}", batch_size: ${BATCH}, consumer: c1}`,
+      consumers: ['c1', 'c1'],
+    },
+    {
+      kind: 'list' as const,
+      title: 'list at-least-once, another consumer recovers after the heartbeat expires',
+      source: (k: string) =>
+        `  list: {key: "${k}", batch_size: ${BATCH}, consumer: "\${CONSUMER}", heartbeat_ttl_ms: 1000, recovery_interval_ms: 200}`,
+      consumers: ['a', 'b'],
+    },
+    {
+      kind: 'stream' as const,
+      title: 'stream, same consumer re-reads its pending entries',
+      source: (k: string) => `  stream: {key: "${k}", consumer_group: g, consumer: "\${CONSUMER}", start_id: "0", batch_size: ${BATCH}}`,
+      consumers: ['c1', 'c1'],
+    },
+    {
+      kind: 'stream' as const,
+      title: 'stream, another consumer claims idle entries',
+      source: (k: string) =>
+        `  stream: {key: "${k}", consumer_group: g, consumer: "\${CONSUMER}", start_id: "0", batch_size: ${BATCH}, claim_idle_ms: 500, claim_interval_ms: 200}`,
+      consumers: ['a', 'b'],
+    },
   ];
 
   for (const [index, c] of cases.entries()) {
@@ -45,14 +67,24 @@ describe('kill -9 a worker with messages in flight: a restarted worker processes
       await produce(key, c.kind);
       const env = { REDIS_URL: redis.server.url };
       const first = spawnWorker([file], { ...env, CONSUMER: c.consumers[0] as string });
-      await waitFor(() => `first worker made progress:\n${first.output()}`, async () => (await redis.client.llen(`${name}:out`)) >= 500, { timeoutMs: 30_000 });
+      await waitFor(
+        () => `first worker made progress:\n${first.output()}`,
+        async () => (await redis.client.llen(`${name}:out`)) >= 500,
+        { timeoutMs: 30_000 },
+      );
       first.kill('SIGKILL');
       await exited(first);
-      const inFlight = c.kind === 'list' ? await redis.client.llen(`{${key}}:processing:${c.consumers[0]}`) : ((await redis.client.xpending(key, 'g')) as [number])[0];
+      const inFlight =
+        c.kind === 'list'
+          ? await redis.client.llen(`{${key}}:processing:${c.consumers[0]}`)
+          : ((await redis.client.xpending(key, 'g')) as [number])[0];
       assert.ok(inFlight > 0, 'messages were in flight at the kill');
 
       const second = spawnWorker([file], { ...env, CONSUMER: c.consumers[1] as string });
-      await waitFor(`all ${N} messages in ${name}:out`, async () => (await tally(redis.client, `${name}:out`)).unique.size, { until: (n) => n >= N, timeoutMs: 60_000 });
+      await waitFor(`all ${N} messages in ${name}:out`, async () => (await tally(redis.client, `${name}:out`)).unique.size, {
+        until: (n) => n >= N,
+        timeoutMs: 60_000,
+      });
       second.kill('SIGTERM');
       assert.equal(await exited(second), 0, second.output());
       const { unique, duplicates } = await tally(redis.client, `${name}:out`);

@@ -9,7 +9,9 @@ describe('embedding a Worker', () => {
   const redis = usePrivateRedis({ exportUrl: true });
 
   it('emits ready, a message event per outcome (with the dead-letter reason), breaker changes, draining and stopped', async () => {
-    const file = redis.dir.write('embedded', `
+    const file = redis.dir.write(
+      'embedded',
+      `
 name: embedded
 redis: {url: "\${REDIS_URL}"}
 source: {list: {key: "q:embedded"}}
@@ -20,7 +22,8 @@ resilience:
   circuit_breaker: {enabled: true, failure_threshold: 3, reset_timeout_ms: 200}
 output: {list: "embedded:out"}
 metrics: {enabled: false}
-`);
+`,
+    );
     const seen: string[] = [];
     const messages: MessageEvent[] = [];
     const breaker: string[] = [];
@@ -36,8 +39,18 @@ metrics: {enabled: false}
     });
     assert.deepEqual(seen, ['ready']);
     assert.equal(worker.ready, true);
-    await redis.client.lpush('q:embedded', JSON.stringify({ id: 1 }), JSON.stringify({ id: 2, fail: 'once' }), '{not json', JSON.stringify({ id: 3, fail: 'always' }), JSON.stringify({ id: 4, fail: 'always' }));
-    await waitFor(() => `five final outcomes in ${JSON.stringify(messages)}`, () => messages.filter((m) => m.outcome !== 'retried').length >= 5);
+    await redis.client.lpush(
+      'q:embedded',
+      JSON.stringify({ id: 1 }),
+      JSON.stringify({ id: 2, fail: 'once' }),
+      '{not json',
+      JSON.stringify({ id: 3, fail: 'always' }),
+      JSON.stringify({ id: 4, fail: 'always' }),
+    );
+    await waitFor(
+      () => `five final outcomes in ${JSON.stringify(messages)}`,
+      () => messages.filter((m) => m.outcome !== 'retried').length >= 5,
+    );
     const count = (outcome: string, reason?: string) => messages.filter((m) => m.outcome === outcome && m.reason === reason).length;
     assert.equal(count('ok'), 2, 'ids 1 and 2');
     assert.equal(count('dead_lettered', 'invalid_json'), 1);

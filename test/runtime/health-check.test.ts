@@ -17,13 +17,16 @@ describe('redis.health_check_interval_s', () => {
   });
 
   it('PINGs every pool connection on the interval', async () => {
-    const loaded = await dir.load('health', `
+    const loaded = await dir.load(
+      'health',
+      `
 name: health
 redis: {url: "${server.url}", connection_pool_size: 3, health_check_interval_s: 1}
 source: {list: {key: "q:health"}}
 handler: {module: "{{support}}/handlers/record.mjs"}
 metrics: {enabled: false}
-`);
+`,
+    );
     const client = server.client();
     await client.config('RESETSTAT');
     const worker = await Worker.start([loaded], { logger: createLogger('silent') });

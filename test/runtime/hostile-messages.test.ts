@@ -28,12 +28,19 @@ describe('schema patterns run in linear time', () => {
   it('^(a+)+$ against a 31-character name is a schema_invalid in bounded time', { timeout: 20_000 }, () => {
     const decode = createDecoder({ format: 'json', schema: schemaFile('evil.json', EVIL), max_bytes: 1000 }, dir);
     const result = decode(Buffer.from(EVIL_BODY));
-    assert.deepEqual(result, { ok: false, reason: 'schema_invalid', error: 'body does not match message.schema: /name must match pattern "^(a+)+$"' });
+    assert.deepEqual(result, {
+      ok: false,
+      reason: 'schema_invalid',
+      error: 'body does not match message.schema: /name must match pattern "^(a+)+$"',
+    });
     assert.deepEqual(decode(Buffer.from(JSON.stringify({ name: 'aaaa' }))), { ok: true, body: { name: 'aaaa' } });
   });
 
   it('patterns keep JavaScript meaning for classes, anchors, flags-free search and unicode', () => {
-    const schema = { type: 'object', properties: { id: { type: 'string', pattern: '^[A-Z]{2}-\\d{4}$' }, tag: { type: 'string', pattern: 'é' } } };
+    const schema = {
+      type: 'object',
+      properties: { id: { type: 'string', pattern: '^[A-Z]{2}-\\d{4}$' }, tag: { type: 'string', pattern: 'é' } },
+    };
     const decode = createDecoder({ format: 'json', schema: schemaFile('ids.json', schema), max_bytes: 1000 }, dir);
     assert.equal(decode(Buffer.from('{"id":"AB-1234","tag":"café"}')).ok, true);
     assert.equal(decode(Buffer.from('{"id":"ab-1234"}')).ok, false);
@@ -43,7 +50,10 @@ describe('schema patterns run in linear time', () => {
   it('validate rejects a pattern that needs backtracking (a backreference), saying why', async () => {
     const schema = schemaFile('backref.json', { type: 'object', properties: { twice: { type: 'string', pattern: '^(ab)\\1$' } } });
     const file = path.join(dir, 'backref.yml');
-    writeFileSync(file, `version: 1\nname: backref\nsource: {list: {key: q}}\nhandler: {module: ${path.join(SUPPORT, 'handlers/record.mjs')}}\nmessage: {format: json, schema: ${schema}}\n`);
+    writeFileSync(
+      file,
+      `version: 1\nname: backref\nsource: {list: {key: q}}\nhandler: {module: ${path.join(SUPPORT, 'handlers/record.mjs')}}\nmessage: {format: json, schema: ${schema}}\n`,
+    );
     const result = await loadPipelineFile(file);
     assert.equal(result.ok, false);
     const [issue] = result.ok ? [] : result.issues;
@@ -63,8 +73,14 @@ describe('a worker with a backtracking pattern in its schema', () => {
     );
     const worker = spawnWorker([file], { REDIS_URL: redis.server.url, PYTHIA_LOG_FORMAT: 'json', PYTHIA_LOG_LEVEL: 'info' });
     try {
-      const port = await waitFor(() => `the metrics port in\n${worker.output()}`, () => Number(/"port":(\d+)[^\n]*metrics server listening/.exec(worker.output())?.[1] ?? 0) || undefined);
-      await waitFor(() => `pipeline consuming in\n${worker.output()}`, () => worker.output().includes('pipeline consuming'));
+      const port = await waitFor(
+        () => `the metrics port in\n${worker.output()}`,
+        () => Number(/"port":(\d+)[^\n]*metrics server listening/.exec(worker.output())?.[1] ?? 0) || undefined,
+      );
+      await waitFor(
+        () => `pipeline consuming in\n${worker.output()}`,
+        () => worker.output().includes('pipeline consuming'),
+      );
       await redis.client.rpush('q:evil', ...Array.from({ length: 5 }, () => EVIL_BODY));
       let worst = 0;
       while ((await redis.client.llen('q:evil:dead')) < 5) {

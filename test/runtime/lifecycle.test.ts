@@ -8,14 +8,18 @@ import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const quiet = createLogger('silent');
-const ids = async (client: Redis, key: string) => (await client.lrange(key, 0, -1)).map((r) => (JSON.parse(r) as { id: number; max: number }));
+const ids = async (client: Redis, key: string) =>
+  (await client.lrange(key, 0, -1)).map((r) => JSON.parse(r) as { id: number; max: number });
 
 describe('runtime lifecycle', () => {
   const redis = usePrivateRedis({ appendonly: true, exportUrl: true });
 
   it('SIGTERM drains: in-flight messages finish, the rest stay queued, exit 0', async () => {
     const name = 'drain';
-    const file = redis.dir.write(name, recordPipeline(name, `  list: {key: "q:${name}", batch_size: 10}`, 'concurrency: 20\nshutdown: {grace_period_ms: 10000}'));
+    const file = redis.dir.write(
+      name,
+      recordPipeline(name, `  list: {key: "q:${name}", batch_size: 10}`, 'concurrency: 20\nshutdown: {grace_period_ms: 10000}'),
+    );
     await redis.client.lpush(`q:${name}`, ...Array.from({ length: 200 }, (_, i) => JSON.stringify({ id: i + 1, sleep: 400 })));
     const worker = spawnWorker([file], { REDIS_URL: redis.server.url });
     // One consumer's processing list, holding as many messages as the concurrency allows.
@@ -35,7 +39,10 @@ describe('runtime lifecycle', () => {
 
   it('a too-short grace period leaves unfinished messages in the queue for the next worker', async () => {
     const name = 'short-grace';
-    const file = redis.dir.write(name, recordPipeline(name, `  list: {key: "q:${name}", batch_size: 10}`, 'concurrency: 10\nshutdown: {grace_period_ms: 100}'));
+    const file = redis.dir.write(
+      name,
+      recordPipeline(name, `  list: {key: "q:${name}", batch_size: 10}`, 'concurrency: 10\nshutdown: {grace_period_ms: 100}'),
+    );
     await redis.client.lpush(`q:${name}`, ...Array.from({ length: 10 }, (_, i) => JSON.stringify({ id: i + 1, sleep: 3000 })));
     const worker = spawnWorker([file], { REDIS_URL: redis.server.url });
     await waitFor(`LLEN q:${name} === 0`, () => redis.client.llen(`q:${name}`), { until: (n) => n === 0 });
@@ -64,7 +71,9 @@ describe('runtime lifecycle', () => {
     await waitFor(`LLEN ${name}:out >= 10`, () => redis.client.llen(`${name}:out`), { until: (n) => n >= 10 });
     const [processing] = await redis.client.keys(`{q:${name}}:processing:*`);
     assert.ok(processing);
-    const [inFlight, queued, done] = ((await redis.client.multi().llen(processing).llen(`q:${name}`).llen(`${name}:out`).exec()) ?? []).map(([, n]) => n as number);
+    const [inFlight, queued, done] = ((await redis.client.multi().llen(processing).llen(`q:${name}`).llen(`${name}:out`).exec()) ?? []).map(
+      ([, n]) => n as number,
+    );
     assert.ok((inFlight as number) <= 5, `at most \`concurrency\` items taken (${inFlight})`);
     // A result is written before its message leaves the processing list, so taken-but-not-done is at most the cap.
     const taken = 500 - (queued as number);
@@ -76,12 +85,16 @@ describe('runtime lifecycle', () => {
     const name = 'redis-restart';
     const N = 4000;
     const loaded = await redis.dir.load(name, recordPipeline(name, `  list: {key: "q:${name}", batch_size: 50}`, 'concurrency: 16'));
-    for (let i = 0; i < N; i += 1000) await redis.client.lpush(`q:${name}`, ...Array.from({ length: 1000 }, (_, j) => JSON.stringify({ id: i + j + 1, sleep: 1 })));
+    for (let i = 0; i < N; i += 1000)
+      await redis.client.lpush(`q:${name}`, ...Array.from({ length: 1000 }, (_, j) => JSON.stringify({ id: i + j + 1, sleep: 1 })));
     const worker = await Worker.start([loaded], { logger: quiet });
     await waitFor(`LLEN ${name}:out >= 1000`, () => redis.client.llen(`${name}:out`), { until: (n) => n >= 1000 });
     await redis.server.restart();
     const after = redis.server.client();
-    await waitFor(`all ${N} messages in ${name}:out`, async () => new Set((await ids(after, `${name}:out`)).map((r) => r.id)).size, { until: (n) => n >= N, timeoutMs: 60_000 });
+    await waitFor(`all ${N} messages in ${name}:out`, async () => new Set((await ids(after, `${name}:out`)).map((r) => r.id)).size, {
+      until: (n) => n >= N,
+      timeoutMs: 60_000,
+    });
     await worker.stop();
     const unique = new Set((await ids(after, `${name}:out`)).map((r) => r.id));
     assert.equal(unique.size, N);
@@ -98,7 +111,10 @@ describe('runtime lifecycle', () => {
     const source = worker.pipelines[0]?.source;
     // Messages are still arriving when the first drop is counted: wait for the burst to end.
     // At most the buffer (50) plus the one in the handler and a few being decoded can have been kept.
-    const dropped = await waitFor('the burst beyond the buffer to be counted as dropped', () => source?.dropped() ?? 0, { until: (n) => n >= 1000 - 50 - 5, timeoutMs: 5000 });
+    const dropped = await waitFor('the burst beyond the buffer to be counted as dropped', () => source?.dropped() ?? 0, {
+      until: (n) => n >= 1000 - 50 - 5,
+      timeoutMs: 5000,
+    });
     await worker.stop(100);
     assert.ok(dropped <= 1000, `dropped ${dropped} of 1000 published`);
   });

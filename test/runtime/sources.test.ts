@@ -27,7 +27,10 @@ describe('each source kind processes every message exactly once', () => {
   for (const delivery of ['at-least-once', 'at-most-once']) {
     it(`list, ${delivery}`, async () => {
       const name = `list-${delivery}`;
-      const loaded = await dir.load(name, recordPipeline(name, `  list: {key: "q:${name}", batch_size: 100, delivery: ${delivery}}`, 'concurrency: 16'));
+      const loaded = await dir.load(
+        name,
+        recordPipeline(name, `  list: {key: "q:${name}", batch_size: 100, delivery: ${delivery}}`, 'concurrency: 16'),
+      );
       await produceSequence(loaded, N);
       const worker = await Worker.start([loaded], { logger: quiet });
       const client = server.client();
@@ -52,12 +55,22 @@ describe('each source kind processes every message exactly once', () => {
     await worker.stop();
     // The output list is LPUSHed too: reversed, it is the processing order.
     const order = (await ids(`${name}:out`)).reverse();
-    assert.deepEqual(order, Array.from({ length: 100 }, (_, i) => i + 1));
+    assert.deepEqual(
+      order,
+      Array.from({ length: 100 }, (_, i) => i + 1),
+    );
   });
 
   it('stream: consumer group, acks, fields and body', async () => {
     const name = 'stream';
-    const loaded = await dir.load(name, recordPipeline(name, `  stream: {key: "s:${name}", consumer_group: g, consumer: c1, start_id: "0", batch_size: 50}`, 'concurrency: 16'));
+    const loaded = await dir.load(
+      name,
+      recordPipeline(
+        name,
+        `  stream: {key: "s:${name}", consumer_group: g, consumer: c1, start_id: "0", batch_size: 50}`,
+        'concurrency: 16',
+      ),
+    );
     await produceSequence(loaded, N);
     const worker = await Worker.start([loaded], { logger: quiet });
     const client = server.client();
@@ -72,21 +85,37 @@ describe('each source kind processes every message exactly once', () => {
 
   it('stream: a body field is the body, other entries expose all fields', async () => {
     const name = 'stream-fields';
-    const loaded = await dir.load(name, pipelineYaml(name, { source: `  stream: {key: "s:${name}", consumer_group: g, start_id: "0"}`, handler: '{module: "{{support}}/handlers/fields.mjs"}', output: `{list: "${name}:out"}` }, 'concurrency: 16'));
+    const loaded = await dir.load(
+      name,
+      pipelineYaml(
+        name,
+        {
+          source: `  stream: {key: "s:${name}", consumer_group: g, start_id: "0"}`,
+          handler: '{module: "{{support}}/handlers/fields.mjs"}',
+          output: `{list: "${name}:out"}`,
+        },
+        'concurrency: 16',
+      ),
+    );
     const client = server.client();
     await client.xadd(`s:${name}`, '*', 'body', '{"id": 1}', 'extra', 'x');
     await client.xadd(`s:${name}`, '*', 'id', '2', 'kind', 'plain');
     const worker = await Worker.start([loaded], { logger: quiet });
     await waitFor(`LLEN ${name}:out >= 2`, () => client.llen(`${name}:out`), { until: (n) => n >= 2 });
     await worker.stop();
-    const results = (await client.lrange(`${name}:out`, 0, -1)).map((r) => JSON.parse(r) as { body: unknown; fields: Record<string, string> }).reverse();
+    const results = (await client.lrange(`${name}:out`, 0, -1))
+      .map((r) => JSON.parse(r) as { body: unknown; fields: Record<string, string> })
+      .reverse();
     assert.deepEqual(results[0], { body: { id: 1 }, fields: { body: '{"id": 1}', extra: 'x' } });
     assert.deepEqual(results[1], { body: { id: '2', kind: 'plain' }, fields: { id: '2', kind: 'plain' } });
   });
 
   it('channel: SUBSCRIBE and PSUBSCRIBE', async () => {
     const name = 'channel';
-    const loaded = await dir.load(name, recordPipeline(name, `  channel: {channels: ["ch:${name}"], patterns: ["pat.*"]}`, 'concurrency: 16'));
+    const loaded = await dir.load(
+      name,
+      recordPipeline(name, `  channel: {channels: ["ch:${name}"], patterns: ["pat.*"]}`, 'concurrency: 16'),
+    );
     const worker = await Worker.start([loaded], { logger: quiet });
     const client = server.client();
     await produceSequence(loaded, N);

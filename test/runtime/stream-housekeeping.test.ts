@@ -32,7 +32,10 @@ describe('stream housekeeping', () => {
     const N = 2000;
     // A second group that reads nothing yet: its entries must stay too.
     await client.xgroup('CREATE', 's:trim', 'audit', '0', 'MKSTREAM');
-    const loaded = await dir.load('trim', yaml('trim', 'key: "s:trim", start_id: "0", max_stream_length: 100, claim_interval_ms: 200, batch_size: 50', 'concurrency: 4'));
+    const loaded = await dir.load(
+      'trim',
+      yaml('trim', 'key: "s:trim", start_id: "0", max_stream_length: 100, claim_interval_ms: 200, batch_size: 50', 'concurrency: 4'),
+    );
     await produceSequence(loaded, N, '{"id":{{seq}},"sleep":2}');
     assert.equal(await client.xlen('s:trim'), N, 'the producer does not trim by default');
     const worker = await Worker.start([loaded], { logger: quiet });
@@ -44,10 +47,15 @@ describe('stream housekeeping', () => {
       assert.equal(await client.xlen('s:trim'), N, 'the audit group has read nothing: nothing trimmed');
 
       // The other group reads and acknowledges everything; the worker, idle now, trims.
-      const read = (await client.xreadgroup('GROUP', 'audit', 'a1', 'COUNT', N, 'STREAMS', 's:trim', '>')) as [string, [string, string[]][]][];
+      const read = (await client.xreadgroup('GROUP', 'audit', 'a1', 'COUNT', N, 'STREAMS', 's:trim', '>')) as [
+        string,
+        [string, string[]][],
+      ][];
       const entries = (read[0] as [string, [string, string[]][]])[1];
       await client.xack('s:trim', 'audit', ...entries.map((e) => e[0]));
-      await waitFor('the stream trimmed while idle to at most 200 entries', async () => (await client.xlen('s:trim')) <= 200, { timeoutMs: 10_000 });
+      await waitFor('the stream trimmed while idle to at most 200 entries', async () => (await client.xlen('s:trim')) <= 200, {
+        timeoutMs: 10_000,
+      });
     } finally {
       await worker.stop();
     }
@@ -55,7 +63,10 @@ describe('stream housekeeping', () => {
 
   it('produce trims only with --trim, and validate warns about length caps that drop unread entries', async () => {
     const { client, dir } = redis;
-    const file = dir.write('capped', yaml('capped', 'key: "s:capped", max_stream_length: 10', 'dead_letter: {stream: {key: "s:capped:dead", max_stream_length: 1000}}'));
+    const file = dir.write(
+      'capped',
+      yaml('capped', 'key: "s:capped", max_stream_length: 10', 'dead_letter: {stream: {key: "s:capped:dead", max_stream_length: 1000}}'),
+    );
     const plain = await pythia(['produce', file, '--count', '200']);
     assert.equal(plain.code, 0, plain.stderr);
     assert.equal(await client.xlen('s:capped'), 200);
@@ -74,7 +85,11 @@ describe('stream housekeeping', () => {
     try {
       for (let round = 0; round < 6; round++) {
         await client.del('s:nogroup');
-        await waitFor('group created again', async () => (await client.exists('s:nogroup')) === 1 && ((await client.xinfo('GROUPS', 's:nogroup')) as unknown[]).length === 1, { timeoutMs: 5000 });
+        await waitFor(
+          'group created again',
+          async () => (await client.exists('s:nogroup')) === 1 && ((await client.xinfo('GROUPS', 's:nogroup')) as unknown[]).length === 1,
+          { timeoutMs: 5000 },
+        );
       }
       await client.xadd('s:nogroup', '*', 'body', '{"id":1}');
       await waitFor('still consuming', async () => (await client.llen('nogroup:out')) === 1);

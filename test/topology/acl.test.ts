@@ -20,13 +20,62 @@ const USER = 'pythia-worker';
  * (docs/scaling.md lists them); nothing else, so ACL LOG shows any command outside the list.
  */
 const ACL_RULES = [
-  'resetkeys', '~task-queue', '~{task-queue}:*', '~task-queue:dead', '~task-queue:done', '~events', '~{events}:*', '~events:dead',
-  'resetchannels', '-@all',
-  '+hello', '+auth', '+ping', '+quit', '+client|setname', '+info', '+select',
-  '+eval', '+evalsha', '+rpop', '+lpush', '+rpush', '+lrem', '+lrange', '+lindex', '+blmove', '+blmpop', '+llen', '+exists', '+del', '+get', '+set', '+pttl', '+pexpire', '+sadd', '+srem', '+smembers',
-  '+hget', '+hdel', '+hincrby',
-  '+xgroup|create', '+xgroup|delconsumer', '+xreadgroup', '+xack', '+xpending', '+xclaim', '+xadd', '+xtrim', '+xinfo|groups', '+xinfo|consumers', '+xlen',
-  '+zadd', '+zrem', '+zremrangebyscore', '+zcard', '+zremrangebyrank',
+  'resetkeys',
+  '~task-queue',
+  '~{task-queue}:*',
+  '~task-queue:dead',
+  '~task-queue:done',
+  '~events',
+  '~{events}:*',
+  '~events:dead',
+  'resetchannels',
+  '-@all',
+  '+hello',
+  '+auth',
+  '+ping',
+  '+quit',
+  '+client|setname',
+  '+info',
+  '+select',
+  '+eval',
+  '+evalsha',
+  '+rpop',
+  '+lpush',
+  '+rpush',
+  '+lrem',
+  '+lrange',
+  '+lindex',
+  '+blmove',
+  '+blmpop',
+  '+llen',
+  '+exists',
+  '+del',
+  '+get',
+  '+set',
+  '+pttl',
+  '+pexpire',
+  '+sadd',
+  '+srem',
+  '+smembers',
+  '+hget',
+  '+hdel',
+  '+hincrby',
+  '+xgroup|create',
+  '+xgroup|delconsumer',
+  '+xreadgroup',
+  '+xack',
+  '+xpending',
+  '+xclaim',
+  '+xadd',
+  '+xtrim',
+  '+xinfo|groups',
+  '+xinfo|consumers',
+  '+xlen',
+  '+zadd',
+  '+zrem',
+  '+zremrangebyscore',
+  '+zcard',
+  '+zremrangebyrank',
 ];
 
 const yaml = (name: string, source: string, extra = '') => `
@@ -56,7 +105,7 @@ function captureLogs(): { stream: Writable; text: () => string } {
   return { stream, text: () => text };
 }
 
-describe('ACL: a user allowed only the pipeline\'s keys, credentials from the environment', { timeout: 60_000 }, () => {
+describe("ACL: a user allowed only the pipeline's keys, credentials from the environment", { timeout: 60_000 }, () => {
   let server: RedisServer;
   let admin: Redis;
   const files = new PipelineFiles();
@@ -88,13 +137,25 @@ describe('ACL: a user allowed only the pipeline\'s keys, credentials from the en
 
   it('pythia run (a child process) works under the ACL and never prints the password', async () => {
     // Metrics on (any free port) so the Redis gauges run under the ACL too.
-    const file = files.write('acl-list', yaml('acl-list', '  list: {key: task-queue, batch_size: 20, recovery_interval_ms: 200}', 'output: {list: "task-queue:done"}').replace('metrics: {enabled: false}', 'metrics: {enabled: true, host: 127.0.0.1, port: 0, redis: {interval_ms: 100}}'));
+    const file = files.write(
+      'acl-list',
+      yaml('acl-list', '  list: {key: task-queue, batch_size: 20, recovery_interval_ms: 200}', 'output: {list: "task-queue:done"}').replace(
+        'metrics: {enabled: false}',
+        'metrics: {enabled: true, host: 127.0.0.1, port: 0, redis: {interval_ms: 100}}',
+      ),
+    );
     const child = spawnPythia([file], { ...env, PYTHIA_LOG_LEVEL: 'debug' });
     try {
-      await waitFor('the worker to start consuming', () => /pipeline consuming/.test(child.output()) || child.exitCode !== null, { timeoutMs: 20_000 });
+      await waitFor('the worker to start consuming', () => /pipeline consuming/.test(child.output()) || child.exitCode !== null, {
+        timeoutMs: 20_000,
+      });
       assert.equal(child.exitCode, null, child.output());
       await admin.lpush('task-queue', ...Array.from({ length: 200 }, (_, i) => JSON.stringify({ id: i + 1 })), 'not json');
-      await waitFor('every message handled or dead-lettered', async () => (await admin.llen('task-queue:done')) === 200 && (await admin.llen('task-queue:dead')) === 1, { timeoutMs: 20_000 });
+      await waitFor(
+        'every message handled or dead-lettered',
+        async () => (await admin.llen('task-queue:done')) === 200 && (await admin.llen('task-queue:dead')) === 1,
+        { timeoutMs: 20_000 },
+      );
     } finally {
       assert.equal(await terminate(child), 0, child.output());
     }
@@ -110,7 +171,11 @@ describe('ACL: a user allowed only the pipeline\'s keys, credentials from the en
   it('a stream pipeline works under the ACL; a wrong password is reported without the credentials', async () => {
     const logs = captureLogs();
     const logger = createLogger('trace', logs.stream);
-    const loaded = await files.load('acl-stream', yaml('acl-stream', '  stream: {key: events, consumer: c1, start_id: "0", max_stream_length: 1000}'), env);
+    const loaded = await files.load(
+      'acl-stream',
+      yaml('acl-stream', '  stream: {key: events, consumer: c1, start_id: "0", max_stream_length: 1000}'),
+      env,
+    );
     for (let i = 1; i <= 100; i++) await admin.xadd('events', '*', 'body', JSON.stringify({ id: i }));
     const worker = await Worker.start([loaded], { logger });
     try {
@@ -120,14 +185,25 @@ describe('ACL: a user allowed only the pipeline\'s keys, credentials from the en
     }
     assert.deepEqual(await admin.call('ACL', 'LOG'), [], 'no command or key outside the ACL was attempted');
 
-    const wrong = await files.load('acl-wrong', yaml('acl-wrong', '  list: {key: task-queue}'), { ...env, REDIS_PASSWORD: `${PASSWORD}-wrong` });
+    const wrong = await files.load('acl-wrong', yaml('acl-wrong', '  list: {key: task-queue}'), {
+      ...env,
+      REDIS_PASSWORD: `${PASSWORD}-wrong`,
+    });
     const pipeline = new RunningPipeline(wrong, { logger });
     try {
-      await waitFor('the authentication error to be logged', () => /WRONGPASS|invalid username-password/.test(logs.text()), { timeoutMs: 10_000 });
+      await waitFor('the authentication error to be logged', () => /WRONGPASS|invalid username-password/.test(logs.text()), {
+        timeoutMs: 10_000,
+      });
     } finally {
       pipeline.source.interrupt();
       await pipeline.pool.close();
     }
-    assert.ok(!logs.text().includes(PASSWORD), `the password appears in the logs: ${logs.text().split('\n').find((l) => l.includes(PASSWORD))}`);
+    assert.ok(
+      !logs.text().includes(PASSWORD),
+      `the password appears in the logs: ${logs
+        .text()
+        .split('\n')
+        .find((l) => l.includes(PASSWORD))}`,
+    );
   });
 });

@@ -42,23 +42,47 @@ describe('Redis Cluster: 3 masters made with redis-cli --cluster create', { skip
     files.remove();
   });
 
-  it('computes the same slots as the server, and derived keys share the source key\'s slot', async () => {
+  it("computes the same slots as the server, and derived keys share the source key's slot", async () => {
     const node = cluster.nodeClient(0);
-    const samples = ['task-queue', 'events', '{orders}:queue', 'a{b', 'a}b', '{}x', 'tâche', keys.processing('task-queue', 'c1'), keys.heartbeat('task-queue', 'c1'), keys.consumers('task-queue')];
+    const samples = [
+      'task-queue',
+      'events',
+      '{orders}:queue',
+      'a{b',
+      'a}b',
+      '{}x',
+      'tâche',
+      keys.processing('task-queue', 'c1'),
+      keys.heartbeat('task-queue', 'c1'),
+      keys.consumers('task-queue'),
+    ];
     for (const key of samples) assert.equal(keySlot(key), await node.cluster('KEYSLOT', key), `slot of ${key}`);
     const slot = keySlot('task-queue');
-    for (const derived of [keys.processing('task-queue', 'c1'), keys.heartbeat('task-queue', 'c1'), keys.consumers('task-queue')]) assert.equal(keySlot(derived), slot, derived);
+    for (const derived of [keys.processing('task-queue', 'c1'), keys.heartbeat('task-queue', 'c1'), keys.consumers('task-queue')])
+      assert.equal(keySlot(derived), slot, derived);
     // The three masters each own a third of the slots: this is a real, sharded cluster.
     const shards = (await node.cluster('SHARDS')) as unknown[];
     assert.equal(shards.length, 3);
   });
 
-  it('list, at-least-once: every message handled once, a dead consumer\'s items recovered, nothing left in flight', async () => {
+  it("list, at-least-once: every message handled once, a dead consumer's items recovered, nothing left in flight", async () => {
     const key = 'task-queue';
-    const loaded = await files.load('list', yaml(cluster.urls, `  list: {key: ${key}, batch_size: 50, delivery: at-least-once, recovery_interval_ms: 500}`, `output: {list: "${key}:done"}`));
+    const loaded = await files.load(
+      'list',
+      yaml(
+        cluster.urls,
+        `  list: {key: ${key}, batch_size: 50, delivery: at-least-once, recovery_interval_ms: 500}`,
+        `output: {list: "${key}:done"}`,
+      ),
+    );
     const client = cluster.client();
     // A consumer that died with three items in flight: the recovery script (4 keys) moves them back.
-    await client.rpush(keys.processing(key, 'ghost'), JSON.stringify({ id: 9001 }), JSON.stringify({ id: 9002 }), JSON.stringify({ id: 9003 }));
+    await client.rpush(
+      keys.processing(key, 'ghost'),
+      JSON.stringify({ id: 9001 }),
+      JSON.stringify({ id: 9002 }),
+      JSON.stringify({ id: 9003 }),
+    );
     await client.sadd(keys.consumers(key), 'ghost');
     await produceSequence(loaded, N);
 
@@ -73,13 +97,19 @@ describe('Redis Cluster: 3 masters made with redis-cli --cluster create', { skip
     for (const id of [...range(1, N), '9001', '9002', '9003']) assert.equal(seen.get(id), 1, `id ${id}`);
     assert.equal(await client.llen(key), 0);
     assert.equal(await client.llen(`${key}:done`), N + 3, 'every result written to the output list');
-    assert.equal(await client.exists(keys.processing(key, 'ghost')), 0, 'the dead consumer\'s list was emptied');
+    assert.equal(await client.exists(keys.processing(key, 'ghost')), 0, "the dead consumer's list was emptied");
     assert.equal(await client.scard(keys.consumers(key)), 0, 'no consumer left registered after a clean stop');
   });
 
   it('stream: a consumer group on the cluster handles every entry and leaves nothing pending', async () => {
     const key = 'events';
-    const loaded = await files.load('stream', yaml(cluster.urls, `  stream: {key: ${key}, consumer_group: workers, consumer: c1, start_id: "0", batch_size: 50, max_stream_length: 100000}`));
+    const loaded = await files.load(
+      'stream',
+      yaml(
+        cluster.urls,
+        `  stream: {key: ${key}, consumer_group: workers, consumer: c1, start_id: "0", batch_size: 50, max_stream_length: 100000}`,
+      ),
+    );
     await produceSequence(loaded, N);
     const worker = await Worker.start([loaded], { logger: quiet });
     const seen = handled(key);
@@ -98,7 +128,10 @@ describe('Redis Cluster: 3 masters made with redis-cli --cluster create', { skip
     const tagged = '{orders}:queue';
     // What validation protects against: the fetch script over the list and its processing list.
     const client = withScripts(cluster.client());
-    await assert.rejects(client.pythiaListFetch(tagged, keys.processing(tagged, 'c1'), keys.deliveries(tagged), 10, 1024, 1024), /CROSSSLOT/);
+    await assert.rejects(
+      client.pythiaListFetch(tagged, keys.processing(tagged, 'c1'), keys.deliveries(tagged), 10, 1024, 1024),
+      /CROSSSLOT/,
+    );
     await closeClient(client);
 
     const rejected = await loadPipelineText('tagged.yml', yaml(cluster.urls, `  list: {key: "${tagged}"}`), { importModules: false });
@@ -119,22 +152,42 @@ describe('Redis Cluster: 3 masters made with redis-cli --cluster create', { skip
     } finally {
       await worker.stop();
     }
-    const atMostOnce = await loadPipelineText('tagged-amo.yml', yaml(cluster.urls, `  list: {key: "${tagged}", delivery: at-most-once}`), { importModules: false });
+    const atMostOnce = await loadPipelineText('tagged-amo.yml', yaml(cluster.urls, `  list: {key: "${tagged}", delivery: at-most-once}`), {
+      importModules: false,
+    });
     assert.equal(atMostOnce.ok, true);
   });
 
-  it('dlq replay: two concurrent replays move every entry once, whether or not the dead letter shares the source\'s slot', async () => {
+  it("dlq replay: two concurrent replays move every entry once, whether or not the dead letter shares the source's slot", async () => {
     const client = cluster.client();
     const stamp = '2026-01-01T00:00:00.000Z';
     // One dead letter in the source's slot (named by a hash tag: the atomic script), one in another (claim, then re-send).
-    for (const [source, dead, sameSlot] of [['dlq-a', '{dlq-a}:dead', true], ['dlq-b', 'dlq-b:dead', false]] as const) {
+    for (const [source, dead, sameSlot] of [
+      ['dlq-a', '{dlq-a}:dead', true],
+      ['dlq-b', 'dlq-b:dead', false],
+    ] as const) {
       assert.equal(keySlot(source) === keySlot(dead), sameSlot, `${source} and ${dead}`);
       const count = 2000;
       for (let from = 0; from < count; from += 500) {
-        const entries = range(from + 1, Math.min(count, from + 500)).map((id) => JSON.stringify({ payload: `{"id":${id}}`, payload_encoding: 'utf8', reason: 'retries_exhausted', error: 'e', attempts: 1, pipeline: 'cluster-test', source: { kind: 'list', key: source }, message_id: id, first_failure_at: stamp, last_failure_at: stamp, dead_lettered_at: stamp }));
+        const entries = range(from + 1, Math.min(count, from + 500)).map((id) =>
+          JSON.stringify({
+            payload: `{"id":${id}}`,
+            payload_encoding: 'utf8',
+            reason: 'retries_exhausted',
+            error: 'e',
+            attempts: 1,
+            pipeline: 'cluster-test',
+            source: { kind: 'list', key: source },
+            message_id: id,
+            first_failure_at: stamp,
+            last_failure_at: stamp,
+            dead_lettered_at: stamp,
+          }),
+        );
         await client.lpush(dead, ...entries);
       }
-      const replay = () => replayDeadLetters(client, { kind: 'list', key: dead }, { kind: 'list', key: source }, { pipeline: 'cluster-test', chunk: 100 });
+      const replay = () =>
+        replayDeadLetters(client, { kind: 'list', key: dead }, { kind: 'list', key: source }, { pipeline: 'cluster-test', chunk: 100 });
       const [a, b] = await Promise.all([replay(), replay()]);
       assert.equal(a.replayed + b.replayed, count, `${source}: moved once in all`);
       assert.deepEqual([...a.failed, ...b.failed], []);

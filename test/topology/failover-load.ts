@@ -58,7 +58,16 @@ export class AttributedProducer {
     while (Date.now() < deadline) {
       const port = await this.findMaster().catch(() => undefined);
       if (port !== undefined) {
-        const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: 1000, commandTimeout: 2000 });
+        const client = new Redis({
+          host: '127.0.0.1',
+          port,
+          lazyConnect: true,
+          maxRetriesPerRequest: 0,
+          enableOfflineQueue: false,
+          retryStrategy: () => null,
+          connectTimeout: 1000,
+          commandTimeout: 2000,
+        });
         client.on('error', () => {});
         try {
           await client.connect();
@@ -82,7 +91,7 @@ export class AttributedProducer {
 /** The body ids of every entry of a stream on one server, with how often each occurs. */
 export async function streamIds(server: Redis, key: string): Promise<Map<string, number>> {
   const ids = new Map<string, number>();
-  for (let start = '-'; ; ) {
+  for (let start = '-'; ;) {
     const page = await server.xrange(key, start, '+', 'COUNT', 5000);
     for (const [, fields] of page) {
       const id = String((JSON.parse(fields[1] as string) as { id: string }).id);
@@ -94,7 +103,13 @@ export async function streamIds(server: Redis, key: string): Promise<Map<string,
 }
 
 /** What a failover cost, for the test's diagnostic line and docs/scaling.md. */
-export function failoverSummary(producer: AttributedProducer, oldMaster: number, newMaster: number, present: Map<string, number>, handled: Map<string, number>): string {
+export function failoverSummary(
+  producer: AttributedProducer,
+  oldMaster: number,
+  newMaster: number,
+  present: Map<string, number>,
+  handled: Map<string, number>,
+): string {
   const ackedOld = producer.ackedAt(oldMaster);
   const ackedNew = producer.ackedAt(newMaster);
   const lost = [...producer.ackedBy.keys()].filter((id) => !present.has(id));

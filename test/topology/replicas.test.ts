@@ -42,12 +42,23 @@ describe(`replicas: ${REPLICAS} pythia run processes on one list and one stream 
   it('share the work, and no message is processed twice', async (t) => {
     const list = files.write('replica-list', yaml('replica-list', '  list: {key: jobs, batch_size: 10, delivery: at-least-once}'));
     // On one host every replica needs its own stream consumer name (in containers the hostname differs).
-    const stream = files.write('replica-stream', yaml('replica-stream', '  stream: {key: jobs-stream, consumer_group: workers, consumer: "${PYTHIA_CONSUMER}", start_id: "0", batch_size: 10}'));
+    const stream = files.write(
+      'replica-stream',
+      yaml(
+        'replica-stream',
+        '  stream: {key: jobs-stream, consumer_group: workers, consumer: "${PYTHIA_CONSUMER}", start_id: "0", batch_size: 10}',
+      ),
+    );
     const workers: WorkerProcess[] = [];
-    for (let i = 0; i < REPLICAS; i++) workers.push(spawnPythia([list, stream], { REDIS_URL: server.url, PYTHIA_CONSUMER: `replica-${i + 1}`, PYTHIA_LOG_LEVEL: 'info' }));
+    for (let i = 0; i < REPLICAS; i++)
+      workers.push(spawnPythia([list, stream], { REDIS_URL: server.url, PYTHIA_CONSUMER: `replica-${i + 1}`, PYTHIA_LOG_LEVEL: 'info' }));
     const client = server.client();
     try {
-      await waitFor('every replica to consume both pipelines', () => workers.every((w) => (w.output().match(/pipeline consuming/g) ?? []).length === 2 || w.exitCode !== null), { timeoutMs: 30_000 });
+      await waitFor(
+        'every replica to consume both pipelines',
+        () => workers.every((w) => (w.output().match(/pipeline consuming/g) ?? []).length === 2 || w.exitCode !== null),
+        { timeoutMs: 30_000 },
+      );
       for (const w of workers) assert.equal(w.exitCode, null, w.output());
 
       // Messages that take a little time (1 ms), so that every replica gets some while others are busy.
@@ -59,13 +70,21 @@ describe(`replicas: ${REPLICAS} pythia run processes on one list and one stream 
         for (const body of bodies.slice(i, i + 500)) pipe.xadd('jobs-stream', '*', 'body', body);
         await pipe.exec();
       }
-      await waitFor('every message of both pipelines handled', async () => (await client.llen('replica-list:done')) >= N && (await client.llen('replica-stream:done')) >= N, { timeoutMs: 40_000 });
+      await waitFor(
+        'every message of both pipelines handled',
+        async () => (await client.llen('replica-list:done')) >= N && (await client.llen('replica-stream:done')) >= N,
+        { timeoutMs: 40_000 },
+      );
       t.diagnostic(`${REPLICAS} replicas handled ${2 * N} messages in ${Date.now() - started} ms`);
       const running = (await client.xinfo('CONSUMERS', 'jobs-stream', 'workers')) as unknown[][];
       assert.equal(running.length, REPLICAS, 'one stream consumer per replica');
     } finally {
       const codes = await Promise.all(workers.map((w) => terminate(w)));
-      assert.deepEqual(codes, workers.map(() => 0), workers.map((w) => w.output()).join('\n'));
+      assert.deepEqual(
+        codes,
+        workers.map(() => 0),
+        workers.map((w) => w.output()).join('\n'),
+      );
     }
 
     for (const name of ['replica-list', 'replica-stream']) {
@@ -88,10 +107,17 @@ describe(`replicas: ${REPLICAS} pythia run processes on one list and one stream 
 
   it('a stream entry that takes longer than claim_idle_ms is not claimed by another live replica', async () => {
     // claim_idle_ms is about dead consumers: a live one keeps its in-flight entries fresh.
-    const yamlFor = (consumer: string) => yaml(`slow-${consumer}`, `  stream: {key: slow, consumer_group: workers, consumer: ${consumer}, start_id: "0", batch_size: 1, claim_idle_ms: 300, claim_interval_ms: 100}`).replace(/output: .*\n/, '');
+    const yamlFor = (consumer: string) =>
+      yaml(
+        `slow-${consumer}`,
+        `  stream: {key: slow, consumer_group: workers, consumer: ${consumer}, start_id: "0", batch_size: 1, claim_idle_ms: 300, claim_interval_ms: 100}`,
+      ).replace(/output: .*\n/, '');
     const env = { REDIS_URL: server.url };
     const quiet = createLogger('silent');
-    const workers = [await Worker.start([await files.load('slow-a', yamlFor('a'), env)], { logger: quiet }), await Worker.start([await files.load('slow-b', yamlFor('b'), env)], { logger: quiet })];
+    const workers = [
+      await Worker.start([await files.load('slow-a', yamlFor('a'), env)], { logger: quiet }),
+      await Worker.start([await files.load('slow-b', yamlFor('b'), env)], { logger: quiet }),
+    ];
     const client = server.client();
     try {
       for (let i = 1; i <= 4; i++) await client.xadd('slow', '*', 'body', JSON.stringify({ id: i, sleep: 1200 }));

@@ -24,7 +24,9 @@ describe('Sentinel: one master, one replica, one sentinel', { timeout: 60_000 },
 
   it('a failover during a stream run loses no entry acknowledged by the new master', async (t) => {
     const key = 'events';
-    const loaded = await files.load('sentinel', `
+    const loaded = await files.load(
+      'sentinel',
+      `
 version: 1
 name: sentinel-test
 redis:
@@ -36,7 +38,8 @@ handler: {module: "${RECORD_HANDLER}", export: handle}
 concurrency: 8
 metrics: {enabled: false}
 shutdown: {grace_period_ms: 5000}
-`);
+`,
+    );
     const firstMaster = await setup.masterPort();
     assert.equal(firstMaster, setup.master.port);
     const worker = await Worker.start([loaded], { logger: quiet });
@@ -71,8 +74,13 @@ shutdown: {grace_period_ms: 5000}
       // demotes the old master about 10 s later: an entry written on the new master is handled soon.
       await setup.client(newMaster).xadd(key, '*', 'body', JSON.stringify({ id: 'probe' }));
       const probeAt = Date.now();
-      await waitFor('the worker to handle an entry written on the new master', () => handled(key).has('probe'), { timeoutMs: 8000, intervalMs: 10 });
-      t.diagnostic(`an entry written on the new master was handled ${Date.now() - probeAt} ms later (${Date.now() - switchedAt} ms after the switch)`);
+      await waitFor('the worker to handle an entry written on the new master', () => handled(key).has('probe'), {
+        timeoutMs: 8000,
+        intervalMs: 10,
+      });
+      t.diagnostic(
+        `an entry written on the new master was handled ${Date.now() - probeAt} ms later (${Date.now() - switchedAt} ms after the switch)`,
+      );
       // Keep producing after the switch: these entries exist only on the new master.
       const before = acked.size;
       await waitFor('entries acknowledged after the failover', () => acked.size >= before + 300, { timeoutMs: 15_000 });
@@ -89,8 +97,14 @@ shutdown: {grace_period_ms: 5000}
     present.delete('probe');
     const seen = handled(key);
     try {
-      await waitFor('every entry on the new master to be handled', () => [...present.keys()].every((id) => seen.has(id)), { timeoutMs: 20_000 });
-      await waitFor('nothing pending in the group on the new master', async () => ((await newMaster.xpending(key, 'workers')) as [number])[0] === 0, { timeoutMs: 20_000 });
+      await waitFor('every entry on the new master to be handled', () => [...present.keys()].every((id) => seen.has(id)), {
+        timeoutMs: 20_000,
+      });
+      await waitFor(
+        'nothing pending in the group on the new master',
+        async () => ((await newMaster.xpending(key, 'workers')) as [number])[0] === 0,
+        { timeoutMs: 20_000 },
+      );
     } finally {
       await worker.stop();
     }
@@ -103,7 +117,12 @@ shutdown: {grace_period_ms: 5000}
     const lost = [...acked.keys()].filter((id) => !present.has(id));
     const duplicates = [...seen.values()].filter((n) => n > 1).length;
     const lostButHandled = lost.filter((id) => seen.has(id)).length;
-    t.diagnostic(`acknowledged ${acked.size} XADDs (${afterSwitch.length} after the switch); on the new master ${present.size}; lost by asynchronous replication ${lost.length} (${lostButHandled} of them handled from the old master before the switch); handled twice ${duplicates}`);
-    assert.ok(lost.every((id) => (acked.get(id)?.at ?? 0) <= switchedAt + 2000), 'entries acknowledged well after the switch were all on the new master');
+    t.diagnostic(
+      `acknowledged ${acked.size} XADDs (${afterSwitch.length} after the switch); on the new master ${present.size}; lost by asynchronous replication ${lost.length} (${lostButHandled} of them handled from the old master before the switch); handled twice ${duplicates}`,
+    );
+    assert.ok(
+      lost.every((id) => (acked.get(id)?.at ?? 0) <= switchedAt + 2000),
+      'entries acknowledged well after the switch were all on the new master',
+    );
   });
 });

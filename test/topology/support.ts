@@ -31,12 +31,15 @@ export class PipelineFiles {
   }
 }
 
-
 export type WorkerProcess = ChildProcess & { output: () => string };
 
 /** `node bin/pythia.js run FILE...` as a real child process; stdout and stderr are collected. */
 export function spawnPythia(files: string[], env: NodeJS.ProcessEnv): WorkerProcess {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/pythia.js'), 'run', ...files], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/pythia.js'), 'run', ...files], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: ROOT,
+  });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));

@@ -5,7 +5,13 @@ import { planConnection } from '../../src/redis/connection.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { produceSequence } from '../helpers/produce.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { makeCertificates, startTlsRedis, tlsUnsupportedReason, type TestCertificates, type TlsRedisServer } from '../../src/testing/tls.ts';
+import {
+  makeCertificates,
+  startTlsRedis,
+  tlsUnsupportedReason,
+  type TestCertificates,
+  type TlsRedisServer,
+} from '../../src/testing/tls.ts';
 import { handled } from './handlers/record.ts';
 import { duplicates, PipelineFiles, RECORD_HANDLER } from './support.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -72,16 +78,26 @@ describe('TLS: a self-signed CA made with openssl at test time', { skip, timeout
   });
 
   it('mutual TLS with tls.cert_file and tls.key_file (server started with --tls-auth-clients yes)', async () => {
-    await runList('tls-mutual', `  host: 127.0.0.1\n  port: ${mutual.port}\n  tls: {enabled: true, ca_file: "${certs.ca}", cert_file: "${certs.clientCert}", key_file: "${certs.clientKey}"}`, 'mtls-queue');
+    await runList(
+      'tls-mutual',
+      `  host: 127.0.0.1\n  port: ${mutual.port}\n  tls: {enabled: true, ca_file: "${certs.ca}", cert_file: "${certs.clientCert}", key_file: "${certs.clientKey}"}`,
+      'mtls-queue',
+    );
     // Without the client certificate the same server refuses the connection.
     const noCert = await files.load('tls-no-cert', yaml('tls-no-cert', `  url: "${mutual.url}"\n  tls: {ca_file: "${certs.ca}"}`, 'x'));
     assert.match(await firstError(noCert), /ECONNRESET|certificate|alert|hang up|closed/i);
   });
 
   it('a server certificate not signed by tls.ca_file is rejected; reject_unauthorized: false accepts it', async () => {
-    const wrongCa = await files.load('tls-wrong-ca', yaml('tls-wrong-ca', `  url: "${server.url}"\n  tls: {ca_file: "${certs.otherCa}"}`, 'x'));
+    const wrongCa = await files.load(
+      'tls-wrong-ca',
+      yaml('tls-wrong-ca', `  url: "${server.url}"\n  tls: {ca_file: "${certs.otherCa}"}`, 'x'),
+    );
     assert.match(await firstError(wrongCa), /self.signed|unable to verify|certificate/i);
-    const insecure = await files.load('tls-insecure', yaml('tls-insecure', `  url: "${server.url}"\n  tls: {reject_unauthorized: false}`, 'x'));
+    const insecure = await files.load(
+      'tls-insecure',
+      yaml('tls-insecure', `  url: "${server.url}"\n  tls: {reject_unauthorized: false}`, 'x'),
+    );
     assert.equal(await firstError(insecure), 'connected');
   });
 });

@@ -38,7 +38,10 @@ describe('topology validation (no server needed)', () => {
     assert.equal(found.length, 1);
     const [issue] = found;
     assert.equal(issue?.line, 6);
-    assert.match(issue?.message ?? '', /^source\.list\.key "\{orders\}:queue" cannot be used with delivery: at-least-once on Redis Cluster: the list hashes to slot \d+ \(hash tag "orders"\) but its processing list "\{\{orders\}:queue\}:processing:<consumer>" hashes to slot \d+ \(hash tag "\{orders"\), so the atomic fetch\/ack\/recover scripts would fail with CROSSSLOT/);
+    assert.match(
+      issue?.message ?? '',
+      /^source\.list\.key "\{orders\}:queue" cannot be used with delivery: at-least-once on Redis Cluster: the list hashes to slot \d+ \(hash tag "orders"\) but its processing list "\{\{orders\}:queue\}:processing:<consumer>" hashes to slot \d+ \(hash tag "\{orders"\), so the atomic fetch\/ack\/recover scripts would fail with CROSSSLOT/,
+    );
     assert.match(issue?.message ?? '', /Use a key without braces \(e\.g\. "orders:queue"\), or delivery: at-most-once$/);
     assert.equal((await issues(pipeline(CLUSTER, '  list: {key: "a}b"}'))).length, 1, 'a lone "}" breaks the derived tag too');
   });
@@ -48,15 +51,27 @@ describe('topology validation (no server needed)', () => {
     assert.deepEqual(await issues(pipeline(CLUSTER, '  list: {key: "a{b"}')), []);
     assert.deepEqual(await issues(pipeline(CLUSTER, '  list: {key: "{orders}:queue", delivery: at-most-once}')), []);
     assert.deepEqual(await issues(pipeline(CLUSTER, '  stream: {key: "{orders}:events"}')), []);
-    assert.deepEqual(await issues(pipeline('  url: redis://127.0.0.1:6390/0', '  list: {key: "{orders}:queue"}')), [], 'one server has no slots');
+    assert.deepEqual(
+      await issues(pipeline('  url: redis://127.0.0.1:6390/0', '  list: {key: "{orders}:queue"}')),
+      [],
+      'one server has no slots',
+    );
   });
 
   it('rejects a "}" in an at-most-once list key on a cluster only while the queue-length gauge reads its consumers set', async () => {
     const gauge = await issues(pipeline(CLUSTER, '  list: {key: "{orders}:queue", delivery: at-most-once}', '{enabled: true}'));
     assert.equal(gauge.length, 1);
-    assert.match(gauge[0]?.message ?? '', /metrics\.redis\.queue_length gauge reads the list and "\{\{orders\}:queue\}:consumers" in one script, which would fail with CROSSSLOT/);
+    assert.match(
+      gauge[0]?.message ?? '',
+      /metrics\.redis\.queue_length gauge reads the list and "\{\{orders\}:queue\}:consumers" in one script, which would fail with CROSSSLOT/,
+    );
     assert.match(gauge[0]?.message ?? '', /or set metrics\.redis\.queue_length: false$/);
-    assert.deepEqual(await issues(pipeline(CLUSTER, '  list: {key: "{orders}:queue", delivery: at-most-once}', '{enabled: true, redis: {queue_length: false}}')), []);
+    assert.deepEqual(
+      await issues(
+        pipeline(CLUSTER, '  list: {key: "{orders}:queue", delivery: at-most-once}', '{enabled: true, redis: {queue_length: false}}'),
+      ),
+      [],
+    );
   });
 
   it('rejects a database other than 0 and mixed schemes on a cluster', async () => {

@@ -13,7 +13,14 @@ export async function getJson(path) {
 }
 
 export async function postJson(path, body) {
-  return parse(await fetch(path, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf }, body: JSON.stringify(body), credentials: 'same-origin' }));
+  return parse(
+    await fetch(path, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
+      body: JSON.stringify(body),
+      credentials: 'same-origin',
+    }),
+  );
 }
 
 export function pipelinePath(name) {

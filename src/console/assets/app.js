@@ -21,7 +21,8 @@ async function show() {
   clearTimeout(timer);
   const mine = ++generation;
   const { view, pipeline, params } = route();
-  for (const link of document.querySelectorAll('[data-nav]')) link.classList.toggle('active', link.dataset.nav === view || (view === 'overview' && link.dataset.nav === 'overview'));
+  for (const link of document.querySelectorAll('[data-nav]'))
+    link.classList.toggle('active', link.dataset.nav === view || (view === 'overview' && link.dataset.nav === 'overview'));
   const stillCurrent = () => mine === generation;
   try {
     if (view === 'dead-letters') {

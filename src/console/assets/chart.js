@@ -34,8 +34,15 @@ export function throughputChart(container, throughput) {
       legend: { show: true, live: false },
       cursor: { show: true, drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.15)] } },
-      axes: [{ size: 28, font: '11px system-ui', stroke: '#555' }, { size: 44, font: '11px system-ui', stroke: '#555', label: 'msg/s', labelSize: 14, labelFont: '11px system-ui' }],
-      series: [{}, { label: 'processed/s', stroke: '#2a7d4f', width: 1.5, fill: 'rgba(42,125,79,0.12)' }, { label: 'dead-lettered/s', stroke: '#c0392b', width: 1.5 }],
+      axes: [
+        { size: 28, font: '11px system-ui', stroke: '#555' },
+        { size: 44, font: '11px system-ui', stroke: '#555', label: 'msg/s', labelSize: 14, labelFont: '11px system-ui' },
+      ],
+      series: [
+        {},
+        { label: 'processed/s', stroke: '#2a7d4f', width: 1.5, fill: 'rgba(42,125,79,0.12)' },
+        { label: 'dead-lettered/s', stroke: '#c0392b', width: 1.5 },
+      ],
     },
     data,
     container,

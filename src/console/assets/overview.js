@@ -24,9 +24,18 @@ function lastMinute(throughput) {
 
 function card(p) {
   const stuck = (p.stuck ?? []).length > 0;
-  const deadLink = h('a', { href: `#/dead-letters/${encodeURIComponent(p.name)}`, 'data-testid': 'dead-letter-count' }, formatNumber(p.dead_letter?.count));
+  const deadLink = h(
+    'a',
+    { href: `#/dead-letters/${encodeURIComponent(p.name)}`, 'data-testid': 'dead-letter-count' },
+    formatNumber(p.dead_letter?.count),
+  );
   const stats = [stat('Source', describeSource(p.source))];
-  if (p.source?.kind !== 'channel') stats.push(stat(p.source?.kind === 'stream' ? 'Stream length' : 'Queue length', formatNumber(p.queue?.length), { 'data-testid': 'queue-length' }));
+  if (p.source?.kind !== 'channel')
+    stats.push(
+      stat(p.source?.kind === 'stream' ? 'Stream length' : 'Queue length', formatNumber(p.queue?.length), {
+        'data-testid': 'queue-length',
+      }),
+    );
   if (p.source?.kind === 'stream') stats.push(stat('Lag', formatNumber(p.queue?.lag)), stat('Pending', formatNumber(p.queue?.pending)));
   if (p.source?.kind === 'list') stats.push(stat('In processing lists', formatNumber(p.queue?.processing)));
   stats.push(
@@ -41,7 +50,13 @@ function card(p) {
     'section',
     { class: `card${stuck ? ' stuck' : ''}`, 'data-pipeline': p.name },
     h('header', {}, h('h2', {}, p.name), h('span', { class: `badge ${stuck ? 'bad' : 'good'}` }, stuck ? 'stuck' : 'ok')),
-    stuck ? h('ul', { class: 'problems' }, p.stuck.map((why) => h('li', {}, why))) : null,
+    stuck
+      ? h(
+          'ul',
+          { class: 'problems' },
+          p.stuck.map((why) => h('li', {}, why)),
+        )
+      : null,
     h('div', { class: 'stats' }, stats),
     p.throughput ? holder : h('p', { class: 'muted chart-empty' }, 'No live worker reports throughput.'),
   );

@@ -3,7 +3,20 @@ import { getJson } from './api.js';
 import { formatDuration, formatNumber, formatTime, h } from './dom.js';
 
 function table(headers, rows, attrs = {}) {
-  return h('table', attrs, h('thead', {}, h('tr', {}, headers.map((x) => h('th', {}, x)))), h('tbody', {}, rows));
+  return h(
+    'table',
+    attrs,
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        headers.map((x) => h('th', {}, x)),
+      ),
+    ),
+    h('tbody', {}, rows),
+  );
 }
 
 function workerRow(w, now) {
@@ -34,14 +47,27 @@ function section(p, now) {
     h('h2', {}, p.name, h('span', { class: 'muted' }, ` · ${workers.length} live ${workers.length === 1 ? 'worker' : 'workers'}`)),
     p.error ? h('p', { class: 'problem' }, p.error) : null,
     workers.length > 0
-      ? table(['Host', 'PID', 'Consumer', 'Version', 'Uptime', 'In flight', 'Processed', 'Dead-lettered', 'Breaker', 'State', 'Last seen'], workers.map((w) => workerRow(w, now)), { 'data-testid': 'workers' })
+      ? table(
+          ['Host', 'PID', 'Consumer', 'Version', 'Uptime', 'In flight', 'Processed', 'Dead-lettered', 'Breaker', 'State', 'Last seen'],
+          workers.map((w) => workerRow(w, now)),
+          { 'data-testid': 'workers' },
+        )
       : h('p', { class: 'muted' }, 'No live worker.'),
     recoverable.length > 0
       ? [
           h('h3', {}, 'Recoverable work of dead consumers'),
           table(
             ['Consumer', 'Messages', 'Idle', 'Recovery'],
-            recoverable.map((r) => h('tr', {}, h('td', {}, r.consumer), h('td', { class: 'num' }, formatNumber(r.count)), h('td', {}, r.idle_ms === undefined ? '–' : formatDuration(r.idle_ms)), h('td', {}, r.recovery))),
+            recoverable.map((r) =>
+              h(
+                'tr',
+                {},
+                h('td', {}, r.consumer),
+                h('td', { class: 'num' }, formatNumber(r.count)),
+                h('td', {}, r.idle_ms === undefined ? '–' : formatDuration(r.idle_ms)),
+                h('td', {}, r.recovery),
+              ),
+            ),
           ),
         ]
       : null,

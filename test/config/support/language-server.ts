@@ -33,12 +33,18 @@ export class LanguageServer {
   }
 
   static async start(root: string): Promise<LanguageServer> {
-    const entry = path.join(path.dirname(createRequire(import.meta.url).resolve('yaml-language-server/package.json')), 'bin/yaml-language-server');
+    const entry = path.join(
+      path.dirname(createRequire(import.meta.url).resolve('yaml-language-server/package.json')),
+      'bin/yaml-language-server',
+    );
     const server = new LanguageServer(spawn(process.execPath, [entry, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] }));
     await server.request('initialize', {
       processId: process.pid,
       rootUri: pathToFileURL(root).href,
-      capabilities: { textDocument: { hover: { contentFormat: ['markdown', 'plaintext'] }, publishDiagnostics: {} }, workspace: { configuration: true } },
+      capabilities: {
+        textDocument: { hover: { contentFormat: ['markdown', 'plaintext'] }, publishDiagnostics: {} },
+        workspace: { configuration: true },
+      },
     });
     server.notify('initialized', {});
     server.notify('workspace/didChangeConfiguration', { settings: SETTINGS });
@@ -64,7 +70,10 @@ export class LanguageServer {
 
   /** The hover text at a 0-based line and character, as markdown ('' when there is none). */
   async hover(file: string, line: number, character: number): Promise<string> {
-    const result = (await this.request('textDocument/hover', { textDocument: { uri: pathToFileURL(file).href }, position: { line, character } })) as { contents?: { value?: string } | string } | null;
+    const result = (await this.request('textDocument/hover', {
+      textDocument: { uri: pathToFileURL(file).href },
+      position: { line, character },
+    })) as { contents?: { value?: string } | string } | null;
     const contents = result?.contents;
     return typeof contents === 'string' ? contents : (contents?.value ?? '');
   }
@@ -116,7 +125,10 @@ export class LanguageServer {
     if (message.method !== undefined && message.id !== undefined) {
       // A request from the server: its settings (one per requested section), or a plain acknowledgement.
       const items = (message.params as { items?: { section?: string }[] } | undefined)?.items;
-      const result = message.method === 'workspace/configuration' ? (items ?? []).map((item) => (item.section === 'yaml' ? SETTINGS.yaml : item.section ? null : SETTINGS)) : null;
+      const result =
+        message.method === 'workspace/configuration'
+          ? (items ?? []).map((item) => (item.section === 'yaml' ? SETTINGS.yaml : item.section ? null : SETTINGS))
+          : null;
       this.send({ id: message.id, result } as Message);
       return;
     }
