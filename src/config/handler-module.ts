@@ -3,6 +3,8 @@ import { pathToFileURL } from 'node:url';
 // Validation (semantic.ts: the export must exist and be a function) and the module runner (handlers/module.ts)
 // load a handler module the same way, so it sits here, below both.
 
+const TYPESCRIPT = /\.[mc]?tsx?$/;
+
 type Importer = (specifier: string, parentURL: string) => Promise<unknown>;
 
 let typeScriptImporter: Promise<Importer> | undefined;
@@ -28,7 +30,7 @@ async function importTypeScript(): Promise<Importer> {
 /** Imports a module by absolute path: TypeScript through tsx, .js/.mjs/.cjs natively. */
 async function importModule(absolutePath: string): Promise<Record<string, unknown>> {
   const url = pathToFileURL(absolutePath).href;
-  if (/\.[mc]?tsx?$/.test(absolutePath)) return (await (await importTypeScript())(url, import.meta.url)) as Record<string, unknown>;
+  if (TYPESCRIPT.test(absolutePath)) return (await (await importTypeScript())(url, import.meta.url)) as Record<string, unknown>;
   return (await import(url)) as Record<string, unknown>;
 }
 
@@ -79,6 +81,9 @@ export async function loadHandlerFunction(
   exportName: string,
   timeoutMs = handlerLoadTimeoutMs(),
 ): Promise<HandlerFunction> {
+  // The limit is for the module's own top level: registering the TypeScript loader (seconds on a busy
+  // machine, once per process) happens before the clock starts.
+  if (TYPESCRIPT.test(absolutePath)) await importTypeScript();
   let mod: Record<string, unknown>;
   let timer: NodeJS.Timeout | undefined;
   try {

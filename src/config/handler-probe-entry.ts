@@ -9,6 +9,8 @@ function report(result: { ok: true } | { ok: false; message: string }): void {
   process.send?.(result, () => process.exit(0));
 }
 
+// The parent's clock starts now: Node's and the TypeScript loader's start-up are not the module's time.
+process.send?.({ started: true });
 try {
   const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   pickHandlerFunction(mod, exportName);

@@ -12,6 +12,9 @@ const sourceMode = import.meta.url.endsWith('.ts');
  * becomes this module's error and never ends or hangs the validating process. Throws
  * HandlerModuleError with the reason; resolves when the module loads and exports a function.
  */
+/** How long the probe child may take to start (Node, the TypeScript loader) before the import begins. */
+const PROBE_STARTUP_MS = 30_000;
+
 export async function probeHandlerModule(absolutePath: string, exportName: string, timeoutMs = handlerLoadTimeoutMs()): Promise<void> {
   const entry = new URL(`./handler-probe-entry.${sourceMode ? 'ts' : 'js'}`, import.meta.url);
   // tsx's loader from the start (not registered later), so a .ts syntax error keeps its line and column.
@@ -25,14 +28,21 @@ export async function probeHandlerModule(absolutePath: string, exportName: strin
   });
   const outcome = await new Promise<{ ok: true } | { ok: false; message: string }>((resolve) => {
     let answer: { ok: true } | { ok: false; message: string } | undefined;
-    const timer = setTimeout(() => {
+    const giveUp = () => {
       child.kill('SIGKILL');
       resolve({
         ok: false,
         message: `handler module did not finish loading within ${timeoutMs} ms (its top level never settles?); PYTHIA_HANDLER_LOAD_TIMEOUT_MS sets the limit`,
       });
-    }, timeoutMs);
-    child.on('message', (message: { ok: true } | { ok: false; message: string }) => (answer = message));
+    };
+    // The limit counts from the child's "started" (the import itself); its start-up gets a cap of its own.
+    let timer = setTimeout(giveUp, timeoutMs + PROBE_STARTUP_MS);
+    child.on('message', (message: { started: true } | { ok: true } | { ok: false; message: string }) => {
+      if ('started' in message) {
+        clearTimeout(timer);
+        timer = setTimeout(giveUp, timeoutMs);
+      } else answer = message;
+    });
     child.on('error', (error) => {
       clearTimeout(timer);
       resolve({ ok: false, message: `handler module could not be checked: ${error.message}` });

@@ -51,7 +51,7 @@ describe('handler modules cannot end, hang or confuse validate', () => {
   };
 
   it('validate DIR reports each bad module as its file error, and the invalid sibling too', { timeout: 120_000 }, async () => {
-    const { code, stdout } = await pythia(['validate', dir], { PYTHIA_HANDLER_LOAD_TIMEOUT_MS: '3000' });
+    const { code, stdout } = await pythia(['validate', dir], { PYTHIA_HANDLER_LOAD_TIMEOUT_MS: '6000' });
     assert.equal(code, 1, stdout);
     const line = (file: string) => stdout.split('\n').find((l) => l.startsWith(`${file}:`)) ?? `(no line for ${file})`;
     assert.equal(
@@ -60,7 +60,7 @@ describe('handler modules cannot end, hang or confuse validate', () => {
     );
     assert.equal(
       line(files.hangs),
-      `${files.hangs}:4:19: handler module ./hangs.mjs did not finish loading within 3000 ms (its top level never settles?); PYTHIA_HANDLER_LOAD_TIMEOUT_MS sets the limit (at /handler/module)`,
+      `${files.hangs}:4:19: handler module ./hangs.mjs did not finish loading within 6000 ms (its top level never settles?); PYTHIA_HANDLER_LOAD_TIMEOUT_MS sets the limit (at /handler/module)`,
     );
     assert.equal(
       line(files.crashes),
