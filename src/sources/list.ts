@@ -124,17 +124,7 @@ export class ListSource implements Source {
     );
     await redis.sadd(this.consumers, this.consumer);
     // A previous process with the same consumer name died with these in flight: they go first (counted).
-    const own = await redis.pythiaListRecover(
-      this.key,
-      this.processing,
-      this.heartbeat,
-      this.consumers,
-      this.deliveries,
-      this.consumer,
-      '1',
-      '1',
-      DELIVERY_COUNTS_KEEP_MS,
-    );
+    const own = await this.requeueOwn(redis, true);
     if (own > 0) this.logger.info({ count: own, consumer: this.consumer }, "requeued this consumer's unfinished items from a previous run");
     await this.recoverDeadConsumers();
     const ttl = this.config.heartbeat_ttl_ms;
@@ -309,22 +299,27 @@ export class ListSource implements Source {
     this.reader.disconnect();
   }
 
+  /** Moves this consumer's processing list back to the queue; after a crash (not a clean stop) each item's delivery is counted. */
+  private requeueOwn(redis: typeof this.pool.primary, countDeliveries: boolean): Promise<number> {
+    return redis.pythiaListRecover(
+      this.key,
+      this.processing,
+      this.heartbeat,
+      this.consumers,
+      this.deliveries,
+      this.consumer,
+      '1',
+      countDeliveries ? '1' : '0',
+      DELIVERY_COUNTS_KEEP_MS,
+    );
+  }
+
   async close(unfinished: Delivery[]): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
     await this.flush();
     if (this.atLeastOnce) {
       const redis = this.pool.primary;
-      const requeued = await redis.pythiaListRecover(
-        this.key,
-        this.processing,
-        this.heartbeat,
-        this.consumers,
-        this.deliveries,
-        this.consumer,
-        '1',
-        '0',
-        DELIVERY_COUNTS_KEEP_MS,
-      );
+      const requeued = await this.requeueOwn(redis, false);
       if (requeued > 0) this.logger.warn({ count: requeued, unfinished: unfinished.length }, 'requeued unfinished items at shutdown');
       await redis.del(this.heartbeat);
       await redis.srem(this.consumers, this.consumer);
