@@ -304,6 +304,19 @@ export interface PipelineFile {
      * Number of persistent processes.
      */
     instances?: number;
+    /**
+     * Hands the handler messages in batches: a module export receives Message[] and returns one result per message (an Error element fails that message alone); a persistent command gets one {"id","batch":[...]} line per batch (docs/batch-handlers.md). Each message of a batch holds one concurrency slot. Not for per-message commands. Absent: one message per call.
+     */
+    batch?: {
+      /**
+       * Most messages in one batch; must not exceed concurrency.
+       */
+      max_size: number;
+      /**
+       * A batch that is not full is handed over this long after its first message arrived.
+       */
+      max_wait_ms?: number;
+    };
   };
   /**
    * Messages in flight at once across the whole pipeline.
@@ -757,6 +770,19 @@ export interface PipelineConfig {
      * Number of persistent processes.
      */
     instances: number;
+    /**
+     * Hands the handler messages in batches: a module export receives Message[] and returns one result per message (an Error element fails that message alone); a persistent command gets one {"id","batch":[...]} line per batch (docs/batch-handlers.md). Each message of a batch holds one concurrency slot. Not for per-message commands. Absent: one message per call.
+     */
+    batch?: {
+      /**
+       * Most messages in one batch; must not exceed concurrency.
+       */
+      max_size: number;
+      /**
+       * A batch that is not full is handed over this long after its first message arrived.
+       */
+      max_wait_ms: number;
+    };
   };
   /**
    * Messages in flight at once across the whole pipeline.

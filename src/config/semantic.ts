@@ -47,6 +47,12 @@ export function checkWritten(raw: unknown, doc: PositionedDocument): ConfigIssue
     report('handler.export applies only to module handlers, and this handler is a command', ['handler', 'export'], 'key');
   if ('instances' in handler && handler.mode !== 'persistent')
     report('handler.instances needs handler.mode: persistent', ['handler', 'instances'], 'key');
+  if ('command' in handler && 'batch' in handler && handler.mode !== 'persistent')
+    report(
+      'handler.batch needs a module or handler.mode: persistent: a per-message command handles one message per process',
+      ['handler', 'batch'],
+      'key',
+    );
   return issues;
 }
 
@@ -64,6 +70,7 @@ export async function checkMeaning(
   checkMessage(config, dir, report);
   checkTlsFiles(config, dir, report);
   checkTopology(config, report);
+  checkBatch(config, report);
   if (config.handler.module !== undefined)
     await checkModule(
       config.handler.module,
@@ -111,6 +118,16 @@ function checkKeys(config: PipelineConfig, report: IssueReport): void {
       'channel',
     ]);
   }
+}
+
+/** A batch holds one concurrency slot per message, so one larger than concurrency could never fill. */
+function checkBatch(config: PipelineConfig, report: IssueReport): void {
+  const batch = config.handler.batch;
+  if (batch === undefined || batch.max_size <= config.concurrency) return;
+  report(
+    `handler.batch.max_size ${batch.max_size} is larger than concurrency ${config.concurrency}: each message of a batch holds a concurrency slot, so the batch could never fill; raise concurrency to at least ${batch.max_size} (${2 * batch.max_size} lets one batch fill while another runs) or lower max_size`,
+    ['handler', 'batch', 'max_size'],
+  );
 }
 
 function checkMessage(config: PipelineConfig, dir: string, report: IssueReport): void {

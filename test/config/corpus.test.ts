@@ -353,6 +353,35 @@ const CASES: Case[] = [
     pointer: '/handler/instances',
   },
   {
+    file: 'batch-with-per-message-command.yml',
+    line: 8,
+    col: 3,
+    message: 'handler.batch needs a module or handler.mode: persistent: a per-message command handles one message per process',
+    pointer: '/handler/batch',
+  },
+  {
+    file: 'batch-larger-than-concurrency.yml',
+    line: 9,
+    col: 15,
+    message:
+      'handler.batch.max_size 100 is larger than concurrency 10: each message of a batch holds a concurrency slot, so the batch could never fill; raise concurrency to at least 100 (200 lets one batch fill while another runs) or lower max_size',
+    pointer: '/handler/batch/max_size',
+  },
+  {
+    file: 'batch-max-size-zero.yml',
+    line: 9,
+    col: 15,
+    message: 'handler.batch.max_size must be >= 1, got 0',
+    pointer: '/handler/batch/max_size',
+  },
+  {
+    file: 'batch-max-wait-fraction.yml',
+    line: 8,
+    col: 37,
+    message: 'handler.batch.max_wait_ms must be an integer, got number 2.5 — milliseconds; did you mean 2500?',
+    pointer: '/handler/batch/max_wait_ms',
+  },
+  {
     file: 'command-not-on-path.yml',
     line: 7,
     col: 13,

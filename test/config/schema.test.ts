@@ -11,7 +11,8 @@ import type { JsonSchema } from '../../src/config/schema.ts';
 /**
  * Properties that have no default, on purpose: a default would pick one of several exclusive
  * choices for the user (a connection mode, a source kind, a handler kind, a dead letter or output
- * kind), or it is described in words because it is built from other fields (redis.url).
+ * kind), or it is described in words because it is built from other fields (redis.url), or its
+ * absence is the mode (handler.batch: absent, one message per call).
  */
 const NO_DEFAULT = new Set([
   'redis.url',
@@ -22,6 +23,7 @@ const NO_DEFAULT = new Set([
   'source.channel',
   'handler.module',
   'handler.command',
+  'handler.batch',
   'dead_letter.list',
   'dead_letter.stream',
   'output.list',
