@@ -1,5 +1,5 @@
 export { PermanentError, TimeoutError } from './errors.ts';
-export type { Handler, HandlerContext, Message, MessageOrigin } from './handlers/types.ts';
+export type { BatchHandler, Handler, HandlerContext, Message, MessageOrigin } from './handlers/types.ts';
 export {
   formatIssue,
   loadPipelineFile,

@@ -69,6 +69,8 @@ export function commandSpec(config: PipelineConfig, baseDir: string): CommandSpe
     PYTHIA_HANDLER_MODE: handler.mode ?? 'per-message',
     PYTHIA_CONCURRENCY: String(config.concurrency),
   };
+  // handler.batch: requests come as {"id","batch":[...]} lines of at most this many messages.
+  if (handler.batch) env.PYTHIA_BATCH_MAX_SIZE = String(handler.batch.max_size);
   for (const [key, value] of Object.entries(handler.env ?? {})) if (value !== undefined) env[key] = value;
   return {
     file,

@@ -10,6 +10,8 @@ export interface Request {
   reject: (error: unknown) => void;
   onAbort: () => void;
   child: Child | undefined;
+  /** A batch request (handler.batch): how many messages its reply must answer. */
+  batchSize: number | undefined;
 }
 
 /** One long-lived handler process in its slot, and the requests it owes replies for. */

@@ -12,6 +12,7 @@ import {
 } from './child-process.ts';
 import { type Child, type Request, sendLine, startChild } from './persistent-child.ts';
 import { excerpt, parseReply, replyKey, settleFromReply, shouldLog } from './persistent-reply.ts';
+import { batchLine, settleBatchReply } from './persistent-batch.ts';
 import type { HandlerRunner } from './runner.ts';
 import type { HandlerContext, Message } from './types.ts';
 
@@ -62,6 +63,7 @@ export class PersistentRunner implements HandlerRunner {
   /** Requests waiting for a child (every child is down, waiting for its restart). */
   private readonly waiting: Request[] = [];
   private cursor = 0;
+  private lastBatchId = 0;
   private closing = false;
   private readonly restartDelayMs: number;
   private readonly restartMaxDelayMs: number;
@@ -186,18 +188,28 @@ export class PersistentRunner implements HandlerRunner {
   }
 
   invoke(message: Message, context: HandlerContext): Promise<unknown> {
-    const { signal } = context;
+    return this.request(message.id, () => JSON.stringify(requestFor(message)) + '\n', context.signal, undefined);
+  }
+
+  /** handler.batch: one `{"id","batch":[...]}` line for the whole batch, answered by one `{"id","results":[...]}` line. */
+  invokeBatch(messages: Message[], context: HandlerContext): Promise<unknown> {
+    const id = `batch-${++this.lastBatchId}`;
+    return this.request(id, () => batchLine(id, messages), context.signal, messages.length);
+  }
+
+  private request(id: string, line: () => string, signal: AbortSignal, batchSize: number | undefined): Promise<unknown> {
     if (signal.aborted) return Promise.reject(signal.reason);
     if (this.closing) return Promise.reject(new CommandError('the command handler is closed'));
     return new Promise((resolve, reject) => {
       const request: Request = {
-        id: message.id,
-        line: JSON.stringify(requestFor(message)) + '\n',
+        id,
+        line: line(),
         signal,
         resolve,
         reject,
         onAbort: () => this.abort(request),
         child: undefined,
+        batchSize,
       };
       signal.addEventListener('abort', request.onAbort, { once: true });
       const child = this.pick(request.id);
@@ -324,13 +336,15 @@ export class PersistentRunner implements HandlerRunner {
     child.lastReplyAt = Date.now();
     child.pending.delete(key);
     this.settle(request);
-    if (!settleFromReply(reply, request.resolve, request.reject)) {
+    const problem =
+      request.batchSize === undefined
+        ? settleFromReply(reply, request.resolve, request.reject)
+          ? undefined
+          : 'reply has neither "ok": true nor "ok": false; the request fails (retryable)'
+        : settleBatchReply(reply, request.batchSize, request.resolve, request.reject);
+    if (problem !== undefined) {
       const count = ++this.stats.malformedReplies;
-      if (shouldLog(count))
-        log.warn(
-          { messageId: key, line: excerpt(line), count },
-          'reply has neither "ok": true nor "ok": false; the request fails (retryable)',
-        );
+      if (shouldLog(count)) log.warn({ messageId: key, line: excerpt(line), count }, problem);
     }
     if (this.waiting.length > 0) this.drainWaiting();
   }

@@ -42,3 +42,13 @@ export interface HandlerContext {
 
 /** A module handler: throw to retry, throw PermanentError to dead-letter, return a value to send it to output. */
 export type Handler<Body = unknown, Result = unknown> = (message: Message<Body>, context: HandlerContext) => Promise<Result> | Result;
+
+/**
+ * A batch handler (handler.batch): receives up to max_size messages and returns one result per message,
+ * in the same order. An element that is an Error fails that message alone (retried; a PermanentError or
+ * an error with `retryable: false` dead-letters it); throwing fails every message of the batch.
+ */
+export type BatchHandler<Body = unknown, Result = unknown> = (
+  messages: Message<Body>[],
+  context: HandlerContext,
+) => Promise<(Result | Error)[]> | (Result | Error)[];

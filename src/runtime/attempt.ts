@@ -13,8 +13,8 @@ export interface Work {
   body: unknown;
   attempt: number;
   firstFailureAt: number;
-  /** The running attempt's context (it owns that attempt's AbortSignal). */
-  context: AttemptContext | undefined;
+  /** The running attempt's context (it owns that attempt's AbortSignal; one batch's messages share one). */
+  context: RunningContext | undefined;
   /** The retry timer while the message waits for its next attempt. */
   timer: Timer | undefined;
   /** The clock's now() after which the running attempt has timed out. */
@@ -24,6 +24,11 @@ export interface Work {
    * waiting for a retry); a result for an older (timed-out, abandoned) attempt is discarded.
    */
   attemptId: number;
+}
+
+/** A running attempt's context as the dispatcher holds it: the handler's view, and a way to abort it. */
+export interface RunningContext extends HandlerContext {
+  abort(reason: unknown): void;
 }
 
 /** What the handler is given for the work's current attempt. */
@@ -47,7 +52,7 @@ export function messageFor(work: Work): Message {
  * is costly on the hot path). Each attempt has its own: a timed-out attempt that reads its signal late
  * finds it aborted, never the signal of the retry that replaced it.
  */
-export class AttemptContext implements HandlerContext {
+export class AttemptContext implements RunningContext {
   private childLogger: Logger | undefined;
   private controller: AbortController | undefined;
   /** Why the attempt was aborted before the handler first asked for its signal. */

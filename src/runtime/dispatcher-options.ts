@@ -1,6 +1,7 @@
 import type { PipelineConfig } from '../config/index.ts';
 import type { BackoffPolicy } from '../resilience/backoff.ts';
 import type { BreakerSettings } from '../resilience/circuit-breaker.ts';
+import type { BatchSettings } from './batcher.ts';
 
 /** What the dispatcher needs from a pipeline's configuration, and nothing source-specific. */
 export interface DispatcherOptions {
@@ -19,6 +20,8 @@ export interface DispatcherOptions {
   maxDeliveries: { limit: number; setting: string } | undefined;
   /** message.max_bytes (named in the error of a payload the source left in Redis for being larger). */
   maxBytes: number;
+  /** handler.batch; absent: one handler call per message. */
+  batch?: BatchSettings;
 }
 
 export function dispatcherOptions(config: PipelineConfig): DispatcherOptions {
@@ -34,6 +37,7 @@ export function dispatcherOptions(config: PipelineConfig): DispatcherOptions {
     circuitBreaker: resilience.circuit_breaker,
     maxDeliveries: maxDeliveries(config.source),
     maxBytes: config.message.max_bytes,
+    batch: batchSettings(config.handler.batch),
   };
 }
 
@@ -42,4 +46,8 @@ function maxDeliveries({ list, stream }: PipelineConfig['source']): DispatcherOp
   if (stream) return { limit: stream.max_deliveries, setting: 'source.stream.max_deliveries' };
   if (list?.delivery === 'at-least-once') return { limit: list.max_deliveries, setting: 'source.list.max_deliveries' };
   return undefined;
+}
+
+function batchSettings(batch: PipelineConfig['handler']['batch']): BatchSettings | undefined {
+  return batch && { maxSize: batch.max_size, maxWaitMs: batch.max_wait_ms };
 }

@@ -15,6 +15,7 @@ import { admit } from './admission.ts';
 import { DeadLetterPath } from './dead-letter-path.ts';
 import { type AttemptTimedOut, startDeadlineSweeper } from './deadline-sweeper.ts';
 import { LoopAlarm } from './loop-alarm.ts';
+import { Batcher } from './batcher.ts';
 import type { DispatcherOptions } from './dispatcher-options.ts';
 import type { PipelineObserver } from '../metrics/pipeline-observer.ts';
 
@@ -68,6 +69,8 @@ export class Dispatcher {
   private loopDone: Promise<void> = Promise.resolve();
   private idle: (() => void) | undefined;
   private sweeper: Timer | undefined;
+  /** handler.batch: collects begun attempts into batches; undefined when each message is its own call. */
+  private readonly batcher: Batcher | undefined;
 
   constructor(private readonly parts: DispatcherParts) {
     const { options, observer, logger } = parts;
@@ -96,6 +99,23 @@ export class Dispatcher {
       this.alarm.wakeNow();
     };
     this.breaker = new CircuitBreaker(options.circuitBreaker, onChange, () => clock.now());
+    if (options.batch) {
+      const outcomes = {
+        succeeded: (work: Work, attemptId: number, result: unknown, started: number) =>
+          this.attemptSucceeded(work, attemptId, result, started),
+        failed: (work: Work, attemptId: number, error: unknown, started: number) => this.attemptFailed(work, attemptId, error, started),
+      };
+      const { pipeline, processingTimeoutMs } = options;
+      this.batcher = new Batcher({
+        settings: options.batch,
+        handler: parts.handler,
+        clock,
+        processingTimeoutMs,
+        logger,
+        pipeline,
+        outcomes,
+      });
+    }
   }
 
   get inFlight(): number {
@@ -200,12 +220,14 @@ export class Dispatcher {
     this.alarm.wakeSoon();
   }
 
+  /** One message's attempt begins (alone, or as one element of a batch); it ends in attemptSucceeded or attemptFailed. */
   private attempt(work: Work): void {
     this.acquireSlot(work);
     this.breaker.started();
-    const { handler, logger } = this.parts;
     const attemptId = ++this.lastAttemptId;
     work.attemptId = attemptId;
+    if (this.batcher) return this.batcher.add(work);
+    const { handler, logger } = this.parts;
     const message = messageFor(work);
     const started = this.clock.now();
     work.deadline = started + this.options.processingTimeoutMs;
@@ -303,6 +325,7 @@ export class Dispatcher {
    */
   async stop(graceMs: number): Promise<Delivery[]> {
     this.stopping = true;
+    this.batcher?.flush(); // nothing more will join the batch being collected
     this.parts.source.interrupt();
     this.alarm.wakeNow();
     await this.loopDone;
