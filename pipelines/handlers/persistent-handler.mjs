@@ -11,6 +11,11 @@
 //   stdout: one reply per line, echoing the id, in any order:
 //           {"id", "ok": true, "result"}   or   {"id", "ok": false, "error", "retryable"}
 //   stderr: logs. Exit when stdin closes.
+//   With handler.batch, a request line is {"id", "batch": [request, ...]} and its reply
+//           {"id", "results": [{"ok": true, "result"} | {"ok": false, "error", "retryable"}, ...]},
+//           one element per request, in order. serve(handle) answers it by calling handle per element;
+//           serve(handle, { batch: handleBatch }) calls handleBatch(requests) once, which returns one
+//           result per request (an Error element fails that message alone; throwing fails them all).
 // Requests are handled concurrently: many may be in flight at once (up to the pipeline's concurrency).
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
@@ -25,7 +30,36 @@ export async function handle(message) {
   return { id: message.id, attempt: message.attempt, body: message.body, handled_by: 'node' };
 }
 
-export function serve(handler = handle) {
+/** A failed message's reply fields: its error text, and whether Pythia may retry it. */
+function failure(error) {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return { ok: false, error: text, retryable: error?.retryable !== false };
+}
+
+/** One element of a batch reply, from a result or an Error. */
+function element(result) {
+  if (result instanceof Error) return failure(result);
+  return result === undefined ? { ok: true } : { ok: true, result };
+}
+
+/** The results of a batch request: handleBatch's answer, or handler per element. */
+async function batchResults(requests, handler, handleBatch) {
+  if (handleBatch) {
+    const results = await handleBatch(requests);
+    if (!Array.isArray(results) || results.length !== requests.length)
+      throw new Error(`the batch handler must return one result per request (${requests.length})`);
+    return results.map(element);
+  }
+  return Promise.all(
+    requests.map((request) =>
+      Promise.resolve()
+        .then(() => handler(request))
+        .then(element, failure),
+    ),
+  );
+}
+
+export function serve(handler = handle, { batch: handleBatch } = {}) {
   const out = process.stdout;
   // stdout carries replies only: a stray console.log in handler code goes to stderr.
   console.log = console.error;
@@ -41,7 +75,19 @@ export function serve(handler = handle) {
     try {
       line = JSON.stringify(value);
     } catch (error) {
-      line = JSON.stringify({ id: value.id, ok: false, error: `result is not JSON-serialisable: ${error.message}`, retryable: false });
+      const unserialisable = (e) => ({ ok: false, error: `result is not JSON-serialisable: ${e.message}`, retryable: false });
+      // In a batch reply only the elements that cannot be serialised fail.
+      const encodable = (item) => {
+        try {
+          JSON.stringify(item);
+          return item;
+        } catch (e) {
+          return unserialisable(e);
+        }
+      };
+      line = JSON.stringify(
+        Array.isArray(value.results) ? { id: value.id, results: value.results.map(encodable) } : { id: value.id, ...unserialisable(error) },
+      );
     }
     // Replies finished in the same turn of the event loop go out in one write.
     if (batch.push(line + '\n') === 1) setImmediate(flush);
@@ -58,11 +104,10 @@ export function serve(handler = handle) {
     }
     const { id } = request;
     try {
-      const result = await handler(request);
-      reply(result === undefined ? { id, ok: true } : { id, ok: true, result });
+      if (Array.isArray(request.batch)) reply({ id, results: await batchResults(request.batch, handler, handleBatch) });
+      else reply({ id, ...element(await handler(request)) });
     } catch (error) {
-      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      reply({ id, ok: false, error: message, retryable: error?.retryable !== false });
+      reply({ id, ...failure(error) });
     }
   });
   // When stdin closes, Node exits by itself once the requests still running have replied.
