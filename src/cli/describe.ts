@@ -25,9 +25,11 @@ export function describePipeline({ config }: LoadedPipeline): { summary: string;
     config.handler.module !== undefined
       ? `module ${config.handler.module}#${config.handler.export}`
       : `command ${config.handler.command?.join(' ')} (${config.handler.mode})`;
+  const batch = config.handler.batch;
+  const batches = batch ? ` in batches of up to ${batch.max_size} (${batch.max_wait_ms} ms)` : '';
   const to = outputTarget(config)?.key;
   return {
-    summary: `${config.name}: ${from} -> ${handler}${to ? ` -> ${to}` : ''}, concurrency ${config.concurrency}`,
+    summary: `${config.name}: ${from} -> ${handler}${batches}${to ? ` -> ${to}` : ''}, concurrency ${config.concurrency}`,
     notes,
     warnings: lengthCapWarnings(config),
   };

@@ -23,9 +23,14 @@ const CASE_BOUND_MS = 5_000;
 const HEAP_BOUND_BYTES = 512 * 1024 * 1024;
 const STACK_LINE = /^\s+at .+[(:]/m;
 
-const seeds = ['orders.yml', 'events.yml', 'notifications.yml', 'reports-command.yml', 'tasks-command-persistent.yml'].map((name) =>
-  readFileSync(path.join(ROOT, 'pipelines', name), 'utf8'),
-);
+const seeds = [
+  'orders.yml',
+  'events.yml',
+  'notifications.yml',
+  'reports-command.yml',
+  'tasks-command-persistent.yml',
+  'orders-batch.yml',
+].map((name) => readFileSync(path.join(ROOT, 'pipelines', name), 'utf8'));
 
 function assertAnswer(result: LoadResult, input: string): void {
   if (result.ok) return;
