@@ -120,6 +120,35 @@ describe('batch handlers', () => {
     }
   });
 
+  it('on a stream, each message of a batch is acknowledged (XACK) on its own: nothing stays pending', async () => {
+    const key = 's:stream-batch';
+    const yaml = listPipeline('stream-batch', key, {
+      handler: `module: "${path.join(SUPPORT, 'handlers/batch.mjs')}"\nexport: handleBatch\nbatch: {max_size: 4, max_wait_ms: 30}`,
+      concurrency: 8,
+    }).replace(/^  list: .*$/m, `  stream: {key: "${key}", consumer_group: g, start_id: "0", block_timeout_ms: 100}`);
+    const loaded = await dir.load('stream-batch', yaml);
+    const { logger } = captureLogger('warn');
+    workers.push(await runWorker(server, loaded, logger));
+    for (const body of bodies(10, { 5: { fail: 'permanent' }, 6: { fail: 'once' } }))
+      await redis.xadd(key, '*', 'body', JSON.stringify(body));
+    await waitFor(
+      '9 outputs and a dead letter',
+      async () => (await redis.llen(`${key}:out`)) >= 9 && (await redis.llen(`${key}:dead`)) >= 1,
+      {
+        timeoutMs: 15_000,
+      },
+    );
+    await waitFor('no entry pending in the group', async () => ((await redis.xpending(key, 'g')) as [number])[0] === 0, {
+      timeoutMs: 5000,
+    });
+    const calls6 = calls.filter((call) => call.pipeline === 'stream-batch' && call.ids.includes(6));
+    assert.deepEqual(
+      calls6.map((call) => call.attempts[call.ids.indexOf(6)]),
+      [1, 2],
+    );
+    assert.ok(calls.filter((call) => call.pipeline === 'stream-batch').every((call) => call.ids.length <= 4));
+  });
+
   it('a persistent Node command gets {"id","batch":[...]} lines; element failures stay per message', async () => {
     const key = 'q:node-batch';
     const command = `["${NODE}", "${path.join(FIXTURES, 'batch-persistent.mjs')}"]`;
