@@ -85,6 +85,7 @@ export class Batcher {
     const started = clock.now();
     const context = new BatchContext(this.parts.logger, this.parts.pipeline, works);
     const messages: Message[] = [];
+    // Each message's handler call starts here; each ends in outcomes.succeeded or outcomes.failed.
     for (const work of works) {
       work.context = context;
       work.deadline = started + processingTimeoutMs;

@@ -100,12 +100,8 @@ export class Dispatcher {
     };
     this.breaker = new CircuitBreaker(options.circuitBreaker, onChange, () => clock.now());
     if (options.batch) {
-      const outcomes = {
-        succeeded: (work: Work, attemptId: number, result: unknown, started: number) =>
-          this.attemptSucceeded(work, attemptId, result, started),
-        failed: (work: Work, attemptId: number, error: unknown, started: number) => this.attemptFailed(work, attemptId, error, started),
-      };
       const { pipeline, processingTimeoutMs } = options;
+      const outcomes = { succeeded: this.attemptSucceeded.bind(this), failed: this.attemptFailed.bind(this) };
       this.batcher = new Batcher({
         settings: options.batch,
         handler: parts.handler,
@@ -220,7 +216,10 @@ export class Dispatcher {
     this.alarm.wakeSoon();
   }
 
-  /** One message's attempt begins (alone, or as one element of a batch); it ends in attemptSucceeded or attemptFailed. */
+  /**
+   * One message's attempt begins; it ends in attemptSucceeded or attemptFailed, per message in batches too.
+   * With handler.batch the handler call itself starts later, when the batch is handed over (batcher.ts).
+   */
   private attempt(work: Work): void {
     this.acquireSlot(work);
     this.breaker.started();
