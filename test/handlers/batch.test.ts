@@ -230,6 +230,49 @@ describe('batch handlers', () => {
     assert.equal(await redis.llen(`${key}:dead`), 0);
   });
 
+  it('a Python batch function on the reference loop: element exceptions per message, a raise fails the batch', async () => {
+    const key = 'q:python-batch-fn';
+    const loaded = await dir.load(
+      'python-batch-fn',
+      listPipeline('python-batch-fn', key, {
+        handler: `command: ["python3", "${path.join(FIXTURES, 'batch_persistent.py')}"]\nmode: persistent\nbatch: {max_size: 5, max_wait_ms: 30}`,
+        concurrency: 10,
+      }),
+    );
+    const { logger } = captureLogger('warn');
+    workers.push(await runWorker(server, loaded, logger));
+    await push(key, bodies(5, { 2: { fail: 'once' }, 4: { fail: 'permanent' } }));
+    await waitFor(
+      '4 outputs and a dead letter',
+      async () => (await redis.llen(`${key}:out`)) >= 4 && (await redis.llen(`${key}:dead`)) >= 1,
+      {
+        timeoutMs: 15_000,
+      },
+    );
+    const out = await outputs(key);
+    assert.deepEqual(
+      out.map((o) => [o.id, o.attempt]).sort((a, b) => (a[0] as number) - (b[0] as number)),
+      [
+        [1, 1],
+        [2, 2],
+        [3, 1],
+        [5, 1],
+      ],
+    );
+    const dead = JSON.parse((await redis.lindex(`${key}:dead`, 0)) as string) as { reason: string; error: string };
+    assert.equal(dead.reason, 'permanent_error');
+    assert.equal(dead.error, 'row 4 can never be written');
+
+    await push(key, bodies(3, { 1: { throw_once: true } }));
+    await waitFor('3 more outputs', async () => (await redis.llen(`${key}:out`)) >= 7, { timeoutMs: 15_000 });
+    const retried = (await outputs(key)).slice(0, 3);
+    assert.deepEqual(
+      retried.map((o) => o.attempt),
+      [2, 2, 2],
+      'the batch that raised was retried whole',
+    );
+  });
+
   it('the Python reference loop answers batch lines per element by default', async () => {
     const key = 'q:python-batch';
     const loaded = await dir.load(
