@@ -285,7 +285,12 @@ export const schema = {
         batch: obj(
           'Hands the handler messages in batches: a module export receives Message[] and returns one result per message (an Error element fails that message alone); a persistent command gets one {"id","batch":[...]} line per batch (docs/batch-handlers.md). Each message of a batch holds one concurrency slot. Not for per-message commands. Absent: one message per call.',
           {
-            max_size: int('Most messages in one batch; must not exceed concurrency.', undefined, 1, 100000),
+            max_size: {
+              type: 'integer',
+              description: 'Most messages in one batch; must not exceed concurrency.',
+              minimum: 1,
+              maximum: 100000,
+            },
             max_wait_ms: ms('A batch that is not full is handed over this long after its first message arrived.', 50, 1, 3_600_000),
           },
           { required: ['max_size'] },
