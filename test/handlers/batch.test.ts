@@ -125,7 +125,7 @@ describe('batch handlers', () => {
     const yaml = listPipeline('stream-batch', key, {
       handler: `module: "${path.join(SUPPORT, 'handlers/batch.mjs')}"\nexport: handleBatch\nbatch: {max_size: 4, max_wait_ms: 30}`,
       concurrency: 8,
-    }).replace(/^  list: .*$/m, `  stream: {key: "${key}", consumer_group: g, start_id: "0", block_timeout_ms: 100}`);
+    }).replace(/^ {2}list: .*$/m, `  stream: {key: "${key}", consumer_group: g, start_id: "0", block_timeout_ms: 100}`);
     const loaded = await dir.load('stream-batch', yaml);
     const { logger } = captureLogger('warn');
     workers.push(await runWorker(server, loaded, logger));
