@@ -394,6 +394,47 @@ export const schema = {
       },
       { default: {} },
     ),
+    tracing: obj(
+      'OpenTelemetry tracing (docs/tracing.md): a CONSUMER span per attempt, continued from the W3C traceparent header, exported over OTLP/HTTP. Off by default; the OpenTelemetry packages are loaded only when enabled. OTEL_SDK_DISABLED=true turns it off.',
+      {
+        enabled: bool('Export spans of this pipeline.', false),
+        endpoint: {
+          type: 'string',
+          description:
+            'OTLP/HTTP base URL of the collector (Jaeger, Tempo, an OpenTelemetry Collector); /v1/traces is appended unless the URL already ends with it. Default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (used as is), else OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces, else http://localhost:4318/v1/traces.',
+          pattern: '^https?://',
+          maxLength: 2048,
+        },
+        protocol: choice(
+          'OTLP encoding. Default: OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf.',
+          undefined,
+          { 'http/protobuf': 'Protocol Buffers over HTTP (the OpenTelemetry default).', 'http/json': 'JSON over HTTP.' },
+        ),
+        service_name: {
+          type: 'string',
+          description: 'The service.name resource attribute. Default: OTEL_SERVICE_NAME, else pythia.',
+          minLength: 1,
+          maxLength: 256,
+        },
+        sample_ratio: {
+          type: 'number',
+          description:
+            "Share of the traces that start at this worker (no traceparent, or the producer's trace was sampled out) that are recorded, 0 to 1. A message whose traceparent says sampled is always recorded.",
+          default: 1,
+          minimum: 0,
+          maximum: 1,
+        },
+        headers: {
+          type: 'object',
+          description:
+            'HTTP headers sent with every export (an API key: use ${VAR}); their values are never logged. Merged over OTEL_EXPORTER_OTLP_HEADERS.',
+          additionalProperties: { type: 'string', maxLength: 8192 },
+          maxProperties: 64,
+          default: {},
+        },
+      },
+      { default: {} },
+    ),
   },
 };
 

@@ -471,6 +471,37 @@ export interface PipelineFile {
      */
     grace_period_ms?: number;
   };
+  /**
+   * OpenTelemetry tracing (docs/tracing.md): a CONSUMER span per attempt, continued from the W3C traceparent header, exported over OTLP/HTTP. Off by default; the OpenTelemetry packages are loaded only when enabled. OTEL_SDK_DISABLED=true turns it off.
+   */
+  tracing?: {
+    /**
+     * Export spans of this pipeline.
+     */
+    enabled?: boolean;
+    /**
+     * OTLP/HTTP base URL of the collector (Jaeger, Tempo, an OpenTelemetry Collector); /v1/traces is appended unless the URL already ends with it. Default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (used as is), else OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces, else http://localhost:4318/v1/traces.
+     */
+    endpoint?: string;
+    /**
+     * OTLP encoding. Default: OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf.
+     */
+    protocol?: "http/protobuf" | "http/json";
+    /**
+     * The service.name resource attribute. Default: OTEL_SERVICE_NAME, else pythia.
+     */
+    service_name?: string;
+    /**
+     * Share of the traces that start at this worker (no traceparent, or the producer's trace was sampled out) that are recorded, 0 to 1. A message whose traceparent says sampled is always recorded.
+     */
+    sample_ratio?: number;
+    /**
+     * HTTP headers sent with every export (an API key: use ${VAR}); their values are never logged. Merged over OTEL_EXPORTER_OTLP_HEADERS.
+     */
+    headers?: {
+      [k: string]: string | undefined;
+    };
+  };
 }
 
 /**
@@ -936,5 +967,36 @@ export interface PipelineConfig {
      * On SIGTERM/SIGINT: stop fetching and let in-flight messages finish for at most this long.
      */
     grace_period_ms: number;
+  };
+  /**
+   * OpenTelemetry tracing (docs/tracing.md): a CONSUMER span per attempt, continued from the W3C traceparent header, exported over OTLP/HTTP. Off by default; the OpenTelemetry packages are loaded only when enabled. OTEL_SDK_DISABLED=true turns it off.
+   */
+  tracing: {
+    /**
+     * Export spans of this pipeline.
+     */
+    enabled: boolean;
+    /**
+     * OTLP/HTTP base URL of the collector (Jaeger, Tempo, an OpenTelemetry Collector); /v1/traces is appended unless the URL already ends with it. Default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (used as is), else OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces, else http://localhost:4318/v1/traces.
+     */
+    endpoint?: string;
+    /**
+     * OTLP encoding. Default: OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf.
+     */
+    protocol?: "http/protobuf" | "http/json";
+    /**
+     * The service.name resource attribute. Default: OTEL_SERVICE_NAME, else pythia.
+     */
+    service_name?: string;
+    /**
+     * Share of the traces that start at this worker (no traceparent, or the producer's trace was sampled out) that are recorded, 0 to 1. A message whose traceparent says sampled is always recorded.
+     */
+    sample_ratio: number;
+    /**
+     * HTTP headers sent with every export (an API key: use ${VAR}); their values are never logged. Merged over OTEL_EXPORTER_OTLP_HEADERS.
+     */
+    headers: {
+      [k: string]: string | undefined;
+    };
   };
 }
