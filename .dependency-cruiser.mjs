@@ -1,11 +1,11 @@
 /**
  * The import rules of src/ (checked by `npm test`): no cycle, and imports flow one way,
- *   cli, testing -> runtime, dlq, producer -> sources, handlers, outputs, metrics, resilience -> config, redis
+ *   cli, testing -> runtime, dlq, producer -> sources, handlers, outputs, metrics, resilience, tracing -> config, redis
  * A layer may import its own folder and anything below it, never above.
  */
 const top = '^src/(cli|testing)/';
 const runtime = '^src/(runtime|dlq|producer)/';
-const middle = '^src/(sources|handlers|outputs|metrics|resilience)/';
+const middle = '^src/(sources|handlers|outputs|metrics|resilience|tracing)/';
 const bottom = '^src/(config|redis)/';
 
 export default {
@@ -27,7 +27,7 @@ export default {
     {
       name: 'middle-imports-upward',
       severity: 'error',
-      comment: 'sources, handlers, outputs, metrics and resilience are driven by the runtime and never import it (metrics observe it through metrics/watched-pipeline.ts).',
+      comment: 'sources, handlers, outputs, metrics, resilience and tracing are driven by the runtime and never import it (metrics observe it through metrics/watched-pipeline.ts).',
       from: { path: middle },
       to: { path: [runtime, top] },
     },

@@ -9,6 +9,19 @@ export interface ProduceCliOptions {
   redisUrl?: string;
   /** Streams: MAXLEN ~ max_stream_length on every XADD (lossy: it can remove unread entries). */
   trim?: boolean;
+  /** `--header name=value`, repeatable: headers sent with every message. */
+  header?: string[];
+}
+
+/** `name=value` pairs into headers; the first `=` splits, so a value may contain more. */
+export function parseHeaders(pairs: readonly string[]): { ok: true; headers: Record<string, string> } | { ok: false; error: string } {
+  const headers: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at <= 0) return { ok: false, error: `--header wants name=value, got ${JSON.stringify(pair)}` };
+    headers[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return { ok: true, headers };
 }
 
 export const DEFAULT_BODY = '{"id":{{seq}},"amount":{{seq}},"produced_at":{{now}}}';
@@ -26,7 +39,7 @@ export function renderBodies(template: string | Buffer, first: number, count: nu
 }
 
 /**
- * `pythia produce FILE --count N [--body JSON | --file F] [--trim]`: sends through the Producer, so bodies are
+ * `pythia produce FILE --count N [--body JSON | --file F] [--trim] [--header NAME=VALUE]...`: sends through the Producer, so bodies are
  * checked against the pipeline's message section first, an unreachable Redis is an error after
  * redis.connection_timeout_ms, and the count printed is what Redis confirmed.
  */
@@ -40,6 +53,12 @@ export async function produceCommand(file: string, options: ProduceCliOptions): 
     process.stderr.write('pythia produce: use --body or --file, not both\n');
     return 2;
   }
+  const parsed = parseHeaders(options.header ?? []);
+  if (!parsed.ok) {
+    process.stderr.write(`pythia produce: ${parsed.error}\n`);
+    return 2;
+  }
+  const headers = Object.keys(parsed.headers).length > 0 ? parsed.headers : undefined;
   const [pipeline] = await loadPipelines([file], { importModules: false });
   if (!pipeline) return 1;
   const template = options.file !== undefined ? readFileSync(options.file) : (options.body ?? DEFAULT_BODY);
@@ -56,7 +75,7 @@ export async function produceCommand(file: string, options: ProduceCliOptions): 
   try {
     for (let first = 1; first <= count; first += STEP) {
       const bodies = renderBodies(template, first, Math.min(STEP, count - first + 1));
-      const results = await producer.sendMany(bodies.map((body) => ({ body })));
+      const results = await producer.sendMany(bodies.map((body) => ({ body, headers })));
       sent += results.length;
       for (const result of results) receivers += result.receivers ?? 0;
     }

@@ -3,6 +3,9 @@ import { Option, type Command } from 'commander';
 
 import { LOG_LEVELS } from '../runtime/log-level.ts';
 
+/** Commander's way to repeat an option: each occurrence is appended. */
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
 /** Verbs that talk to Redis; each lives in its own file and is imported only when used. */
 export function registerRuntimeCommands(program: Command, setExit: (code: number) => void): void {
   program
@@ -32,10 +35,13 @@ export function registerRuntimeCommands(program: Command, setExit: (code: number
     .option('--file <path>', "send this file's bytes as every message body")
     .option('--redis-url <url>', "override the pipeline's connection settings")
     .option('--trim', 'streams: XADD with MAXLEN ~ source.stream.max_stream_length (lossy: removes entries no worker has read)')
-    .action(async (file: string, opts: { count: string; body?: string; file?: string; redisUrl?: string; trim?: boolean }) => {
-      const { produceCommand } = await import('./produce.ts');
-      setExit(await produceCommand(file, opts));
-    });
+    .option('--header <name=value>', 'a header sent with every message (repeatable), e.g. traceparent=00-...-01', collect, [])
+    .action(
+      async (file: string, opts: { count: string; body?: string; file?: string; redisUrl?: string; trim?: boolean; header: string[] }) => {
+        const { produceCommand } = await import('./produce.ts');
+        setExit(await produceCommand(file, opts));
+      },
+    );
 
   program
     .command('bench')

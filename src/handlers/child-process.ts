@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { PipelineConfig } from '../config/index.ts';
 import { inheritedEnvironment } from './child-env.ts';
-import type { Message } from './types.ts';
+import type { HandlerContext, Message } from './types.ts';
 
 /**
  * What both command-handler modes share (docs/command-handlers.md): the resolved command, the wire form of a
@@ -83,18 +83,37 @@ export function commandSpec(config: PipelineConfig, baseDir: string): CommandSpe
   };
 }
 
-/** The wire form of a message: `{id, body, headers, fields, attempt}`; binary bodies travel as base64 strings. */
+/**
+ * The wire form of a message: `{id, body, headers, fields, attempt}`, plus `traceparent` (and `tracestate`)
+ * when tracing is on; binary bodies travel as base64 strings.
+ */
 export interface CommandRequest {
   id: string;
   body: unknown;
   headers: Record<string, string>;
   fields: Record<string, string>;
   attempt: number;
+  /** The attempt's `process` span, W3C form: the parent of the spans the handler makes. */
+  traceparent?: string;
+  tracestate?: string;
 }
 
-export function requestFor(message: Message): CommandRequest {
+export function requestFor(message: Message, context?: Pick<HandlerContext, 'traceparent' | 'tracestate'>): CommandRequest {
   const body = Buffer.isBuffer(message.body) ? message.body.toString('base64') : message.body;
-  return { id: message.id, body, headers: message.headers, fields: message.fields, attempt: message.attempt };
+  const request: CommandRequest = { id: message.id, body, headers: message.headers, fields: message.fields, attempt: message.attempt };
+  const traceparent = context?.traceparent;
+  if (traceparent !== undefined) {
+    request.traceparent = traceparent;
+    const tracestate = context?.tracestate;
+    if (tracestate) request.tracestate = tracestate;
+  }
+  return request;
+}
+
+/** A per-message handler's TRACEPARENT / TRACESTATE variables (the OpenTelemetry convention for processes). */
+export function traceEnvironment(request: CommandRequest): Record<string, string> {
+  if (request.traceparent === undefined) return {};
+  return request.tracestate ? { TRACEPARENT: request.traceparent, TRACESTATE: request.tracestate } : { TRACEPARENT: request.traceparent };
 }
 
 /** Signals a whole process group (the handler was started detached, so its pid is the group id). */

@@ -11,6 +11,7 @@ import {
   releasePipes,
   requestFor,
   StderrTail,
+  traceEnvironment,
   type CommandSpec,
 } from './child-process.ts';
 import type { HandlerRunner } from './runner.ts';
@@ -45,10 +46,11 @@ export class PerMessageRunner implements HandlerRunner {
     if (signal.aborted) throw signal.reason;
     if (this.closed) throw new CommandError('the command handler is closed');
     const { spec } = this;
-    const input = JSON.stringify(requestFor(message)) + '\n';
+    const request = requestFor(message, context);
+    const input = JSON.stringify(request) + '\n';
     const subprocess = execa(spec.file, spec.args, {
       cwd: spec.cwd,
-      env: { ...spec.env, PYTHIA_MESSAGE_ID: message.id, PYTHIA_ATTEMPT: String(message.attempt) },
+      env: { ...spec.env, PYTHIA_MESSAGE_ID: message.id, PYTHIA_ATTEMPT: String(message.attempt), ...traceEnvironment(request) },
       input,
       stdout: 'pipe',
       stderr: 'pipe',

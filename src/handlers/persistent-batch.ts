@@ -12,7 +12,7 @@ import type { Message } from './types.ts';
 
 /** The request line of a batch (with its newline). */
 export function batchLine(id: string, messages: readonly Message[]): string {
-  return JSON.stringify({ id, batch: messages.map(requestFor) }) + '\n';
+  return JSON.stringify({ id, batch: messages.map((message) => requestFor(message)) }) + '\n';
 }
 
 /**

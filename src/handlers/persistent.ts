@@ -188,7 +188,7 @@ export class PersistentRunner implements HandlerRunner {
   }
 
   invoke(message: Message, context: HandlerContext): Promise<unknown> {
-    return this.request(message.id, () => JSON.stringify(requestFor(message)) + '\n', context.signal, undefined);
+    return this.request(message.id, () => JSON.stringify(requestFor(message, context)) + '\n', context.signal, undefined);
   }
 
   /** handler.batch: one `{"id","batch":[...]}` line for the whole batch, answered by one `{"id","results":[...]}` line. */

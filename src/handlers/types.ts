@@ -38,6 +38,13 @@ export interface HandlerContext {
   logger: Logger;
   /** The pipeline's name. */
   pipeline: string;
+  /**
+   * With tracing on (docs/tracing.md): the W3C traceparent of this attempt's `process` span, to parent
+   * spans made elsewhere (a module handler's instrumented calls already are its children).
+   */
+  readonly traceparent?: string;
+  /** The W3C tracestate that goes with traceparent, when there is one. */
+  readonly tracestate?: string;
 }
 
 /** A module handler: throw to retry, throw PermanentError to dead-letter, return a value to send it to output. */

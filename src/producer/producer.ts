@@ -8,6 +8,7 @@ import { queueWrites, streamEntryCommand } from '../redis/write.ts';
 import { registerRedisSecrets, scrubSecrets } from '../redis/redact.ts';
 import { nativeEnvelope, type Headers } from '../redis/envelope.ts';
 import { bodyValidator, encodeBody, InvalidBodyError } from './body.ts';
+import { producerTracer, type MessageSendSpan, type ProducerTracer, type ProducerTracingOption } from '../tracing/producer-trace.ts';
 
 export { InvalidBodyError } from './body.ts';
 
@@ -25,6 +26,13 @@ export interface ProducerOptions {
   trim?: boolean;
   /** Channels: publish here instead of the source's first channel (required when it subscribes only to patterns). */
   channel?: string;
+  /**
+   * A PRODUCER span `send <destination>` per message, its W3C context sent in the `traceparent` /
+   * `tracestate` headers (docs/tracing.md). `true`: the tracer provider registered with the OpenTelemetry
+   * API (`trace.setGlobalTracerProvider`, or the one an OpenTelemetry SDK registers); or a TracerProvider.
+   * Default false. A message whose headers already hold a traceparent is sent as it is, without a span.
+   */
+  tracing?: ProducerTracingOption;
 }
 
 export interface PipelineProducerOptions extends ProducerOptions {
@@ -80,10 +88,18 @@ export class ProduceError extends Error {
 
 interface Resolved {
   target: Target;
+  tracing: ProducerTracingOption;
   format: PipelineConfig['message']['format'];
   maxBytes: number;
   validate: ((bytes: Buffer) => void) | undefined;
   connectTimeoutMs: number;
+}
+
+/** One message encoded for Redis, with its span when the producer traces. */
+interface Prepared {
+  payload: Buffer | Buffer[];
+  id: string;
+  span?: MessageSendSpan | undefined;
 }
 
 /** Messages per pipelined round trip in sendMany. */
@@ -99,6 +115,7 @@ export class Producer<Body = unknown> {
   private readonly client: RedisClient;
   private lastError = '';
   private closed = false;
+  private tracer: Promise<ProducerTracer | undefined> | undefined;
 
   private constructor(
     private readonly plan: ConnectionPlan,
@@ -131,6 +148,7 @@ export class Producer<Body = unknown> {
     const validate = options.validate === false ? undefined : bodyValidator(config.message, dir);
     return new Producer<Body>(plan, {
       target,
+      tracing: options.tracing,
       format: config.message.format,
       maxBytes: config.message.max_bytes,
       validate,
@@ -158,6 +176,7 @@ export class Producer<Body = unknown> {
     const validate = options.validate === false ? undefined : bodyValidator(message, process.cwd());
     return new Producer<Body>(plan, {
       target,
+      tracing: options.tracing,
       format: message.format,
       maxBytes: message.max_bytes,
       validate,
@@ -178,13 +197,22 @@ export class Producer<Body = unknown> {
    */
   async sendMany(messages: readonly Outgoing<Body>[]): Promise<SendResult[]> {
     if (this.closed) throw new Error('the producer is closed');
-    const prepared = messages.map((message, index) => this.prepare(message, index));
-    await this.connected();
+    const tracer = this.settings.tracing ? await (this.tracer ??= producerTracer(this.settings.tracing)) : undefined;
+    const prepared: Prepared[] = [];
     const results: SendResult[] = [];
-    for (let start = 0; start < prepared.length; start += CHUNK) {
-      const chunk = prepared.slice(start, start + CHUNK);
-      results.push(...(await this.write(chunk, results.length)));
+    try {
+      for (let index = 0; index < messages.length; index++) prepared.push(this.prepare(messages[index] as Outgoing<Body>, index, tracer));
+      await this.connected();
+      for (let start = 0; start < prepared.length; start += CHUNK) {
+        const chunk = prepared.slice(start, start + CHUNK);
+        results.push(...(await this.write(chunk, results.length)));
+      }
+    } catch (error) {
+      // Spans of the messages not confirmed end as failed.
+      for (const p of prepared.slice(results.length)) p.span?.end({ error });
+      throw error;
     }
+    for (let i = 0; i < prepared.length; i++) prepared[i]?.span?.end({ id: results[i]?.id });
     return results;
   }
 
@@ -194,7 +222,7 @@ export class Producer<Body = unknown> {
     await closeClient(this.client);
   }
 
-  private prepare(item: Outgoing<Body>, index: number): { payload: Buffer | Buffer[]; id: string } {
+  private prepare(item: Outgoing<Body>, index: number, tracer: ProducerTracer | undefined): Prepared {
     const where = (text: string) => new InvalidBodyError(`message ${index + 1}: ${text}`);
     let bytes: Buffer;
     try {
@@ -205,12 +233,16 @@ export class Producer<Body = unknown> {
     }
     const { kind } = this.settings.target;
     if (item.id !== undefined && kind !== 'stream') throw where(`an id applies to stream sources only (this is a ${kind})`);
-    const headers = item.headers ?? {};
-    if (kind === 'stream') return { payload: nativeEnvelope.toFields(bytes, headers), id: item.id ?? '*' };
+    const span = tracer?.start(this.settings.target.key, item.headers, bytes.length);
+    const headers = span?.headers ?? item.headers ?? {};
+    if (kind === 'stream') return { payload: nativeEnvelope.toFields(bytes, headers), id: item.id ?? '*', span };
     const payload = nativeEnvelope.wrap(bytes, headers);
-    if (this.settings.validate && payload.length > this.settings.maxBytes)
-      throw where(`the body with its headers is ${payload.length} bytes, more than message.max_bytes ${this.settings.maxBytes}`);
-    return { payload, id: '' };
+    if (this.settings.validate && payload.length > this.settings.maxBytes) {
+      const error = where(`the body with its headers is ${payload.length} bytes, more than message.max_bytes ${this.settings.maxBytes}`);
+      span?.end({ error });
+      throw error;
+    }
+    return { payload, id: '', span };
   }
 
   /** Waits for the connection, at most connection_timeout_ms: an unreachable Redis is an error, not a hang. */
@@ -239,7 +271,7 @@ export class Producer<Body = unknown> {
     }
   }
 
-  private async write(chunk: { payload: Buffer | Buffer[]; id: string }[], before: number): Promise<SendResult[]> {
+  private async write(chunk: Prepared[], before: number): Promise<SendResult[]> {
     const { target } = this.settings;
     const pipe = this.client.pipeline();
     if (target.kind === 'stream') for (const c of chunk) pipe.call(...streamEntryCommand(target, c.payload as Buffer[], c.id));

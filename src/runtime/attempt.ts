@@ -3,6 +3,7 @@ import type { HandlerContext, Message } from '../handlers/types.ts';
 import type { Delivery } from '../sources/source.ts';
 import type { Headers } from '../redis/envelope.ts';
 import type { Timer } from './clock.ts';
+import type { AttemptTrace } from '../tracing/index.ts';
 
 /** One message's life in this worker, across its attempts. */
 export interface Work {
@@ -24,6 +25,8 @@ export interface Work {
    * waiting for a retry); a result for an older (timed-out, abandoned) attempt is discarded.
    */
   attemptId: number;
+  /** The span of the current (or last) attempt; the no-op one when tracing is off. */
+  trace: AttemptTrace;
 }
 
 /** A running attempt's context as the dispatcher holds it: the handler's view, and a way to abort it. */
@@ -78,7 +81,16 @@ export class AttemptContext implements RunningContext {
   }
 
   get logger(): Logger {
-    this.childLogger ??= this.parentLogger.child({ messageId: this.work.delivery.id, attempt: this.attempt });
+    this.childLogger ??= this.parentLogger.child({ messageId: this.work.delivery.id, attempt: this.attempt, ...this.work.trace.logFields });
     return this.childLogger;
+  }
+
+  /** The W3C traceparent of this attempt's span (command handlers receive it); undefined when tracing is off. */
+  get traceparent(): string | undefined {
+    return this.work.trace.traceparent;
+  }
+
+  get tracestate(): string | undefined {
+    return this.work.trace.tracestate;
   }
 }

@@ -8,6 +8,8 @@ import type { Clock } from './clock.ts';
 
 export interface DeadLetterPathParts {
   pipeline: string;
+  /** The dead letter's key (the name of its write span). */
+  deadLetterKey: string;
   deadLetter: Pick<DeadLetterWriter, 'send'>;
   source: Pick<Source, 'ack' | 'flush'>;
   observer: PipelineObserver;
@@ -48,7 +50,12 @@ export class DeadLetterPath {
       firstFailureAt: work.firstFailureAt || now,
       lastFailureAt: now,
     };
-    logger.warn({ messageId: delivery.id, reason, attempts, err: error }, 'dead-lettering message');
+    logger.warn({ messageId: delivery.id, reason, attempts, err: error, ...work.trace.logFields }, 'dead-lettering message');
+    const span = work.trace.deadLetterWrite(this.parts.deadLetterKey, reason);
+    const traced = (failure?: unknown): void => {
+      span.end(failure);
+      work.trace.end(failure === undefined ? 'dead_lettered' : 'unfinished');
+    };
     const keepTrying = (err: unknown, tries: number): boolean => {
       // While stopping, give up after a few tries: left unacknowledged, it is redelivered after a restart.
       if (this.parts.isStopping() && tries > 3) return false;
@@ -61,20 +68,28 @@ export class DeadLetterPath {
       if (oversized) {
         const raw = await retryForever(oversized.load, keepTrying, wait);
         // Gone from the processing list (requeued by a recovery): nothing to dead-letter or acknowledge.
-        if (raw === undefined) return;
+        if (raw === undefined) {
+          span.end();
+          work.trace.end('unfinished');
+          return;
+        }
         input.raw = raw;
         // A stream entry's fields arrive with its bytes.
         input.fields = delivery.fields;
         input.fieldPairs = delivery.fieldPairs;
       }
       await retryForever(() => deadLetter.send(input), keepTrying, wait);
+      traced();
       source.ack(delivery);
       observer.deadLetter(reason);
       observer.outcome('dead_lettered');
     };
     if (!oversized) {
       write()
-        .catch(() => unfinished.add(delivery))
+        .catch((err: unknown) => {
+          traced(err);
+          unfinished.add(delivery);
+        })
         .finally(() => this.parts.release(work));
       return;
     }
@@ -82,7 +97,10 @@ export class DeadLetterPath {
     this.oversizedLane = this.oversizedLane
       .then(write)
       .then(() => source.flush())
-      .catch(() => void unfinished.add(delivery))
+      .catch((err: unknown) => {
+        traced(err);
+        unfinished.add(delivery);
+      })
       .finally(() => {
         input.raw = delivery.raw;
         input.fieldPairs = delivery.fieldPairs = undefined;

@@ -1,4 +1,5 @@
 import type { PipelineConfig } from '../config/index.ts';
+import { deadLetterTarget, outputTarget } from '../config/targets.ts';
 import type { BackoffPolicy } from '../resilience/backoff.ts';
 import type { BreakerSettings } from '../resilience/circuit-breaker.ts';
 import type { BatchSettings } from './batcher.ts';
@@ -22,6 +23,9 @@ export interface DispatcherOptions {
   maxBytes: number;
   /** handler.batch; absent: one handler call per message. */
   batch?: BatchSettings;
+  /** The output and dead-letter keys (the names of their write spans when tracing is on). */
+  outputKey: string;
+  deadLetterKey: string;
 }
 
 export function dispatcherOptions(config: PipelineConfig): DispatcherOptions {
@@ -38,6 +42,8 @@ export function dispatcherOptions(config: PipelineConfig): DispatcherOptions {
     maxDeliveries: maxDeliveries(config.source),
     maxBytes: config.message.max_bytes,
     batch: batchSettings(config.handler.batch),
+    outputKey: outputTarget(config)?.key ?? '',
+    deadLetterKey: deadLetterTarget(config).key,
   };
 }
 

@@ -18,6 +18,7 @@ import { LoopAlarm } from './loop-alarm.ts';
 import { Batcher } from './batcher.ts';
 import type { DispatcherOptions } from './dispatcher-options.ts';
 import type { PipelineObserver } from '../metrics/pipeline-observer.ts';
+import { NO_ATTEMPT_TRACE, NO_TRACER, type PipelineTracer } from '../tracing/index.ts';
 
 /** Fetches outstanding at once: two keep the connection busy while a batch is being dispatched. */
 const MAX_FETCHES_IN_FLIGHT = 2;
@@ -35,6 +36,8 @@ export interface DispatcherParts {
   observer: PipelineObserver;
   /** The real clock unless a test drives time by hand. */
   clock?: Clock;
+  /** Spans per attempt (src/tracing); the no-op tracer when absent. */
+  tracer?: PipelineTracer;
 }
 
 /**
@@ -71,11 +74,13 @@ export class Dispatcher {
   private sweeper: Timer | undefined;
   /** handler.batch: collects begun attempts into batches; undefined when each message is its own call. */
   private readonly batcher: Batcher | undefined;
+  private readonly tracer: PipelineTracer;
 
   constructor(private readonly parts: DispatcherParts) {
     const { options, observer, logger } = parts;
     this.options = options;
     const clock = (this.clock = parts.clock ?? SYSTEM_CLOCK);
+    this.tracer = parts.tracer ?? NO_TRACER;
     this.maxWaiting = Math.max(1000, options.concurrency * 10);
     this.alarm = new LoopAlarm(clock);
     const { deadLetter, source } = parts;
@@ -84,6 +89,7 @@ export class Dispatcher {
     const unfinished = this.unfinished;
     this.deadLetters = new DeadLetterPath({
       pipeline: options.pipeline,
+      deadLetterKey: options.deadLetterKey,
       deadLetter,
       source,
       observer,
@@ -195,10 +201,14 @@ export class Dispatcher {
       timer: undefined,
       deadline: 0,
       attemptId: 0,
+      trace: NO_ATTEMPT_TRACE,
     };
     const rejected = admit(work, this.options, this.parts.open, this.parts.decode);
     if (rejected === undefined) return this.attempt(work);
     this.acquireSlot(work);
+    // Rejected before the handler (oversized, malformed): its span holds only the dead-letter write.
+    work.trace = this.tracer.startAttempt(work);
+    work.trace.failed(rejected.error);
     this.deadLetters.send(work, rejected.reason, rejected.error, rejected.attempts);
   }
 
@@ -225,6 +235,7 @@ export class Dispatcher {
     this.breaker.started();
     const attemptId = ++this.lastAttemptId;
     work.attemptId = attemptId;
+    const trace = (work.trace = this.tracer.startAttempt(work, work.trace));
     if (this.batcher) return this.batcher.add(work);
     const { handler, logger } = this.parts;
     const message = messageFor(work);
@@ -233,7 +244,7 @@ export class Dispatcher {
     let result: Promise<unknown>;
     try {
       work.context = new AttemptContext(work, work.attempt, logger, this.options.pipeline);
-      result = handler.invoke(message, work.context);
+      result = trace.run(handler, message, work.context);
     } catch (error) {
       result = Promise.reject(error);
     }
@@ -258,9 +269,16 @@ export class Dispatcher {
       return this.retryOrDeadLetter(work, error);
     }
     // The ack waits for the output write; a failed write fails the message like a failed attempt (it is retried).
+    const write = work.trace.outputWrite(this.options.outputKey);
     output(serialized).then(
-      () => this.completed(work),
-      (error: unknown) => this.retryOrDeadLetter(work, error),
+      () => {
+        write.end();
+        this.completed(work);
+      },
+      (error: unknown) => {
+        write.end(error);
+        this.retryOrDeadLetter(work, error);
+      },
     );
   }
 
@@ -268,6 +286,7 @@ export class Dispatcher {
     this.breaker.success();
     this.parts.source.ack(work.delivery);
     this.parts.observer.outcome('ok');
+    work.trace.end('ok');
     this.releaseSlot(work);
   }
 
@@ -283,6 +302,7 @@ export class Dispatcher {
     const { observer, logger } = this.parts;
     this.breaker.failure();
     if (work.firstFailureAt === 0) work.firstFailureAt = this.clock.epochMs();
+    work.trace.failed(error);
     const text = errorText(error);
     if (isPermanent(error)) return this.deadLetters.send(work, 'permanent_error', text, work.attempt);
     if (work.attempt > options.maxRetries) {
@@ -290,12 +310,20 @@ export class Dispatcher {
     }
     if (this.stopping) {
       // No new attempt during a drain: left unacknowledged, the message is redelivered after the restart.
-      logger.warn({ messageId: work.delivery.id, attempt: work.attempt, err: text }, 'handler failed while draining; left for redelivery');
+      logger.warn(
+        { messageId: work.delivery.id, attempt: work.attempt, err: text, ...work.trace.logFields },
+        'handler failed while draining; left for redelivery',
+      );
+      work.trace.end('unfinished');
       this.unfinished.add(work.delivery);
       return this.releaseSlot(work);
     }
     const delay = retryDelay(options.backoff, work.attempt);
-    logger.warn({ messageId: work.delivery.id, attempt: work.attempt, delayMs: delay, err: text }, 'handler failed; retrying');
+    logger.warn(
+      { messageId: work.delivery.id, attempt: work.attempt, delayMs: delay, err: text, ...work.trace.logFields },
+      'handler failed; retrying',
+    );
+    work.trace.end('retried');
     observer.retry();
     observer.outcome('retried');
     work.attempt++;
@@ -355,6 +383,7 @@ export class Dispatcher {
     for (const work of this.running) {
       work.attemptId = 0; // late results are discarded
       work.context?.abort(new Error('shutdown: grace period over'));
+      work.trace.end('unfinished');
       this.unfinished.add(work.delivery);
     }
   }

@@ -17,6 +17,10 @@ import { createDecoder, createOpener } from './decode.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { NO_OBSERVER, type PipelineObserver } from '../metrics/pipeline-observer.ts';
 import { dispatcherOptions } from './dispatcher-options.ts';
+import { createTracer, NO_TRACER, type PipelineTracer } from '../tracing/index.ts';
+
+/** At shutdown, spans still buffered get this long to be exported (a collector that is down costs no more). */
+const TRACE_FLUSH_MS = 5000;
 
 export interface PipelineOptions {
   logger: Logger;
@@ -38,6 +42,7 @@ export class RunningPipeline {
   readonly deadLetter: DeadLetterWriter;
   private dispatcher: Dispatcher | undefined;
   private handler: HandlerRunner | undefined;
+  private tracer: PipelineTracer = NO_TRACER;
   private readonly logger: Logger;
   private readonly observer: PipelineObserver;
   private stopping: Promise<void> | undefined;
@@ -75,6 +80,12 @@ export class RunningPipeline {
 
   async start(): Promise<void> {
     const { config, dir } = this.loaded;
+    this.tracer = await createTracer({
+      pipeline: config.name,
+      consumerGroup: config.source.stream?.consumer_group,
+      tracing: config.tracing,
+      logger: this.logger,
+    });
     this.handler = await createHandlerRunner(config, dir, this.logger);
     await this.source.start();
     const out = outputTarget(config);
@@ -88,6 +99,7 @@ export class RunningPipeline {
       deadLetter: this.deadLetter,
       logger: this.logger,
       observer: this.observer,
+      tracer: this.tracer,
     });
     this.dispatcher.start();
     this.state = 'consuming';
@@ -124,6 +136,7 @@ export class RunningPipeline {
       this.logger.error({ err: error }, 'closing the source failed; unfinished messages stay recoverable');
     }
     await this.handler?.close();
+    await this.tracer.shutdown(TRACE_FLUSH_MS);
     await this.beforeClose?.(this).catch(() => undefined);
     await this.pool.close();
     this.state = 'stopped';

@@ -97,6 +97,8 @@ export const OPTIONS: DispatcherOptions = {
   backoff: { retry_delay_ms: 1000, retry_backoff: 1, retry_max_delay_ms: 1000, retry_jitter: 0 },
   circuitBreaker: { enabled: false, failure_threshold: 5, reset_timeout_ms: 5000, half_open_max_calls: 1 },
   maxDeliveries: undefined,
+  outputKey: 'unit:out',
+  deadLetterKey: 'unit:dlq',
 };
 
 function decode(raw: Buffer): Decoded {

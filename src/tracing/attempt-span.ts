@@ -1,0 +1,161 @@
+import {
+  context as contextApi,
+  type Attributes,
+  type Context,
+  defaultTextMapGetter,
+  defaultTextMapSetter,
+  isSpanContextValid,
+  type Link,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  TraceFlags,
+  type Tracer,
+} from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { errorText } from '../errors.ts';
+import { scrubSecrets } from '../redis/redact.ts';
+import type { AttemptOutcome, AttemptTrace, HandlerLike, TraceLogFields, TracedMessage, WriteSpan } from './types.ts';
+
+export const propagator = new W3CTraceContextPropagator();
+
+/** What every attempt span of one pipeline shares. */
+export interface AttemptSpanSettings {
+  tracer: Tracer;
+  pipeline: string;
+  /** Streams: the consumer group (messaging.consumer.group.name). */
+  consumerGroup: string | undefined;
+}
+
+/** The destination a message was read from: the list or stream key, or the channel. */
+function destinationOf(message: TracedMessage): string {
+  const origin = message.delivery.origin;
+  return origin.key ?? origin.channel ?? '';
+}
+
+/** An error as the span records it: the message scrubbed of known credentials, as in logs. */
+function recordable(error: unknown): { name: string; message: string; stack?: string } {
+  const name = error instanceof Error ? error.name : 'Error';
+  const stack = error instanceof Error && error.stack ? scrubSecrets(error.stack) : undefined;
+  return { name, message: scrubSecrets(errorText(error)), stack };
+}
+
+function markFailed(span: Span, error: unknown): void {
+  const exception = recordable(error);
+  span.recordException(exception);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: exception.message });
+  span.setAttribute('error.type', exception.name);
+}
+
+class OtelWriteSpan implements WriteSpan {
+  constructor(private readonly span: Span) {}
+  end(error?: unknown): void {
+    if (error !== undefined) markFailed(this.span, error);
+    this.span.end();
+  }
+}
+
+/**
+ * The CONSUMER span `process <destination>` of one attempt (OpenTelemetry messaging semantic
+ * conventions). Its parent is the producer's span when the message's traceparent says sampled; when the
+ * producer's trace was sampled out, the span starts a trace of its own (sampled per sample_ratio) with a
+ * link to the producer's span instead: as a child of an unsampled parent it would be dropped whatever
+ * this worker's sampling says. A retry links to the attempt before it.
+ */
+export class OtelAttemptTrace implements AttemptTrace {
+  private readonly span: Span;
+  private readonly active: Context;
+  private ended = false;
+  private carrier: Record<string, string> | undefined;
+  readonly logFields: TraceLogFields;
+
+  constructor(
+    private readonly settings: AttemptSpanSettings,
+    message: TracedMessage,
+    previous: AttemptTrace | undefined,
+  ) {
+    const { delivery } = message;
+    const destination = destinationOf(message);
+    const links: Link[] = [];
+    let parent = ROOT_CONTEXT;
+    const extracted = propagator.extract(ROOT_CONTEXT, message.headers, defaultTextMapGetter);
+    const remote = trace.getSpanContext(extracted);
+    if (remote && isSpanContextValid(remote)) {
+      if (remote.traceFlags & TraceFlags.SAMPLED) parent = extracted;
+      else links.push({ context: remote, attributes: { 'pythia.link': 'producer' } });
+    }
+    if (previous instanceof OtelAttemptTrace) {
+      links.push({ context: previous.span.spanContext(), attributes: { 'pythia.link': 'previous_attempt' } });
+    }
+    const attributes: Attributes = {
+      'messaging.system': 'redis',
+      'messaging.destination.name': destination,
+      'messaging.operation.type': 'process',
+      'messaging.operation.name': 'process',
+      'messaging.message.id': delivery.id,
+      'messaging.message.body.size': message.raw.length,
+      'pythia.pipeline': settings.pipeline,
+      'pythia.attempt': message.attempt,
+      'pythia.delivery_count': delivery.deliveryCount + message.attempt - 1,
+      'pythia.source.kind': delivery.origin.kind,
+    };
+    if (settings.consumerGroup !== undefined) attributes['messaging.consumer.group.name'] = settings.consumerGroup;
+    this.span = settings.tracer.startSpan(`process ${destination}`, { kind: SpanKind.CONSUMER, attributes, links }, parent);
+    this.active = trace.setSpan(parent, this.span);
+    const ids = this.span.spanContext();
+    this.logFields = { trace_id: ids.traceId, span_id: ids.spanId };
+  }
+
+  private get propagated(): Record<string, string> {
+    if (!this.carrier) {
+      this.carrier = {};
+      propagator.inject(this.active, this.carrier, defaultTextMapSetter);
+    }
+    return this.carrier;
+  }
+
+  get traceparent(): string | undefined {
+    return this.propagated.traceparent;
+  }
+
+  get tracestate(): string | undefined {
+    return this.propagated.tracestate;
+  }
+
+  run<M, C>(handler: HandlerLike<M, C>, message: M, context: C): Promise<unknown> {
+    return contextApi.with(this.active, handler.invoke, handler, message, context);
+  }
+
+  failed(error: unknown): void {
+    if (!this.ended) markFailed(this.span, error);
+  }
+
+  outputWrite(destination: string): WriteSpan {
+    return this.write(destination, 'output', undefined);
+  }
+
+  deadLetterWrite(destination: string, reason: string): WriteSpan {
+    return this.write(destination, 'dead_letter', reason);
+  }
+
+  private write(destination: string, kind: 'output' | 'dead_letter', reason: string | undefined): WriteSpan {
+    const attributes: Attributes = {
+      'messaging.system': 'redis',
+      'messaging.destination.name': destination,
+      'messaging.operation.type': 'send',
+      'messaging.operation.name': 'send',
+      'pythia.write': kind,
+    };
+    if (reason !== undefined) attributes['pythia.dead_letter.reason'] = reason;
+    return new OtelWriteSpan(this.settings.tracer.startSpan(`send ${destination}`, { kind: SpanKind.PRODUCER, attributes }, this.active));
+  }
+
+  end(outcome: AttemptOutcome): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.span.setAttribute('pythia.outcome', outcome);
+    this.span.end();
+  }
+}
