@@ -14,6 +14,7 @@ import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { Logger } from 'pino';
 import { registerSecret, scrubSecrets } from '../redis/redact.ts';
 import { OtelAttemptTrace, type AttemptSpanSettings } from './attempt-span.ts';
+import { ForwardingTracerProvider } from './global-provider.ts';
 import type { AttemptTrace, PipelineTracer, TracedMessage, TracingSettings } from './types.ts';
 
 export const DEFAULT_ENDPOINT = 'http://localhost:4318/v1/traces';
@@ -51,20 +52,21 @@ export function exportPlan(
 }
 
 let globalsInstalled = false;
+const forwarding = new ForwardingTracerProvider();
 let reportError: (error: unknown) => void = () => {};
 
 /**
  * The process-wide parts, once: the AsyncLocalStorage context manager (a handler's instrumented calls
- * see the attempt's span as their parent), the W3C propagator, and the provider of the first pipeline
- * that enables tracing as the global one (a module handler's `trace.getTracer()` exports through it).
- * Each is registered only when the application has not registered its own.
+ * see the attempt's span as their parent), the W3C propagator, and a global tracer provider that
+ * forwards to a running pipeline's (a module handler's `trace.getTracer()` exports through it). Each
+ * is registered only when the application has not registered its own.
  */
-function installGlobals(provider: BasicTracerProvider): void {
+function installGlobals(): void {
   if (globalsInstalled) return;
   globalsInstalled = true;
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  trace.setGlobalTracerProvider(provider);
+  trace.setGlobalTracerProvider(forwarding);
   setGlobalErrorHandler((error) => reportError(error));
 }
 
@@ -131,6 +133,7 @@ class OtelPipelineTracer implements PipelineTracer {
     this.stopped ??= (async () => {
       let timer: NodeJS.Timeout | undefined;
       const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+      forwarding.remove(this.provider);
       await Promise.race([this.provider.shutdown().catch((error: unknown) => reportError(error)), expired]);
       clearTimeout(timer);
     })();
@@ -158,7 +161,8 @@ export async function createOtelTracer(settings: TracingSettings): Promise<Pipel
     spanProcessors: [new BatchSpanProcessor(exporter, { exportTimeoutMillis: EXPORT_TIMEOUT_MS })],
   });
   reportError = rateLimitedWarning(logger);
-  installGlobals(provider);
+  installGlobals();
+  forwarding.add(provider);
   logger.info(
     {
       endpoint: plan.describe,

@@ -22,6 +22,17 @@ export const KIND = { internal: 1, producer: 4, consumer: 5 } as const;
 
 type OtlpValue = { stringValue?: string; intValue?: string | number; boolValue?: boolean; doubleValue?: number };
 type OtlpAttribute = { key: string; value: OtlpValue };
+interface RawSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  attributes?: OtlpAttribute[];
+  status?: { code: number; message?: string };
+  events?: { name: string; attributes?: OtlpAttribute[] }[];
+  links?: { traceId: string; spanId: string; attributes?: OtlpAttribute[] }[];
+}
 
 function flatten(attributes: OtlpAttribute[] | undefined): Record<string, string | number | boolean> {
   const out: Record<string, string | number | boolean> = {};
@@ -64,12 +75,12 @@ export class OtlpReceiver {
   }
 
   private collect(payload: {
-    resourceSpans?: { resource?: { attributes?: OtlpAttribute[] }; scopeSpans?: { spans?: never[] }[] }[];
+    resourceSpans?: { resource?: { attributes?: OtlpAttribute[] }; scopeSpans?: { spans?: RawSpan[] }[] }[];
   }): void {
     for (const resourceSpans of payload.resourceSpans ?? []) {
       const service = String(flatten(resourceSpans.resource?.attributes)['service.name'] ?? '');
       for (const scope of resourceSpans.scopeSpans ?? []) {
-        for (const span of (scope.spans ?? []) as Record<string, never>[]) {
+        for (const span of scope.spans ?? []) {
           this.spans.push({
             traceId: span.traceId,
             spanId: span.spanId,
@@ -78,11 +89,11 @@ export class OtlpReceiver {
             kind: span.kind,
             attributes: flatten(span.attributes),
             status: span.status ?? { code: 0 },
-            events: ((span.events ?? []) as { name: string; attributes?: OtlpAttribute[] }[]).map((e) => ({
+            events: (span.events ?? []).map((e) => ({
               name: e.name,
               attributes: flatten(e.attributes),
             })),
-            links: ((span.links ?? []) as { traceId: string; spanId: string; attributes?: OtlpAttribute[] }[]).map((l) => ({
+            links: (span.links ?? []).map((l) => ({
               traceId: l.traceId,
               spanId: l.spanId,
               attributes: flatten(l.attributes),

@@ -1,6 +1,8 @@
 // Tracing (docs/tracing.md) against a real OTLP/HTTP receiver: the spans a message leaves, from the
 // producer's traceparent to the handler, its output write or its dead letter.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { loadPipelineFile, type LoadedPipeline } from '../../src/config/index.ts';
@@ -10,6 +12,8 @@ import { Worker } from '../../src/runtime/worker.ts';
 import { KIND, OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.ts';
 import { pipelineYaml } from '../helpers/pipelines.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
+import { freePort } from '../helpers/redis-server.ts';
+import { listDeadLetters, pythia } from '../resilience/helpers.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -117,5 +121,280 @@ describe('tracing', () => {
     assert.deepEqual([deadLine?.trace_id, deadLine?.span_id], [TRACE, bad.spanId]);
     assert.ok(!JSON.stringify(lines).includes('s3cret-key-value'));
     assert.ok(receiver.requests.every((r) => r.headers['x-api-key'] === 's3cret-key-value' && r.path === '/v1/traces'));
+  });
+
+  it('streams: the consumer group; a sampled-out producer trace is linked, not parented; a retry links to the attempt before', async () => {
+    const path = redis.dir.write(
+      'tstream',
+      pipelineYaml(
+        'tstream',
+        {
+          source: '{stream: {key: "s:traced", consumer_group: workers}}',
+          handler: '{module: "{{support}}/handlers/traced.mjs"}',
+          output: '{list: "tstream:out"}',
+          resilience: '{max_retries: 2, retry_delay_ms: 10, retry_max_delay_ms: 10}',
+        },
+        tracing(),
+      ),
+    );
+    const worker = await Worker.start([await load(path)], { logger: createLogger('silent') });
+    const producer = await Producer.fromPipeline(path);
+    const unsampled = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa';
+    try {
+      await producer.send({ id: 10 }, { headers: { traceparent: `00-${unsampled}-${PARENT}-00` } });
+      await producer.send({ id: 11, fail: 'once' });
+      await waitFor('both outputs', async () => (await redis.client.llen('tstream:out')) === 2);
+    } finally {
+      await producer.close();
+      await worker.stop();
+    }
+    const spans = spansNamed('process s:traced');
+    assert.ok(spans.every((s) => s.attributes['messaging.consumer.group.name'] === 'workers'));
+    assert.ok(
+      spans.every((s) => /^\d+-\d+$/.test(String(s.attributes['messaging.message.id']))),
+      'stream entry ids',
+    );
+    assert.equal(receiver.spans.filter((s) => s.traceId === unsampled).length, 0, 'nothing recorded in the sampled-out trace');
+    const linked = spans.find((s) => s.links.some((l) => l.traceId === unsampled));
+    assert.ok(linked, 'the process span links to the sampled-out producer span');
+    assert.equal(linked.parentSpanId, '', 'a root of its own trace');
+    assert.deepEqual(linked.links[0], { traceId: unsampled, spanId: PARENT, attributes: { 'pythia.link': 'producer' } });
+    const [first, second] = spans.filter((s) => s.attributes['messaging.message.id'] !== linked.attributes['messaging.message.id']);
+    assert.ok(first && second, 'two attempts of the failing-once message');
+    const [one, two] = first.attributes['pythia.attempt'] === 1 ? [first, second] : [second, first];
+    assert.deepEqual([one.attributes['pythia.outcome'], one.status.code], ['retried', 2]);
+    assert.deepEqual([two.attributes['pythia.attempt'], two.attributes['pythia.outcome'], two.status.code], [2, 'ok', 0]);
+    assert.deepEqual(
+      two.links.map((l) => [l.spanId, l.attributes['pythia.link']]),
+      [[one.spanId, 'previous_attempt']],
+    );
+  });
+
+  it('command handlers get the process span as traceparent: in the request, and as TRACEPARENT per message', async () => {
+    const command = `["${process.execPath}", "{{support}}/handlers/trace-command.mjs"]`;
+    const files = ['per-message', 'persistent'].map((mode) =>
+      redis.dir.write(
+        `tcmd-${mode}`,
+        pipelineYaml(
+          `tcmd-${mode}`,
+          {
+            source: `{list: {key: "q:tcmd-${mode}"}}`,
+            handler: `{command: ${command}, mode: ${mode}}`,
+            output: `{list: "tcmd-${mode}:out"}`,
+          },
+          tracing(),
+        ),
+      ),
+    );
+    const worker = await Worker.start(await Promise.all(files.map(load)), { logger: createLogger('silent') });
+    try {
+      for (const file of files) {
+        const producer = await Producer.fromPipeline(file);
+        await producer.send({ id: 20 }, { headers: { traceparent: `00-${TRACE}-${PARENT}-01` } });
+        await producer.close();
+      }
+      for (const mode of ['per-message', 'persistent'])
+        await waitFor(`${mode} output`, async () => (await redis.client.llen(`tcmd-${mode}:out`)) === 1);
+    } finally {
+      await worker.stop();
+    }
+    for (const mode of ['per-message', 'persistent']) {
+      const reply = JSON.parse((await redis.client.lindex(`tcmd-${mode}:out`, 0)) as string) as { traceparent: string; env: string | null };
+      const span = spansNamed(`process q:tcmd-${mode}`, TRACE)[0];
+      assert.ok(span, receiver.tree(TRACE));
+      assert.equal(reply.traceparent, `00-${TRACE}-${span.spanId}-01`, mode);
+      assert.equal(reply.env, mode === 'per-message' ? reply.traceparent : null, `${mode}: TRACEPARENT`);
+    }
+  });
+
+  it('the Producer with tracing: true sends its span as traceparent; the process span is its child', async () => {
+    const path = redis.dir.write(
+      'tprod',
+      pipelineYaml(
+        'tprod',
+        { source: '{list: {key: "q:tprod"}}', handler: '{module: "{{support}}/handlers/traced.mjs"}', output: '{list: "tprod:out"}' },
+        tracing(),
+      ),
+    );
+    // The worker registers its tracer provider globally (none was): the producer's spans go through it.
+    const worker = await Worker.start([await load(path)], { logger: createLogger('silent') });
+    const producer = await Producer.fromPipeline(path, { tracing: true });
+    try {
+      await producer.send({ id: 30 });
+      await waitFor('the output', async () => (await redis.client.llen('tprod:out')) === 1);
+    } finally {
+      await producer.close();
+      await worker.stop();
+    }
+    const send = spansNamed('send q:tprod')[0];
+    assert.ok(send, 'the producer span');
+    assert.equal(send.kind, KIND.producer);
+    assert.equal(send.attributes['messaging.destination.name'], 'q:tprod');
+    const processed = spansNamed('process q:tprod', send.traceId);
+    assert.equal(processed.length, 1, receiver.tree(send.traceId));
+    assert.equal(processed[0]?.parentSpanId, send.spanId);
+    process.stdout.write(`${receiver.tree(send.traceId)}\n`);
+  });
+
+  it('pythia produce --header sends a traceparent; a dead letter keeps it, and its replay is processed in the same trace', async () => {
+    const trace = 'cccccccccccccccccccccccccccccccc';
+    const path = redis.dir.write(
+      'tcli',
+      pipelineYaml(
+        'tcli',
+        { source: '{list: {key: "q:tcli"}}', handler: '{module: "{{support}}/handlers/traced.mjs"}', resilience: '{max_retries: 0}' },
+        tracing(),
+      ),
+    );
+    const worker = await Worker.start([await load(path)], { logger: createLogger('silent') });
+    try {
+      const args = ['--header', `traceparent=00-${trace}-${PARENT}-01`, '--header', 'tenant=a=b'];
+      const sent = await pythia(['produce', path, '--count', '1', '--body', '{"id":40,"fail":"permanent"}', ...args]);
+      assert.equal(sent.code, 0, sent.stderr);
+      await waitFor('the dead letter', async () => (await redis.client.llen('q:tcli:dead')) === 1);
+      const [entry] = await listDeadLetters(redis.client, 'q:tcli:dead');
+      assert.deepEqual(entry?.headers, { traceparent: `00-${trace}-${PARENT}-01`, tenant: 'a=b' });
+      const replay = await pythia(['dlq', 'replay', path, '--all']);
+      assert.equal(replay.code, 0, replay.stderr);
+      await waitFor(
+        'the replay dead-lettered again',
+        async () => (await redis.client.llen('q:tcli:dead')) === 1 && (await redis.client.llen('q:tcli')) === 0,
+      );
+      await waitFor('two process spans', async () => {
+        await worker.pipelines[0]?.stop();
+        return spansNamed('process q:tcli', trace).length === 2;
+      });
+    } finally {
+      await worker.stop();
+    }
+    const spans = spansNamed('process q:tcli', trace);
+    assert.ok(
+      spans.every((s) => s.parentSpanId === PARENT && s.status.code === 2),
+      receiver.tree(trace),
+    );
+    const bad = await pythia(['produce', path, '--count', '1', '--header', 'no-equals-sign']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--header wants name=value/);
+  });
+
+  it('exports protobuf by default, as the OpenTelemetry SDKs do', async () => {
+    const path = redis.dir.write(
+      'tproto',
+      pipelineYaml(
+        'tproto',
+        { source: '{list: {key: "q:tproto"}}', handler: '{module: "{{support}}/handlers/traced.mjs"}', output: '{list: "tproto:out"}' },
+        `tracing: {enabled: true, endpoint: "${receiver.url}/"}\n`,
+      ),
+    );
+    const before = receiver.requests.length;
+    const worker = await Worker.start([await load(path)], { logger: createLogger('silent') });
+    const producer = await Producer.fromPipeline(path);
+    try {
+      await producer.send({ id: 50 });
+      await waitFor('the output', async () => (await redis.client.llen('tproto:out')) === 1);
+    } finally {
+      await producer.close();
+      await worker.stop();
+    }
+    const requests = receiver.requests.slice(before);
+    assert.ok(requests.length >= 1);
+    assert.ok(requests.every((r) => r.contentType === 'application/x-protobuf' && r.path === '/v1/traces' && r.bytes > 0));
+  });
+
+  it('exports nothing when disabled (or OTEL_SDK_DISABLED=true), and handlers get no traceparent', async () => {
+    const files = [
+      ['toff', `tracing: {enabled: false, endpoint: "${receiver.url}", protocol: http/json}\n`],
+      ['tenv', tracing()],
+    ].map(([name, extra]) =>
+      redis.dir.write(
+        name as string,
+        pipelineYaml(
+          name as string,
+          { source: `{list: {key: "q:${name}"}}`, handler: '{module: "{{support}}/handlers/traced.mjs"}', output: `{list: "${name}:out"}` },
+          extra,
+        ),
+      ),
+    );
+    const before = receiver.requests.length;
+    process.env.OTEL_SDK_DISABLED = 'true';
+    let worker: Worker;
+    try {
+      worker = await Worker.start(await Promise.all(files.map(load)), { logger: createLogger('silent') });
+    } finally {
+      delete process.env.OTEL_SDK_DISABLED;
+    }
+    try {
+      for (const file of files) {
+        const producer = await Producer.fromPipeline(file);
+        await producer.send({ id: 60 }, { headers: { traceparent: `00-${TRACE}-${PARENT}-01` } });
+        await producer.close();
+      }
+      for (const name of ['toff', 'tenv']) await waitFor(`${name} output`, async () => (await redis.client.llen(`${name}:out`)) === 1);
+    } finally {
+      await worker.stop();
+    }
+    assert.equal(receiver.requests.length, before, 'no export request');
+    for (const name of ['toff', 'tenv'])
+      assert.deepEqual(JSON.parse((await redis.client.lindex(`${name}:out`, 0)) as string), { id: 60 }, 'no traceparent for the handler');
+  });
+
+  it('a collector that is down never blocks processing: messages flow, stop is bounded, the export headers are never logged', async () => {
+    const port = await freePort();
+    const path = redis.dir.write(
+      'tdown',
+      pipelineYaml(
+        'tdown',
+        { source: '{list: {key: "q:tdown"}}', handler: '{module: "{{support}}/handlers/traced.mjs"}', output: '{list: "tdown:out"}' },
+        `tracing: {enabled: true, endpoint: "http://127.0.0.1:${port}", protocol: http/json, headers: {authorization: "Bearer very-secret-token"}}\n`,
+      ),
+    );
+    const { logger, lines } = capturingLogger();
+    const worker = await Worker.start([await load(path)], { logger });
+    const producer = await Producer.fromPipeline(path);
+    let stopMs: number;
+    try {
+      await producer.sendMany(Array.from({ length: 50 }, (_, i) => ({ body: { id: i } })));
+      await waitFor('50 outputs', async () => (await redis.client.llen('tdown:out')) === 50);
+    } finally {
+      await producer.close();
+      const started = Date.now();
+      await worker.stop();
+      stopMs = Date.now() - started;
+    }
+    // The spans still buffered get at most 5 s at shutdown (the exporter itself gives up after 10 s).
+    assert.ok(stopMs < 20_000, `stop took ${stopMs} ms`);
+    assert.ok(!JSON.stringify(lines).includes('very-secret-token'));
+  });
+
+  it('a collector that refuses the export: the failure is logged (without the export headers), messages are unaffected', async () => {
+    const refusing = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => response.writeHead(400, { 'content-type': 'application/json' }).end('{"message":"bad request"}'));
+    });
+    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+    const port = (refusing.address() as AddressInfo).port;
+    const path = redis.dir.write(
+      'trefused',
+      pipelineYaml(
+        'trefused',
+        { source: '{list: {key: "q:trefused"}}', handler: '{module: "{{support}}/handlers/traced.mjs"}', output: '{list: "trefused:out"}' },
+        `tracing: {enabled: true, endpoint: "http://127.0.0.1:${port}", protocol: http/json, headers: {authorization: "Bearer very-secret-token"}}\n`,
+      ),
+    );
+    const { logger, lines } = capturingLogger();
+    const worker = await Worker.start([await load(path)], { logger });
+    const producer = await Producer.fromPipeline(path);
+    try {
+      await producer.sendMany(Array.from({ length: 5 }, (_, i) => ({ body: { id: i } })));
+      await waitFor('5 outputs', async () => (await redis.client.llen('trefused:out')) === 5);
+    } finally {
+      await producer.close();
+      await worker.stop();
+      refusing.closeAllConnections();
+      refusing.close();
+    }
+    const warning = lines.find((l) => String(l.msg).includes('exporting spans failed'));
+    assert.ok(warning, JSON.stringify(lines.map((l) => l.msg)));
+    assert.ok(!JSON.stringify(lines).includes('very-secret-token'));
   });
 });
