@@ -10,6 +10,8 @@ type Path = readonly (string | number)[];
 
 /** Keys whose values are credentials wherever they appear under redis. */
 const SECRET_PATHS: readonly string[] = ['redis.password', 'redis.sentinel.password'];
+/** Maps whose every value is a credential: OTLP export headers carry API keys and bearer tokens. */
+const SECRET_MAPS: readonly string[] = ['tracing.headers'];
 /** Keys whose values may carry user:password@. */
 const URL_PATHS: readonly string[] = ['redis.url', 'redis.cluster.nodes.*', 'redis.sentinel.nodes.*'];
 /** Keys that name where credentials come from: the variables they reference are credentials too. */
@@ -35,7 +37,20 @@ function matches(path: Path, patterns: readonly string[]): boolean {
 
 /** True for a key whose value is a credential (redis.password, redis.sentinel.password). */
 export function isSecretPath(path: Path): boolean {
-  return matches(path, SECRET_PATHS);
+  return matches(path, SECRET_PATHS) || inSecretMap(path);
+}
+
+/** A value of one of SECRET_MAPS (tracing.headers.<name>). */
+function inSecretMap(path: Path): boolean {
+  return path.length === 3 && SECRET_MAPS.includes(`${path[0]}.${path[1]}`);
+}
+
+/** The strings of the SECRET_MAPS of a file, with their paths. */
+function secretMapStrings(data: unknown): { path: (string | number)[]; value: string }[] {
+  return SECRET_MAPS.flatMap((map) => {
+    const path = map.split('.');
+    return strings(at(data, path), path).filter((entry) => inSecretMap(entry.path));
+  });
 }
 
 function at(data: unknown, path: Path): unknown {
@@ -63,6 +78,7 @@ export function credentialVariables(written: unknown): Set<string> {
     if (!matches(path, CREDENTIAL_SOURCE_PATHS)) continue;
     for (const match of value.matchAll(VARIABLE)) names.add(match[1] as string);
   }
+  for (const { value } of secretMapStrings(written)) for (const match of value.matchAll(VARIABLE)) names.add(match[1] as string);
   for (const { value } of strings(written))
     for (const match of value.matchAll(VARIABLE)) if (SECRET_NAME.test(match[1] as string)) names.add(match[1] as string);
   return names;
@@ -90,6 +106,7 @@ export function collectSecrets(written: unknown, resolved: unknown, env: NodeJS.
     if (matches(path, SECRET_PATHS)) found.add(value);
     if (matches(path, URL_PATHS)) for (const password of urlPassword(value)) found.add(password);
   }
+  for (const { value } of secretMapStrings(resolved)) found.add(value);
   const password = at(resolved, ['redis', 'password']);
   const username = at(resolved, ['redis', 'username']);
   if (typeof password === 'string' && password !== '' && typeof username === 'string') found.add(username);

@@ -1,7 +1,10 @@
 import type { PipelineConfig } from '../config/index.ts';
 
-/** Variables that hold Redis credentials by convention, whether the pipeline references them or not. */
-const CONVENTIONAL = ['REDIS_PASSWORD', 'REDIS_URL'];
+/**
+ * Variables that hold credentials by convention, whether the pipeline references them or not: Redis's,
+ * and the OTLP export headers (API keys of the tracing backend).
+ */
+const CONVENTIONAL = ['REDIS_PASSWORD', 'REDIS_URL', 'OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS'];
 
 function urlCredentials(value: string | undefined): string[] {
   if (!value) return [];
@@ -18,7 +21,7 @@ function urlCredentials(value: string | undefined): string[] {
  * user name that goes with a password, URL passwords, and the TLS file paths (the private key's
  * path is what a handler would need to read it).
  */
-function credentialValues(redis: PipelineConfig['redis']): Set<string> {
+function credentialValues({ redis, tracing }: Pick<PipelineConfig, 'redis' | 'tracing'>): Set<string> {
   const values = new Set<string>();
   const add = (value: string | undefined) => {
     if (value !== undefined && value !== '') values.add(value);
@@ -31,6 +34,7 @@ function credentialValues(redis: PipelineConfig['redis']): Set<string> {
     for (const password of urlCredentials(node)) add(password);
   add(redis.tls.key_file);
   add(redis.tls.cert_file);
+  for (const value of Object.values(tracing?.headers ?? {})) add(value);
   return values;
 }
 
@@ -40,7 +44,7 @@ function credentialValues(redis: PipelineConfig['redis']): Set<string> {
  * the variables the pipeline's ${VAR} references read, whatever they are called.
  */
 export function credentialVariableNames(config: PipelineConfig, env: NodeJS.ProcessEnv): Set<string> {
-  const secrets = credentialValues(config.redis);
+  const secrets = credentialValues(config);
   const names = new Set(CONVENTIONAL);
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined || value === '') continue;

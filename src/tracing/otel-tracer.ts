@@ -158,7 +158,8 @@ export async function createOtelTracer(settings: TracingSettings): Promise<Pipel
   const provider = new BasicTracerProvider({
     resource,
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(tracing.sample_ratio) }),
-    spanProcessors: [new BatchSpanProcessor(exporter, { exportTimeoutMillis: EXPORT_TIMEOUT_MS })],
+    // Queue size, batch size and delay: the SDK's defaults (2048, 512, 5 s) or the OTEL_BSP_* variables.
+    spanProcessors: [new BatchSpanProcessor(exporter)],
   });
   reportError = rateLimitedWarning(logger);
   installGlobals();

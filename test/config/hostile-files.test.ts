@@ -122,6 +122,18 @@ describe('messages never echo a credential or a schema file', () => {
     assert.equal(issue?.message, 'redis.password must be a string, got number [redacted]');
   });
 
+  it('tracing.headers values (OTLP API keys) are not shown, nor the variables they read', async () => {
+    const typed = write('otlp-number.yml', `${BASE}tracing:\n  headers: {x-api-key: 73315249}\n`);
+    const [issue] = await issuesOf(typed);
+    assert.equal(issue?.message, 'tracing.headers.x-api-key must be a string, got number [redacted]');
+    const fromVariable = write(
+      'otlp-var.yml',
+      `${BASE}tracing:\n  headers: {authorization: "\${OTLP_AUTH}"}\n  sample_ratio: "\${OTLP_AUTH}"\n`,
+    );
+    const [misused] = await issuesOf(fromVariable, { OTLP_AUTH: 'Bearer s3cretToken' });
+    assert.doesNotMatch(formatIssue(misused as ConfigIssue), /s3cretToken/);
+  });
+
   it('message.schema naming a file that is not JSON never shows its content', async () => {
     const shadow = write('shadow', 'root:$6$s3cretHash:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n');
     const [issue] = await issuesOf(write('shadow.yml', schemaAt(shadow)));

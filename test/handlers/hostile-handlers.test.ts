@@ -116,6 +116,18 @@ describe('command handler environment', () => {
     assert.equal((result as Record<string, string>).PYTHIA_TEST_URL, undefined);
   });
 
+  it('OTLP export credentials are left out too: OTEL_EXPORTER_OTLP_HEADERS and the variable tracing.headers reads', async () => {
+    const { result } = await runOnce(
+      `{command: ["${process.execPath}", "${printEnv}"]}`,
+      '{host: localhost}\ntracing: {headers: {x-api-key: "${PYTHIA_TEST_OTLP_KEY}"}}',
+      { ...SECRETS, PYTHIA_TEST_OTLP_KEY: 'otlp-k3y-value', OTEL_EXPORTER_OTLP_HEADERS: 'api-key=otlp-env-k3y' },
+    );
+    const env = result as Record<string, string>;
+    assert.equal(env.PYTHIA_TEST_OTLP_KEY, undefined);
+    assert.equal(env.OTEL_EXPORTER_OTLP_HEADERS, undefined);
+    assert.equal(env.PYTHIA_TEST_OTHER, 'plain value');
+  });
+
   it('none: PATH, PYTHIA_* and handler.env only; a list: those names and PATH; all: everything', async () => {
     const none = (
       await runOnce(`{command: ["${process.execPath}", "${printEnv}"], env: {FOO: bar}, env_inherit: none}`, '{host: localhost}', SECRETS)

@@ -397,4 +397,35 @@ describe('tracing', () => {
     assert.ok(warning, JSON.stringify(lines.map((l) => l.msg)));
     assert.ok(!JSON.stringify(lines).includes('very-secret-token'));
   });
+
+  it('sample_ratio 0 records only what a sampled traceparent asks for; a malformed traceparent is ignored', async () => {
+    const sampled = 'dddddddddddddddddddddddddddddddd';
+    const path = redis.dir.write(
+      'tsample',
+      pipelineYaml(
+        'tsample',
+        { source: '{list: {key: "q:tsample"}}', handler: '{module: "{{support}}/handlers/traced.mjs"}', output: '{list: "tsample:out"}' },
+        tracing(', sample_ratio: 0'),
+      ),
+    );
+    const worker = await Worker.start([await load(path)], { logger: createLogger('silent') });
+    const producer = await Producer.fromPipeline(path);
+    try {
+      await producer.send({ id: 70 });
+      await producer.send({ id: 71 }, { headers: { traceparent: '00-not-a-trace-01', tracestate: 'x'.repeat(100_000) } });
+      await producer.send({ id: 72 }, { headers: { traceparent: `00-${sampled}-${PARENT}-01` } });
+      await waitFor('3 outputs', async () => (await redis.client.llen('tsample:out')) === 3);
+    } finally {
+      await producer.close();
+      await worker.stop();
+    }
+    const spans = spansNamed('process q:tsample');
+    assert.deepEqual(
+      spans.map((s) => [s.traceId, s.parentSpanId]),
+      [[sampled, PARENT]],
+    );
+    const outputs = (await redis.client.lrange('tsample:out', 0, -1)).map((r) => JSON.parse(r) as { id: number; traceparent?: string });
+    const malformed = outputs.find((o) => o.id === 71);
+    assert.match(String(malformed?.traceparent), /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/, 'a trace of its own, not sampled');
+  });
 });
