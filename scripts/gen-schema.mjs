@@ -405,10 +405,13 @@ export const schema = {
           pattern: '^https?://',
           maxLength: 2048,
         },
-        protocol: choice(
-          'OTLP encoding. Default: OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf.',
-          undefined,
-          { 'http/protobuf': 'Protocol Buffers over HTTP (the OpenTelemetry default).', 'http/json': 'JSON over HTTP.' },
+        // No schema default: an unset protocol lets the OTEL_* variables decide, as for endpoint and service_name.
+        protocol: (({ default: _none, ...rest }) => rest)(
+          choice(
+            'OTLP encoding. Default: OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf.',
+            undefined,
+            { 'http/protobuf': 'Protocol Buffers over HTTP (the OpenTelemetry default).', 'http/json': 'JSON over HTTP.' },
+          ),
         ),
         service_name: {
           type: 'string',
@@ -428,7 +431,7 @@ export const schema = {
           type: 'object',
           description:
             'HTTP headers sent with every export (an API key: use ${VAR}); their values are never logged. Merged over OTEL_EXPORTER_OTLP_HEADERS.',
-          additionalProperties: { type: 'string', maxLength: 8192 },
+          additionalProperties: { type: 'string' },
           maxProperties: 64,
           default: {},
         },

@@ -29,10 +29,14 @@ const NO_DEFAULT = new Set([
   'output.list',
   'output.stream',
   'output.channel',
+  // Unset, they come from the OTEL_* variables (as the OpenTelemetry SDKs read them); the description says so.
+  'tracing.endpoint',
+  'tracing.protocol',
+  'tracing.service_name',
 ]);
 
-/** Objects whose keys are the user's own: environment variable names. */
-const OPEN_OBJECTS = new Set(['handler.env']);
+/** Objects whose keys are the user's own: environment variable names, HTTP header names. */
+const OPEN_OBJECTS = new Set(['handler.env', 'tracing.headers']);
 
 interface Visited {
   path: string;
