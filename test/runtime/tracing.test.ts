@@ -1,8 +1,12 @@
 // Tracing (docs/tracing.md) against a real OTLP/HTTP receiver: the spans a message leaves, from the
 // producer's traceparent to the handler, its output write or its dead letter.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { loadPipelineFile, type LoadedPipeline } from '../../src/config/index.ts';
@@ -10,7 +14,7 @@ import { Producer } from '../../src/producer/producer.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
 import { KIND, OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.ts';
-import { pipelineYaml } from '../helpers/pipelines.ts';
+import { pipelineYaml, SUPPORT } from '../helpers/pipelines.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { freePort } from '../helpers/redis-server.ts';
 import { listDeadLetters, pythia } from '../resilience/helpers.ts';
@@ -427,5 +431,26 @@ describe('tracing', () => {
     const outputs = (await redis.client.lrange('tsample:out', 0, -1)).map((r) => JSON.parse(r) as { id: number; traceparent?: string });
     const malformed = outputs.find((o) => o.id === 71);
     assert.match(String(malformed?.traceparent), /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/, 'a trace of its own, not sampled');
+  });
+
+  it('a pipeline without tracing imports nothing of OpenTelemetry; with tracing, the SDK is loaded then', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pythia-otel-load-'));
+    try {
+      for (const enabled of [false, true]) {
+        const out = path.join(dir, `loaded-${enabled}`);
+        writeFileSync(out, '');
+        const child = spawnSync(
+          process.execPath,
+          ['--import', 'tsx', '--import', path.join(SUPPORT, 'tracing/load-register.mjs'), path.join(SUPPORT, 'tracing/load-probe.mts')],
+          { env: { ...process.env, PROBE_OUT: out, TRACING: String(enabled) }, encoding: 'utf8', timeout: 60_000 },
+        );
+        assert.equal(child.status, 0, child.stderr);
+        const loaded = readFileSync(out, 'utf8').split('\n').filter(Boolean);
+        if (enabled) assert.ok(loaded.includes('@opentelemetry/sdk-trace-base') && loaded.includes('./otel-tracer.ts'), loaded.join(' '));
+        else assert.deepEqual(loaded, []);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
