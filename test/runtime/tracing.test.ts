@@ -433,6 +433,48 @@ describe('tracing', () => {
     assert.match(String(malformed?.traceparent), /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/, 'a trace of its own, not sampled');
   });
 
+  it('batch handlers: each message of a batch has its own process span, its output write or dead letter under it', async () => {
+    const path = redis.dir.write(
+      'tbatch',
+      pipelineYaml(
+        'tbatch',
+        {
+          source: '{list: {key: "q:tbatch"}}',
+          handler: '{module: "{{support}}/handlers/batch.mjs", export: handleBatch, batch: {max_size: 3, max_wait_ms: 50}}',
+          output: '{list: "tbatch:out"}',
+          resilience: '{max_retries: 0}',
+        },
+        tracing(),
+      ),
+    );
+    const worker = await Worker.start([await load(path)], { logger: createLogger('silent') });
+    const producer = await Producer.fromPipeline(path);
+    const traceparent = `00-${TRACE}-${PARENT}-01`;
+    try {
+      await producer.sendMany(
+        [{ body: { id: 80 } }, { body: { id: 81, fail: 'permanent' } }, { body: { id: 82 } }].map((m) => ({
+          ...m,
+          headers: { traceparent },
+        })),
+      );
+      await waitFor(
+        '2 outputs and a dead letter',
+        async () => (await redis.client.llen('tbatch:out')) === 2 && (await redis.client.llen('q:tbatch:dead')) === 1,
+      );
+    } finally {
+      await producer.close();
+      await worker.stop();
+    }
+    const spans = spansNamed('process q:tbatch', TRACE);
+    assert.equal(spans.length, 3, receiver.tree(TRACE));
+    assert.deepEqual(spans.map((s) => s.attributes['pythia.outcome']).sort(), ['dead_lettered', 'ok', 'ok']);
+    for (const span of spans) {
+      assert.equal(span.parentSpanId, PARENT);
+      const write = span.attributes['pythia.outcome'] === 'ok' ? 'send tbatch:out' : 'send q:tbatch:dead';
+      assert.equal(receiver.spans.filter((s) => s.parentSpanId === span.spanId && s.name === write).length, 1, receiver.tree(TRACE));
+    }
+  });
+
   it('a pipeline without tracing imports nothing of OpenTelemetry; with tracing, the SDK is loaded then', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'pythia-otel-load-'));
     try {
