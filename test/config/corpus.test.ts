@@ -88,7 +88,7 @@ const CASES: Case[] = [
     file: 'unknown-top-level-key.yml',
     line: 8,
     col: 1,
-    message: /^unknown key "logging" in the top level; allowed keys: version, name, broker, redis, source, .*shutdown$/,
+    message: /^unknown key "logging" in the top level; allowed keys: version, name, broker, redis, source, .*shutdown, tracing$/,
     pointer: '/logging',
   },
   {
