@@ -11,10 +11,16 @@ export function tracingEnabled(tracing: PipelineConfig['tracing'] | undefined, e
 
 /**
  * The pipeline's tracer: the no-op one when tracing is off (nothing of OpenTelemetry is loaded), else
- * the OpenTelemetry one, imported now.
+ * the OpenTelemetry one, imported now (the no-op one, with an error logged, if that fails).
  */
 export async function createTracer(settings: TracingSettings): Promise<PipelineTracer> {
   if (!tracingEnabled(settings.tracing, settings.env)) return NO_TRACER;
-  const { createOtelTracer } = await import('./otel-tracer.ts');
-  return createOtelTracer(settings);
+  try {
+    const { createOtelTracer } = await import('./otel-tracer.ts');
+    return await createOtelTracer(settings);
+  } catch (error) {
+    // Tracing is an aid: the pipeline processes its messages without it rather than not at all.
+    settings.logger.error({ err: error }, 'tracing could not be set up; the pipeline runs without it');
+    return NO_TRACER;
+  }
 }
