@@ -475,6 +475,40 @@ describe('tracing', () => {
     }
   });
 
+  it('honours OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL and OTEL_SERVICE_NAME when the file leaves them out', async () => {
+    const path = redis.dir.write(
+      'tenvvars',
+      pipelineYaml(
+        'tenvvars',
+        { source: '{list: {key: "q:tenvvars"}}', handler: '{module: "{{support}}/handlers/traced.mjs"}', output: '{list: "tenvvars:out"}' },
+        'tracing: {enabled: true}\n',
+      ),
+    );
+    const variables = {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_SERVICE_NAME: 'from-env',
+    };
+    Object.assign(process.env, variables);
+    let worker: Worker;
+    try {
+      worker = await Worker.start([await load(path)], { logger: createLogger('silent') });
+    } finally {
+      for (const name of Object.keys(variables)) delete process.env[name];
+    }
+    const producer = await Producer.fromPipeline(path);
+    try {
+      await producer.send({ id: 90 });
+      await waitFor('the output', async () => (await redis.client.llen('tenvvars:out')) === 1);
+    } finally {
+      await producer.close();
+      await worker.stop();
+    }
+    const [span] = spansNamed('process q:tenvvars');
+    assert.equal(span?.service, 'from-env');
+    assert.ok(receiver.requests.some((r) => r.path === '/v1/traces' && r.contentType === 'application/json'));
+  });
+
   it('a pipeline without tracing imports nothing of OpenTelemetry; with tracing, the SDK is loaded then', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'pythia-otel-load-'));
     try {
