@@ -122,7 +122,7 @@ export const schema = {
       maxProperties: 1,
       properties: {
         list: obj(
-          'A Redis list used as a FIFO queue: producers LPUSH, Pythia takes from the right.',
+          'A Redis list used as a FIFO queue: producers LPUSH, Pythia takes from the right (see pop_from).',
           {
             key: { ...KEY, description: 'The list key.' },
             batch_size: int('Items taken per round trip.', 100, 1, 10000),
@@ -148,6 +148,14 @@ export const schema = {
               5,
               1,
               1000,
+            ),
+            pop_from: choice(
+              'The end of the list Pythia takes items from. Producers push to the other end for first-in first-out; a push to this end jumps the queue.',
+              'right',
+              {
+                right: 'RPOP / BLMOVE RIGHT: FIFO with LPUSH producers (pythia produce, the Producer, Redis tools).',
+                left: "LPOP / BLMOVE LEFT: FIFO with RPUSH producers, and LPUSHed items go first: Python Pythia's order (RedisListProducer RPUSHes, and LPUSHes priority=True messages; its consumer BLPOPs).",
+              },
             ),
           },
           { required: ['key'] },
@@ -231,6 +239,15 @@ export const schema = {
           1048576,
           1,
           536_870_912,
+        ),
+        envelope: choice(
+          'How a body and its headers are packed in a list item, channel message or stream entry (docs/headers.md).',
+          'none',
+          {
+            none: "Pythia's own: a plain body, or the \\0pythia-headers envelope when there are headers; stream headers are h:<name> fields.",
+            pythia:
+              'Python Pythia\'s: list items and channel messages are JSON {"body", "headers", "message_id"} (anything else is dead-lettered as invalid_envelope); stream entries have a body field and header_<name> fields.',
+          },
         ),
       },
       { default: {} },
@@ -354,12 +371,18 @@ export const schema = {
       type: 'object',
       description: "Where a handler's return value goes: one of list, stream or channel. Absent: results are discarded.",
       additionalProperties: false,
-      maxProperties: 1,
       properties: {
-        list: { ...KEY, description: 'List key; results are LPUSHed.' },
+        list: { ...KEY, description: 'List key; results are LPUSHed (RPUSHed with envelope: pythia).' },
         stream: streamTarget('results'),
         channel: { ...KEY, description: 'Channel; results are PUBLISHed.' },
+        envelope: choice('How results are packed (see message.envelope).', 'none', {
+          none: 'The result as it is: strings and Buffers verbatim, anything else as JSON; lists are LPUSHed.',
+          pythia:
+            'What Python Pythia\'s consumers read: lists and channels get JSON {"body", "headers", "message_id"} (lists RPUSHed, as RedisListProducer does), streams a body field.',
+        }),
       },
+      // At most one target; envelope only says how results are packed.
+      not: { anyOf: [{ required: ['list', 'stream'] }, { required: ['list', 'channel'] }, { required: ['stream', 'channel'] }] },
       default: {},
     },
     metrics: obj(

@@ -136,7 +136,7 @@ export interface PipelineFile {
    */
   source: {
     /**
-     * A Redis list used as a FIFO queue: producers LPUSH, Pythia takes from the right.
+     * A Redis list used as a FIFO queue: producers LPUSH, Pythia takes from the right (see pop_from).
      */
     list?: {
       /**
@@ -171,6 +171,10 @@ export interface PipelineFile {
        * at-least-once: an item recovered from crashed consumers so often that it has been delivered more than this many times goes to the dead letter (reason max_deliveries), so a message that kills its worker cannot loop.
        */
       max_deliveries?: number;
+      /**
+       * The end of the list Pythia takes items from. Producers push to the other end for first-in first-out; a push to this end jumps the queue.
+       */
+      pop_from?: "right" | "left";
     };
     /**
      * A Redis stream read through a consumer group.
@@ -259,6 +263,10 @@ export interface PipelineFile {
      * Bodies larger than this go to the dead letter (reason too_large) and never reach the handler.
      */
     max_bytes?: number;
+    /**
+     * How a body and its headers are packed in a list item, channel message or stream entry (docs/headers.md).
+     */
+    envelope?: "none" | "pythia";
   };
   /**
    * What processes each message: exactly one of module or command.
@@ -399,7 +407,7 @@ export interface PipelineFile {
    */
   output?: {
     /**
-     * List key; results are LPUSHed.
+     * List key; results are LPUSHed (RPUSHed with envelope: pythia).
      */
     list?: string;
     /**
@@ -419,6 +427,10 @@ export interface PipelineFile {
      * Channel; results are PUBLISHed.
      */
     channel?: string;
+    /**
+     * How results are packed (see message.envelope).
+     */
+    envelope?: "none" | "pythia";
   };
   /**
    * Prometheus metrics and health endpoints.
@@ -633,7 +645,7 @@ export interface PipelineConfig {
    */
   source: {
     /**
-     * A Redis list used as a FIFO queue: producers LPUSH, Pythia takes from the right.
+     * A Redis list used as a FIFO queue: producers LPUSH, Pythia takes from the right (see pop_from).
      */
     list?: {
       /**
@@ -668,6 +680,10 @@ export interface PipelineConfig {
        * at-least-once: an item recovered from crashed consumers so often that it has been delivered more than this many times goes to the dead letter (reason max_deliveries), so a message that kills its worker cannot loop.
        */
       max_deliveries: number;
+      /**
+       * The end of the list Pythia takes items from. Producers push to the other end for first-in first-out; a push to this end jumps the queue.
+       */
+      pop_from: "right" | "left";
     };
     /**
      * A Redis stream read through a consumer group.
@@ -756,6 +772,10 @@ export interface PipelineConfig {
      * Bodies larger than this go to the dead letter (reason too_large) and never reach the handler.
      */
     max_bytes: number;
+    /**
+     * How a body and its headers are packed in a list item, channel message or stream entry (docs/headers.md).
+     */
+    envelope: "none" | "pythia";
   };
   /**
    * What processes each message: exactly one of module or command.
@@ -896,7 +916,7 @@ export interface PipelineConfig {
    */
   output: {
     /**
-     * List key; results are LPUSHed.
+     * List key; results are LPUSHed (RPUSHed with envelope: pythia).
      */
     list?: string;
     /**
@@ -916,6 +936,10 @@ export interface PipelineConfig {
      * Channel; results are PUBLISHed.
      */
     channel?: string;
+    /**
+     * How results are packed (see message.envelope).
+     */
+    envelope: "none" | "pythia";
   };
   /**
    * Prometheus metrics and health endpoints.

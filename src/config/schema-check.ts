@@ -185,6 +185,8 @@ function describe(
       return exclusiveKinds(error, path, where, issue);
     case 'oneOf':
       return oneOfMessage(error, path, where, issue);
+    case 'not':
+      return atMostOneMessage(error, path, where, issue);
     default:
       return issue(`${where} ${error.message ?? 'is invalid'}`);
   }
@@ -215,6 +217,15 @@ function exclusiveKinds(error: ErrorObject, path: string[], where: string, issue
   if (error.keyword === 'maxProperties' && present.length < 2) return null;
   if (present.length === 0) return issue(`${where} needs one of ${choice}`, path, 'key');
   return issue(`${where} must have exactly one of ${choice}, found ${present.join(' and ')}`, [...path, present[1] as string], 'key');
+}
+
+/** `not: {anyOf: [{required: [a, b]}, ...]}`: keys of which at most one may be given (output: list, stream, channel). */
+function atMostOneMessage(error: ErrorObject, path: string[], where: string, issue: MakeIssue): ConfigIssue {
+  const pairs = (((error.parentSchema as JsonSchema).not as JsonSchema | undefined)?.anyOf ?? []).map((branch) => branch.required ?? []);
+  const kinds = [...new Set(pairs.flat())];
+  if (kinds.length === 0) return issue(`${where} ${error.message ?? 'is invalid'}`);
+  const present = kinds.filter((kind) => kind in ((error.data ?? {}) as object));
+  return issue(`${where} must have at most one of ${orList(kinds)}, found ${present.join(' and ')}`, [...path, present[1] ?? ''], 'key');
 }
 
 function oneOfMessage(error: ErrorObject, path: string[], where: string, issue: MakeIssue): ConfigIssue {

@@ -12,6 +12,16 @@ export interface Target {
   key: string;
   /** Approximate MAXLEN for streams (0 or absent: never trimmed). */
   maxLength?: number;
+  /** Lists: the end a write pushes to, `left` (LPUSH; absent means left) or `right` (RPUSH). */
+  push?: 'left' | 'right';
+}
+
+/**
+ * The end of a source list a producer pushes to so that the consumer takes items in the order sent:
+ * the end opposite to source.list.pop_from. A push to the pop_from end is taken next (a priority message).
+ */
+export function pushEndFor(popFrom: 'left' | 'right' | undefined): 'left' | 'right' {
+  return popFrom === 'left' ? 'right' : 'left';
 }
 
 type Config = Pick<PipelineConfig, 'name' | 'source' | 'output' | 'dead_letter'>;
@@ -24,7 +34,7 @@ export function sourceKey(config: Pick<PipelineConfig, 'source'>): string | unde
 /** The source as a producer writes to it; a channel source is written to its first plain channel (none: patterns only). */
 export function sourceTarget(config: Pick<PipelineConfig, 'source'>): Target | undefined {
   const { list, stream, channel } = config.source;
-  if (list) return { kind: 'list', key: list.key };
+  if (list) return list.pop_from === 'left' ? { kind: 'list', key: list.key, push: 'right' } : { kind: 'list', key: list.key };
   if (stream) return { kind: 'stream', key: stream.key, maxLength: stream.max_stream_length };
   const first = channel?.channels[0];
   return first === undefined ? undefined : { kind: 'channel', key: first };
@@ -46,7 +56,8 @@ export function sourceLabel(config: Pick<PipelineConfig, 'source'>): string {
 /** Where a handler's result goes; undefined when the pipeline has no output. */
 export function outputTarget(config: Pick<PipelineConfig, 'output'>): Target | undefined {
   const { output } = config;
-  if (output.list) return { kind: 'list', key: output.list };
+  // Python Pythia's consumers take from the left (BLPOP) and its producer RPUSHes: results keep that order.
+  if (output.list) return output.envelope === 'pythia' ? { kind: 'list', key: output.list, push: 'right' } : { kind: 'list', key: output.list };
   if (output.stream) return { kind: 'stream', key: output.stream.key, maxLength: output.stream.max_stream_length };
   if (output.channel) return { kind: 'channel', key: output.channel };
   return undefined;

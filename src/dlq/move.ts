@@ -1,9 +1,8 @@
-import { nativeEnvelope } from '../redis/envelope.ts';
 import { keySlot } from '../redis/slots.ts';
 import type { RedisClient } from '../redis/connection.ts';
 import type { DeadLetterLocation, ReplayTarget } from './location.ts';
 import type { StoredEntry } from './read.ts';
-import { resend, streamFields, type Resendable } from './resend.ts';
+import { resend, streamFields, wirePayload, type Resendable } from './resend.ts';
 
 /**
  * Moves one dead letter back into the source in one atomic step: if the entry is still in the dead
@@ -13,7 +12,8 @@ import { resend, streamFields, type Resendable } from './resend.ts';
  *
  * KEYS[1] dead letter, KEYS[2] target list or stream (the dead letter again for a channel: no key)
  * ARGV[1] 'list' | 'stream' (dead letter kind), ARGV[2] the stored element (list) or entry id (stream)
- * ARGV[3] 'list' | 'stream' | 'channel' (target kind), ARGV[4] the channel (unused otherwise)
+ * ARGV[3] 'list' | 'stream' | 'channel' (target kind), ARGV[4] the channel, or for a list the push
+ * command ('RPUSH' when the source pops from the left, else LPUSH: either way the end taken last)
  * ARGV[5] how far from the tail a list entry can be (see StoredEntry.offset), ARGV[6..] the payload
  * (list, channel) or the stream entry's field/value pairs
  * Returns 1 moved, 0 already gone, -1 published to nobody (kept), or the target's error reply (kept).
@@ -32,7 +32,7 @@ end
 if not present then return 0 end
 local sent
 if ARGV[3] == 'list' then
-  sent = redis.pcall('LPUSH', KEYS[2], ARGV[6])
+  sent = redis.pcall(ARGV[4] == 'RPUSH' and 'RPUSH' or 'LPUSH', KEYS[2], ARGV[6])
 elseif ARGV[3] == 'stream' then
   sent = redis.pcall('XADD', KEYS[2], '*', unpack(ARGV, 6))
 else
@@ -135,14 +135,14 @@ function sendArgs(target: ReplayTarget, { entry, payload }: Resendable): (string
   switch (target.kind) {
     case 'list':
       // Headers travel in the native envelope, as the producer sent them (plain bodies stay plain).
-      return ['', nativeEnvelope.wrap(payload, entry.headers ?? {})];
+      return [target.push === 'right' ? 'RPUSH' : 'LPUSH', wirePayload(entry, payload)];
     case 'stream':
       // Untrimmed, like resend.ts: a MAXLEN here would remove entries no worker has read.
       return ['', ...streamFields(entry, payload)];
     case 'channel': {
       const channel = entry.source.kind === 'channel' && entry.source.channel ? entry.source.channel : target.channels[0];
       if (channel === undefined) return 'the pipeline subscribes only to patterns and the entry names no channel: nowhere to publish it';
-      return [channel, nativeEnvelope.wrap(payload, entry.headers ?? {})];
+      return [channel, wirePayload(entry, payload)];
     }
   }
 }

@@ -14,7 +14,7 @@ export type ResendResult = { ok: true } | { ok: false; error: string };
 
 /**
  * Sends payloads back into the pipeline's source the way a producer would, in one pipelined round
- * trip: LPUSH for a list (so it is processed like a new message), XADD for a stream (with the original
+ * trip: LPUSH (RPUSH when the source pops from the left) for a list, so it is processed like a new message, XADD for a stream (with the original
  * entry's fields, `body` being the payload bytes), PUBLISH for a channel (to the channel it came from).
  * The worker sees a new message: attempt 1, delivery count 1. A PUBLISH nobody received counts as a
  * failure, since Redis keeps nothing for absent subscribers.
@@ -27,7 +27,7 @@ export async function resend(client: RedisClient, target: ReplayTarget, items: r
   for (const [i, { entry, payload }] of items.entries()) {
     switch (target.kind) {
       case 'list':
-        writeTo(pipe, target, nativeEnvelope.wrap(payload, entry.headers ?? {}));
+        writeTo(pipe, target, wirePayload(entry, payload));
         break;
       case 'stream':
         // Untrimmed: a MAXLEN here would remove entries no worker has read; the worker trims safely.
@@ -42,7 +42,7 @@ export async function resend(client: RedisClient, target: ReplayTarget, items: r
           };
           continue;
         }
-        writeTo(pipe, { kind: 'channel', key: channel }, nativeEnvelope.wrap(payload, entry.headers ?? {}));
+        writeTo(pipe, { kind: 'channel', key: channel }, wirePayload(entry, payload));
         break;
       }
     }
@@ -57,6 +57,15 @@ export async function resend(client: RedisClient, target: ReplayTarget, items: r
     else results[i] = { ok: true };
   }
   return results as ResendResult[];
+}
+
+/**
+ * What a replay writes to a list or channel: a Python Pythia envelope as it was delivered (its headers
+ * and message_id are inside it), anything else as the body in the native header envelope (a plain body
+ * stays plain).
+ */
+export function wirePayload(entry: DeadLetterEntry, payload: Buffer): Buffer {
+  return entry.envelope === 'pythia' ? payload : nativeEnvelope.wrap(payload, entry.headers ?? {});
 }
 
 /**

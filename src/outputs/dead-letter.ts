@@ -15,6 +15,7 @@ export const DEAD_LETTER_REASONS = [
   'max_deliveries',
   'decode_error',
   'invalid_headers',
+  'invalid_envelope',
 ] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
@@ -37,6 +38,11 @@ export interface DeadLetterEntry {
   raw_fields?: string[];
   /** The message's headers (absent when it had none); a replay sends them again. */
   headers?: Record<string, string>;
+  /**
+   * `pythia`: the payload is the whole Python Pythia envelope as it was delivered (body, headers and
+   * message_id inside it); a replay sends it as it is. Absent: the payload is the body alone.
+   */
+  envelope?: 'pythia';
   first_failure_at: string;
   last_failure_at: string;
   dead_lettered_at: string;
@@ -53,6 +59,8 @@ export interface DeadLetterInput {
   /** Stream entries: the fields as Redis stored them (see Delivery.fieldPairs). */
   fieldPairs?: Buffer[] | undefined;
   headers?: Record<string, string>;
+  /** Set when `raw` is the whole Python Pythia envelope (see DeadLetterEntry.envelope). */
+  envelope?: 'pythia';
   firstFailureAt: number;
   lastFailureAt: number;
 }
@@ -92,6 +100,7 @@ export function buildEntry(pipeline: string, input: DeadLetterInput): DeadLetter
   if (input.fieldPairs && !fieldsSayItAll(input.fields, input.fieldPairs))
     entry.raw_fields = input.fieldPairs.map((b) => b.toString('base64'));
   if (input.headers && Object.keys(input.headers).length > 0) entry.headers = input.headers;
+  if (input.envelope) entry.envelope = input.envelope;
   return entry;
 }
 

@@ -27,11 +27,12 @@ const MARKER = Buffer.from('\u0000pythia-headers\n');
 /** Stream field prefix of a header. */
 export const HEADER_FIELD_PREFIX = 'h:';
 
-export type Unwrapped = { ok: true; body: Buffer; headers: Headers } | { ok: false; error: string };
+/** `id`: the message id the envelope carries, if it carries one (Python Pythia's message_id). */
+export type Unwrapped = { ok: true; body: Buffer; headers: Headers; id?: string } | { ok: false; error: string };
 
 /**
- * One way of packing headers beside a body. A pipeline picks one by name (today only the default
- * `native`); another format, such as Python Pythia's JSON envelope, is one more implementation.
+ * One way of packing headers beside a body. A pipeline picks one by name with message.envelope
+ * (src/redis/envelopes.ts): `native` (this file, message.envelope: none) or `pythia` (pythia-envelope.ts).
  */
 export interface Envelope {
   readonly name: string;
@@ -101,13 +102,4 @@ export const nativeEnvelope: Envelope = {
 
 function startsWithMarker(payload: Buffer): boolean {
   return payload.length >= MARKER.length && payload[0] === 0 && payload.subarray(0, MARKER.length).equals(MARKER);
-}
-
-const ENVELOPES: Record<string, Envelope> = { native: nativeEnvelope };
-
-/** The envelope a pipeline uses (message.envelope, once the DSL has it; `native` until then). */
-export function envelopeNamed(name = 'native'): Envelope {
-  const envelope = ENVELOPES[name];
-  if (!envelope) throw new Error(`unknown message envelope ${JSON.stringify(name)}`);
-  return envelope;
 }

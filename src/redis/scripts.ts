@@ -6,9 +6,10 @@ import type { RedisClient } from './connection.ts';
  */
 export const LIST_FETCH = {
   // KEYS[1] queue, KEYS[2] processing list, KEYS[3] delivery counts (hash) | ARGV[1] max items,
-  // ARGV[2] message.max_bytes, ARGV[3] byte budget of this fetch
-  // Takes up to ARGV[1] items from the right (oldest, with LPUSH producers) and records them in the
-  // processing list in one atomic step, so a crash right after leaves them recoverable.
+  // ARGV[2] message.max_bytes, ARGV[3] byte budget of this fetch, ARGV[4] 'left' to take from the left
+  // (source.list.pop_from; anything else: the right)
+  // Takes up to ARGV[1] items from that end (the oldest, with producers pushing to the other end) and
+  // records them in the processing list in one atomic step, so a crash right after leaves them recoverable.
   // Memory: items beyond the byte budget go back to the queue (at least one item is taken), and an
   // item larger than max_bytes is returned as {size, SHA-1}, not its bytes: it stays in the
   // processing list until the worker dead-letters it (see LIST_OVERSIZED).
@@ -16,7 +17,8 @@ export const LIST_FETCH = {
   // a last element appended: the recoveries of each returned item, in order (empty with no items).
   numberOfKeys: 3,
   lua: `
-local items = redis.call('RPOP', KEYS[1], ARGV[1])
+local left = ARGV[4] == 'left'
+local items = redis.call(left and 'LPOP' or 'RPOP', KEYS[1], ARGV[1])
 if not items then
   if redis.call('EXISTS', KEYS[3]) == 1 then return {{}} end
   return {}
@@ -29,7 +31,7 @@ for i = 1, #items do
   used = used + math.min(#items[i], maxBytes + 1)
   if used > budget and i > 1 then
     n = i - 1
-    for j = #items, i, -1 do redis.call('RPUSH', KEYS[1], items[j]) end
+    for j = #items, i, -1 do redis.call(left and 'LPUSH' or 'RPUSH', KEYS[1], items[j]) end
     break
   end
 end
@@ -50,13 +52,14 @@ return out`,
 
 export const LIST_POP = {
   // KEYS[1] queue, KEYS[2] oversized items of at-most-once consumers (a list) | ARGV[1] max items,
-  // ARGV[2] message.max_bytes, ARGV[3] byte budget of this fetch
-  // At-most-once RPOP that checks sizes inside Redis: items beyond the byte budget go back to the
+  // ARGV[2] message.max_bytes, ARGV[3] byte budget of this fetch, ARGV[4] 'left' to pop from the left
+  // At-most-once RPOP (LPOP) that checks sizes inside Redis: items beyond the byte budget go back to the
   // queue (at least one item is taken), and an item larger than max_bytes is moved to KEYS[2] and
   // returned as {size, SHA-1}: the worker loads it from there (LIST_OVERSIZED) only to dead-letter it.
   numberOfKeys: 2,
   lua: `
-local items = redis.call('RPOP', KEYS[1], ARGV[1])
+local left = ARGV[4] == 'left'
+local items = redis.call(left and 'LPOP' or 'RPOP', KEYS[1], ARGV[1])
 if not items then return {} end
 local maxBytes = tonumber(ARGV[2])
 local budget = tonumber(ARGV[3])
@@ -74,7 +77,7 @@ for i = 1, #items do
     for j = #items, i, -1 do
       local back = items[j]
       if type(back) == 'table' then back = redis.call('LPOP', KEYS[2]) end
-      redis.call('RPUSH', KEYS[1], back)
+      redis.call(left and 'LPUSH' or 'RPUSH', KEYS[1], back)
       items[j] = nil
     end
     break
@@ -157,15 +160,18 @@ return n`,
 export const LIST_RECOVER = {
   // KEYS[1] queue, KEYS[2] processing list, KEYS[3] heartbeat, KEYS[4] consumers set, KEYS[5] delivery counts
   // ARGV[1] consumer name, ARGV[2] '1' to recover even with a live heartbeat (our own list at start-up),
-  // ARGV[3] '1' to count a delivery for each item (its worker died with it), ARGV[4] ms the counts are kept
-  // Moves a dead consumer's items back to the right end of the queue, oldest last, so they are next.
+  // ARGV[3] '1' to count a delivery for each item (its worker died with it), ARGV[4] ms the counts are kept,
+  // ARGV[5] 'left' when consumers take from the left (source.list.pop_from)
+  // Moves a dead consumer's items back to the end of the queue consumers take from, oldest outermost,
+  // so they are next, in the order they were first taken.
   // Counts are keyed by the payload's SHA-1: identical payloads share one count.
   numberOfKeys: 5,
   lua: `
 if ARGV[2] ~= '1' and redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
 local items = redis.call('LRANGE', KEYS[2], 0, -1)
+local push = ARGV[5] == 'left' and 'LPUSH' or 'RPUSH'
 for i = 1, #items, 1000 do
-  redis.call('RPUSH', KEYS[1], unpack(items, i, math.min(i + 999, #items)))
+  redis.call(push, KEYS[1], unpack(items, i, math.min(i + 999, #items)))
 end
 if ARGV[3] == '1' and #items > 0 then
   for i = 1, #items do redis.call('HINCRBY', KEYS[5], redis.sha1hex(items[i]), 1) end
@@ -177,7 +183,8 @@ return #items`,
 };
 
 export const LIST_RECONCILE = {
-  // KEYS[1] processing list, KEYS[2] queue | ARGV[1] message.max_bytes, ARGV[2..n] payloads this consumer knows are in flight
+  // KEYS[1] processing list, KEYS[2] queue | ARGV[1] message.max_bytes, ARGV[2] 'left' when consumers take from
+  // the left (items go back to that end), ARGV[3..n] payloads this consumer knows are in flight
   // After a reconnect, a fetch whose reply was lost may have moved items nobody is working on:
   // everything in the processing list beyond the known multiset goes back to the queue. Oversized
   // items stay (their dead letter may be on its way); one whose marker was lost is requeued by the
@@ -185,8 +192,9 @@ export const LIST_RECONCILE = {
   numberOfKeys: 2,
   lua: `
 local maxBytes = tonumber(ARGV[1])
+local push = ARGV[2] == 'left' and 'LPUSH' or 'RPUSH'
 local known = {}
-for i = 2, #ARGV do known[ARGV[i]] = (known[ARGV[i]] or 0) + 1 end
+for i = 3, #ARGV do known[ARGV[i]] = (known[ARGV[i]] or 0) + 1 end
 local items = redis.call('LRANGE', KEYS[1], 0, -1)
 local moved = 0
 for i = #items, 1, -1 do
@@ -197,7 +205,7 @@ for i = #items, 1, -1 do
     known[v] = known[v] - 1
   else
     redis.call('LREM', KEYS[1], -1, v)
-    redis.call('RPUSH', KEYS[2], v)
+    redis.call(push, KEYS[2], v)
     moved = moved + 1
   end
 end
@@ -218,12 +226,23 @@ end
 return out`,
 };
 
+/** The end of a source list consumers take from (source.list.pop_from); scripts default to the right. */
+export type PopSide = 'left' | 'right';
+
 /** A fetched item: its bytes, or its size and SHA-1 when it is larger than message.max_bytes (see LIST_FETCH). */
 export type FetchedItem = Buffer | [size: number, sha1: Buffer];
 
 export interface PythiaCommands {
-  pythiaListReconcile(processing: string, queue: string, maxBytes: number, ...known: (Buffer | string)[]): Promise<number>;
-  pythiaListFetch(queue: string, processing: string, deliveries: string, max: number, maxBytes: number, budget: number): Promise<unknown[]>;
+  pythiaListReconcile(processing: string, queue: string, maxBytes: number, side: PopSide, ...known: (Buffer | string)[]): Promise<number>;
+  pythiaListFetch(
+    queue: string,
+    processing: string,
+    deliveries: string,
+    max: number,
+    maxBytes: number,
+    budget: number,
+    side?: PopSide,
+  ): Promise<unknown[]>;
   /** Items, then (only when some item was ever recovered) an array of their recovery counts. */
   pythiaListFetchBuffer(
     queue: string,
@@ -232,10 +251,11 @@ export interface PythiaCommands {
     max: number,
     maxBytes: number,
     budget: number,
+    side?: PopSide,
   ): Promise<(FetchedItem | number[])[]>;
   pythiaListOversizedBuffer(processing: string, maxBytes: number, sha1: Buffer): Promise<Buffer | null>;
   /** At-most-once pop: items, or {size, SHA-1} for an item moved to the oversized list. */
-  pythiaListPopBuffer(queue: string, oversized: string, max: number, maxBytes: number, budget: number): Promise<FetchedItem[]>;
+  pythiaListPopBuffer(queue: string, oversized: string, max: number, maxBytes: number, budget: number, side?: PopSide): Promise<FetchedItem[]>;
   /** Entries [id, fields], or [id, total size] for entries left pending and not sent (see STREAM_READ). */
   pythiaStreamReadBuffer(
     stream: string,
@@ -256,6 +276,7 @@ export interface PythiaCommands {
     force: '0' | '1',
     count: '0' | '1',
     keepMs: number,
+    side?: PopSide,
   ): Promise<number>;
 }
 

@@ -9,7 +9,7 @@ export interface CommandSink {
 }
 
 /**
- * The one command that writes a payload to a target: LPUSH for a list, XADD with a `body` field (plus
+ * The one command that writes a payload to a target: LPUSH (or RPUSH, see Target.push) for a list, XADD with a `body` field (plus
  * any extra fields, and `MAXLEN ~` when the target is trimmed) for a stream, PUBLISH for a channel.
  * On a client with auto-pipelining, writes issued in the same tick share one round trip; on Redis
  * Cluster the command goes to the node holding the target key.
@@ -17,7 +17,7 @@ export interface CommandSink {
 export function writeCommand(target: Target, payload: RedisArgument, fields?: Record<string, RedisArgument>): [string, ...RedisArgument[]] {
   switch (target.kind) {
     case 'list':
-      return ['LPUSH', target.key, payload];
+      return [target.push === 'right' ? 'RPUSH' : 'LPUSH', target.key, payload];
     case 'channel':
       return ['PUBLISH', target.key, payload];
     case 'stream': {
@@ -40,13 +40,13 @@ export function writeTo(sink: CommandSink, target: Target, payload: RedisArgumen
 }
 
 /**
- * Queues many payloads on a pipeline: one LPUSH carrying them all for a list (a consumer taking from the
- * right still sees them in order), one XADD or PUBLISH each otherwise.
+ * Queues many payloads on a pipeline: one LPUSH (RPUSH) carrying them all for a list (a consumer taking
+ * from the other end still sees them in order), one XADD or PUBLISH each otherwise.
  */
 export function queueWrites(sink: CommandSink, target: Target, payloads: readonly RedisArgument[]): void {
   if (payloads.length === 0) return;
   if (target.kind === 'list') {
-    sink.call('LPUSH', target.key, ...payloads);
+    sink.call(target.push === 'right' ? 'RPUSH' : 'LPUSH', target.key, ...payloads);
     return;
   }
   for (const payload of payloads) writeTo(sink, target, payload);

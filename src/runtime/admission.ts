@@ -42,6 +42,8 @@ export function admit(
     if (opened.ok) {
       work.raw = opened.raw;
       work.headers = opened.headers;
+      if (opened.id !== undefined) work.messageId = opened.id;
+      if (opened.whole) work.keepWhole = true;
     }
     decoded = opened.ok ? decode(opened.raw) : opened;
   } catch (error) {

@@ -11,6 +11,10 @@ export interface Work {
   /** The body's bytes: the delivery's payload without its header envelope. */
   raw: Buffer;
   headers: Headers;
+  /** The id its envelope carried (Python Pythia's message_id), which message.id is then. */
+  messageId?: string;
+  /** The delivered payload is what a dead letter keeps (Python Pythia's envelope; see Opened in decode.ts). */
+  keepWhole?: boolean;
   body: unknown;
   attempt: number;
   firstFailureAt: number;
@@ -38,7 +42,7 @@ export interface RunningContext extends HandlerContext {
 export function messageFor(work: Work): Message {
   const delivery = work.delivery;
   return {
-    id: delivery.id,
+    id: work.messageId ?? delivery.id,
     body: work.body,
     raw: work.raw,
     fields: delivery.fields,

@@ -38,13 +38,14 @@ export class DeadLetterPath {
     const now = clock.epochMs();
     const delivery = work.delivery;
     const input = {
-      raw: work.raw,
+      raw: work.keepWhole ? delivery.raw : work.raw,
       headers: work.headers,
+      envelope: work.keepWhole ? ('pythia' as const) : undefined,
       reason,
       error,
       attempts,
       origin: delivery.origin,
-      messageId: delivery.id,
+      messageId: work.messageId ?? delivery.id,
       fields: delivery.fields,
       fieldPairs: delivery.fieldPairs,
       firstFailureAt: work.firstFailureAt || now,

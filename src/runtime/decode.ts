@@ -11,28 +11,44 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 export type Decoded = { ok: true; body: unknown } | { ok: false; reason: DeadLetterReason; error: string };
 
-/** A delivery with its headers taken out: `raw` is the body's bytes (what message.raw and a dead letter hold). */
-export type Opened = { ok: true; raw: Buffer; headers: Headers } | { ok: false; reason: DeadLetterReason; error: string };
+/**
+ * A delivery with its headers taken out: `raw` is the body's bytes (what message.raw holds, and a dead
+ * letter unless `whole`); `id` the message id the envelope carried; `whole` says the dead letter keeps
+ * the delivered payload itself (Python Pythia's envelope: its body and message_id come back on replay
+ * exactly as they were sent).
+ */
+export type Opened =
+  { ok: true; raw: Buffer; headers: Headers; id?: string; whole?: boolean } | { ok: false; reason: DeadLetterReason; error: string };
 
 /**
  * The first decoding step: max_bytes on the payload as delivered, then the headers out of their envelope
- * (list, channel) or out of the entry's h:<name> fields (stream). See src/redis/envelope.ts.
+ * (list, channel) or out of the entry's header fields (stream). See src/redis/envelope.ts and
+ * src/redis/pythia-envelope.ts.
  */
 export function createOpener(maxBytes: number, envelope: Envelope = nativeEnvelope): (delivery: Delivery) => Opened {
+  const pythia = envelope.name === 'pythia';
   return (delivery) => {
     const raw = delivery.raw;
     if (raw.length > maxBytes)
       return { ok: false, reason: 'too_large', error: `payload of ${raw.length} bytes exceeds message.max_bytes ${maxBytes}` };
-    if (delivery.origin.kind === 'stream') return { ok: true, raw, headers: envelope.fromFields(delivery.fields) };
+    if (delivery.origin.kind === 'stream') {
+      // Python Pythia's stream producer always writes a body field; an entry without one is not its layout.
+      if (pythia && !Object.hasOwn(delivery.fields, 'body'))
+        return { ok: false, reason: 'invalid_envelope', error: 'not a Python Pythia stream entry: it has no "body" field' };
+      return { ok: true, raw, headers: envelope.fromFields(delivery.fields) };
+    }
     const opened = envelope.unwrap(raw);
-    return opened.ok
-      ? { ok: true, raw: opened.body, headers: opened.headers }
-      : { ok: false, reason: 'invalid_headers', error: opened.error };
+    if (!opened.ok) return { ok: false, reason: pythia ? 'invalid_envelope' : 'invalid_headers', error: opened.error };
+    if (!pythia) return { ok: true, raw: opened.body, headers: opened.headers };
+    return { ok: true, raw: opened.body, headers: opened.headers, id: opened.id, whole: true };
   };
 }
 
 /** Turns a body's bytes into the handler's `message.body` per message.format, max_bytes and message.schema. */
-export function createDecoder(message: PipelineConfig['message'], baseDir: string): (raw: Buffer) => Decoded {
+export function createDecoder(
+  message: Pick<PipelineConfig['message'], 'format' | 'max_bytes' | 'schema'>,
+  baseDir: string,
+): (raw: Buffer) => Decoded {
   const { format, max_bytes: maxBytes } = message;
   let validate: ValidateFunction | undefined;
   if (message.schema !== '') {

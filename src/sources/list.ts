@@ -6,7 +6,7 @@ import type { MessageOrigin } from '../handlers/types.ts';
 import { keys } from '../redis/keys.ts';
 import type { ConnectionPool } from '../redis/pool.ts';
 import { closeClient } from '../redis/pool.ts';
-import type { FetchedItem, ScriptedClient } from '../redis/scripts.ts';
+import type { FetchedItem, PopSide, ScriptedClient } from '../redis/scripts.ts';
 import { AckBatcher } from './ack-batcher.ts';
 import { claimConsumerName } from './consumer-name.ts';
 import type { Delivery, Source } from './source.ts';
@@ -19,7 +19,8 @@ const DELIVERY_COUNTS_KEEP_MS = 7 * 24 * 3600 * 1000;
 const FETCH_BUDGET_FLOOR = 8 * 1024 * 1024;
 
 /**
- * A Redis list used as a FIFO queue (producers LPUSH, we take from the right).
+ * A Redis list used as a FIFO queue (producers LPUSH, we take from the right; source.list.pop_from: left
+ * mirrors it: producers RPUSH, we take from the left, and recovery puts items back on the left).
  *
  * at-least-once: a Lua script moves up to `batch_size` items into {key}:processing:<consumer> in one
  * atomic step; finished items are removed from it (LREM, batched). A heartbeat key with a TTL marks
@@ -53,6 +54,8 @@ export class ListSource implements Source {
   /** At-most-once: removes dead-lettered oversized items from the oversized list. */
   private readonly oversizedAcks: AckBatcher<Buffer>;
   private readonly blockSeconds: number;
+  /** The end items are taken from (source.list.pop_from), passed to every script that takes or puts back. */
+  private readonly side: PopSide;
   private stopped = false;
   private sequence = 0;
   private timers: NodeJS.Timeout[] = [];
@@ -83,6 +86,7 @@ export class ListSource implements Source {
     this.oversizedList = keys.oversized(this.key);
     this.origin = { kind: 'list', key: this.key };
     this.blockSeconds = config.block_timeout_ms / 1000;
+    this.side = config.pop_from === 'left' ? 'left' : 'right';
     let connections = 0;
     reader.on('ready', () => {
       if (++connections > 1) this.needsReconcile = true;
@@ -164,6 +168,7 @@ export class ListSource implements Source {
         '0',
         '1',
         DELIVERY_COUNTS_KEEP_MS,
+        this.side,
       );
       if (moved > 0) {
         total += moved;
@@ -194,6 +199,7 @@ export class ListSource implements Source {
           max,
           this.maxBytes,
           this.fetchBudget,
+          this.side,
         );
         const last = reply[reply.length - 1];
         // The counts are all numbers; an oversized item's marker holds its digest.
@@ -202,16 +208,20 @@ export class ListSource implements Source {
         if (reply.length > 0) return this.wrap(reply as FetchedItem[], counts);
         if (this.stopped) return [];
         // Blocking, one item: the only path where an item comes whole before its size is known.
-        const one = await this.reader.blmoveBuffer(this.key, this.processing, 'RIGHT', 'LEFT', this.blockSeconds);
+        const one = await (this.side === 'left'
+          ? this.reader.blmoveBuffer(this.key, this.processing, 'LEFT', 'LEFT', this.blockSeconds)
+          : this.reader.blmoveBuffer(this.key, this.processing, 'RIGHT', 'LEFT', this.blockSeconds));
         if (!one) return [];
         return this.wrap([this.demote(one)], this.countsExist ? [await this.recoveries(one)] : undefined);
       }
-      const items = await this.reader.pythiaListPopBuffer(this.key, this.oversizedList, max, this.maxBytes, this.fetchBudget);
+      const items = await this.reader.pythiaListPopBuffer(this.key, this.oversizedList, max, this.maxBytes, this.fetchBudget, this.side);
       if (items.length > 0) return this.wrap(items);
       if (this.stopped) return [];
       // Blocking, one item (its size is unknown until it arrives). The Buffer variant: call() would
       // decode the bytes as UTF-8 and re-encode them.
-      const popped = await this.reader.blmpopBuffer(this.blockSeconds, 1, [this.key], 'RIGHT', 'COUNT', 1);
+      const popped = await (this.side === 'left'
+        ? this.reader.blmpopBuffer(this.blockSeconds, 1, [this.key], 'LEFT', 'COUNT', 1)
+        : this.reader.blmpopBuffer(this.blockSeconds, 1, [this.key], 'RIGHT', 'COUNT', 1));
       if (!popped) return [];
       const item = popped[1][0] as Buffer;
       // Oversized: set aside like the pop script does, so its dead letter waits its turn without it.
@@ -235,7 +245,7 @@ export class ListSource implements Source {
   private async reconcile(): Promise<void> {
     this.needsReconcile = false;
     const known = [...this.outstanding].filter((d) => !d.oversized).map((d) => d.token);
-    const moved = await this.reader.pythiaListReconcile(this.processing, this.key, this.maxBytes, ...known);
+    const moved = await this.reader.pythiaListReconcile(this.processing, this.key, this.maxBytes, this.side, ...known);
     if (moved > 0) this.logger.warn({ count: moved }, 'requeued items whose fetch reply was lost in a reconnect');
   }
 
@@ -311,6 +321,7 @@ export class ListSource implements Source {
       '1',
       countDeliveries ? '1' : '0',
       DELIVERY_COUNTS_KEEP_MS,
+      this.side,
     );
   }
 
