@@ -57,7 +57,8 @@ export function sourceLabel(config: Pick<PipelineConfig, 'source'>): string {
 export function outputTarget(config: Pick<PipelineConfig, 'output'>): Target | undefined {
   const { output } = config;
   // Python Pythia's consumers take from the left (BLPOP) and its producer RPUSHes: results keep that order.
-  if (output.list) return output.envelope === 'pythia' ? { kind: 'list', key: output.list, push: 'right' } : { kind: 'list', key: output.list };
+  if (output.list)
+    return output.envelope === 'pythia' ? { kind: 'list', key: output.list, push: 'right' } : { kind: 'list', key: output.list };
   if (output.stream) return { kind: 'stream', key: output.stream.key, maxLength: output.stream.max_stream_length };
   if (output.channel) return { kind: 'channel', key: output.channel };
   return undefined;

@@ -1,6 +1,7 @@
 import type { Target } from '../config/targets.ts';
 import type { ConnectionPool } from '../redis/pool.ts';
 import { writeTo } from '../redis/write.ts';
+import { pythiaText, wrapPythia } from '../redis/pythia-envelope.ts';
 
 export type Writer = (payload: string | Buffer, fields?: Record<string, string | Buffer>) => Promise<unknown>;
 
@@ -16,4 +17,16 @@ export function createWriter(target: Target, pool: ConnectionPool): Writer {
 export function serializeResult(value: unknown): string | Buffer {
   if (typeof value === 'string' || Buffer.isBuffer(value)) return value;
   return JSON.stringify(value) ?? 'null';
+}
+
+/**
+ * output.envelope: `none` is serializeResult. `pythia` writes what Python Pythia's consumers read: on a
+ * list or channel the JSON envelope {"body", "headers", "message_id"} with the result as its body; on a
+ * stream the `body` field as its RedisStreamsProducer writes it (a Buffer as its text, or hex when it is
+ * not UTF-8).
+ */
+export function resultSerializer(target: Target | undefined, envelope: 'none' | 'pythia' = 'none'): (value: unknown) => string | Buffer {
+  if (envelope !== 'pythia' || target === undefined) return serializeResult;
+  if (target.kind === 'stream') return (value) => (Buffer.isBuffer(value) ? Buffer.from(pythiaText(value)) : serializeResult(value));
+  return (value) => wrapPythia(value, {});
 }

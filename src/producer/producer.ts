@@ -1,12 +1,14 @@
 import path from 'node:path';
 import { Ajv } from 'ajv';
 import { loadPipelineFile, pipelineSchema, PipelineConfigError, type LoadedPipeline, type PipelineConfig } from '../config/index.ts';
-import { sourceTarget, type Target } from '../config/targets.ts';
+import { pushEndFor, sourceTarget, type Target } from '../config/targets.ts';
 import { planConnection, type ConnectionPlan, type RedisClient } from '../redis/connection.ts';
 import { closeClient } from '../redis/pool.ts';
 import { queueWrites, streamEntryCommand } from '../redis/write.ts';
 import { registerRedisSecrets, scrubSecrets } from '../redis/redact.ts';
-import { nativeEnvelope, type Headers } from '../redis/envelope.ts';
+import { nativeEnvelope, type Envelope, type Headers } from '../redis/envelope.ts';
+import { envelopeNamed, type EnvelopeName } from '../redis/envelopes.ts';
+import { wrapPythia } from '../redis/pythia-envelope.ts';
 import { bodyValidator, encodeBody, InvalidBodyError } from './body.ts';
 import { producerTracer, type MessageSendSpan, type ProducerTracer, type ProducerTracingOption } from '../tracing/producer-trace.ts';
 
@@ -33,6 +35,12 @@ export interface ProducerOptions {
    * Default false. A message whose headers already hold a traceparent is sent as it is, without a span.
    */
   tracing?: ProducerTracingOption;
+  /**
+   * How body and headers are packed (message.envelope): `none`, Pythia's own, or `pythia`, what Python
+   * Pythia's consumers read (lists and channels: JSON {"body", "headers", "message_id"}; streams: a body
+   * field and header_<name> fields). Default: the pipeline's message.envelope; `none` for Producer.connect.
+   */
+  envelope?: EnvelopeName;
 }
 
 export interface PipelineProducerOptions extends ProducerOptions {
@@ -54,13 +62,26 @@ export interface InlineProducerOptions extends ProducerOptions {
   maxBytes?: number;
   /** Names the connection (CLIENT LIST) and, in errors, the producer. Default "producer". */
   name?: string;
+  /**
+   * Lists: the end the consumers take from (source.list.pop_from); messages are pushed to the other end.
+   * Default `left` with envelope `pythia` (Python Pythia's consumer BLPOPs), else `right`.
+   */
+  popFrom?: 'left' | 'right';
 }
 
 export interface SendOptions {
   /** Travel beside the body (see docs/headers.md); the handler reads them as message.headers. */
   headers?: Headers;
-  /** Streams only: the entry id (XADD key <id>); default `*`, Redis assigns one. */
+  /**
+   * Streams: the entry id (XADD key <id>); default `*`, Redis assigns one. Lists and channels with
+   * envelope `pythia`: the envelope's message_id (default null, as Python sends it without one).
+   */
   id?: string;
+  /**
+   * Lists only: push to the end the consumers take from, so this message is taken before those waiting
+   * (Python Pythia's `send(..., priority=True)`). Of several priority messages the last sent goes first.
+   */
+  priority?: boolean;
 }
 
 export interface Outgoing<Body> extends SendOptions {
@@ -89,6 +110,7 @@ export class ProduceError extends Error {
 interface Resolved {
   target: Target;
   tracing: ProducerTracingOption;
+  envelope: Envelope;
   format: PipelineConfig['message']['format'];
   maxBytes: number;
   validate: ((bytes: Buffer) => void) | undefined;
@@ -100,6 +122,21 @@ interface Prepared {
   payload: Buffer | Buffer[];
   id: string;
   span?: MessageSendSpan | undefined;
+  /** Lists: pushed to the end the consumers take from (SendOptions.priority). */
+  priority: boolean;
+}
+
+/**
+ * The body inside Python Pythia's envelope: the JSON value itself for message.format json (a dict stays a
+ * dict for Python), the text for text and binary (bytes that are not UTF-8 as hex, as Python sends them).
+ */
+function pythiaBody(bytes: Buffer, format: PipelineConfig['message']['format'], where: (text: string) => Error): unknown {
+  if (format !== 'json') return bytes;
+  try {
+    return JSON.parse(bytes.toString('utf8')) as unknown;
+  } catch (error) {
+    throw where(`message.format json: the body is not JSON, so it cannot go inside the envelope as a value (${(error as Error).message})`);
+  }
 }
 
 /** Messages per pipelined round trip in sendMany. */
@@ -107,8 +144,8 @@ const CHUNK = 1000;
 
 /**
  * Sends messages the way a pipeline's source reads them: LPUSH for a list (the worker takes from the
- * right, so order is kept), XADD with a `body` field for a stream, PUBLISH for a channel; headers as
- * docs/headers.md describes. Generic in the body type: `Producer<Order>` with the type `pythia types`
+ * right, so order is kept; RPUSH when it takes from the left), XADD with a `body` field for a stream,
+ * PUBLISH for a channel; headers as docs/headers.md describes, or in Python Pythia's envelope. Generic in the body type: `Producer<Order>` with the type `pythia types`
  * generates checks bodies at compile time, and `validate` checks them at run time against message.schema.
  */
 export class Producer<Body = unknown> {
@@ -149,6 +186,7 @@ export class Producer<Body = unknown> {
     return new Producer<Body>(plan, {
       target,
       tracing: options.tracing,
+      envelope: envelopeNamed(options.envelope ?? config.message.envelope),
       format: config.message.format,
       maxBytes: config.message.max_bytes,
       validate,
@@ -160,9 +198,10 @@ export class Producer<Body = unknown> {
   static connect<Body = unknown>(options: InlineProducerOptions): Producer<Body> {
     const redis = redisSection(typeof options.redis === 'string' ? { url: options.redis } : (options.redis ?? {}));
     const t = options.target;
+    const envelope = envelopeNamed(options.envelope ?? 'none');
     const target: Target =
       'list' in t
-        ? { kind: 'list', key: t.list }
+        ? { kind: 'list', key: t.list, push: pushEndFor(options.popFrom ?? (envelope.name === 'pythia' ? 'left' : 'right')) }
         : 'stream' in t
           ? { kind: 'stream', key: t.stream, maxLength: options.trim ? (t.maxLength ?? 0) : 0 }
           : { kind: 'channel', key: t.channel };
@@ -177,6 +216,7 @@ export class Producer<Body = unknown> {
     return new Producer<Body>(plan, {
       target,
       tracing: options.tracing,
+      envelope,
       format: message.format,
       maxBytes: message.max_bytes,
       validate,
@@ -231,18 +271,29 @@ export class Producer<Body = unknown> {
     } catch (error) {
       throw error instanceof InvalidBodyError ? where(error.message) : error;
     }
-    const { kind } = this.settings.target;
-    if (item.id !== undefined && kind !== 'stream') throw where(`an id applies to stream sources only (this is a ${kind})`);
-    const span = tracer?.start(this.settings.target.key, item.headers, bytes.length);
+    const { target, envelope, format } = this.settings;
+    const { kind } = target;
+    const pythia = envelope.name === 'pythia';
+    if (item.id !== undefined && kind !== 'stream' && !pythia)
+      throw where(`an id applies to stream sources only (this is a ${kind}), or to envelope pythia's message_id`);
+    if (item.priority && kind !== 'list') throw where(`priority applies to list sources only (this is a ${kind})`);
+    const span = tracer?.start(target.key, item.headers, bytes.length);
     const headers = span?.headers ?? item.headers ?? {};
-    if (kind === 'stream') return { payload: nativeEnvelope.toFields(bytes, headers), id: item.id ?? '*', span };
-    const payload = nativeEnvelope.wrap(bytes, headers);
+    const priority = item.priority === true;
+    if (kind === 'stream') return { payload: envelope.toFields(bytes, headers), id: item.id ?? '*', span, priority };
+    let payload: Buffer;
+    try {
+      payload = pythia ? wrapPythia(pythiaBody(bytes, format, where), headers, item.id) : nativeEnvelope.wrap(bytes, headers);
+    } catch (error) {
+      span?.end({ error });
+      throw error;
+    }
     if (this.settings.validate && payload.length > this.settings.maxBytes) {
       const error = where(`the body with its headers is ${payload.length} bytes, more than message.max_bytes ${this.settings.maxBytes}`);
       span?.end({ error });
       throw error;
     }
-    return { payload, id: '', span };
+    return { payload, id: '', span, priority };
   }
 
   /** Waits for the connection, at most connection_timeout_ms: an unreachable Redis is an error, not a hang. */
@@ -273,6 +324,7 @@ export class Producer<Body = unknown> {
 
   private async write(chunk: Prepared[], before: number): Promise<SendResult[]> {
     const { target } = this.settings;
+    if (target.kind === 'list') return this.writeList(chunk, before);
     const pipe = this.client.pipeline();
     if (target.kind === 'stream') for (const c of chunk) pipe.call(...streamEntryCommand(target, c.payload as Buffer[], c.id));
     else
@@ -283,14 +335,36 @@ export class Producer<Body = unknown> {
       );
     const replies = await this.confirmed(pipe.exec(), before);
     const results: SendResult[] = [];
-    const command = { list: 'LPUSH', stream: 'XADD', channel: 'PUBLISH' }[target.kind];
+    const command = { stream: 'XADD', channel: 'PUBLISH' }[target.kind];
     for (const [error, reply] of replies) {
       if (error) throw new ProduceError(`Redis refused ${command} ${target.key}: ${scrubSecrets(error.message)}`, before + results.length);
-      // A list chunk is one LPUSH carrying every message.
-      if (target.kind === 'list') return chunk.map(() => ({}));
       results.push(target.kind === 'stream' ? { id: String(reply) } : { receivers: Number(reply) });
     }
     return results;
+  }
+
+  /** One LPUSH or RPUSH per run of messages going to the same end (priority messages go to the other). */
+  private async writeList(chunk: Prepared[], before: number): Promise<SendResult[]> {
+    const { target } = this.settings;
+    const normal = target.push === 'right' ? 'right' : 'left';
+    const runs: { push: 'left' | 'right'; payloads: Buffer[] }[] = [];
+    for (const c of chunk) {
+      const push = c.priority ? (normal === 'right' ? 'left' : 'right') : normal;
+      const last = runs[runs.length - 1];
+      if (last && last.push === push) last.payloads.push(c.payload as Buffer);
+      else runs.push({ push, payloads: [c.payload as Buffer] });
+    }
+    const pipe = this.client.pipeline();
+    for (const run of runs) queueWrites(pipe, { ...target, push: run.push }, run.payloads);
+    const replies = await this.confirmed(pipe.exec(), before);
+    let sent = 0;
+    for (const [i, run] of runs.entries()) {
+      const error = replies[i]?.[0];
+      const command = run.push === 'right' ? 'RPUSH' : 'LPUSH';
+      if (error) throw new ProduceError(`Redis refused ${command} ${target.key}: ${scrubSecrets(error.message)}`, before + sent);
+      sent += run.payloads.length;
+    }
+    return chunk.map(() => ({}));
   }
 
   /** The replies of a pipeline, or an error when they do not come within the connection timeout plus the socket timeout. */

@@ -23,7 +23,6 @@ export const PYTHIA_HEADER_PREFIX = 'header_';
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
-
 /**
  * The body bytes, headers and message id of an envelope. A string body is its text as UTF-8; any other
  * body is its JSON text exactly as the producer wrote it (Python's spacing and escapes kept), so
@@ -45,8 +44,7 @@ export function unwrapPythia(payload: Buffer): Unwrapped {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     return { ok: false, error: `not a Python Pythia envelope: the payload is ${describe(parsed)}, not a JSON object with a "body" member` };
   const envelope = parsed as Record<string, unknown>;
-  if (!Object.hasOwn(envelope, 'body'))
-    return { ok: false, error: 'not a Python Pythia envelope: the JSON object has no "body" member' };
+  if (!Object.hasOwn(envelope, 'body')) return { ok: false, error: 'not a Python Pythia envelope: the JSON object has no "body" member' };
   const headers = headersOf(envelope.headers);
   if (typeof headers === 'string') return { ok: false, error: `Python Pythia envelope: ${headers}` };
   const id = envelope.message_id;
@@ -150,13 +148,12 @@ function skipValue(text: string, i: number): number {
 export function wrapPythia(body: unknown, headers: Headers, messageId?: string): Buffer {
   if (body === undefined) throw new TypeError('a Python Pythia envelope needs a body');
   const value =
-    Buffer.isBuffer(body) || body instanceof Uint8Array
-      ? textOrHex(Buffer.from(body.buffer, body.byteOffset, body.byteLength))
-      : body;
+    Buffer.isBuffer(body) || body instanceof Uint8Array ? pythiaText(Buffer.from(body.buffer, body.byteOffset, body.byteLength)) : body;
   return Buffer.from(JSON.stringify({ body: value, headers, message_id: messageId ?? null }));
 }
 
-function textOrHex(bytes: Buffer): string {
+/** Bytes as Python Pythia's producers send them: their text when they are UTF-8, else their hex. */
+export function pythiaText(bytes: Buffer): string {
   return isUtf8(bytes) ? bytes.toString('utf8') : bytes.toString('hex');
 }
 
@@ -172,7 +169,8 @@ export const pythiaEnvelope: Envelope = {
   },
 
   toFields(body, headers) {
-    const fields = [Buffer.from('body'), body];
+    // As RedisStreamsProducer sends bytes: UTF-8 as they are, anything else as its hex text.
+    const fields = [Buffer.from('body'), isUtf8(body) ? body : Buffer.from(body.toString('hex'))];
     for (const [name, value] of Object.entries(headers)) fields.push(Buffer.from(PYTHIA_HEADER_PREFIX + name), Buffer.from(value));
     return fields;
   },

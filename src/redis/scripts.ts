@@ -255,7 +255,14 @@ export interface PythiaCommands {
   ): Promise<(FetchedItem | number[])[]>;
   pythiaListOversizedBuffer(processing: string, maxBytes: number, sha1: Buffer): Promise<Buffer | null>;
   /** At-most-once pop: items, or {size, SHA-1} for an item moved to the oversized list. */
-  pythiaListPopBuffer(queue: string, oversized: string, max: number, maxBytes: number, budget: number, side?: PopSide): Promise<FetchedItem[]>;
+  pythiaListPopBuffer(
+    queue: string,
+    oversized: string,
+    max: number,
+    maxBytes: number,
+    budget: number,
+    side?: PopSide,
+  ): Promise<FetchedItem[]>;
   /** Entries [id, fields], or [id, total size] for entries left pending and not sent (see STREAM_READ). */
   pythiaStreamReadBuffer(
     stream: string,

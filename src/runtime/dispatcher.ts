@@ -31,6 +31,8 @@ export interface DispatcherParts {
   open: (delivery: Delivery) => Opened;
   decode: (raw: Buffer) => Decoded;
   output: Writer | undefined;
+  /** How a result becomes the payload `output` writes; serializeResult unless output.envelope says otherwise. */
+  serialize?: (result: unknown) => string | Buffer;
   deadLetter: Pick<DeadLetterWriter, 'send'>;
   logger: Logger;
   observer: PipelineObserver;
@@ -263,7 +265,7 @@ export class Dispatcher {
     if (!output || result === undefined) return this.completed(work);
     let serialized: ReturnType<typeof serializeResult>;
     try {
-      serialized = serializeResult(result);
+      serialized = (this.parts.serialize ?? serializeResult)(result);
     } catch (error) {
       // A result that cannot be serialized (a BigInt, a cycle) fails this message, not the worker.
       return this.retryOrDeadLetter(work, error);

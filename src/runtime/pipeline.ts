@@ -4,7 +4,8 @@ import { deadLetterTarget, outputTarget, sourceLabel } from '../config/targets.t
 import { createHandlerRunner } from '../handlers/index.ts';
 import type { HandlerRunner } from '../handlers/runner.ts';
 import { DeadLetterWriter } from '../outputs/dead-letter.ts';
-import { createWriter } from '../outputs/writer.ts';
+import { createWriter, resultSerializer } from '../outputs/writer.ts';
+import { envelopeNamed } from '../redis/envelopes.ts';
 import { planConnection, type RedisClient } from '../redis/connection.ts';
 import { ConnectionPool } from '../redis/pool.ts';
 import { registerRedisSecrets, scrubSecrets } from '../redis/redact.ts';
@@ -93,9 +94,10 @@ export class RunningPipeline {
       options: dispatcherOptions(config),
       source: this.source,
       handler: this.handler,
-      open: createOpener(config.message.max_bytes),
+      open: createOpener(config.message.max_bytes, envelopeNamed(config.message.envelope)),
       decode: createDecoder(config.message, dir),
       output: out ? createWriter(out, this.pool) : undefined,
+      serialize: resultSerializer(out, config.output.envelope),
       deadLetter: this.deadLetter,
       logger: this.logger,
       observer: this.observer,

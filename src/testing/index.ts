@@ -18,6 +18,7 @@ import { loadPipelineFile, PipelineConfigError, type LoadedPipeline } from '../c
 import { deadLetterTarget, outputTarget, sourceKey, sourceTarget, type Target } from '../config/targets.ts';
 import type { DeadLetterEntry } from '../outputs/dead-letter.ts';
 import { writeTo } from '../redis/write.ts';
+import { wrapPythia } from '../redis/pythia-envelope.ts';
 import { createLogger, type LogLevel } from '../runtime/logger.ts';
 import { Worker } from '../runtime/worker.ts';
 import { RedisServer, startRedis } from './redis-server.ts';
@@ -117,12 +118,15 @@ export class PipelineHarness {
   }
 
   /**
-   * Sends bodies to the pipeline's source as a producer would (LPUSH / XADD `body` / PUBLISH), in order.
-   * Objects are sent as JSON; strings and Buffers as they are.
+   * Sends bodies to the pipeline's source as a producer would (LPUSH, or RPUSH with pop_from: left / XADD
+   * `body` / PUBLISH), in order. Objects are sent as JSON; strings and Buffers as they are; with
+   * message.envelope: pythia, list and channel bodies go inside Python Pythia's envelope.
    */
   async push(bodies: unknown): Promise<void> {
     const list = Array.isArray(bodies) ? (bodies as unknown[]) : [bodies];
-    const payloads = list.map((b) => (typeof b === 'string' || Buffer.isBuffer(b) ? b : JSON.stringify(b)));
+    const { config } = this.pipeline;
+    const enveloped = config.message.envelope === 'pythia' && !config.source.stream;
+    const payloads = list.map((b) => (enveloped ? wrapPythia(b, {}) : typeof b === 'string' || Buffer.isBuffer(b) ? b : JSON.stringify(b)));
     if (payloads.length === 0) return;
     const target = sourceTarget(this.pipeline.config);
     if (target === undefined)
@@ -174,7 +178,11 @@ export class PipelineHarness {
 
   private async read(target: Target): Promise<string[]> {
     if (target.kind === 'channel') return [...this.collected];
-    if (target.kind === 'list') return (await this.client.lrange(target.key, 0, -1)).reverse();
+    if (target.kind === 'list') {
+      // Oldest first: an LPUSHed list reads right to left, an RPUSHed one (output.envelope: pythia) left to right.
+      const values = await this.client.lrange(target.key, 0, -1);
+      return target.push === 'right' ? values : values.reverse();
+    }
     const entries = (await this.client.xrange(target.key, '-', '+')) as [string, string[]][];
     return entries.map(([, fields]) => fields[fields.indexOf('body') + 1] ?? '');
   }
