@@ -10,7 +10,7 @@ export function describePipeline({ config }: LoadedPipeline): { summary: string;
   const notes: string[] = [];
   let from: string;
   if (list) {
-    from = `list ${list.key} (${list.delivery})`;
+    from = `list ${list.key} (${list.delivery}${list.pop_from === 'left' ? ', from the left' : ''})`;
     if (list.delivery === 'at-most-once')
       notes.push('source.list.delivery is at-most-once: messages in flight when the worker crashes are lost');
   } else if (stream) {
@@ -28,6 +28,7 @@ export function describePipeline({ config }: LoadedPipeline): { summary: string;
   const batch = config.handler.batch;
   const batches = batch ? ` in batches of up to ${batch.max_size} (${batch.max_wait_ms} ms)` : '';
   const to = outputTarget(config)?.key;
+  if (config.message.envelope === 'pythia') from += ", Python Pythia's envelope";
   return {
     summary: `${config.name}: ${from} -> ${handler}${batches}${to ? ` -> ${to}` : ''}, concurrency ${config.concurrency}`,
     notes,
