@@ -49,7 +49,8 @@ function choiceNote(node) {
   if (node.minProperties === 1 && node.maxProperties === 1) return `Exactly one of ${Object.keys(node.properties).map(code).join(', ')}.`;
   if (node.maxProperties === 1) return `At most one of ${Object.keys(node.properties).map(code).join(', ')}.`;
   const pairs = node.not?.anyOf;
-  if (pairs?.every((b) => b.required?.length === 2)) return `At most one of ${[...new Set(pairs.flatMap((b) => b.required))].map(code).join(', ')}.`;
+  if (pairs?.every((b) => b.required?.length === 2))
+    return `At most one of ${[...new Set(pairs.flatMap((b) => b.required))].map(code).join(', ')}.`;
   return '';
 }
 

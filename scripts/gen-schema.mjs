@@ -382,7 +382,11 @@ export const schema = {
         }),
       },
       // At most one target; envelope only says how results are packed.
-      not: { anyOf: [{ required: ['list', 'stream'] }, { required: ['list', 'channel'] }, { required: ['stream', 'channel'] }] },
+      // (type object: a scalar output is the type error alone, since required holds for anything that is not an object)
+      not: {
+        type: 'object',
+        anyOf: [{ required: ['list', 'stream'] }, { required: ['list', 'channel'] }, { required: ['stream', 'channel'] }],
+      },
       default: {},
     },
     metrics: obj(

@@ -224,7 +224,8 @@ function atMostOneMessage(error: ErrorObject, path: string[], where: string, iss
   const pairs = (((error.parentSchema as JsonSchema).not as JsonSchema | undefined)?.anyOf ?? []).map((branch) => branch.required ?? []);
   const kinds = [...new Set(pairs.flat())];
   if (kinds.length === 0) return issue(`${where} ${error.message ?? 'is invalid'}`);
-  const present = kinds.filter((kind) => kind in ((error.data ?? {}) as object));
+  const data = typeof error.data === 'object' && error.data !== null ? (error.data as object) : {};
+  const present = kinds.filter((kind) => kind in data);
   return issue(`${where} must have at most one of ${orList(kinds)}, found ${present.join(' and ')}`, [...path, present[1] ?? ''], 'key');
 }
 

@@ -235,6 +235,20 @@ const CASES: Case[] = [
     pointer: '/dead_letter/stream',
   },
   {
+    file: 'output-two-kinds.yml',
+    line: 14,
+    col: 3,
+    message: 'output must have at most one of list, stream or channel, found list and channel',
+    pointer: '/output/channel',
+  },
+  {
+    file: 'pop-from-unknown.yml',
+    line: 6,
+    col: 15,
+    message: 'source.list.pop_from must be one of "right", "left", got "head"',
+    pointer: '/source/list/pop_from',
+  },
+  {
     file: 'dead-letter-stream-without-key.yml',
     line: 9,
     col: 3,

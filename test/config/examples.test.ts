@@ -213,7 +213,7 @@ describe('defaults', () => {
       reset_timeout_ms: 30000,
       half_open_max_calls: 1,
     });
-    assert.deepEqual(loaded.message, { format: 'json', schema: '', max_bytes: 1048576 });
+    assert.deepEqual(loaded.message, { format: 'json', schema: '', max_bytes: 1048576, envelope: 'none' });
     assert.equal(loaded.handler.export, 'default');
     assert.deepEqual(loaded.source.list, {
       key: 'jobs',
@@ -224,6 +224,7 @@ describe('defaults', () => {
       heartbeat_ttl_ms: 15000,
       recovery_interval_ms: 5000,
       max_deliveries: 5,
+      pop_from: 'right',
     });
     assert.equal(loaded.redis.host, 'localhost');
     assert.equal(loaded.redis.port, 6379);
@@ -238,7 +239,7 @@ describe('defaults', () => {
     });
     assert.deepEqual(loaded.shutdown, { grace_period_ms: 25000 });
     assert.deepEqual(loaded.dead_letter, {});
-    assert.deepEqual(loaded.output, {});
+    assert.deepEqual(loaded.output, { envelope: 'none' });
   });
 
   it('fill nested kinds too: stream source, command handler, stream dead letter', async () => {
