@@ -7,6 +7,7 @@ import { replayDeadLetters } from '../../src/dlq/replay.ts';
 import type { DeadLetterEntry } from '../../src/outputs/dead-letter.ts';
 import { Producer } from '../../src/producer/producer.ts';
 import { keys } from '../../src/redis/keys.ts';
+import { withScripts } from '../../src/redis/scripts.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
 import { pipelineYaml, SUPPORT } from '../helpers/pipelines.ts';
@@ -199,6 +200,51 @@ describe('Python Pythia compatibility (real Redis)', () => {
       ['r-1', 'r-2', 'r-3', 'r-4'],
     );
     assert.equal(await client.exists(keys.processing(key, 'dead-one')), 0);
+  });
+
+  it('pop_from: left with delivery at-most-once: Python order too', async () => {
+    const name = 'py-at-most-once';
+    const loaded = await redis.dir.load(
+      name,
+      pipelineYaml(name, {
+        source: `{list: {key: "q:${name}", pop_from: left, delivery: at-most-once}}`,
+        message: '{envelope: pythia}',
+        handler: ECHO,
+        concurrency: 1,
+        output: `{list: "${name}:out"}`,
+      }),
+    );
+    const client = redis.client;
+    const env = (n: number) => `{"body": {"n": ${n}}, "headers": {}, "message_id": "a-${n}"}`;
+    await client.rpush(`q:${name}`, env(1), env(2), env(3));
+    await client.lpush(`q:${name}`, env(0));
+    const worker = await Worker.start([loaded], { logger: quiet });
+    await waitFor('four results', () => client.llen(`${name}:out`), { until: (n) => n >= 4 });
+    await worker.stop();
+    assert.deepEqual(
+      (await outputs(client, `${name}:out`)).map((s) => s.id),
+      ['a-0', 'a-1', 'a-2', 'a-3'],
+    );
+  });
+
+  it('the fetch and pop scripts put what exceeds a byte budget back at the end they take from', async () => {
+    const client = withScripts(redis.server.client());
+    try {
+      for (const side of ['left', 'right'] as const) {
+        const queue = `q:budget-${side}`;
+        const items = ['item-1', 'item-2', 'item-3', 'item-4'];
+        // Producers push to the other end, so item-1 is the oldest at the end taken from.
+        await (side === 'left' ? client.rpush(queue, ...items) : client.lpush(queue, ...items));
+        const fetched = await client.pythiaListFetchBuffer(queue, `${queue}:processing`, `${queue}:deliveries`, 3, 100, 13, side);
+        assert.deepEqual(fetched.map(String), ['item-1', 'item-2'], `${side}: the third goes past 13 bytes`);
+        const popped = await client.pythiaListPopBuffer(queue, `${queue}:oversized`, 3, 100, 7, side);
+        assert.deepEqual(popped.map(String), ['item-3'], `${side}: at least one, the rest back`);
+        const rest = await client.pythiaListPopBuffer(queue, `${queue}:oversized`, 3, 100, 100, side);
+        assert.deepEqual(rest.map(String), ['item-4']);
+      }
+    } finally {
+      client.disconnect();
+    }
   });
 
   it("streams: Python's body and header_<name> fields; an entry without a body field is invalid_envelope", async () => {
