@@ -6,6 +6,7 @@ import { deadLetterLocation, replayTarget } from '../../src/dlq/location.ts';
 import { replayDeadLetters } from '../../src/dlq/replay.ts';
 import type { DeadLetterEntry } from '../../src/outputs/dead-letter.ts';
 import { Producer } from '../../src/producer/producer.ts';
+import { PipelineHarness } from '../../src/testing/index.ts';
 import { keys } from '../../src/redis/keys.ts';
 import { withScripts } from '../../src/redis/scripts.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
@@ -322,6 +323,58 @@ describe('Python Pythia compatibility (real Redis)', () => {
     );
     assert.deepEqual(python[0]?.headers, {});
     assert.equal(python[0]?.message_id, null);
+  });
+
+  it("Producer.forPipeline follows the pipeline: RPUSH for pop_from left, the pipeline's envelope, format text bodies as strings", async () => {
+    const name = 'py-for-pipeline';
+    const loaded = await redis.dir.load(
+      name,
+      pipelineYaml(name, {
+        source: `{list: {key: "q:${name}", pop_from: left}}`,
+        message: '{envelope: pythia, format: text}',
+        handler: ECHO,
+      }),
+    );
+    const producer = Producer.forPipeline(loaded, { redisUrl: redis.server.url });
+    try {
+      await producer.sendMany([
+        { body: 'first ü' },
+        { body: Buffer.from([0xff, 0x01]), headers: { content: 'hex' } },
+        { body: 'now', priority: true },
+      ]);
+    } finally {
+      await producer.close();
+    }
+    assert.deepEqual(await redis.client.lrange(`q:${name}`, 0, -1), [
+      '{"body":"now","headers":{},"message_id":null}',
+      '{"body":"first ü","headers":{},"message_id":null}',
+      '{"body":"ff01","headers":{"content":"hex"},"message_id":null}',
+    ]);
+  });
+
+  it('the test harness pushes Python envelopes from the right and reads RPUSHed results oldest first', async () => {
+    const name = 'py-harness';
+    const file = redis.dir.write(
+      name,
+      pipelineYaml(name, {
+        source: `{list: {key: "q:${name}", pop_from: left}}`,
+        message: '{envelope: pythia}',
+        handler: ECHO,
+        concurrency: 1,
+        output: `{list: "${name}:out", envelope: pythia}`,
+      }),
+    );
+    const harness = await PipelineHarness.start(file, { redisUrl: redis.server.url });
+    try {
+      await harness.push([{ n: 1 }, { n: 2 }, { n: 3 }]);
+      const results = await harness.results<{ body: Seen }>(3);
+      assert.deepEqual(
+        results.map((r) => r.body.body),
+        [{ n: 1 }, { n: 2 }, { n: 3 }],
+      );
+    } finally {
+      await harness.stop();
+    }
   });
 
   it("the Producer with envelope 'pythia' writes what Python Pythia's consumer reads, priority messages first", async () => {
