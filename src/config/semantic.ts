@@ -112,6 +112,12 @@ function checkKeys(config: PipelineConfig, report: IssueReport): void {
       `output and dead_letter both use "${dead}": results and failures would mix`,
       config.output.list ? ['output', 'list'] : ['output', 'stream', 'key'],
     );
+  const { output } = config;
+  if (output.envelope === 'pythia' && output.list === undefined && output.stream === undefined && output.channel === undefined)
+    report('output.envelope says how results are packed, but there is no output: add output.list, output.stream or output.channel', [
+      'output',
+      'envelope',
+    ]);
   if (channel && config.output.channel !== undefined && channel.channels.includes(config.output.channel)) {
     report(`output.channel "${config.output.channel}" is one of the source channels: results would be consumed again forever`, [
       'output',

@@ -242,6 +242,13 @@ const CASES: Case[] = [
     pointer: '/output/channel',
   },
   {
+    file: 'output-envelope-without-target.yml',
+    line: 9,
+    col: 13,
+    message: 'output.envelope says how results are packed, but there is no output: add output.list, output.stream or output.channel',
+    pointer: '/output/envelope',
+  },
+  {
     file: 'pop-from-unknown.yml',
     line: 6,
     col: 15,
