@@ -134,7 +134,7 @@ function identity(location: DeadLetterLocation, stored: StoredEntry): string | B
 function sendArgs(target: ReplayTarget, { entry, payload }: Resendable): (string | Buffer)[] | string {
   switch (target.kind) {
     case 'list':
-      // Headers travel in the native envelope, as the producer sent them (plain bodies stay plain).
+      // A Python Pythia envelope goes back as delivered; other headers travel in the native envelope.
       return [target.push === 'right' ? 'RPUSH' : 'LPUSH', wirePayload(entry, payload)];
     case 'stream':
       // Untrimmed, like resend.ts: a MAXLEN here would remove entries no worker has read.

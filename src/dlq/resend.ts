@@ -14,8 +14,9 @@ export type ResendResult = { ok: true } | { ok: false; error: string };
 
 /**
  * Sends payloads back into the pipeline's source the way a producer would, in one pipelined round
- * trip: LPUSH (RPUSH when the source pops from the left) for a list, so it is processed like a new message, XADD for a stream (with the original
- * entry's fields, `body` being the payload bytes), PUBLISH for a channel (to the channel it came from).
+ * trip: LPUSH for a list (RPUSH when the source pops from the left: either way the end taken last, so
+ * it is processed like a new message), XADD for a stream (with the original entry's fields, `body`
+ * being the payload bytes), PUBLISH for a channel (to the channel it came from).
  * The worker sees a new message: attempt 1, delivery count 1. A PUBLISH nobody received counts as a
  * failure, since Redis keeps nothing for absent subscribers.
  */
