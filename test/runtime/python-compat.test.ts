@@ -203,6 +203,28 @@ describe('Python Pythia compatibility (real Redis)', () => {
     assert.equal(await client.exists(keys.processing(key, 'dead-one')), 0);
   });
 
+  it('a stop that leaves a message unfinished hands it back to the left: taken next, before the ones behind it', async () => {
+    const name = 'py-stop';
+    const key = `q:${name}`;
+    const loaded = await redis.dir.load(
+      name,
+      pipelineYaml(name, {
+        source: `{list: {key: "${key}", pop_from: left}}`,
+        message: '{envelope: pythia}',
+        handler: '{module: "{{support}}/handlers/record.mjs"}',
+        concurrency: 1,
+        shutdown: '{grace_period_ms: 0}',
+      }),
+    );
+    const client = redis.client;
+    const env = (n: number, sleep: number) => `{"body": {"id": ${n}, "sleep": ${sleep}}, "headers": {}, "message_id": "s-${n}"}`;
+    await client.rpush(key, env(1, 3000), env(2, 0), env(3, 0));
+    const worker = await Worker.start([loaded], { logger: quiet });
+    await waitFor('s-1 taken', () => client.llen(key), { until: (n) => n === 2 });
+    await worker.stop(0);
+    assert.deepEqual(await client.lrange(key, 0, -1), [env(1, 3000), env(2, 0), env(3, 0)]);
+  });
+
   it('pop_from: left with delivery at-most-once: Python order too', async () => {
     const name = 'py-at-most-once';
     const loaded = await redis.dir.load(
