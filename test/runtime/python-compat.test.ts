@@ -399,6 +399,26 @@ describe('Python Pythia compatibility (real Redis)', () => {
     }
   });
 
+  it("the Producer with envelope 'pythia' on a stream writes RedisStreamsProducer's fields: body and header_<name>", async () => {
+    const producer = Producer.connect({
+      redis: redis.server.url,
+      target: { stream: 's:py-producer' },
+      envelope: 'pythia',
+      format: 'binary',
+    });
+    try {
+      await producer.send(Buffer.from('{"id": 1}'), { headers: { tenant: 'acme' } });
+      await producer.send(Buffer.from([0xff, 0x00]));
+    } finally {
+      await producer.close();
+    }
+    const entries = (await redis.client.xrange('s:py-producer', '-', '+')).map(([, fields]) => fields);
+    assert.deepEqual(entries, [
+      ['body', '{"id": 1}', 'header_tenant', 'acme'],
+      ['body', 'ff00'],
+    ]);
+  });
+
   it("the Producer with envelope 'pythia' writes what Python Pythia's consumer reads, priority messages first", async () => {
     const key = 'q:py-producer';
     const producer = Producer.connect({ redis: redis.server.url, target: { list: key }, envelope: 'pythia' });
