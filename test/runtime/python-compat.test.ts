@@ -250,7 +250,7 @@ describe('Python Pythia compatibility (real Redis)', () => {
     );
   });
 
-  it('the fetch and pop scripts put what exceeds a byte budget back at the end they take from', async () => {
+  it('the fetch, pop and reconcile scripts put items back at the end they take from (byte budget, lost fetch reply)', async () => {
     const client = withScripts(redis.server.client());
     try {
       for (const side of ['left', 'right'] as const) {
@@ -264,6 +264,12 @@ describe('Python Pythia compatibility (real Redis)', () => {
         assert.deepEqual(popped.map(String), ['item-3'], `${side}: at least one, the rest back`);
         const rest = await client.pythiaListPopBuffer(queue, `${queue}:oversized`, 3, 100, 100, side);
         assert.deepEqual(rest.map(String), ['item-4']);
+        // After a reconnect: what this consumer does not know it holds goes back to the end taken from.
+        await client.rpush(queue, 'waiting');
+        const requeued = await client.pythiaListReconcile(`${queue}:processing`, queue, 100, side, 'item-1');
+        assert.equal(requeued, 1);
+        const next = await client.pythiaListPopBuffer(queue, `${queue}:oversized`, 1, 100, 100, side);
+        assert.deepEqual(next.map(String), ['item-2'], `${side}: the requeued item is taken next`);
       }
     } finally {
       client.disconnect();
