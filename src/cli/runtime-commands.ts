@@ -28,7 +28,7 @@ export function registerRuntimeCommands(program: Command, setExit: (code: number
 
   program
     .command('produce')
-    .description("send test messages to a pipeline's source (LPUSH / XADD / PUBLISH), pipelined")
+    .description("send test messages to a pipeline's source (LPUSH, or RPUSH with pop_from: left / XADD / PUBLISH), pipelined")
     .argument('<file>', 'pipeline file')
     .requiredOption('--count <n>', 'number of messages')
     .option('--body <json>', 'message body; {{seq}} and {{now}} are replaced per message')
@@ -75,7 +75,9 @@ export function registerRuntimeCommands(program: Command, setExit: (code: number
     });
   dlq
     .command('replay')
-    .description('send entries back into the source (LPUSH / XADD / PUBLISH) as new messages; each leaves the dead letter once re-sent')
+    .description(
+      'send entries back into the source (to the end of a list taken last / XADD / PUBLISH) as new messages; each leaves the dead letter once re-sent',
+    )
     .argument('<file>', 'pipeline file')
     .option('--id <id...>', 'entry ids as `dlq list` prints them (or a message_id naming one entry)')
     .option('--all', 'every entry of this pipeline')

@@ -18,6 +18,7 @@
  * bodies need no base64). A body that itself starts with the marker is sent inside an envelope (with no
  * headers), so it round-trips unchanged.
  */
+import { setOwnField } from './own-field.ts';
 
 export type Headers = Record<string, string>;
 
@@ -77,7 +78,7 @@ export const nativeEnvelope: Envelope = {
     const headers: Headers = {};
     for (const [name, value] of Object.entries(parsed)) {
       if (typeof value !== 'string') return { ok: false, error: `header envelope: header ${JSON.stringify(name)} is not a string` };
-      headers[name] = value;
+      setOwnField(headers, name, value);
     }
     return { ok: true, body: payload.subarray(end + 1), headers };
   },
@@ -94,7 +95,7 @@ export const nativeEnvelope: Envelope = {
     for (const name in fields) {
       if (!name.startsWith(HEADER_FIELD_PREFIX) || name.length === HEADER_FIELD_PREFIX.length) continue;
       headers ??= {};
-      headers[name.slice(HEADER_FIELD_PREFIX.length)] = fields[name] as string;
+      setOwnField(headers, name.slice(HEADER_FIELD_PREFIX.length), fields[name] as string);
     }
     return headers ?? NO_HEADERS;
   },

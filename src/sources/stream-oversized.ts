@@ -1,6 +1,7 @@
 import type { MessageOrigin } from '../handlers/types.ts';
 import { HEADER_FIELD_PREFIX } from '../redis/envelope.ts';
 import type { ConnectionPool } from '../redis/pool.ts';
+import { setOwnField } from '../redis/own-field.ts';
 import type { Delivery } from './source.ts';
 
 export type RawEntry = [Buffer, Buffer[]];
@@ -79,7 +80,7 @@ export async function readDeferred(
 /** An entry without a `body` field: its payload is the JSON of its fields, header fields (h:<name>) left out. */
 export function fieldsAsBody(fields: Record<string, string>): Buffer {
   const own: Record<string, string> = {};
-  for (const name in fields) if (!name.startsWith(HEADER_FIELD_PREFIX)) own[name] = fields[name] as string;
+  for (const name in fields) if (!name.startsWith(HEADER_FIELD_PREFIX)) setOwnField(own, name, fields[name] as string);
   return Buffer.from(JSON.stringify(own));
 }
 

@@ -9,6 +9,7 @@ import type { Delivery, Source } from './source.ts';
 import { ConsumerPresence, type PendingEntry } from './stream-consumers.ts';
 import { fieldsAsBody, oversizedDelivery, oversizedSize, readDeferred, type RawEntry, type StreamEntries } from './stream-oversized.ts';
 import { oldestNeededId } from './stream-trim.ts';
+import { setOwnField } from '../redis/own-field.ts';
 
 type StreamConfig = NonNullable<PipelineConfig['source']['stream']>;
 
@@ -192,7 +193,7 @@ export class StreamSource implements Source {
     for (let i = 0; i + 1 < list.length; i += 2) {
       const name = (list[i] as Buffer).toString();
       const value = list[i + 1] as Buffer;
-      fields[name] = value.toString();
+      setOwnField(fields, name, value.toString());
       if (name === 'body') body = value;
     }
     this.outstanding.add(id);

@@ -100,14 +100,18 @@ describe('each source kind processes every message exactly once', () => {
     const client = server.client();
     await client.xadd(`s:${name}`, '*', 'body', '{"id": 1}', 'extra', 'x');
     await client.xadd(`s:${name}`, '*', 'id', '2', 'kind', 'plain');
+    // Field names that are special to JavaScript objects stay plain fields.
+    await client.xadd(`s:${name}`, '*', '__proto__', 'p', 'constructor', 'c');
     const worker = await Worker.start([loaded], { logger: quiet });
-    await waitFor(`LLEN ${name}:out >= 2`, () => client.llen(`${name}:out`), { until: (n) => n >= 2 });
+    await waitFor(`LLEN ${name}:out >= 3`, () => client.llen(`${name}:out`), { until: (n) => n >= 3 });
     await worker.stop();
     const results = (await client.lrange(`${name}:out`, 0, -1))
       .map((r) => JSON.parse(r) as { body: unknown; fields: Record<string, string> })
       .reverse();
     assert.deepEqual(results[0], { body: { id: 1 }, fields: { body: '{"id": 1}', extra: 'x' } });
     assert.deepEqual(results[1], { body: { id: '2', kind: 'plain' }, fields: { id: '2', kind: 'plain' } });
+    const special = JSON.parse('{"__proto__": "p", "constructor": "c"}') as Record<string, string>;
+    assert.deepEqual(results[2], { body: special, fields: special });
   });
 
   it('channel: SUBSCRIBE and PSUBSCRIBE', async () => {
