@@ -1,6 +1,6 @@
-import { CommandError, requestFor } from './child-process.ts';
+import { CommandError, type CommandRequest, requestFor } from './child-process.ts';
 import { settleFromReply } from './persistent-reply.ts';
-import type { Message } from './types.ts';
+import type { HandlerContext, Message } from './types.ts';
 
 /**
  * The persistent protocol's batch requests (handler.batch, docs/command-handlers.md): one line
@@ -10,9 +10,21 @@ import type { Message } from './types.ts';
  * A reply `{"id", "ok": false, "error", "retryable"}` without results fails the whole batch.
  */
 
-/** The request line of a batch (with its newline). */
-export function batchLine(id: string, messages: readonly Message[]): string {
-  return JSON.stringify({ id, batch: messages.map((message) => requestFor(message)) }) + '\n';
+/**
+ * The request line of a batch (with its newline). With tracing on, each element carries its message's
+ * own `traceparent` / `tracestate` (its `process` span), and the line the batch call's span.
+ */
+export function batchLine(id: string, messages: readonly Message[], context?: Pick<HandlerContext, 'traceparent' | 'tracestate'>): string {
+  const line: { id: string; batch: CommandRequest[]; traceparent?: string; tracestate?: string } = {
+    id,
+    batch: messages.map((message) => requestFor(message, message)),
+  };
+  const traceparent = context?.traceparent;
+  if (traceparent !== undefined) {
+    line.traceparent = traceparent;
+    if (context?.tracestate) line.tracestate = context.tracestate;
+  }
+  return JSON.stringify(line) + '\n';
 }
 
 /**

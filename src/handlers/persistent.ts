@@ -194,7 +194,7 @@ export class PersistentRunner implements HandlerRunner {
   /** handler.batch: one `{"id","batch":[...]}` line for the whole batch, answered by one `{"id","results":[...]}` line. */
   invokeBatch(messages: Message[], context: HandlerContext): Promise<unknown> {
     const id = `batch-${++this.lastBatchId}`;
-    return this.request(id, () => batchLine(id, messages), context.signal, messages.length);
+    return this.request(id, () => batchLine(id, messages, context), context.signal, messages.length);
   }
 
   private request(id: string, line: () => string, signal: AbortSignal, batchSize: number | undefined): Promise<unknown> {

@@ -30,6 +30,15 @@ export interface Message<Body = unknown> {
   deliveryCount: number;
   /** Epoch milliseconds when the worker received it. */
   receivedAt: number;
+  /**
+   * With tracing on (docs/tracing.md): the W3C traceparent of this message's `process` span (its
+   * current attempt's); absent when tracing is off. A per-message handler finds the same in
+   * context.traceparent; in a batch handler context.traceparent is the batch call's span, and this is
+   * each message's own.
+   */
+  traceparent?: string;
+  /** The W3C tracestate that goes with traceparent, when there is one. */
+  tracestate?: string;
 }
 
 export interface HandlerContext {

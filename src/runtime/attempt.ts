@@ -41,7 +41,7 @@ export interface RunningContext extends HandlerContext {
 /** What the handler is given for the work's current attempt. */
 export function messageFor(work: Work): Message {
   const delivery = work.delivery;
-  return {
+  const message: Message = {
     id: work.messageId ?? delivery.id,
     body: work.body,
     raw: work.raw,
@@ -52,6 +52,14 @@ export function messageFor(work: Work): Message {
     deliveryCount: delivery.deliveryCount + work.attempt - 1,
     receivedAt: delivery.receivedAt,
   };
+  const traceparent = work.trace.traceparent; // undefined when tracing is off
+  if (traceparent !== undefined) withTraceContext(message, traceparent, work.trace.tracestate);
+  return message;
+}
+
+function withTraceContext(message: Message, traceparent: string, tracestate: string | undefined): void {
+  message.traceparent = traceparent;
+  if (tracestate) message.tracestate = tracestate;
 }
 
 /**

@@ -4,6 +4,7 @@ import type { HandlerRunner } from '../handlers/runner.ts';
 import type { Message } from '../handlers/types.ts';
 import { messageFor, type RunningContext, type Work } from './attempt.ts';
 import type { Clock, Timer } from './clock.ts';
+import type { BatchTrace, PipelineTracer } from '../tracing/index.ts';
 
 /** handler.batch, as the dispatcher reads it. */
 export interface BatchSettings {
@@ -25,6 +26,8 @@ export interface BatcherParts {
   logger: Logger;
   pipeline: string;
   outcomes: BatchOutcomes;
+  /** The span of each batch call (the no-op tracer when tracing is off). */
+  tracer: PipelineTracer;
 }
 
 /** What a batch handler returned is not one result per message: every message of the batch fails (retryable). */
@@ -83,7 +86,8 @@ export class Batcher {
     if (works.length === 0) return;
     const attemptIds = works.map((work) => work.attemptId);
     const started = clock.now();
-    const context = new BatchContext(this.parts.logger, this.parts.pipeline, works);
+    const trace = this.parts.tracer.startBatch(works);
+    const context = new BatchContext(this.parts.logger, this.parts.pipeline, works, trace);
     const messages: Message[] = [];
     // Each message's handler call starts here; each ends in outcomes.succeeded or outcomes.failed.
     for (const work of works) {
@@ -93,7 +97,7 @@ export class Batcher {
     }
     let result: Promise<unknown>;
     try {
-      result = this.invokeBatch(messages, context);
+      result = trace.run(this.invokeBatch, messages, context);
     } catch (error) {
       result = Promise.reject(error);
     }
@@ -102,17 +106,22 @@ export class Batcher {
         const problem = resultProblem(value, works.length);
         if (problem !== undefined) {
           const error = new BatchResultError(problem);
+          trace.failed(error);
           works.forEach((work, i) => outcomes.failed(work, attemptIds[i] as number, error, started));
           return;
         }
         const results = value as unknown[];
+        trace.end(results.filter(isError).length);
         works.forEach((work, i) => {
           const element = results[i];
           if (isError(element)) outcomes.failed(work, attemptIds[i] as number, element, started);
           else outcomes.succeeded(work, attemptIds[i] as number, element, started);
         });
       },
-      (error: unknown) => works.forEach((work, i) => outcomes.failed(work, attemptIds[i] as number, error, started)),
+      (error: unknown) => {
+        trace.failed(error);
+        works.forEach((work, i) => outcomes.failed(work, attemptIds[i] as number, error, started));
+      },
     );
   }
 }
@@ -132,7 +141,10 @@ function isError(value: unknown): value is Error {
   return value instanceof Error || types.isNativeError(value);
 }
 
-/** The context of one batch's call: one AbortSignal for all its messages (they share their deadline). */
+/**
+ * The context of one batch's call: one AbortSignal for all its messages (they share their deadline);
+ * the batch's span as traceparent and in the logger's trace_id / span_id.
+ */
 class BatchContext implements RunningContext {
   private childLogger: Logger | undefined;
   private controller: AbortController | undefined;
@@ -141,7 +153,16 @@ class BatchContext implements RunningContext {
     private readonly parentLogger: Logger,
     readonly pipeline: string,
     private readonly works: readonly Work[],
+    private readonly trace: BatchTrace,
   ) {}
+
+  get traceparent(): string | undefined {
+    return this.trace.traceparent;
+  }
+
+  get tracestate(): string | undefined {
+    return this.trace.tracestate;
+  }
 
   get signal(): AbortSignal {
     if (!this.controller) {
@@ -153,6 +174,7 @@ class BatchContext implements RunningContext {
 
   /** Called once per message of the batch on a timeout or a forced shutdown; the first reason wins. */
   abort(reason: unknown): void {
+    this.trace.failed(reason);
     if (this.controller) {
       if (!this.controller.signal.aborted) this.controller.abort(reason);
     } else this.abortedWith ??= { reason };
@@ -160,7 +182,7 @@ class BatchContext implements RunningContext {
 
   get logger(): Logger {
     const first = this.works[0]?.delivery.id;
-    this.childLogger ??= this.parentLogger.child({ batchSize: this.works.length, firstMessageId: first });
+    this.childLogger ??= this.parentLogger.child({ batchSize: this.works.length, firstMessageId: first, ...this.trace.logFields });
     return this.childLogger;
   }
 }

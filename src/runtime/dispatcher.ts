@@ -118,6 +118,7 @@ export class Dispatcher {
         logger,
         pipeline,
         outcomes,
+        tracer: this.tracer,
       });
     }
   }

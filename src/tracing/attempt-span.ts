@@ -8,6 +8,7 @@ import {
   type Link,
   ROOT_CONTEXT,
   type Span,
+  type SpanContext,
   SpanKind,
   SpanStatusCode,
   trace,
@@ -30,7 +31,7 @@ export interface AttemptSpanSettings {
 }
 
 /** The destination a message was read from: the list or stream key, or the channel. */
-function destinationOf(message: TracedMessage): string {
+export function destinationOf(message: TracedMessage): string {
   const origin = message.delivery.origin;
   return origin.key ?? origin.channel ?? '';
 }
@@ -42,7 +43,7 @@ function recordable(error: unknown): { name: string; message: string; stack?: st
   return { name, message: scrubSecrets(errorText(error)), stack };
 }
 
-function markFailed(span: Span, error: unknown): void {
+export function markFailed(span: Span, error: unknown): void {
   const exception = recordable(error);
   span.recordException(exception);
   span.setStatus({ code: SpanStatusCode.ERROR, message: exception.message });
@@ -126,6 +127,16 @@ export class OtelAttemptTrace implements AttemptTrace {
 
   run<M, C>(handler: HandlerLike<M, C>, message: M, context: C): Promise<unknown> {
     return contextApi.with(this.active, handler.invoke, handler, message, context);
+  }
+
+  /** The span's ids, for the links of the batch call that handles the message. */
+  get spanContext(): SpanContext {
+    return this.span.spanContext();
+  }
+
+  /** Links the attempt's span to the span of the batch call that handles it (handler.batch). */
+  linkBatch(batch: SpanContext): void {
+    if (!this.ended) this.span.addLink({ context: batch, attributes: { 'pythia.link': 'batch' } });
   }
 
   failed(error: unknown): void {

@@ -1,8 +1,17 @@
 import type { PipelineConfig } from '../config/index.ts';
 import { NO_TRACER, type PipelineTracer, type TracingSettings } from './types.ts';
 
-export { NO_ATTEMPT_TRACE, NO_TRACER } from './types.ts';
-export type { AttemptOutcome, AttemptTrace, PipelineTracer, TracedMessage, TracingSettings, WriteSpan } from './types.ts';
+export { NO_ATTEMPT_TRACE, NO_BATCH_TRACE, NO_TRACER } from './types.ts';
+export type {
+  AttemptOutcome,
+  AttemptTrace,
+  BatchTrace,
+  PipelineTracer,
+  TracedBatchMember,
+  TracedMessage,
+  TracingSettings,
+  WriteSpan,
+} from './types.ts';
 
 /** On when tracing.enabled, unless OTEL_SDK_DISABLED=true (the OpenTelemetry switch for every SDK). */
 export function tracingEnabled(tracing: PipelineConfig['tracing'] | undefined, env: NodeJS.ProcessEnv = process.env): boolean {

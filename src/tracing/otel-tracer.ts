@@ -14,8 +14,9 @@ import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { Logger } from 'pino';
 import { registerSecret, scrubSecrets } from '../redis/redact.ts';
 import { OtelAttemptTrace, type AttemptSpanSettings } from './attempt-span.ts';
+import { OtelBatchTrace } from './batch-span.ts';
 import { ForwardingTracerProvider } from './global-provider.ts';
-import type { AttemptTrace, PipelineTracer, TracedMessage, TracingSettings } from './types.ts';
+import type { AttemptTrace, BatchTrace, PipelineTracer, TracedBatchMember, TracedMessage, TracingSettings } from './types.ts';
 
 export const DEFAULT_ENDPOINT = 'http://localhost:4318/v1/traces';
 const PROTOCOLS = ['http/protobuf', 'http/json'] as const;
@@ -127,6 +128,10 @@ class OtelPipelineTracer implements PipelineTracer {
 
   startAttempt(message: TracedMessage, previous?: AttemptTrace): AttemptTrace {
     return new OtelAttemptTrace(this.spans, message, previous);
+  }
+
+  startBatch(members: readonly TracedBatchMember[]): BatchTrace {
+    return new OtelBatchTrace(this.spans, members);
   }
 
   shutdown(timeoutMs: number): Promise<void> {

@@ -72,11 +72,37 @@ export interface AttemptTrace {
   end(outcome: AttemptOutcome): void;
 }
 
+/** A message of a batch as the batch's span reads it: the message, and its attempt's span. */
+export interface TracedBatchMember extends TracedMessage {
+  readonly trace: AttemptTrace;
+}
+
+/**
+ * One call of a batch handler (handler.batch): a span of its own, active while the call runs (a batch
+ * serves messages of several traces, so none of theirs can be), linked to each message's process span
+ * and each of those linked back to it.
+ */
+export interface BatchTrace {
+  /** W3C traceparent of the batch's span (undefined when tracing is off). */
+  readonly traceparent: string | undefined;
+  readonly tracestate: string | undefined;
+  /** trace_id and span_id of the batch's span, for the batch's context.logger. */
+  readonly logFields: TraceLogFields;
+  /** Calls the batch handler with the batch's span active in its async context. */
+  run<M, C>(call: (messages: M, context: C) => Promise<unknown>, messages: M, context: C): Promise<unknown>;
+  /** The call failed as a whole (threw, a malformed result, timed out, abandoned): records it and ends the span. */
+  failed(error: unknown): void;
+  /** The call returned one result per message, `failures` of them errors: ends the span (once; later calls are ignored). */
+  end(failures: number): void;
+}
+
 /** A pipeline's tracer. */
 export interface PipelineTracer {
   readonly enabled: boolean;
   /** The span of the message's current attempt (message.attempt is its number); a retry links to `previous`. */
   startAttempt(message: TracedMessage, previous?: AttemptTrace): AttemptTrace;
+  /** The span of one batch handler call, for messages whose attempts have begun. */
+  startBatch(members: readonly TracedBatchMember[]): BatchTrace;
   /** Exports what is buffered, waiting at most `timeoutMs`, then stops. Never throws. */
   shutdown(timeoutMs: number): Promise<void>;
 }
@@ -97,8 +123,20 @@ export const NO_ATTEMPT_TRACE: AttemptTrace = Object.freeze({
   end() {},
 });
 
+export const NO_BATCH_TRACE: BatchTrace = Object.freeze({
+  traceparent: undefined,
+  tracestate: undefined,
+  logFields: NO_FIELDS,
+  run<M, C>(call: (messages: M, context: C) => Promise<unknown>, messages: M, context: C): Promise<unknown> {
+    return call(messages, context);
+  },
+  failed() {},
+  end() {},
+});
+
 export const NO_TRACER: PipelineTracer = Object.freeze({
   enabled: false,
   startAttempt: () => NO_ATTEMPT_TRACE,
+  startBatch: () => NO_BATCH_TRACE,
   shutdown: () => Promise.resolve(),
 });
