@@ -132,6 +132,11 @@ describe('tracing: batch handlers', () => {
       1,
       'the PermanentError element',
     );
+    // A span made from message.traceparent is a child of that message's process span.
+    for (const message of messageSpans) {
+      const rows = receiver.spans.filter((s) => s.name === 'row' && s.parentSpanId === message.spanId && s.traceId === message.traceId);
+      assert.equal(rows.length, 1, receiver.tree(message.traceId));
+    }
     // Each message's process span continues its producer's trace, as without batches.
     assert.deepEqual(messageSpans.filter((s) => s.traceId === TRACE && s.parentSpanId === PARENT).length, 2);
     assert.deepEqual(messageSpans.filter((s) => s.traceId === OTHER && s.parentSpanId === PARENT).length, 1);
