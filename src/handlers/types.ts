@@ -49,7 +49,8 @@ export interface HandlerContext {
   pipeline: string;
   /**
    * With tracing on (docs/tracing.md): the W3C traceparent of this attempt's `process` span, to parent
-   * spans made elsewhere (a module handler's instrumented calls already are its children).
+   * spans made elsewhere (a module handler's instrumented calls already are its children). In a batch
+   * handler: the span of the batch call (each message's own is message.traceparent).
    */
   readonly traceparent?: string;
   /** The W3C tracestate that goes with traceparent, when there is one. */
