@@ -11,7 +11,7 @@ import { keys } from '../../src/redis/keys.ts';
 import { withScripts } from '../../src/redis/scripts.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { pipelineYaml, SUPPORT } from '../helpers/pipelines.ts';
+import { pipelineYaml, RECORD_HANDLER, SUPPORT, type PipelineSections } from '../helpers/pipelines.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -36,6 +36,20 @@ const PY = {
   urgent2: '{"body": {"order": 92, "priority": true}, "headers": {"lane": "fast"}, "message_id": "p-2"}',
 };
 
+/**
+ * A pipeline as Python Pythia's producers feed it: `q:<name>` taken from the left, Pythia envelopes, the echo
+ * handler, results in `<name>:out`. `sections` override these (undefined leaves one out).
+ */
+function pythonPipeline(name: string, sections: PipelineSections = {}): string {
+  return pipelineYaml(name, {
+    source: `{list: {key: "q:${name}", pop_from: left}}`,
+    message: '{envelope: pythia}',
+    handler: ECHO,
+    output: `{list: "${name}:out"}`,
+    ...sections,
+  });
+}
+
 /** The output list (LPUSHed results), oldest first. */
 async function outputs(client: { lrange(key: string, a: number, b: number): Promise<string[]> }, key: string): Promise<Seen[]> {
   return (await client.lrange(key, 0, -1)).reverse().map((r) => JSON.parse(r) as Seen);
@@ -43,26 +57,23 @@ async function outputs(client: { lrange(key: string, a: number, b: number): Prom
 
 describe('Python Pythia compatibility (real Redis)', () => {
   const redis = usePrivateRedis({ exportUrl: true });
+  const load = (name: string, sections: PipelineSections = {}) => redis.dir.load(name, pythonPipeline(name, sections));
+
+  /** Runs the pipeline until the list `key` holds `count` items, then stops the worker. */
+  async function runUntil(loaded: Awaited<ReturnType<typeof load>>, what: string, key: string, count: number): Promise<void> {
+    const worker = await Worker.start([loaded], { logger: quiet });
+    await waitFor(what, () => redis.client.llen(key), { until: (n) => n >= count });
+    await worker.stop();
+  }
 
   it('pop_from: left with envelope pythia: RPUSHed messages FIFO, LPUSHed priority messages first, bodies, headers and ids as Python sent them', async () => {
     const name = 'py-order';
-    const loaded = await redis.dir.load(
-      name,
-      pipelineYaml(name, {
-        source: `{list: {key: "q:${name}", pop_from: left}}`,
-        message: '{envelope: pythia}',
-        handler: ECHO,
-        concurrency: 1,
-        output: `{list: "${name}:out"}`,
-      }),
-    );
+    const loaded = await load(name, { concurrency: 1 });
     const client = redis.client;
     for (const m of [PY.order1, PY.order2, PY.order3, PY.order4]) await client.rpush(`q:${name}`, m);
     await client.lpush(`q:${name}`, PY.urgent1);
     await client.lpush(`q:${name}`, PY.urgent2);
-    const worker = await Worker.start([loaded], { logger: quiet });
-    await waitFor('six results', () => client.llen(`${name}:out`), { until: (n) => n >= 6 });
-    await worker.stop();
+    await runUntil(loaded, 'six results', `${name}:out`, 6);
     const seen = await outputs(client, `${name}:out`);
     assert.deepEqual(
       seen.map((s) => (s.body as { order: number }).order),
@@ -84,16 +95,7 @@ describe('Python Pythia compatibility (real Redis)', () => {
 
   it('message.format text: str bodies, hex-encoded binary and dict bodies as the exact text Python wrote', async () => {
     const name = 'py-text';
-    const loaded = await redis.dir.load(
-      name,
-      pipelineYaml(name, {
-        source: `{list: {key: "q:${name}", pop_from: left}}`,
-        message: '{envelope: pythia, format: text}',
-        handler: ECHO,
-        concurrency: 1,
-        output: `{list: "${name}:out"}`,
-      }),
-    );
+    const loaded = await load(name, { message: '{envelope: pythia, format: text}', concurrency: 1 });
     const client = redis.client;
     await client.rpush(
       `q:${name}`,
@@ -101,9 +103,7 @@ describe('Python Pythia compatibility (real Redis)', () => {
       '{"body": "ff00fe7f80", "headers": {"content": "bytes"}, "message_id": null}',
       '{"body": {"k": "v", "n": [1, 2]}, "headers": {}, "message_id": "t-3"}',
     );
-    const worker = await Worker.start([loaded], { logger: quiet });
-    await waitFor('three results', () => client.llen(`${name}:out`), { until: (n) => n >= 3 });
-    await worker.stop();
+    await runUntil(loaded, 'three results', `${name}:out`, 3);
     const seen = await outputs(client, `${name}:out`);
     assert.equal(seen[0]?.body, 'héllo wörld\n\ttab "q" \\ back');
     assert.equal(seen[1]?.body, 'ff00fe7f80');
@@ -114,20 +114,10 @@ describe('Python Pythia compatibility (real Redis)', () => {
 
   it('a payload that is not an envelope is an invalid_envelope dead letter, byte for byte', async () => {
     const name = 'py-invalid';
-    const loaded = await redis.dir.load(
-      name,
-      pipelineYaml(name, {
-        source: `{list: {key: "q:${name}", pop_from: left}}`,
-        message: '{envelope: pythia}',
-        handler: ECHO,
-        output: `{list: "${name}:out"}`,
-      }),
-    );
+    const loaded = await load(name);
     const client = redis.client;
     await client.rpush(`q:${name}`, '{"id": 1}', 'plain text', '[1, 2]', '{"body": 1, "headers": "x"}');
-    const worker = await Worker.start([loaded], { logger: quiet });
-    await waitFor('four dead letters', () => client.llen(`q:${name}:dead`), { until: (n) => n >= 4 });
-    await worker.stop();
+    await runUntil(loaded, 'four dead letters', `q:${name}:dead`, 4);
     const dead = (await client.lrange(`q:${name}:dead`, 0, -1)).map((d) => JSON.parse(d) as DeadLetterEntry).reverse();
     assert.deepEqual(
       dead.map((d) => [d.reason, d.payload]),
@@ -144,22 +134,11 @@ describe('Python Pythia compatibility (real Redis)', () => {
 
   it('a dead-lettered envelope keeps its message_id and headers, and a replay puts it back whole at the end taken last', async () => {
     const name = 'py-replay';
-    const loaded = await redis.dir.load(
-      name,
-      pipelineYaml(name, {
-        source: `{list: {key: "q:${name}", pop_from: left}}`,
-        message: '{envelope: pythia}',
-        handler: ECHO,
-        resilience: '{max_retries: 0}',
-        output: `{list: "${name}:out"}`,
-      }),
-    );
+    const loaded = await load(name, { resilience: '{max_retries: 0}' });
     const client = redis.client;
     const failing = '{"body": {"fail": "yes", "ü": 1}, "headers": {"tenant": "acme"}, "message_id": "bad-1"}';
     await client.rpush(`q:${name}`, failing);
-    const worker = await Worker.start([loaded], { logger: quiet });
-    await waitFor('a dead letter', () => client.llen(`q:${name}:dead`), { until: (n) => n >= 1 });
-    await worker.stop();
+    await runUntil(loaded, 'a dead letter', `q:${name}:dead`, 1);
     const [stored] = await client.lrange(`q:${name}:dead`, 0, -1);
     const entry = JSON.parse(stored as string) as DeadLetterEntry;
     assert.equal(entry.reason, 'permanent_error');
@@ -177,25 +156,14 @@ describe('Python Pythia compatibility (real Redis)', () => {
   it("recovery with pop_from: left puts a dead consumer's items back on the left, taken next in their original order", async () => {
     const name = 'py-recover';
     const key = `q:${name}`;
-    const loaded = await redis.dir.load(
-      name,
-      pipelineYaml(name, {
-        source: `{list: {key: "${key}", pop_from: left}}`,
-        message: '{envelope: pythia}',
-        handler: ECHO,
-        concurrency: 1,
-        output: `{list: "${name}:out"}`,
-      }),
-    );
+    const loaded = await load(name, { concurrency: 1 });
     const client = redis.client;
     const env = (n: number) => `{"body": {"n": ${n}}, "headers": {}, "message_id": "r-${n}"}`;
     // A consumer that died holding r-1 (taken first) and r-2: its processing list has the newest on the left.
     await client.lpush(keys.processing(key, 'dead-one'), env(1), env(2));
     await client.sadd(keys.consumers(key), 'dead-one');
     await client.rpush(key, env(3), env(4));
-    const worker = await Worker.start([loaded], { logger: quiet });
-    await waitFor('four results', () => client.llen(`${name}:out`), { until: (n) => n >= 4 });
-    await worker.stop();
+    await runUntil(loaded, 'four results', `${name}:out`, 4);
     assert.deepEqual(
       (await outputs(client, `${name}:out`)).map((s) => s.id),
       ['r-1', 'r-2', 'r-3', 'r-4'],
@@ -206,16 +174,7 @@ describe('Python Pythia compatibility (real Redis)', () => {
   it('a stop that leaves a message unfinished hands it back to the left: taken next, before the ones behind it', async () => {
     const name = 'py-stop';
     const key = `q:${name}`;
-    const loaded = await redis.dir.load(
-      name,
-      pipelineYaml(name, {
-        source: `{list: {key: "${key}", pop_from: left}}`,
-        message: '{envelope: pythia}',
-        handler: '{module: "{{support}}/handlers/record.mjs"}',
-        concurrency: 1,
-        shutdown: '{grace_period_ms: 0}',
-      }),
-    );
+    const loaded = await load(name, { handler: RECORD_HANDLER, concurrency: 1, output: undefined, shutdown: '{grace_period_ms: 0}' });
     const client = redis.client;
     const env = (n: number, sleep: number) => `{"body": {"id": ${n}, "sleep": ${sleep}}, "headers": {}, "message_id": "s-${n}"}`;
     await client.rpush(key, env(1, 3000), env(2, 0), env(3, 0));
@@ -227,23 +186,12 @@ describe('Python Pythia compatibility (real Redis)', () => {
 
   it('pop_from: left with delivery at-most-once: Python order too', async () => {
     const name = 'py-at-most-once';
-    const loaded = await redis.dir.load(
-      name,
-      pipelineYaml(name, {
-        source: `{list: {key: "q:${name}", pop_from: left, delivery: at-most-once}}`,
-        message: '{envelope: pythia}',
-        handler: ECHO,
-        concurrency: 1,
-        output: `{list: "${name}:out"}`,
-      }),
-    );
+    const loaded = await load(name, { source: `{list: {key: "q:${name}", pop_from: left, delivery: at-most-once}}`, concurrency: 1 });
     const client = redis.client;
     const env = (n: number) => `{"body": {"n": ${n}}, "headers": {}, "message_id": "a-${n}"}`;
     await client.rpush(`q:${name}`, env(1), env(2), env(3));
     await client.lpush(`q:${name}`, env(0));
-    const worker = await Worker.start([loaded], { logger: quiet });
-    await waitFor('four results', () => client.llen(`${name}:out`), { until: (n) => n >= 4 });
-    await worker.stop();
+    await runUntil(loaded, 'four results', `${name}:out`, 4);
     assert.deepEqual(
       (await outputs(client, `${name}:out`)).map((s) => s.id),
       ['a-0', 'a-1', 'a-2', 'a-3'],
@@ -278,15 +226,7 @@ describe('Python Pythia compatibility (real Redis)', () => {
 
   it("streams: Python's body and header_<name> fields; an entry without a body field is invalid_envelope", async () => {
     const name = 'py-stream';
-    const loaded = await redis.dir.load(
-      name,
-      pipelineYaml(name, {
-        source: `{stream: {key: "s:${name}", start_id: "0"}}`,
-        message: '{envelope: pythia}',
-        handler: ECHO,
-        output: `{list: "${name}:out"}`,
-      }),
-    );
+    const loaded = await load(name, { source: `{stream: {key: "s:${name}", start_id: "0"}}` });
     const client = redis.client;
     const id = await client.xadd(`s:${name}`, '*', 'body', '{"id": 1, "name": "Zoë"}', 'header_tenant', 'acme', 'header_trace', 't-1');
     await client.xadd(`s:${name}`, '*', 'id', '2');
@@ -304,15 +244,7 @@ describe('Python Pythia compatibility (real Redis)', () => {
 
   it('channels: an enveloped PUBLISH is unwrapped', async () => {
     const name = 'py-channel';
-    const loaded = await redis.dir.load(
-      name,
-      pipelineYaml(name, {
-        source: `{channel: {channels: ["ch:${name}"]}}`,
-        message: '{envelope: pythia}',
-        handler: ECHO,
-        output: `{list: "${name}:out"}`,
-      }),
-    );
+    const loaded = await load(name, { source: `{channel: {channels: ["ch:${name}"]}}` });
     const client = redis.client;
     const worker = await Worker.start([loaded], { logger: quiet });
     await waitFor('subscribed', async () => ((await client.pubsub('NUMSUB', `ch:${name}`)) as [string, number])[1], {
@@ -326,20 +258,15 @@ describe('Python Pythia compatibility (real Redis)', () => {
 
   it('output.envelope: pythia: results are RPUSHed envelopes that a Python consumer (BLPOP) reads in order', async () => {
     const name = 'py-output';
-    const loaded = await redis.dir.load(
-      name,
-      pipelineYaml(name, {
-        source: `{list: {key: "q:${name}"}}`,
-        handler: ECHO,
-        concurrency: 1,
-        output: `{list: "${name}:out", envelope: pythia}`,
-      }),
-    );
+    const loaded = await load(name, {
+      source: `{list: {key: "q:${name}"}}`,
+      message: undefined,
+      concurrency: 1,
+      output: `{list: "${name}:out", envelope: pythia}`,
+    });
     const client = redis.client;
     await client.lpush(`q:${name}`, '{"n": 1, "s": "ü"}', '{"n": 2}', '{"n": 3}');
-    const worker = await Worker.start([loaded], { logger: quiet });
-    await waitFor('three results', () => client.llen(`${name}:out`), { until: (n) => n >= 3 });
-    await worker.stop();
+    await runUntil(loaded, 'three results', `${name}:out`, 3);
     const raw = await client.lrange(`${name}:out`, 0, -1);
     const first = JSON.parse(raw[0] as string) as { body: Seen; headers: unknown; message_id: unknown };
     assert.deepEqual(Object.keys(first), ['body', 'headers', 'message_id']);
@@ -355,14 +282,7 @@ describe('Python Pythia compatibility (real Redis)', () => {
 
   it("Producer.forPipeline follows the pipeline: RPUSH for pop_from left, the pipeline's envelope, format text bodies as strings", async () => {
     const name = 'py-for-pipeline';
-    const loaded = await redis.dir.load(
-      name,
-      pipelineYaml(name, {
-        source: `{list: {key: "q:${name}", pop_from: left}}`,
-        message: '{envelope: pythia, format: text}',
-        handler: ECHO,
-      }),
-    );
+    const loaded = await load(name, { message: '{envelope: pythia, format: text}', output: undefined });
     const producer = Producer.forPipeline(loaded, { redisUrl: redis.server.url });
     try {
       await producer.sendMany([
@@ -382,16 +302,7 @@ describe('Python Pythia compatibility (real Redis)', () => {
 
   it('the test harness pushes Python envelopes from the right and reads RPUSHed results oldest first', async () => {
     const name = 'py-harness';
-    const file = redis.dir.write(
-      name,
-      pipelineYaml(name, {
-        source: `{list: {key: "q:${name}", pop_from: left}}`,
-        message: '{envelope: pythia}',
-        handler: ECHO,
-        concurrency: 1,
-        output: `{list: "${name}:out", envelope: pythia}`,
-      }),
-    );
+    const file = redis.dir.write(name, pythonPipeline(name, { concurrency: 1, output: `{list: "${name}:out", envelope: pythia}` }));
     const harness = await PipelineHarness.start(file, { redisUrl: redis.server.url });
     try {
       await harness.push([{ n: 1 }, { n: 2 }, { n: 3 }]);
