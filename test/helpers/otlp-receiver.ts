@@ -49,25 +49,33 @@ function flatten(attributes: OtlpAttribute[] | undefined): Record<string, string
 export class OtlpReceiver {
   readonly spans: ReceivedSpan[] = [];
   readonly requests: { contentType: string; path: string; headers: IncomingMessage['headers']; bytes: number }[] = [];
-  private constructor(private readonly server: Server) {}
+  private readonly server: Server = createServer();
 
-  static async start(): Promise<OtlpReceiver> {
-    const server = createServer();
-    const receiver = new OtlpReceiver(server);
-    server.on('request', (request, response) => {
+  /** Not listening yet: `listen()` (or `OtlpReceiver.start()`) before a test exports to it. */
+  constructor() {
+    this.server.on('request', (request, response) => {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
         const body = Buffer.concat(chunks);
         const contentType = String(request.headers['content-type'] ?? '');
-        receiver.requests.push({ contentType, path: request.url ?? '', headers: request.headers, bytes: body.length });
-        if (contentType.includes('json')) receiver.collect(JSON.parse(body.toString('utf8')));
+        this.requests.push({ contentType, path: request.url ?? '', headers: request.headers, bytes: body.length });
+        if (contentType.includes('json')) this.collect(JSON.parse(body.toString('utf8')));
         response.writeHead(200, { 'content-type': contentType.includes('json') ? 'application/json' : 'application/x-protobuf' });
         response.end(contentType.includes('json') ? '{}' : '');
       });
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  }
+
+  static async start(): Promise<OtlpReceiver> {
+    const receiver = new OtlpReceiver();
+    await receiver.listen();
     return receiver;
+  }
+
+  /** Listens on a free port of 127.0.0.1. */
+  listen(): Promise<void> {
+    return new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
   }
 
   get url(): string {

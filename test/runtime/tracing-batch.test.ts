@@ -3,16 +3,14 @@
 // each message's own trace context, for module handlers (message.traceparent) and in the elements of a
 // persistent batch request.
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
-import { after, before, describe, it } from 'node:test';
-import { loadPipelineFile, type LoadedPipeline } from '../../src/config/index.ts';
+import { describe, it } from 'node:test';
 import { Producer } from '../../src/producer/producer.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { KIND, OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.ts';
+import { KIND, type ReceivedSpan } from '../helpers/otlp-receiver.ts';
 import { pipelineYaml } from '../helpers/pipelines.ts';
-import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { capturingLogger, useTracingSuite } from '../helpers/tracing.ts';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const OTHER = 'eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee';
@@ -25,17 +23,6 @@ interface Echo {
   env?: string | null;
 }
 
-function capturingLogger(): { logger: ReturnType<typeof createLogger>; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: createLogger('info', sink), lines };
-}
-
 /** The span id a W3C traceparent names, checking its trace id. */
 function spanOf(traceparent: string | null | undefined, span: ReceivedSpan | undefined): void {
   assert.ok(span, `no span for ${traceparent}`);
@@ -43,18 +30,7 @@ function spanOf(traceparent: string | null | undefined, span: ReceivedSpan | und
 }
 
 describe('tracing: batch handlers', () => {
-  const redis = usePrivateRedis({ exportUrl: true });
-  let receiver: OtlpReceiver;
-  before(async () => {
-    receiver = await OtlpReceiver.start();
-  });
-  after(() => receiver.close());
-
-  const load = async (path: string): Promise<LoadedPipeline> => {
-    const result = await loadPipelineFile(path);
-    assert.ok(result.ok, result.ok ? '' : JSON.stringify(result.issues));
-    return result.pipeline;
-  };
+  const { redis, receiver, load } = useTracingSuite();
   const tracing = 'tracing: {enabled: true, endpoint: "{{receiver}}", protocol: http/json}\n';
   const write = (name: string, handler: string, extra: string, resilience = '{max_retries: 0}'): string =>
     redis.dir.write(

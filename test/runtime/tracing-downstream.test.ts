@@ -2,33 +2,20 @@
 // handler that wants the next pipeline in its trace sends with a Producer that has tracing: true; its
 // send span is a child of the active process span, and the downstream process span a child of it.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { loadPipelineFile, type LoadedPipeline } from '../../src/config/index.ts';
+import { describe, it } from 'node:test';
 import { Producer } from '../../src/producer/producer.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { OtlpReceiver } from '../helpers/otlp-receiver.ts';
 import { pipelineYaml } from '../helpers/pipelines.ts';
-import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { useTracingSuite } from '../helpers/tracing.ts';
 import { close as closeForwarder } from '../support/handlers/forward.mjs';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT = '00f067aa0ba902b7';
 
 describe('tracing: downstream pipelines', () => {
-  const redis = usePrivateRedis({ exportUrl: true });
-  let receiver: OtlpReceiver;
-  before(async () => {
-    receiver = await OtlpReceiver.start();
-  });
-  after(() => receiver.close());
-
-  const load = async (path: string): Promise<LoadedPipeline> => {
-    const result = await loadPipelineFile(path);
-    assert.ok(result.ok, result.ok ? '' : JSON.stringify(result.issues));
-    return result.pipeline;
-  };
+  const { redis, receiver, load } = useTracingSuite();
 
   it('a handler that sends with a Producer (tracing: true) puts the downstream pipeline in its trace', async () => {
     const tracing = `tracing: {enabled: true, endpoint: "${receiver.url}", protocol: http/json}\n`;

@@ -7,47 +7,22 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import { after, before, describe, it } from 'node:test';
-import { loadPipelineFile, type LoadedPipeline } from '../../src/config/index.ts';
+import { describe, it } from 'node:test';
 import { Producer } from '../../src/producer/producer.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { KIND, OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.ts';
+import { KIND, type ReceivedSpan } from '../helpers/otlp-receiver.ts';
 import { pipelineYaml, SUPPORT } from '../helpers/pipelines.ts';
-import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { freePort } from '../helpers/redis-server.ts';
 import { listDeadLetters, pythia } from '../resilience/helpers.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { capturingLogger, useTracingSuite } from '../helpers/tracing.ts';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT = '00f067aa0ba902b7';
 
-/** A logger whose JSON lines the test reads. */
-function capturingLogger(): { logger: ReturnType<typeof createLogger>; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: createLogger('info', sink), lines };
-}
-
 describe('tracing', () => {
-  const redis = usePrivateRedis({ exportUrl: true });
-  let receiver: OtlpReceiver;
-  before(async () => {
-    receiver = await OtlpReceiver.start();
-  });
-  after(() => receiver.close());
-
-  const load = async (path: string): Promise<LoadedPipeline> => {
-    const result = await loadPipelineFile(path);
-    assert.ok(result.ok, result.ok ? '' : JSON.stringify(result.issues));
-    return result.pipeline;
-  };
+  const { redis, receiver, load } = useTracingSuite();
   const tracing = (extra = '') =>
     `tracing: {enabled: true, endpoint: "${receiver.url}", protocol: http/json, service_name: orders-worker, headers: {x-api-key: "s3cret-key-value"}${extra}}\n`;
   const spansNamed = (name: string, trace?: string): ReceivedSpan[] =>
