@@ -110,11 +110,15 @@ function decode(raw: Buffer): Decoded {
 }
 
 /** A dispatcher over in-memory parts and a fake clock, started. */
-export async function dispatcherRig(options: Partial<DispatcherOptions> = {}, output?: Writer) {
+export function dispatcherRig(options: Partial<DispatcherOptions> = {}, output?: Writer) {
+  return startRig(new ControlledHandler(), options, output);
+}
+
+/** A dispatcher with `handler` over in-memory parts and a fake clock, started: what every rig shares. */
+export async function startRig<H extends HandlerRunner>(handler: H, options: Partial<DispatcherOptions>, output?: Writer) {
   const events: string[] = [];
   const clock = new FakeClock();
   const source = new MemorySource(events);
-  const handler = new ControlledHandler();
   const observer = new RecordingObserver();
   const deadLetters = new MemoryDeadLetters(events);
   const dispatcher = new Dispatcher({
