@@ -1,9 +1,7 @@
 import {
   context as contextApi,
   type Attributes,
-  type Context,
   defaultTextMapGetter,
-  defaultTextMapSetter,
   isSpanContextValid,
   type Link,
   ROOT_CONTEXT,
@@ -15,12 +13,10 @@ import {
   TraceFlags,
   type Tracer,
 } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { errorText } from '../errors.ts';
 import { scrubSecrets } from '../redis/redact.ts';
-import type { AttemptOutcome, AttemptTrace, HandlerLike, TraceLogFields, TracedMessage, WriteSpan } from './types.ts';
-
-export const propagator = new W3CTraceContextPropagator();
+import { ActiveSpan, propagator } from './active-span.ts';
+import type { AttemptOutcome, AttemptTrace, HandlerLike, TracedMessage, WriteSpan } from './types.ts';
 
 /** What every attempt span of one pipeline shares. */
 export interface AttemptSpanSettings {
@@ -65,12 +61,8 @@ class OtelWriteSpan implements WriteSpan {
  * link to the producer's span instead: as a child of an unsampled parent it would be dropped whatever
  * this worker's sampling says. A retry links to the attempt before it.
  */
-export class OtelAttemptTrace implements AttemptTrace {
-  private readonly span: Span;
-  private readonly active: Context;
+export class OtelAttemptTrace extends ActiveSpan implements AttemptTrace {
   private ended = false;
-  private carrier: Record<string, string> | undefined;
-  readonly logFields: TraceLogFields;
 
   constructor(
     private readonly settings: AttemptSpanSettings,
@@ -103,26 +95,7 @@ export class OtelAttemptTrace implements AttemptTrace {
       'pythia.source.kind': delivery.origin.kind,
     };
     if (settings.consumerGroup !== undefined) attributes['messaging.consumer.group.name'] = settings.consumerGroup;
-    this.span = settings.tracer.startSpan(`process ${destination}`, { kind: SpanKind.CONSUMER, attributes, links }, parent);
-    this.active = trace.setSpan(parent, this.span);
-    const ids = this.span.spanContext();
-    this.logFields = { trace_id: ids.traceId, span_id: ids.spanId };
-  }
-
-  private get propagated(): Record<string, string> {
-    if (!this.carrier) {
-      this.carrier = {};
-      propagator.inject(this.active, this.carrier, defaultTextMapSetter);
-    }
-    return this.carrier;
-  }
-
-  get traceparent(): string | undefined {
-    return this.propagated.traceparent;
-  }
-
-  get tracestate(): string | undefined {
-    return this.propagated.tracestate;
+    super(settings.tracer.startSpan(`process ${destination}`, { kind: SpanKind.CONSUMER, attributes, links }, parent), parent);
   }
 
   run<M, C>(handler: HandlerLike<M, C>, message: M, context: C): Promise<unknown> {

@@ -1,16 +1,7 @@
-import {
-  context as contextApi,
-  type Attributes,
-  type Context,
-  defaultTextMapSetter,
-  type Link,
-  ROOT_CONTEXT,
-  type Span,
-  SpanKind,
-  trace,
-} from '@opentelemetry/api';
-import { type AttemptSpanSettings, destinationOf, markFailed, OtelAttemptTrace, propagator } from './attempt-span.ts';
-import type { BatchTrace, TraceLogFields, TracedBatchMember } from './types.ts';
+import { context as contextApi, type Attributes, type Link, ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
+import { ActiveSpan } from './active-span.ts';
+import { type AttemptSpanSettings, destinationOf, markFailed, OtelAttemptTrace } from './attempt-span.ts';
+import type { BatchTrace, TracedBatchMember } from './types.ts';
 
 /**
  * The span of one batch handler call (handler.batch): a CONSUMER span `process <destination>` with
@@ -21,12 +12,8 @@ import type { BatchTrace, TraceLogFields, TracedBatchMember } from './types.ts';
  * (one bulk INSERT, one bulk HTTP call) are its children. The SDK keeps the first 128 links of a span
  * (OTEL_SPAN_LINK_COUNT_LIMIT); the links from the messages' spans are all kept.
  */
-export class OtelBatchTrace implements BatchTrace {
-  private readonly span: Span;
-  private readonly active: Context;
+export class OtelBatchTrace extends ActiveSpan implements BatchTrace {
   private ended = false;
-  private carrier: Record<string, string> | undefined;
-  readonly logFields: TraceLogFields;
 
   constructor(settings: AttemptSpanSettings, members: readonly TracedBatchMember[]) {
     const first = members[0];
@@ -49,27 +36,9 @@ export class OtelBatchTrace implements BatchTrace {
     if (first !== undefined) attributes['pythia.source.kind'] = first.delivery.origin.kind;
     if (settings.consumerGroup !== undefined) attributes['messaging.consumer.group.name'] = settings.consumerGroup;
     const name = shared ? `process ${destination}` : 'process';
-    this.span = settings.tracer.startSpan(name, { kind: SpanKind.CONSUMER, attributes, links }, ROOT_CONTEXT);
-    this.active = trace.setSpan(ROOT_CONTEXT, this.span);
+    super(settings.tracer.startSpan(name, { kind: SpanKind.CONSUMER, attributes, links }, ROOT_CONTEXT), ROOT_CONTEXT);
     const ids = this.span.spanContext();
-    this.logFields = { trace_id: ids.traceId, span_id: ids.spanId };
     for (const member of members) if (member.trace instanceof OtelAttemptTrace) member.trace.linkBatch(ids);
-  }
-
-  private get propagated(): Record<string, string> {
-    if (!this.carrier) {
-      this.carrier = {};
-      propagator.inject(this.active, this.carrier, defaultTextMapSetter);
-    }
-    return this.carrier;
-  }
-
-  get traceparent(): string | undefined {
-    return this.propagated.traceparent;
-  }
-
-  get tracestate(): string | undefined {
-    return this.propagated.tracestate;
   }
 
   run<M, C>(call: (messages: M, context: C) => Promise<unknown>, messages: M, context: C): Promise<unknown> {
