@@ -63,21 +63,13 @@ function withTraceContext(message: Message, traceparent: string, tracestate: str
 }
 
 /**
- * The handler's context for one attempt; `signal` and `logger` are made on first use (AbortController
- * is costly on the hot path). Each attempt has its own: a timed-out attempt that reads its signal late
- * finds it aborted, never the signal of the retry that replaced it.
+ * The abort side of a handler's context: its `signal` is made on first use (AbortController is costly on
+ * the hot path); an abort before that is kept, and the signal is born aborted. The first reason wins.
  */
-export class AttemptContext implements RunningContext {
-  private childLogger: Logger | undefined;
+export abstract class AbortableContext {
   private controller: AbortController | undefined;
-  /** Why the attempt was aborted before the handler first asked for its signal. */
+  /** Why the call was aborted before the handler first asked for its signal. */
   private abortedWith: { reason: unknown } | undefined;
-  constructor(
-    private readonly work: Work,
-    private readonly attempt: number,
-    private readonly parentLogger: Logger,
-    readonly pipeline: string,
-  ) {}
 
   get signal(): AbortSignal {
     if (!this.controller) {
@@ -90,6 +82,23 @@ export class AttemptContext implements RunningContext {
   abort(reason: unknown): void {
     if (this.controller) this.controller.abort(reason);
     else this.abortedWith ??= { reason };
+  }
+}
+
+/**
+ * The handler's context for one attempt; `signal` and `logger` are made on first use. Each attempt has
+ * its own: a timed-out attempt that reads its signal late finds it aborted, never the signal of the retry
+ * that replaced it.
+ */
+export class AttemptContext extends AbortableContext implements RunningContext {
+  private childLogger: Logger | undefined;
+  constructor(
+    private readonly work: Work,
+    private readonly attempt: number,
+    private readonly parentLogger: Logger,
+    readonly pipeline: string,
+  ) {
+    super();
   }
 
   get logger(): Logger {

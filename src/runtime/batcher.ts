@@ -2,7 +2,7 @@ import { types } from 'node:util';
 import type { Logger } from 'pino';
 import type { HandlerRunner } from '../handlers/runner.ts';
 import type { Message } from '../handlers/types.ts';
-import { messageFor, type RunningContext, type Work } from './attempt.ts';
+import { AbortableContext, messageFor, type RunningContext, type Work } from './attempt.ts';
 import type { Clock, Timer } from './clock.ts';
 import type { BatchTrace, PipelineTracer } from '../tracing/index.ts';
 
@@ -145,16 +145,16 @@ function isError(value: unknown): value is Error {
  * The context of one batch's call: one AbortSignal for all its messages (they share their deadline);
  * the batch's span as traceparent and in the logger's trace_id / span_id.
  */
-class BatchContext implements RunningContext {
+class BatchContext extends AbortableContext implements RunningContext {
   private childLogger: Logger | undefined;
-  private controller: AbortController | undefined;
-  private abortedWith: { reason: unknown } | undefined;
   constructor(
     private readonly parentLogger: Logger,
     readonly pipeline: string,
     private readonly works: readonly Work[],
     private readonly trace: BatchTrace,
-  ) {}
+  ) {
+    super();
+  }
 
   get traceparent(): string | undefined {
     return this.trace.traceparent;
@@ -164,20 +164,10 @@ class BatchContext implements RunningContext {
     return this.trace.tracestate;
   }
 
-  get signal(): AbortSignal {
-    if (!this.controller) {
-      this.controller = new AbortController();
-      if (this.abortedWith) this.controller.abort(this.abortedWith.reason);
-    }
-    return this.controller.signal;
-  }
-
   /** Called once per message of the batch on a timeout or a forced shutdown; the first reason wins. */
-  abort(reason: unknown): void {
+  override abort(reason: unknown): void {
     this.trace.failed(reason);
-    if (this.controller) {
-      if (!this.controller.signal.aborted) this.controller.abort(reason);
-    } else this.abortedWith ??= { reason };
+    super.abort(reason);
   }
 
   get logger(): Logger {
