@@ -4,15 +4,14 @@
 // Uses a private redis-server (never the shared one). Messages are pushed (LPUSH, 1000 per call) once the
 // worker is consuming; the clock runs from the first push until the sink list holds every message.
 // Variants alternate within each run, so drift in the machine's load falls on both alike.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { loadPipelineText } from '../src/config/index.ts';
 import { createLogger } from '../src/runtime/logger.ts';
-import { Worker } from '../src/runtime/worker.ts';
 import { startRedis } from '../src/testing/redis-server.ts';
+import { pushBodies, reportRun, startListWorker } from './list-pipeline.ts';
 
 const { values } = parseArgs({
   options: {
@@ -37,35 +36,14 @@ async function run(label: string, handler: string): Promise<number> {
   const key = `bench-${label.replace(/[^a-z0-9]+/g, '-')}`;
   const sink = `${key}:sink`;
   process.env.BENCH_SINK_KEY = sink;
-  const yaml = `version: 1
-name: ${key}
-source:
-  list: {key: ${key}, batch_size: 100, block_timeout_ms: 100}
-handler: ${handler}
-concurrency: ${concurrency}
-resilience: {processing_timeout_ms: 30000, circuit_breaker: {enabled: false}}
-metrics: {enabled: false}
-`;
-  const file = path.join(dir, `${key}.yml`);
-  writeFileSync(file, yaml);
-  const loaded = await loadPipelineText(file, yaml);
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
   await redis.del(key, sink, `${key}:dead`);
-  const worker = await Worker.start([loaded.pipeline], { redisUrl: server.url, logger });
-  await new Promise((r) => setTimeout(r, 300)); // first fetch blocking
-  const body = JSON.stringify({ order: 1, items: ['a', 'b'], note: 'benchmark' });
+  const worker = await startListWorker({ key, handler, concurrency, dir, redisUrl: server.url, logger });
   const started = performance.now();
-  for (let sent = 0; sent < count; sent += 1000)
-    await redis.lpush(key, ...Array.from({ length: Math.min(1000, count - sent) }, () => body));
+  await pushBodies(redis, key, count);
   while ((await redis.llen(sink)) < count) await new Promise((r) => setTimeout(r, 5));
   const seconds = (performance.now() - started) / 1000;
   await worker.stop(5000);
-  const dead = await redis.llen(`${key}:dead`);
-  const rate = count / seconds;
-  console.log(
-    `${label.padEnd(36)} ${String(count).padStart(6)} msgs  ${seconds.toFixed(2).padStart(6)} s  ${rate.toFixed(0).padStart(7)} msg/s${dead ? `  (${dead} dead-lettered!)` : ''}`,
-  );
-  return rate;
+  return reportRun(label, 36, count, seconds, await redis.llen(`${key}:dead`));
 }
 
 const results = new Map<string, number[]>();
