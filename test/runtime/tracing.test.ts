@@ -8,11 +8,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { Producer } from '../../src/producer/producer.ts';
+import { Producer, type PipelineProducerOptions } from '../../src/producer/producer.ts';
+import type { Logger } from 'pino';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
 import { KIND, type ReceivedSpan } from '../helpers/otlp-receiver.ts';
-import { pipelineYaml, SUPPORT } from '../helpers/pipelines.ts';
+import { pipelineYaml, SUPPORT, type PipelineSections } from '../helpers/pipelines.ts';
 import { freePort } from '../helpers/redis-server.ts';
 import { listDeadLetters, pythia } from '../resilience/helpers.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -20,40 +21,69 @@ import { capturingLogger, useTracingSuite } from '../helpers/tracing.ts';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT = '00f067aa0ba902b7';
+const TRACED = '{module: "{{support}}/handlers/traced.mjs"}';
 
 describe('tracing', () => {
   const { redis, receiver, load } = useTracingSuite();
   const tracing = (extra = '') =>
     `tracing: {enabled: true, endpoint: "${receiver.url}", protocol: http/json, service_name: orders-worker, headers: {x-api-key: "s3cret-key-value"}${extra}}\n`;
+  /**
+   * Writes a pipeline file: the list `q:<name>`, the traced handler, the output `<name>:out` and `extra`
+   * (its tracing section); `sections` override these (undefined leaves one out).
+   */
+  const write = (name: string, extra: string, sections: PipelineSections = {}): string =>
+    redis.dir.write(
+      name,
+      pipelineYaml(name, { source: `{list: {key: "q:${name}"}}`, handler: TRACED, output: `{list: "${name}:out"}`, ...sections }, extra),
+    );
+  /** A tracing section exporting to 127.0.0.1:<port> with a secret export header (that no log line may show). */
+  const tracingTo = (port: number) =>
+    `tracing: {enabled: true, endpoint: "http://127.0.0.1:${port}", protocol: http/json, headers: {authorization: "Bearer very-secret-token"}}\n`;
+  /**
+   * Starts a worker on the pipeline file (with `env` set while it starts) and a Producer of it, runs `send`,
+   * then closes the producer and stops the worker, which flushes the spans. Returns how long the stop took (ms).
+   */
+  async function sendThrough(
+    file: string,
+    send: (producer: Producer) => Promise<void>,
+    options: { logger?: Logger; producer?: PipelineProducerOptions; env?: Record<string, string> } = {},
+  ): Promise<number> {
+    const env = options.env ?? {};
+    Object.assign(process.env, env);
+    let worker: Worker;
+    try {
+      worker = await Worker.start([await load(file)], { logger: options.logger ?? createLogger('silent') });
+    } finally {
+      for (const name of Object.keys(env)) delete process.env[name];
+    }
+    const producer = await Producer.fromPipeline(file, options.producer);
+    let stopMs: number;
+    try {
+      await send(producer);
+    } finally {
+      await producer.close();
+      const started = Date.now();
+      await worker.stop();
+      stopMs = Date.now() - started;
+    }
+    return stopMs;
+  }
   const spansNamed = (name: string, trace?: string): ReceivedSpan[] =>
     receiver.spans.filter((s) => s.name === name && (trace === undefined || s.traceId === trace));
 
   it('continues the producer trace: a process span per attempt, the handler inside it, output and dead letter as children', async () => {
-    const path = redis.dir.write(
-      'traced',
-      pipelineYaml(
-        'traced',
-        {
-          source: '{list: {key: "q:traced"}}',
-          handler: '{module: "{{support}}/handlers/traced.mjs"}',
-          output: '{list: "traced:out"}',
-          resilience: '{max_retries: 0}',
-        },
-        tracing(),
-      ),
-    );
+    const path = write('traced', tracing(), { resilience: '{max_retries: 0}' });
     const { logger, lines } = capturingLogger();
-    const worker = await Worker.start([await load(path)], { logger });
-    const producer = await Producer.fromPipeline(path);
-    try {
-      await producer.send({ id: 1 }, { headers: { traceparent: `00-${TRACE}-${PARENT}-01`, tracestate: 'vendor=abc' } });
-      await producer.send({ id: 2, fail: 'permanent' }, { headers: { traceparent: `00-${TRACE}-${PARENT}-01` } });
-      await waitFor('the output', async () => (await redis.client.llen('traced:out')) === 1);
-      await waitFor('the dead letter', async () => (await redis.client.llen('q:traced:dead')) === 1);
-    } finally {
-      await producer.close();
-      await worker.stop(); // flushes the spans
-    }
+    await sendThrough(
+      path,
+      async (producer) => {
+        await producer.send({ id: 1 }, { headers: { traceparent: `00-${TRACE}-${PARENT}-01`, tracestate: 'vendor=abc' } });
+        await producer.send({ id: 2, fail: 'permanent' }, { headers: { traceparent: `00-${TRACE}-${PARENT}-01` } });
+        await waitFor('the output', async () => (await redis.client.llen('traced:out')) === 1);
+        await waitFor('the dead letter', async () => (await redis.client.llen('q:traced:dead')) === 1);
+      },
+      { logger },
+    );
     process.stdout.write(`${receiver.tree(TRACE)}\n`);
     const process1 = spansNamed('process q:traced', TRACE);
     assert.equal(process1.length, 2, receiver.tree(TRACE));
@@ -103,30 +133,16 @@ describe('tracing', () => {
   });
 
   it('streams: the consumer group; a sampled-out producer trace is linked, not parented; a retry links to the attempt before', async () => {
-    const path = redis.dir.write(
-      'tstream',
-      pipelineYaml(
-        'tstream',
-        {
-          source: '{stream: {key: "s:traced", consumer_group: workers}}',
-          handler: '{module: "{{support}}/handlers/traced.mjs"}',
-          output: '{list: "tstream:out"}',
-          resilience: '{max_retries: 2, retry_delay_ms: 10, retry_max_delay_ms: 10}',
-        },
-        tracing(),
-      ),
-    );
-    const worker = await Worker.start([await load(path)], { logger: createLogger('silent') });
-    const producer = await Producer.fromPipeline(path);
+    const path = write('tstream', tracing(), {
+      source: '{stream: {key: "s:traced", consumer_group: workers}}',
+      resilience: '{max_retries: 2, retry_delay_ms: 10, retry_max_delay_ms: 10}',
+    });
     const unsampled = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa';
-    try {
+    await sendThrough(path, async (producer) => {
       await producer.send({ id: 10 }, { headers: { traceparent: `00-${unsampled}-${PARENT}-00` } });
       await producer.send({ id: 11, fail: 'once' });
       await waitFor('both outputs', async () => (await redis.client.llen('tstream:out')) === 2);
-    } finally {
-      await producer.close();
-      await worker.stop();
-    }
+    });
     const spans = spansNamed('process s:traced');
     assert.ok(spans.every((s) => s.attributes['messaging.consumer.group.name'] === 'workers'));
     assert.ok(
@@ -152,18 +168,7 @@ describe('tracing', () => {
   it('command handlers get the process span as traceparent: in the request, and as TRACEPARENT per message', async () => {
     const command = `["${process.execPath}", "{{support}}/handlers/trace-command.mjs"]`;
     const files = ['per-message', 'persistent'].map((mode) =>
-      redis.dir.write(
-        `tcmd-${mode}`,
-        pipelineYaml(
-          `tcmd-${mode}`,
-          {
-            source: `{list: {key: "q:tcmd-${mode}"}}`,
-            handler: `{command: ${command}, mode: ${mode}}`,
-            output: `{list: "tcmd-${mode}:out"}`,
-          },
-          tracing(),
-        ),
-      ),
+      write(`tcmd-${mode}`, tracing(), { handler: `{command: ${command}, mode: ${mode}}` }),
     );
     const worker = await Worker.start(await Promise.all(files.map(load)), { logger: createLogger('silent') });
     try {
@@ -187,24 +192,16 @@ describe('tracing', () => {
   });
 
   it('the Producer with tracing: true sends its span as traceparent; the process span is its child', async () => {
-    const path = redis.dir.write(
-      'tprod',
-      pipelineYaml(
-        'tprod',
-        { source: '{list: {key: "q:tprod"}}', handler: '{module: "{{support}}/handlers/traced.mjs"}', output: '{list: "tprod:out"}' },
-        tracing(),
-      ),
-    );
+    const path = write('tprod', tracing());
     // The worker registers its tracer provider globally (none was): the producer's spans go through it.
-    const worker = await Worker.start([await load(path)], { logger: createLogger('silent') });
-    const producer = await Producer.fromPipeline(path, { tracing: true });
-    try {
-      await producer.send({ id: 30 });
-      await waitFor('the output', async () => (await redis.client.llen('tprod:out')) === 1);
-    } finally {
-      await producer.close();
-      await worker.stop();
-    }
+    await sendThrough(
+      path,
+      async (producer) => {
+        await producer.send({ id: 30 });
+        await waitFor('the output', async () => (await redis.client.llen('tprod:out')) === 1);
+      },
+      { producer: { tracing: true } },
+    );
     const send = spansNamed('send q:tprod')[0];
     assert.ok(send, 'the producer span');
     assert.equal(send.kind, KIND.producer);
@@ -217,14 +214,7 @@ describe('tracing', () => {
 
   it('pythia produce --header sends a traceparent; a dead letter keeps it, and its replay is processed in the same trace', async () => {
     const trace = 'cccccccccccccccccccccccccccccccc';
-    const path = redis.dir.write(
-      'tcli',
-      pipelineYaml(
-        'tcli',
-        { source: '{list: {key: "q:tcli"}}', handler: '{module: "{{support}}/handlers/traced.mjs"}', resilience: '{max_retries: 0}' },
-        tracing(),
-      ),
-    );
+    const path = write('tcli', tracing(), { output: undefined, resilience: '{max_retries: 0}' });
     const worker = await Worker.start([await load(path)], { logger: createLogger('silent') });
     try {
       const args = ['--header', `traceparent=00-${trace}-${PARENT}-01`, '--header', 'tenant=a=b'];
@@ -257,43 +247,24 @@ describe('tracing', () => {
   });
 
   it('exports protobuf by default, as the OpenTelemetry SDKs do', async () => {
-    const path = redis.dir.write(
-      'tproto',
-      pipelineYaml(
-        'tproto',
-        { source: '{list: {key: "q:tproto"}}', handler: '{module: "{{support}}/handlers/traced.mjs"}', output: '{list: "tproto:out"}' },
-        `tracing: {enabled: true, endpoint: "${receiver.url}/"}\n`,
-      ),
-    );
+    const path = write('tproto', `tracing: {enabled: true, endpoint: "${receiver.url}/"}\n`);
     const before = receiver.requests.length;
-    const worker = await Worker.start([await load(path)], { logger: createLogger('silent') });
-    const producer = await Producer.fromPipeline(path);
-    try {
+    await sendThrough(path, async (producer) => {
       await producer.send({ id: 50 });
       await waitFor('the output', async () => (await redis.client.llen('tproto:out')) === 1);
-    } finally {
-      await producer.close();
-      await worker.stop();
-    }
+    });
     const requests = receiver.requests.slice(before);
     assert.ok(requests.length >= 1);
     assert.ok(requests.every((r) => r.contentType === 'application/x-protobuf' && r.path === '/v1/traces' && r.bytes > 0));
   });
 
   it('exports nothing when disabled (or OTEL_SDK_DISABLED=true), and handlers get no traceparent', async () => {
-    const files = [
-      ['toff', `tracing: {enabled: false, endpoint: "${receiver.url}", protocol: http/json}\n`],
-      ['tenv', tracing()],
-    ].map(([name, extra]) =>
-      redis.dir.write(
-        name as string,
-        pipelineYaml(
-          name as string,
-          { source: `{list: {key: "q:${name}"}}`, handler: '{module: "{{support}}/handlers/traced.mjs"}', output: `{list: "${name}:out"}` },
-          extra,
-        ),
-      ),
-    );
+    const files = (
+      [
+        ['toff', `tracing: {enabled: false, endpoint: "${receiver.url}", protocol: http/json}\n`],
+        ['tenv', tracing()],
+      ] as const
+    ).map(([name, extra]) => write(name, extra));
     const before = receiver.requests.length;
     process.env.OTEL_SDK_DISABLED = 'true';
     let worker: Worker;
@@ -319,27 +290,16 @@ describe('tracing', () => {
 
   it('a collector that is down never blocks processing: messages flow, stop is bounded, the export headers are never logged', async () => {
     const port = await freePort();
-    const path = redis.dir.write(
-      'tdown',
-      pipelineYaml(
-        'tdown',
-        { source: '{list: {key: "q:tdown"}}', handler: '{module: "{{support}}/handlers/traced.mjs"}', output: '{list: "tdown:out"}' },
-        `tracing: {enabled: true, endpoint: "http://127.0.0.1:${port}", protocol: http/json, headers: {authorization: "Bearer very-secret-token"}}\n`,
-      ),
-    );
+    const path = write('tdown', tracingTo(port));
     const { logger, lines } = capturingLogger();
-    const worker = await Worker.start([await load(path)], { logger });
-    const producer = await Producer.fromPipeline(path);
-    let stopMs: number;
-    try {
-      await producer.sendMany(Array.from({ length: 50 }, (_, i) => ({ body: { id: i } })));
-      await waitFor('50 outputs', async () => (await redis.client.llen('tdown:out')) === 50);
-    } finally {
-      await producer.close();
-      const started = Date.now();
-      await worker.stop();
-      stopMs = Date.now() - started;
-    }
+    const stopMs = await sendThrough(
+      path,
+      async (producer) => {
+        await producer.sendMany(Array.from({ length: 50 }, (_, i) => ({ body: { id: i } })));
+        await waitFor('50 outputs', async () => (await redis.client.llen('tdown:out')) === 50);
+      },
+      { logger },
+    );
     // The spans still buffered get at most 5 s at shutdown (the exporter itself gives up after 10 s).
     assert.ok(stopMs < 20_000, `stop took ${stopMs} ms`);
     assert.ok(!JSON.stringify(lines).includes('very-secret-token'));
@@ -352,23 +312,18 @@ describe('tracing', () => {
     });
     await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
     const port = (refusing.address() as AddressInfo).port;
-    const path = redis.dir.write(
-      'trefused',
-      pipelineYaml(
-        'trefused',
-        { source: '{list: {key: "q:trefused"}}', handler: '{module: "{{support}}/handlers/traced.mjs"}', output: '{list: "trefused:out"}' },
-        `tracing: {enabled: true, endpoint: "http://127.0.0.1:${port}", protocol: http/json, headers: {authorization: "Bearer very-secret-token"}}\n`,
-      ),
-    );
+    const path = write('trefused', tracingTo(port));
     const { logger, lines } = capturingLogger();
-    const worker = await Worker.start([await load(path)], { logger });
-    const producer = await Producer.fromPipeline(path);
     try {
-      await producer.sendMany(Array.from({ length: 5 }, (_, i) => ({ body: { id: i } })));
-      await waitFor('5 outputs', async () => (await redis.client.llen('trefused:out')) === 5);
+      await sendThrough(
+        path,
+        async (producer) => {
+          await producer.sendMany(Array.from({ length: 5 }, (_, i) => ({ body: { id: i } })));
+          await waitFor('5 outputs', async () => (await redis.client.llen('trefused:out')) === 5);
+        },
+        { logger },
+      );
     } finally {
-      await producer.close();
-      await worker.stop();
       refusing.closeAllConnections();
       refusing.close();
     }
@@ -379,25 +334,13 @@ describe('tracing', () => {
 
   it('sample_ratio 0 records only what a sampled traceparent asks for; a malformed traceparent is ignored', async () => {
     const sampled = 'dddddddddddddddddddddddddddddddd';
-    const path = redis.dir.write(
-      'tsample',
-      pipelineYaml(
-        'tsample',
-        { source: '{list: {key: "q:tsample"}}', handler: '{module: "{{support}}/handlers/traced.mjs"}', output: '{list: "tsample:out"}' },
-        tracing(', sample_ratio: 0'),
-      ),
-    );
-    const worker = await Worker.start([await load(path)], { logger: createLogger('silent') });
-    const producer = await Producer.fromPipeline(path);
-    try {
+    const path = write('tsample', tracing(', sample_ratio: 0'));
+    await sendThrough(path, async (producer) => {
       await producer.send({ id: 70 });
       await producer.send({ id: 71 }, { headers: { traceparent: '00-not-a-trace-01', tracestate: 'x'.repeat(100_000) } });
       await producer.send({ id: 72 }, { headers: { traceparent: `00-${sampled}-${PARENT}-01` } });
       await waitFor('3 outputs', async () => (await redis.client.llen('tsample:out')) === 3);
-    } finally {
-      await producer.close();
-      await worker.stop();
-    }
+    });
     const spans = spansNamed('process q:tsample');
     assert.deepEqual(
       spans.map((s) => [s.traceId, s.parentSpanId]),
@@ -409,23 +352,12 @@ describe('tracing', () => {
   });
 
   it('batch handlers: each message of a batch has its own process span, its output write or dead letter under it', async () => {
-    const path = redis.dir.write(
-      'tbatch',
-      pipelineYaml(
-        'tbatch',
-        {
-          source: '{list: {key: "q:tbatch"}}',
-          handler: '{module: "{{support}}/handlers/batch.mjs", export: handleBatch, batch: {max_size: 3, max_wait_ms: 50}}',
-          output: '{list: "tbatch:out"}',
-          resilience: '{max_retries: 0}',
-        },
-        tracing(),
-      ),
-    );
-    const worker = await Worker.start([await load(path)], { logger: createLogger('silent') });
-    const producer = await Producer.fromPipeline(path);
+    const path = write('tbatch', tracing(), {
+      handler: '{module: "{{support}}/handlers/batch.mjs", export: handleBatch, batch: {max_size: 3, max_wait_ms: 50}}',
+      resilience: '{max_retries: 0}',
+    });
     const traceparent = `00-${TRACE}-${PARENT}-01`;
-    try {
+    await sendThrough(path, async (producer) => {
       await producer.sendMany(
         [{ body: { id: 80 } }, { body: { id: 81, fail: 'permanent' } }, { body: { id: 82 } }].map((m) => ({
           ...m,
@@ -436,10 +368,7 @@ describe('tracing', () => {
         '2 outputs and a dead letter',
         async () => (await redis.client.llen('tbatch:out')) === 2 && (await redis.client.llen('q:tbatch:dead')) === 1,
       );
-    } finally {
-      await producer.close();
-      await worker.stop();
-    }
+    });
     const spans = spansNamed('process q:tbatch', TRACE);
     assert.equal(spans.length, 3, receiver.tree(TRACE));
     assert.deepEqual(spans.map((s) => s.attributes['pythia.outcome']).sort(), ['dead_lettered', 'ok', 'ok']);
@@ -451,34 +380,20 @@ describe('tracing', () => {
   });
 
   it('honours OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL and OTEL_SERVICE_NAME when the file leaves them out', async () => {
-    const path = redis.dir.write(
-      'tenvvars',
-      pipelineYaml(
-        'tenvvars',
-        { source: '{list: {key: "q:tenvvars"}}', handler: '{module: "{{support}}/handlers/traced.mjs"}', output: '{list: "tenvvars:out"}' },
-        'tracing: {enabled: true}\n',
-      ),
-    );
+    const path = write('tenvvars', 'tracing: {enabled: true}\n');
     const variables = {
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       OTEL_SERVICE_NAME: 'from-env',
     };
-    Object.assign(process.env, variables);
-    let worker: Worker;
-    try {
-      worker = await Worker.start([await load(path)], { logger: createLogger('silent') });
-    } finally {
-      for (const name of Object.keys(variables)) delete process.env[name];
-    }
-    const producer = await Producer.fromPipeline(path);
-    try {
-      await producer.send({ id: 90 });
-      await waitFor('the output', async () => (await redis.client.llen('tenvvars:out')) === 1);
-    } finally {
-      await producer.close();
-      await worker.stop();
-    }
+    await sendThrough(
+      path,
+      async (producer) => {
+        await producer.send({ id: 90 });
+        await waitFor('the output', async () => (await redis.client.llen('tenvvars:out')) === 1);
+      },
+      { env: variables },
+    );
     const [span] = spansNamed('process q:tenvvars');
     assert.equal(span?.service, 'from-env');
     assert.ok(receiver.requests.some((r) => r.path === '/v1/traces' && r.contentType === 'application/json'));
