@@ -316,6 +316,43 @@ export const schema = {
       oneOf: [{ required: ['module'] }, { required: ['command'] }],
     },
     concurrency: int('Messages in flight at once across the whole pipeline.', 10, 1, 100000),
+    rate_limit: obj(
+      'Flow control: at most `max` messages per `per_ms` milliseconds, paced evenly (one permit every per_ms/max ms, with a burst allowance of 100 ms worth of permits, at least 1). A permit is taken before a message is fetched, so nothing waits fetched; a retry takes a permit too. Absent: no limit. See docs/flow-control.md.',
+      {
+        max: { type: 'integer', description: 'Messages allowed per per_ms.', minimum: 1, maximum: 1_000_000_000 },
+        per_ms: ms('The period, in milliseconds, that max applies to.', 1000, 1, 86_400_000),
+        scope: choice('Who shares the limit.', 'global', {
+          global: 'Every worker of this pipeline, in every process, shares one limit kept in Redis.',
+          worker: 'Each process running this pipeline has a limit of its own (no Redis round trip).',
+        }),
+      },
+      { required: ['max'] },
+    ),
+    ordering: obj(
+      'Flow control: messages with the same key are processed one at a time and in source order (different keys in parallel, up to concurrency), across every worker of the pipeline. Absent: no ordering. See docs/flow-control.md for what is and is not guaranteed.',
+      {
+        key: {
+          type: 'string',
+          description:
+            'Where the key is: a JSON pointer into the body (RFC 6901, e.g. /customer/id; needs message.format: json) or header:NAME (a message header). A message without the key is processed without ordering.',
+          minLength: 1,
+          maxLength: 512,
+        },
+        max_in_flight_per_key: int(
+          'Messages of one key in flight at once. 1: one at a time, in source order. More: they start in source order and may finish in any order.',
+          1,
+          1,
+          1000,
+        ),
+        lease_ttl_ms: ms(
+          "How long a crashed or unreachable worker's place in a key's order is kept: past it, the other workers stop waiting for its messages.",
+          10000,
+          1000,
+          3_600_000,
+        ),
+      },
+      { required: ['key'] },
+    ),
     resilience: obj(
       'Retries, timeouts and the circuit breaker.',
       {

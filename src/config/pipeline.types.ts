@@ -331,6 +331,40 @@ export interface PipelineFile {
    */
   concurrency?: number;
   /**
+   * Flow control: at most `max` messages per `per_ms` milliseconds, paced evenly (one permit every per_ms/max ms, with a burst allowance of 100 ms worth of permits, at least 1). A permit is taken before a message is fetched, so nothing waits fetched; a retry takes a permit too. Absent: no limit. See docs/flow-control.md.
+   */
+  rate_limit?: {
+    /**
+     * Messages allowed per per_ms.
+     */
+    max: number;
+    /**
+     * The period, in milliseconds, that max applies to.
+     */
+    per_ms?: number;
+    /**
+     * Who shares the limit.
+     */
+    scope?: "global" | "worker";
+  };
+  /**
+   * Flow control: messages with the same key are processed one at a time and in source order (different keys in parallel, up to concurrency), across every worker of the pipeline. Absent: no ordering. See docs/flow-control.md for what is and is not guaranteed.
+   */
+  ordering?: {
+    /**
+     * Where the key is: a JSON pointer into the body (RFC 6901, e.g. /customer/id; needs message.format: json) or header:NAME (a message header). A message without the key is processed without ordering.
+     */
+    key: string;
+    /**
+     * Messages of one key in flight at once. 1: one at a time, in source order. More: they start in source order and may finish in any order.
+     */
+    max_in_flight_per_key?: number;
+    /**
+     * How long a crashed or unreachable worker's place in a key's order is kept: past it, the other workers stop waiting for its messages.
+     */
+    lease_ttl_ms?: number;
+  };
+  /**
    * Retries, timeouts and the circuit breaker.
    */
   resilience?: {
@@ -839,6 +873,40 @@ export interface PipelineConfig {
    * Messages in flight at once across the whole pipeline.
    */
   concurrency: number;
+  /**
+   * Flow control: at most `max` messages per `per_ms` milliseconds, paced evenly (one permit every per_ms/max ms, with a burst allowance of 100 ms worth of permits, at least 1). A permit is taken before a message is fetched, so nothing waits fetched; a retry takes a permit too. Absent: no limit. See docs/flow-control.md.
+   */
+  rate_limit?: {
+    /**
+     * Messages allowed per per_ms.
+     */
+    max: number;
+    /**
+     * The period, in milliseconds, that max applies to.
+     */
+    per_ms: number;
+    /**
+     * Who shares the limit.
+     */
+    scope: "global" | "worker";
+  };
+  /**
+   * Flow control: messages with the same key are processed one at a time and in source order (different keys in parallel, up to concurrency), across every worker of the pipeline. Absent: no ordering. See docs/flow-control.md for what is and is not guaranteed.
+   */
+  ordering?: {
+    /**
+     * Where the key is: a JSON pointer into the body (RFC 6901, e.g. /customer/id; needs message.format: json) or header:NAME (a message header). A message without the key is processed without ordering.
+     */
+    key: string;
+    /**
+     * Messages of one key in flight at once. 1: one at a time, in source order. More: they start in source order and may finish in any order.
+     */
+    max_in_flight_per_key: number;
+    /**
+     * How long a crashed or unreachable worker's place in a key's order is kept: past it, the other workers stop waiting for its messages.
+     */
+    lease_ttl_ms: number;
+  };
   /**
    * Retries, timeouts and the circuit breaker.
    */

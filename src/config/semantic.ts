@@ -2,6 +2,7 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv } from 'ajv';
 import { echo, echoJson } from './echo.ts';
+import { checkFlowControl } from './flow-check.ts';
 import { HandlerModuleError, loadHandlerFunction } from './handler-module.ts';
 import { probeHandlerModule } from './handler-probe.ts';
 import type { ConfigIssue, IssueReport } from './errors.ts';
@@ -71,6 +72,7 @@ export async function checkMeaning(
   checkTlsFiles(config, dir, report);
   checkTopology(config, report);
   checkBatch(config, report);
+  checkFlowControl(config, report);
   if (config.handler.module !== undefined)
     await checkModule(
       config.handler.module,

@@ -138,6 +138,37 @@ const CASES: Case[] = [
   { file: 'command-empty.yml', line: 7, col: 12, message: 'handler.command must have at least 1 item', pointer: '/handler/command' },
   { file: 'port-out-of-range.yml', line: 5, col: 9, message: 'redis.port must be <= 65535, got 70000', pointer: '/redis/port' },
   { file: 'negative-concurrency.yml', line: 8, col: 14, message: 'concurrency must be >= 1, got -4', pointer: '/concurrency' },
+  // Flow control (docs/flow-control.md)
+  { file: 'rate-limit-zero.yml', line: 9, col: 8, message: 'rate_limit.max must be >= 1, got 0', pointer: '/rate_limit/max' },
+  {
+    file: 'rate-limit-fractional-period.yml',
+    line: 8,
+    col: 32,
+    message: 'rate_limit.per_ms must be an integer, got number 2.5 — milliseconds; did you mean 2500?',
+    pointer: '/rate_limit/per_ms',
+  },
+  {
+    file: 'ordering-key-not-pointer.yml',
+    line: 9,
+    col: 8,
+    message: 'ordering.key "customer/id" is neither a JSON pointer (it must start with "/", e.g. /customer/id) nor header:NAME',
+    pointer: '/ordering/key',
+  },
+  {
+    file: 'ordering-key-bad-escape.yml',
+    line: 9,
+    col: 8,
+    message: 'ordering.key "/customer~2id" is not a valid JSON pointer: "~" must be followed by 0 or 1 (~0 is "~", ~1 is "/")',
+    pointer: '/ordering/key',
+  },
+  {
+    file: 'ordering-pointer-with-text.yml',
+    line: 10,
+    col: 17,
+    message:
+      'ordering.key "/customer" is a JSON pointer into the body, which needs message.format: json (the format is text); use header:NAME instead',
+    pointer: '/ordering/key',
+  },
   {
     file: 'jitter-above-one.yml',
     line: 9,
