@@ -1,11 +1,11 @@
 /**
  * The import rules of src/ (checked by `npm test`): no cycle, and imports flow one way,
- *   cli, testing -> runtime, dlq, producer -> sources, handlers, outputs, metrics, resilience, tracing -> config, redis
+ *   cli, testing -> runtime, dlq, producer -> sources, handlers, outputs, metrics, resilience, tracing, flow -> config, redis
  * A layer may import its own folder and anything below it, never above.
  */
 const top = '^src/(cli|testing)/';
 const runtime = '^src/(runtime|dlq|producer)/';
-const middle = '^src/(sources|handlers|outputs|metrics|resilience|tracing)/';
+const middle = '^src/(sources|handlers|outputs|metrics|resilience|tracing|flow)/';
 const bottom = '^src/(config|redis)/';
 
 export default {

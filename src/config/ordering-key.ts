@@ -20,7 +20,8 @@ export function parseOrderingKey(text: string): ParsedOrderingKey {
   const tokens: string[] = [];
   for (const raw of text.slice(1).split('/')) {
     // RFC 6901: "~" is only ever "~0" (a "~") or "~1" (a "/").
-    if (/~(?![01])/.test(raw)) return { ok: false, error: 'is not a valid JSON pointer: "~" must be followed by 0 or 1 (~0 is "~", ~1 is "/")' };
+    if (/~(?![01])/.test(raw))
+      return { ok: false, error: 'is not a valid JSON pointer: "~" must be followed by 0 or 1 (~0 is "~", ~1 is "/")' };
     tokens.push(raw.replaceAll('~1', '/').replaceAll('~0', '~'));
   }
   return { ok: true, spec: { kind: 'pointer', tokens } };

@@ -18,6 +18,7 @@ export class MetricsObserver implements PipelineObserver {
   private readonly inFlightChild: GaugeChild;
   private readonly retriesChild: CounterChild;
   private readonly breakerChild: GaugeChild;
+  private readonly rateLimitWaitChild: CounterChild;
 
   constructor(
     private readonly metrics: PythiaMetrics,
@@ -34,8 +35,10 @@ export class MetricsObserver implements PipelineObserver {
     this.inFlightChild = metrics.inFlight.labels({ pipeline });
     this.retriesChild = metrics.retries.labels({ pipeline });
     this.breakerChild = metrics.breakerState.labels({ pipeline });
+    this.rateLimitWaitChild = metrics.rateLimitWait.labels({ pipeline });
     // Every series exists from the first scrape (at 0): rate() and absent() work from the start.
-    for (const child of [...Object.values(this.outcomes), ...Object.values(this.reasons), this.retriesChild]) child.inc(0);
+    for (const child of [...Object.values(this.outcomes), ...Object.values(this.reasons), this.retriesChild, this.rateLimitWaitChild])
+      child.inc(0);
     this.inFlightChild.set(0);
     this.breakerChild.set(0);
   }
@@ -60,6 +63,10 @@ export class MetricsObserver implements PipelineObserver {
     const child = this.reasons[reason] as CounterChild | undefined;
     if (child) child.inc();
     else this.metrics.deadLetters.labels({ pipeline: this.pipeline, reason }).inc();
+  }
+
+  rateLimitWait(seconds: number): void {
+    this.rateLimitWaitChild.inc(seconds);
   }
 
   breaker(state: BreakerState): void {

@@ -12,6 +12,8 @@ export interface PipelineObserver {
   retry(): void;
   deadLetter(reason: DeadLetterReason): void;
   breaker(state: BreakerState): void;
+  /** Seconds the dispatcher waited for rate_limit permits (one call per wait that ended). */
+  rateLimitWait?(seconds: number): void;
 }
 
 export const NO_OBSERVER: PipelineObserver = {
@@ -21,4 +23,5 @@ export const NO_OBSERVER: PipelineObserver = {
   retry() {},
   deadLetter() {},
   breaker() {},
+  rateLimitWait() {},
 };

@@ -42,6 +42,7 @@ export class PythiaMetrics {
   readonly connections: Gauge<'pipeline' | 'state'>;
   readonly memoryUsed: Gauge;
   readonly sampleFailures: Counter<'pipeline'>;
+  readonly rateLimitWait: Counter<'pipeline'>;
   private readonly hooks = { messages: [] as ScrapeHook[], connections: [] as ScrapeHook[] };
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -126,6 +127,12 @@ export class PythiaMetrics {
     this.sampleFailures = new Counter({
       name: 'pythia_redis_sample_failures_total',
       help: 'Redis gauge samples that failed or were skipped because the connection was not ready.',
+      labelNames: ['pipeline'],
+      registers,
+    });
+    this.rateLimitWait = new Counter({
+      name: 'pythia_rate_limit_wait_seconds_total',
+      help: 'Seconds the dispatcher waited for rate_limit permits before fetching or retrying (0 without a rate_limit).',
       labelNames: ['pipeline'],
       registers,
     });

@@ -14,3 +14,17 @@ export const keys = {
   /** Stream: one heartbeat per live consumer of a group. */
   streamHeartbeat: (key: string, group: string, consumer: string) => `{${key}}:heartbeat:${group}:${consumer}`,
 };
+
+/**
+ * Flow control (src/flow/): keys under the source key's hash tag, so each script's keys share a slot.
+ */
+export const flowKeys = {
+  /** rate_limit scope global: the limiter's state (its theoretical arrival time), per pipeline. */
+  rateLimit: (key: string, pipeline: string) => `{${key}}:rate-limit:${pipeline}`,
+  /**
+   * ordering: the prefix of its keys, per source (and consumer group: each group sees every entry):
+   * `fetch-lock` (held by the worker whose fetch is next in line, so tickets queue in fetch order),
+   * `q:<ordering key>` (one list of tickets per ordering key) and `owner:<instance>` (a live worker's mark).
+   */
+  ordering: (key: string, group = '') => `{${key}}:ordering:${group === '' ? '' : `${group}:`}`,
+};

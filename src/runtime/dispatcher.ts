@@ -19,6 +19,7 @@ import { Batcher } from './batcher.ts';
 import type { DispatcherOptions } from './dispatcher-options.ts';
 import type { PipelineObserver } from '../metrics/pipeline-observer.ts';
 import { NO_ATTEMPT_TRACE, NO_TRACER, type PipelineTracer } from '../tracing/index.ts';
+import type { OrderingGate, Permits } from '../flow/index.ts';
 
 /** Fetches outstanding at once: two keep the connection busy while a batch is being dispatched. */
 const MAX_FETCHES_IN_FLIGHT = 2;
@@ -40,6 +41,10 @@ export interface DispatcherParts {
   clock?: Clock;
   /** Spans per attempt (src/tracing); the no-op tracer when absent. */
   tracer?: PipelineTracer;
+  /** rate_limit: a permit per message before it is fetched, and per retry before its attempt. */
+  permits?: Permits;
+  /** ordering: messages of one key one at a time (its source is the one in `source`, wrapped by it). */
+  ordering?: OrderingGate<Work>;
 }
 
 /**
@@ -56,6 +61,8 @@ export class Dispatcher {
   private readonly running = new Set<Work>();
   /** Messages whose retry delay has passed, waiting for a slot. */
   private readonly retryReady: Work[] = [];
+  /** Messages whose key's turn came (ordering), waiting for a slot; they already hold their permit. */
+  private readonly ready: Work[] = [];
   /** Messages waiting for their retry delay; they hold no slot, so they never block others. */
   private readonly waiting = new Set<Work>();
   /** Fetched beyond the room left when the fetch returned (retries started meanwhile, or the breaker opened). */
@@ -121,6 +128,11 @@ export class Dispatcher {
         tracer: this.tracer,
       });
     }
+    if (parts.ordering)
+      parts.ordering.onReady = (work) => {
+        this.ready.push(work);
+        this.alarm.wakeNow();
+      };
   }
 
   get inFlight(): number {
@@ -147,23 +159,36 @@ export class Dispatcher {
         await this.alarm.sleep(this.breaker.state === 'open' ? Math.max(10, this.breaker.msUntilHalfOpen()) : 1000);
         continue;
       }
+      if (this.ready.length > 0) {
+        for (const work of this.ready.splice(0, free)) this.attempt(work);
+        continue;
+      }
       if (this.retryReady.length > 0) {
-        for (const work of this.retryReady.splice(0, free)) this.attempt(work);
+        const permitted = await this.permit(Math.min(free, this.retryReady.length));
+        for (const work of this.retryReady.splice(0, permitted)) this.attempt(work);
         continue;
       }
       if (this.fetched.length > 0) {
         for (const delivery of this.fetched.splice(0, free)) this.begin(delivery);
         continue;
       }
-      if (this.waiting.size >= this.maxWaiting || this.fetching.size >= MAX_FETCHES_IN_FLIGHT) {
+      // Messages held for their key (ordering) hold no slot: they count here, so their number stays bounded.
+      const parked = this.waiting.size + (this.parts.ordering?.held ?? 0);
+      if (parked >= this.maxWaiting || this.fetching.size >= MAX_FETCHES_IN_FLIGHT) {
         await this.alarm.sleep(this.fetching.size > 0 ? 1000 : 100);
         continue;
       }
-      this.fetch(Math.min(free, batchSize));
+      const permitted = await this.permit(Math.min(free, batchSize));
+      if (permitted > 0) this.fetch(permitted);
       // With room for another batch, the next fetch goes out before this one returns (no idle round trip).
       if (free < 2 * batchSize) await this.alarm.sleep(1000);
     }
     await Promise.all(this.fetching);
+  }
+
+  /** Up to `wanted` permits (rate_limit), waiting for one at least; 0 once stopping. */
+  private permit(wanted: number): Promise<number> {
+    return this.parts.permits ? this.parts.permits.take(wanted) : Promise.resolve(wanted);
   }
 
   private fetch(count: number): void {
@@ -172,6 +197,7 @@ export class Dispatcher {
       (deliveries) => {
         this.reserved -= count;
         this.fetching.delete(pending);
+        this.parts.permits?.giveBack(count - deliveries.length);
         // Fetched after stop() began: left unacknowledged, so the source's close() hands them back.
         if (!this.stopping) {
           const room = this.freeSlots();
@@ -185,6 +211,7 @@ export class Dispatcher {
       (error: unknown) => {
         this.reserved -= count;
         this.fetching.delete(pending);
+        this.parts.permits?.giveBack(count);
         this.parts.logger.error({ err: error }, 'fetch failed');
         this.alarm.wakeNow();
       },
@@ -207,7 +234,8 @@ export class Dispatcher {
       trace: NO_ATTEMPT_TRACE,
     };
     const rejected = admit(work, this.options, this.parts.open, this.parts.decode);
-    if (rejected === undefined) return this.attempt(work);
+    // Held for its key: no slot until its turn (onReady).
+    if (rejected === undefined) return this.parts.ordering?.enter(work) === false ? undefined : this.attempt(work);
     this.acquireSlot(work);
     // Rejected before the handler (oversized, malformed): its span holds only the dead-letter write.
     work.trace = this.tracer.startAttempt(work);
@@ -343,7 +371,8 @@ export class Dispatcher {
     }
     // Capacity reserved by an idle blocking fetch must not hold a retry back for block_timeout_ms:
     // start it now when a slot is free (an excess of fetched messages waits in `fetched`).
-    if (this.active < this.options.concurrency && this.breaker.capacity() > 0) return this.attempt(work);
+    // With rate_limit the retry takes a permit first, in the loop.
+    if (!this.parts.permits && this.active < this.options.concurrency && this.breaker.capacity() > 0) return this.attempt(work);
     this.retryReady.push(work);
     this.alarm.wakeNow();
   }
@@ -356,6 +385,7 @@ export class Dispatcher {
   async stop(graceMs: number): Promise<Delivery[]> {
     this.stopping = true;
     this.batcher?.flush(); // nothing more will join the batch being collected
+    this.parts.permits?.interrupt();
     this.parts.source.interrupt();
     this.alarm.wakeNow();
     await this.loopDone;
@@ -365,6 +395,8 @@ export class Dispatcher {
     }
     for (const work of this.retryReady) this.unfinished.add(work.delivery);
     for (const delivery of this.fetched) this.unfinished.add(delivery);
+    for (const work of [...this.ready, ...(this.parts.ordering?.drain() ?? [])]) this.unfinished.add(work.delivery);
+    this.ready.length = 0;
     this.waiting.clear();
     this.retryReady.length = 0;
     this.fetched.length = 0;

@@ -22,6 +22,8 @@ import { createTracer, NO_TRACER, type PipelineTracer } from '../tracing/index.t
 
 /** At shutdown, spans still buffered get this long to be exported (a collector that is down costs no more). */
 const TRACE_FLUSH_MS = 5000;
+import { createOrdering, createPermits, type OrderingGate } from '../flow/index.ts';
+import type { Work } from './attempt.ts';
 
 export interface PipelineOptions {
   logger: Logger;
@@ -40,6 +42,9 @@ export class RunningPipeline {
   state: PipelineState = 'starting';
   readonly pool: ConnectionPool;
   readonly source: Source;
+  /** The source as the dispatcher sees it: wrapped by `ordering` when the pipeline has one. */
+  private readonly flowSource: Source;
+  private readonly ordering: OrderingGate<Work> | undefined;
   readonly deadLetter: DeadLetterWriter;
   private dispatcher: Dispatcher | undefined;
   private handler: HandlerRunner | undefined;
@@ -77,6 +82,8 @@ export class RunningPipeline {
     else if (stream) this.source = new StreamSource(stream, withScripts(this.reader), this.pool, this.logger, config.message.max_bytes);
     else this.source = new ChannelSource(channel as NonNullable<typeof channel>, this.reader, this.logger);
     this.deadLetter = new DeadLetterWriter(config.name, deadLetterTarget(config), this.pool);
+    this.ordering = createOrdering<Work>(config, this.pool, createOpener(config.message.max_bytes), this.logger);
+    this.flowSource = this.ordering ? this.ordering.wrap(this.source) : this.source;
   }
 
   async start(): Promise<void> {
@@ -88,11 +95,11 @@ export class RunningPipeline {
       logger: this.logger,
     });
     this.handler = await createHandlerRunner(config, dir, this.logger);
-    await this.source.start();
+    await this.flowSource.start();
     const out = outputTarget(config);
     this.dispatcher = new Dispatcher({
       options: dispatcherOptions(config),
-      source: this.source,
+      source: this.flowSource,
       handler: this.handler,
       open: createOpener(config.message.max_bytes, envelopeNamed(config.message.envelope)),
       decode: createDecoder(config.message, dir),
@@ -102,6 +109,11 @@ export class RunningPipeline {
       logger: this.logger,
       observer: this.observer,
       tracer: this.tracer,
+      permits: createPermits(config, this.pool, {
+        onWait: (seconds) => this.observer.rateLimitWait?.(seconds),
+        logger: this.logger,
+      }),
+      ordering: this.ordering,
     });
     this.dispatcher.start();
     this.state = 'consuming';
@@ -131,9 +143,9 @@ export class RunningPipeline {
     this.state = 'draining';
     this.logger.info({ graceMs, inFlight: this.inFlight }, 'draining');
     const unfinished = this.dispatcher ? await this.dispatcher.stop(graceMs) : [];
-    if (!this.dispatcher) this.source.interrupt();
+    if (!this.dispatcher) this.flowSource.interrupt();
     try {
-      await this.source.close(unfinished);
+      await this.flowSource.close(unfinished);
     } catch (error) {
       this.logger.error({ err: error }, 'closing the source failed; unfinished messages stay recoverable');
     }

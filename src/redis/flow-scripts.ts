@@ -1,0 +1,134 @@
+import type { RedisClient } from './connection.ts';
+
+/**
+ * Lua scripts of flow control (src/flow/): the shared rate limiter and the per-key order of
+ * `ordering`. Every key of one call shares the source key's hash tag (see flowKeys in keys.ts), so
+ * they run on Redis Cluster. ioredis sends EVALSHA and falls back to EVAL after NOSCRIPT, so a
+ * restarted Redis gets them back by itself; a lost limiter state is re-created as a fresh one.
+ */
+export const RATE_TAKE = {
+  // KEYS[1] limiter state (the theoretical arrival time, µs) | ARGV[1] µs between permits,
+  // ARGV[2] burst tolerance (µs), ARGV[3] permits wanted, ARGV[4] permits given back first (unused)
+  // GCRA: permit k may be granted while TAT + (k-1)*interval - now <= tolerance. Grants up to
+  // ARGV[3] at once; returns {granted, ms until the next permit when none was granted}. The clock
+  // is Redis's (TIME): every worker reads the same one, whatever their own clocks say.
+  numberOfKeys: 1,
+  lua: `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0') - tonumber(ARGV[4]) * interval
+if tat < now then tat = now end
+local granted = math.floor((now + tolerance - tat) / interval) + 1
+if granted > tonumber(ARGV[3]) then granted = tonumber(ARGV[3]) end
+if granted < 0 then granted = 0 end
+tat = tat + granted * interval
+if tat > now then
+  redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1)
+else
+  redis.call('DEL', KEYS[1])
+end
+if granted > 0 then return {granted, 0} end
+return {0, math.ceil((tat - tolerance - now) / 1000)}`,
+};
+
+export const ORDER_REGISTER = {
+  // KEYS[1] fetch lock, KEYS[2] this worker's owner mark, KEYS[3..n] the queue of each new ticket
+  // ARGV[1] lock token, ARGV[2] this worker's ticket prefix ("<instance>:"), ARGV[3] lease TTL ms,
+  // ARGV[4] ms an unused queue is kept, ARGV[5..] the tickets, one per KEYS[3..] (in fetch order)
+  // Appends each ticket to its key's queue and releases the fetch lock (if still ours). Returns
+  // {1 if the lock was still ours, then per ticket 1 if another worker's ticket is ahead of it}.
+  // A long queue is not scanned: its tickets count as behind another worker's (safe, only slower).
+  lua: `
+local prefix = ARGV[2]
+local plen = #prefix
+local held = redis.call('GET', KEYS[1]) == ARGV[1]
+local out = {held and 1 or 0}
+local ahead = {}
+for i = 3, #KEYS do
+  local q = KEYS[i]
+  if ahead[q] == nil then
+    local len = redis.call('LLEN', q)
+    local foreign = 0
+    if len > 1024 then
+      foreign = 1
+    elseif len > 0 then
+      for _, t in ipairs(redis.call('LRANGE', q, 0, -1)) do
+        if string.sub(t, 1, plen) ~= prefix then foreign = 1 break end
+      end
+    end
+    ahead[q] = foreign
+  end
+  redis.call('RPUSH', q, ARGV[i + 2])
+  redis.call('PEXPIRE', q, ARGV[4])
+  out[#out + 1] = ahead[q]
+end
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
+if held then redis.call('DEL', KEYS[1]) end
+return out`,
+};
+
+export const ORDER_HEADS = {
+  // KEYS[1..n] queues | ARGV[1] owner-mark prefix, ARGV[2] max_in_flight_per_key, ARGV[3..] a ticket per queue
+  // Per ticket: 1 when it is among the first ARGV[2] of its queue (its message may run), 0 when it
+  // must wait, 2 when it is gone (dropped by others while this worker's mark had expired). Tickets
+  // of workers whose mark expired (crashed, or cut off from Redis past the lease) are dropped from
+  // the front of the queue first, so a dead worker holds nobody back for longer than the lease TTL.
+  lua: `
+local n = tonumber(ARGV[2])
+local out = {}
+for i = 1, #KEYS do
+  local q = KEYS[i]
+  local ticket = ARGV[i + 2]
+  local result
+  while result == nil do
+    if redis.call('LPOS', q, ticket, 'MAXLEN', n) then
+      result = 1
+    else
+      local dropped = false
+      for _, t in ipairs(redis.call('LRANGE', q, 0, n - 1)) do
+        local owner = string.match(t, '^([^:]+):')
+        if owner == nil or redis.call('EXISTS', ARGV[1] .. owner) == 0 then
+          redis.call('LREM', q, 1, t)
+          dropped = true
+        end
+      end
+      if not dropped then result = redis.call('LPOS', q, ticket) and 0 or 2 end
+    end
+  end
+  out[i] = result
+end
+return out`,
+};
+
+export const ORDER_RELEASE = {
+  // KEYS[1..n] queues | ARGV[1..n] a ticket per queue
+  // Removes finished (or abandoned) tickets: usually the first of their queue, so LPOP.
+  lua: `
+for i = 1, #KEYS do
+  local q = KEYS[i]
+  if redis.call('LINDEX', q, 0) == ARGV[i] then redis.call('LPOP', q) else redis.call('LREM', q, 1, ARGV[i]) end
+end
+return #KEYS`,
+};
+
+export interface FlowCommands {
+  /** [granted, ms until the next permit when none was granted]. */
+  pythiaRateTake(state: string, intervalUs: number, toleranceUs: number, wanted: number, returned: number): Promise<[number, number]>;
+  /** [lock still held, then per ticket: another worker's ticket ahead]. The key count is given first. */
+  pythiaOrderRegister(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
+  pythiaOrderHeads(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
+  pythiaOrderRelease(numKeys: number, ...args: string[]): Promise<number>;
+}
+
+export type FlowClient = RedisClient & FlowCommands;
+
+export function withFlowScripts(client: RedisClient): FlowClient {
+  client.defineCommand('pythiaRateTake', RATE_TAKE);
+  // Variable key counts: the count comes as the first argument.
+  client.defineCommand('pythiaOrderRegister', { lua: ORDER_REGISTER.lua });
+  client.defineCommand('pythiaOrderHeads', { lua: ORDER_HEADS.lua });
+  client.defineCommand('pythiaOrderRelease', { lua: ORDER_RELEASE.lua });
+  return client as FlowClient;
+}
