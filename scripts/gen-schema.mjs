@@ -345,8 +345,8 @@ export const schema = {
           1000,
         ),
         lease_ttl_ms: ms(
-          "How long a crashed or unreachable worker's place in a key's order is kept: past it, the other workers stop waiting for its messages.",
-          10000,
+          "How long the place in a key's order of a worker that is gone (crashed, stopped, or unheard of for 3 s) is kept for its unfinished messages: one that is redelivered within this time (a list recovers a crashed consumer's items after heartbeat_ttl_ms) takes its place back; past it, the other workers stop waiting for it.",
+          30000,
           1000,
           3_600_000,
         ),

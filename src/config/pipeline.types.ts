@@ -360,7 +360,7 @@ export interface PipelineFile {
      */
     max_in_flight_per_key?: number;
     /**
-     * How long a crashed or unreachable worker's place in a key's order is kept: past it, the other workers stop waiting for its messages.
+     * How long the place in a key's order of a worker that is gone (crashed, stopped, or unheard of for 3 s) is kept for its unfinished messages: one that is redelivered within this time (a list recovers a crashed consumer's items after heartbeat_ttl_ms) takes its place back; past it, the other workers stop waiting for it.
      */
     lease_ttl_ms?: number;
   };
@@ -903,7 +903,7 @@ export interface PipelineConfig {
      */
     max_in_flight_per_key: number;
     /**
-     * How long a crashed or unreachable worker's place in a key's order is kept: past it, the other workers stop waiting for its messages.
+     * How long the place in a key's order of a worker that is gone (crashed, stopped, or unheard of for 3 s) is kept for its unfinished messages: one that is redelivered within this time (a list recovers a crashed consumer's items after heartbeat_ttl_ms) takes its place back; past it, the other workers stop waiting for it.
      */
     lease_ttl_ms: number;
   };

@@ -4,7 +4,7 @@ import { parseOrderingKey } from '../config/ordering-key.ts';
 import { flowKeys } from '../redis/keys.ts';
 import type { ConnectionPool } from '../redis/pool.ts';
 import type { Delivery } from '../sources/source.ts';
-import { OrderTickets } from './order-tickets.ts';
+import { MARK_TTL_MS, OrderTickets } from './order-tickets.ts';
 import { OrderingGate, type OpenDelivery } from './ordering.ts';
 
 export { createPermits, type Permits } from './rate-limiter.ts';
@@ -29,8 +29,9 @@ export function createOrdering<T extends { delivery: Delivery }>(
         {
           prefix: flowKeys.ordering(source.key, stream?.consumer_group),
           leaseTtlMs: ordering.lease_ttl_ms,
-          lockTtlMs: source.block_timeout_ms + ordering.lease_ttl_ms,
+          lockTtlMs: source.block_timeout_ms + MARK_TTL_MS,
           maxInFlightPerKey: ordering.max_in_flight_per_key,
+          keepUnfinished: Boolean(stream) || list?.delivery === 'at-least-once',
         },
         pool,
         logger,

@@ -13,11 +13,21 @@ export interface Ticket {
 export interface OrderTicketsSettings {
   /** flowKeys.ordering(source key, group): the prefix of every key below. */
   prefix: string;
+  /** How long a gone worker's tickets are kept for their messages to come back (ordering.lease_ttl_ms). */
   leaseTtlMs: number;
   /** How long the fetch lock may be held: the longest fetch (its block timeout) and then some. */
   lockTtlMs: number;
   maxInFlightPerKey: number;
+  /** Unfinished messages go back to the source at a stop (at-least-once lists, streams): their tickets are kept for them. */
+  keepUnfinished: boolean;
 }
+
+/**
+ * A worker's mark lives this long after its last renewal (renewed every MARK_RENEW_MS): a worker not
+ * heard of for this long counts as gone, and its tickets wait lease_ttl_ms more for their messages.
+ */
+export const MARK_TTL_MS = 3000;
+const MARK_RENEW_MS = 1000;
 
 /** An unused key queue is dropped after this long (a crashed worker's tickets in a key nobody uses again). */
 const QUEUE_KEEP_MS = 7 * 24 * 3600 * 1000;
@@ -27,8 +37,9 @@ const QUEUE_KEEP_MS = 7 * 24 * 3600 * 1000;
  * all workers are taken in turn under a fetch lock, and each fetched message's ticket is appended to
  * its key's queue before the lock is released: every key's queue is in fetch order. A message runs
  * when its ticket is among the first max_in_flight_per_key of its queue, and its ticket goes when it
- * is acknowledged. Each worker keeps a mark alive (lease_ttl_ms); tickets of a worker whose mark has
- * expired are dropped by the others, so a crashed worker holds its keys back for one lease at most.
+ * is acknowledged. Each worker keeps a mark alive (MARK_TTL_MS). A ticket of a worker whose mark is
+ * gone waits lease_ttl_ms for its message to come back (requeued at a stop, recovered after a crash),
+ * which then takes the ticket over and keeps its place; past that it is dropped and its key moves on.
  */
 export class OrderTickets {
   /** This worker's mark; its tickets are `<instance>:<n>`. */
@@ -64,22 +75,19 @@ export class OrderTickets {
     return `${this.settings.prefix}q:${orderingKey}`;
   }
 
-  nextTicket(orderingKey: string): Ticket {
-    return { queue: this.queueOf(orderingKey), ticket: `${this.instance}:${++this.sequence}` };
+  /** `identity` names the message itself (a list item's digest, a stream entry's id), so it can take its place back after a crash. */
+  nextTicket(orderingKey: string, identity: string): Ticket {
+    return { queue: this.queueOf(orderingKey), ticket: `${this.instance}:${++this.sequence}:${identity}` };
   }
 
   /** Sets this worker's mark and keeps it alive. */
   async start(): Promise<void> {
-    const ttl = this.settings.leaseTtlMs;
-    await this.pool.primary.set(this.markKey, '1', 'PX', ttl);
-    this.renewal = setInterval(
-      () => {
-        this.pool.primary
-          .set(this.markKey, '1', 'PX', ttl)
-          .catch((err: unknown) => this.logger.warn({ err }, 'ordering: renewing the lease failed'));
-      },
-      Math.max(100, Math.floor(ttl / 3)),
-    );
+    await this.pool.primary.set(this.markKey, '1', 'PX', MARK_TTL_MS);
+    this.renewal = setInterval(() => {
+      this.pool.primary
+        .set(this.markKey, '1', 'PX', MARK_TTL_MS)
+        .catch((err: unknown) => this.logger.warn({ err }, "ordering: renewing this worker's mark failed"));
+    }, MARK_RENEW_MS);
     this.renewal.unref();
   }
 
@@ -105,15 +113,7 @@ export class OrderTickets {
 
   /** Releases the lock without registering anything (the fetch failed). */
   async unlock(token: string): Promise<void> {
-    await this.client.pythiaOrderRegister(
-      2,
-      this.lockKey,
-      this.markKey,
-      token,
-      `${this.instance}:`,
-      this.settings.leaseTtlMs,
-      QUEUE_KEEP_MS,
-    );
+    await this.register(token, []);
   }
 
   /**
@@ -127,8 +127,9 @@ export class OrderTickets {
       this.markKey,
       ...tickets.map((t) => t.queue),
       token,
-      `${this.instance}:`,
-      this.settings.leaseTtlMs,
+      this.settings.prefix,
+      this.instance,
+      MARK_TTL_MS,
       QUEUE_KEEP_MS,
       ...tickets.map((t) => t.ticket),
     );
@@ -145,8 +146,9 @@ export class OrderTickets {
     const reply = await this.client.pythiaOrderHeads(
       tickets.length,
       ...tickets.map((t) => t.queue),
-      `${this.settings.prefix}owner:`,
+      this.settings.prefix,
       this.settings.maxInFlightPerKey,
+      this.settings.leaseTtlMs,
       ...tickets.map((t) => t.ticket),
     );
     return reply.map((n) => (Number(n) === 1 ? 'run' : Number(n) === 2 ? 'lost' : 'wait'));
@@ -163,10 +165,13 @@ export class OrderTickets {
     this.wake?.();
   }
 
-  /** Drops the tickets left (unfinished messages go back to the source) and this worker's mark. */
+  /**
+   * Removes this worker's mark. The tickets of unfinished messages stay when the source hands those
+   * messages back (keepUnfinished): whoever fetches one again takes its place over. Otherwise they go.
+   */
   async close(left: readonly Ticket[]): Promise<void> {
     clearInterval(this.renewal);
-    await this.release(left);
+    if (!this.settings.keepUnfinished) await this.release(left);
     await this.pool.primary.del(this.markKey);
   }
 

@@ -45,6 +45,7 @@ export class OrderingGate<T extends { delivery: Delivery }> {
   private polling = false;
   private releases: Ticket[] = [];
   private releaseScheduled = false;
+  private releasing: Promise<void> = Promise.resolve();
   private closed = false;
   /** Called when a held message may run now (the dispatcher gives it a slot). */
   onReady: (work: T) => void = () => undefined;
@@ -92,33 +93,37 @@ export class OrderingGate<T extends { delivery: Delivery }> {
     let lane = this.lanes.get(place.key);
     if (!lane) this.lanes.set(place.key, (lane = { works: [], running: new Set() }));
     lane.works.push(work);
-    this.admitFrom(lane, work);
-    if (lane.running.has(work)) return true;
+    if (place.foreignAhead) {
+      // Its turn is Redis's to tell (see poll), wherever it sits in this worker's lane.
+      this.awaitingTurn.add(work);
+      this.schedulePoll(POLL_MIN_MS);
+    } else {
+      this.admitFrom(lane, work);
+      if (lane.running.has(work)) return true;
+    }
     this.heldCount++;
     return false;
   }
 
   /**
-   * Starts (or asks Redis about) the lane's first maxInFlight messages that are not running yet.
-   * `entering` is started without onReady (enter() returns true for it); any other is a held one.
+   * Starts those of the lane's first maxInFlight messages that are not running and whose turn this
+   * worker can tell alone: every ticket ahead of theirs was this worker's. `entering` is started without
+   * onReady (enter() returns true for it); any other is a held one.
    */
   private admitFrom(lane: Lane<T>, entering?: T): void {
     const end = Math.min(lane.works.length, this.maxInFlight);
     for (let i = 0; i < end; i++) {
       const work = lane.works[i] as T;
       if (lane.running.has(work) || this.awaitingTurn.has(work)) continue;
-      const place = this.places.get(work.delivery) as Place;
-      if (place.foreignAhead) {
-        this.awaitingTurn.add(work);
-        this.schedulePoll(POLL_MIN_MS);
-        continue;
-      }
-      lane.running.add(work);
-      if (work !== entering) {
-        this.heldCount--;
-        this.onReady(work);
-      }
+      this.start(lane, work, work === entering);
     }
+  }
+
+  private start(lane: Lane<T>, work: T, entering: boolean): void {
+    lane.running.add(work);
+    if (entering) return;
+    this.heldCount--;
+    this.onReady(work);
   }
 
   /** A delivery is acknowledged: its key's next message may run, and its ticket goes. */
@@ -159,7 +164,7 @@ export class OrderingGate<T extends { delivery: Delivery }> {
     const placed: [Delivery, Place][] = [];
     for (const delivery of deliveries) {
       const key = this.keyOf(delivery);
-      if (key !== undefined) placed.push([delivery, { key, ticket: tickets.nextTicket(key), foreignAhead: true }]);
+      if (key !== undefined) placed.push([delivery, { key, ticket: tickets.nextTicket(key, identityOf(delivery)), foreignAhead: true }]);
     }
     try {
       const ahead = await tickets.register(
@@ -184,16 +189,26 @@ export class OrderingGate<T extends { delivery: Delivery }> {
     if (this.releaseScheduled) return;
     this.releaseScheduled = true;
     // One script per tick for every ticket finished in it.
-    setImmediate(() => {
-      this.releaseScheduled = false;
-      const batch = this.releases;
-      this.releases = [];
-      this.tickets?.release(batch).catch((err: unknown) => {
-        // Their workers' marks stay alive: others wait until these are released. Try again.
-        this.logger.warn({ err, count: batch.length }, 'ordering: releasing finished tickets failed; retrying');
-        if (!this.closed) setTimeout(() => batch.forEach((t) => this.scheduleRelease(t)), 500).unref();
-      });
+    setImmediate(() => void this.sendReleases());
+  }
+
+  private sendReleases(): Promise<void> {
+    this.releaseScheduled = false;
+    const batch = this.releases;
+    this.releases = [];
+    if (batch.length === 0 || !this.tickets) return this.releasing;
+    const sent = this.tickets.release(batch).catch((err: unknown) => {
+      // This worker's mark stays alive: others wait until these are released. Try again.
+      this.logger.warn({ err, count: batch.length }, 'ordering: releasing finished tickets failed; retrying');
+      if (!this.closed) setTimeout(() => batch.forEach((t) => this.scheduleRelease(t)), 500).unref();
     });
+    this.releasing = Promise.all([this.releasing, sent]).then(() => undefined);
+    return this.releasing;
+  }
+
+  /** Sends the tickets of messages acknowledged so far (before the worker's mark goes at close). */
+  flushReleases(): Promise<void> {
+    return this.sendReleases();
   }
 
   private schedulePoll(ms: number): void {
@@ -221,10 +236,8 @@ export class OrderingGate<T extends { delivery: Delivery }> {
         changed = true;
         this.awaitingTurn.delete(work);
         const place = this.places.get(work.delivery);
-        if (!place) return;
-        place.foreignAhead = false;
-        const lane = this.lanes.get(place.key);
-        if (lane) this.admitFrom(lane);
+        const lane = place && this.lanes.get(place.key);
+        if (lane) this.start(lane, work, false);
       });
     } catch (error) {
       this.logger.warn({ err: error }, 'ordering: asking Redis for turns failed; retrying');
@@ -235,13 +248,19 @@ export class OrderingGate<T extends { delivery: Delivery }> {
   }
 }
 
+/** What names a message across workers: a stream entry's id, a list item's digest (identical items are interchangeable). */
+function identityOf(delivery: Delivery): string {
+  const token = delivery.token;
+  return typeof token === 'string' ? token : createHash('sha1').update(token).digest('hex');
+}
+
 /** The source under an OrderingGate; fetches take turns across workers when `tickets` is set. */
 class OrderedSource implements Source {
   private fetchLane: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly inner: Source,
-    private readonly gate: Pick<OrderingGate<{ delivery: Delivery }>, 'register' | 'finished' | 'drain' | 'openTickets'>,
+    private readonly gate: Pick<OrderingGate<{ delivery: Delivery }>, 'register' | 'finished' | 'drain' | 'openTickets' | 'flushReleases'>,
     private readonly tickets: OrderTickets | undefined,
   ) {}
 
@@ -300,6 +319,7 @@ class OrderedSource implements Source {
   async close(unfinished: Delivery[]): Promise<void> {
     this.gate.drain();
     try {
+      await this.gate.flushReleases();
       await this.tickets?.close(this.gate.openTickets());
     } finally {
       await this.inner.close(unfinished);

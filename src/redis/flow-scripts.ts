@@ -35,52 +35,97 @@ return {0, math.ceil((tat - tolerance - now) / 1000)}`,
 
 export const ORDER_REGISTER = {
   // KEYS[1] fetch lock, KEYS[2] this worker's owner mark, KEYS[3..n] the queue of each new ticket
-  // ARGV[1] lock token, ARGV[2] this worker's ticket prefix ("<instance>:"), ARGV[3] lease TTL ms,
-  // ARGV[4] ms an unused queue is kept, ARGV[5..] the tickets, one per KEYS[3..] (in fetch order)
-  // Appends each ticket to its key's queue and releases the fetch lock (if still ours). Returns
-  // {1 if the lock was still ours, then per ticket 1 if another worker's ticket is ahead of it}.
-  // A long queue is not scanned: its tickets count as behind another worker's (safe, only slower).
+  // ARGV[1] lock token, ARGV[2] the ordering prefix (flowKeys.ordering), ARGV[3] this worker's
+  // instance, ARGV[4] its mark's TTL ms, ARGV[5] ms an unused queue is kept, ARGV[6..] the tickets
+  // ("<instance>:<n>:<message identity>"), one per KEYS[3..], in fetch order
+  // Queues each ticket and releases the fetch lock (if still ours). A message coming back (requeued
+  // at a stop, recovered after a crash) takes over the ticket its dead worker left, keeping its place;
+  // any other ticket is appended. Returns {1 if the lock was still ours, then per ticket 1 when
+  // another worker's ticket (or a taken-over one) is ahead of it: it waits for its turn in Redis}.
+  // A queue longer than 1024 is not scanned: nothing is taken over, and its tickets count as waiting.
   lua: `
 local prefix = ARGV[2]
-local plen = #prefix
+local mine = ARGV[3] .. ':'
 local held = redis.call('GET', KEYS[1]) == ARGV[1]
 local out = {held and 1 or 0}
-local ahead = {}
+local alive = {}
+local function isAlive(owner)
+  if alive[owner] == nil then alive[owner] = redis.call('EXISTS', prefix .. 'owner:' .. owner) == 1 end
+  return alive[owner]
+end
+local queues = {}
 for i = 3, #KEYS do
   local q = KEYS[i]
-  if ahead[q] == nil then
+  local ticket = ARGV[i + 3]
+  local state = queues[q]
+  if state == nil then
     local len = redis.call('LLEN', q)
-    local foreign = 0
-    if len > 1024 then
-      foreign = 1
-    elseif len > 0 then
-      for _, t in ipairs(redis.call('LRANGE', q, 0, -1)) do
-        if string.sub(t, 1, plen) ~= prefix then foreign = 1 break end
+    state = {long = len > 1024, entries = {}, foreign = len > 1024}
+    if not state.long and len > 0 then state.entries = redis.call('LRANGE', q, 0, -1) end
+    for _, e in ipairs(state.entries) do
+      if string.sub(e, 1, #mine) ~= mine then state.foreign = true end
+    end
+    queues[q] = state
+  end
+  local identity = string.match(ticket, '^[^:]+:[^:]+:(.*)$')
+  local adopted = nil
+  if state.foreign and not state.long and identity then
+    local suffix = ':' .. identity
+    for idx, e in ipairs(state.entries) do
+      local owner = string.match(e, '^([^:]+):')
+      if owner and string.sub(e, -#suffix) == suffix and string.sub(e, 1, #mine) ~= mine and not isAlive(owner) then
+        adopted = idx
+        break
       end
     end
-    ahead[q] = foreign
   end
-  redis.call('RPUSH', q, ARGV[i + 2])
-  redis.call('PEXPIRE', q, ARGV[4])
-  out[#out + 1] = ahead[q]
+  if adopted then
+    redis.call('LSET', q, adopted - 1, ticket)
+    state.entries[adopted] = ticket
+    out[#out + 1] = 1
+  else
+    redis.call('RPUSH', q, ticket)
+    if not state.long then state.entries[#state.entries + 1] = ticket end
+    out[#out + 1] = state.foreign and 1 or 0
+  end
+  redis.call('PEXPIRE', q, ARGV[5])
 end
-redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[4])
 if held then redis.call('DEL', KEYS[1]) end
 return out`,
 };
 
 export const ORDER_HEADS = {
-  // KEYS[1..n] queues | ARGV[1] owner-mark prefix, ARGV[2] max_in_flight_per_key, ARGV[3..] a ticket per queue
+  // KEYS[1..n] queues | ARGV[1] the ordering prefix, ARGV[2] max_in_flight_per_key, ARGV[3] lease_ttl_ms,
+  // ARGV[4..] a ticket per queue
   // Per ticket: 1 when it is among the first ARGV[2] of its queue (its message may run), 0 when it
-  // must wait, 2 when it is gone (dropped by others while this worker's mark had expired). Tickets
-  // of workers whose mark expired (crashed, or cut off from Redis past the lease) are dropped from
-  // the front of the queue first, so a dead worker holds nobody back for longer than the lease TTL.
+  // must wait, 2 when it is gone (dropped while this worker's mark had expired). A ticket of a
+  // worker whose mark is gone (crashed, stopped, or cut off from Redis) is kept for lease_ttl_ms,
+  // counted from when a worker first saw it orphaned, so its message can come back and take it over
+  // (ORDER_REGISTER); then it is dropped from the front, and the key moves on.
   lua: `
+local prefix = ARGV[1]
 local n = tonumber(ARGV[2])
+local lease = tonumber(ARGV[3])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local expired = {}
+local function isExpired(owner)
+  if expired[owner] == nil then
+    if redis.call('EXISTS', prefix .. 'owner:' .. owner) == 1 then
+      expired[owner] = false
+    else
+      local stamp = prefix .. 'orphan:' .. owner
+      redis.call('SET', stamp, now, 'NX', 'PX', lease * 4)
+      expired[owner] = now - tonumber(redis.call('GET', stamp)) >= lease
+    end
+  end
+  return expired[owner]
+end
 local out = {}
 for i = 1, #KEYS do
   local q = KEYS[i]
-  local ticket = ARGV[i + 2]
+  local ticket = ARGV[i + 3]
   local result
   while result == nil do
     if redis.call('LPOS', q, ticket, 'MAXLEN', n) then
@@ -89,7 +134,7 @@ for i = 1, #KEYS do
       local dropped = false
       for _, t in ipairs(redis.call('LRANGE', q, 0, n - 1)) do
         local owner = string.match(t, '^([^:]+):')
-        if owner == nil or redis.call('EXISTS', ARGV[1] .. owner) == 0 then
+        if owner == nil or isExpired(owner) then
           redis.call('LREM', q, 1, t)
           dropped = true
         end

@@ -137,41 +137,39 @@ describe('ordering', () => {
     assert.ok(all.filter((s) => s.key === 'k1').every((s) => s.at <= first.at));
   });
 
-  it('a crashed worker holds its keys back for the lease TTL; its messages come back after later ones (not in order)', async () => {
-    const name = 'order-crash';
+  /**
+   * Worker a takes k0#0 (its handler sleeps in a only); b starts, and then gets k0#1 and k1#0 (a has
+   * no free slot): k1#0 runs at once, k0#1 waits behind a's ticket. Then a is stopped by `end`.
+   */
+  async function handOver(name: string, end: 'SIGKILL' | 'SIGTERM', source: string, lease: number) {
     const key = `q:${name}`;
     const out = `${name}:out`;
-    const LEASE = 2000;
     const yaml = pipelineYaml(name, {
-      source: `{list: {key: "${key}", batch_size: 1, consumer: "\${CONSUMER}", heartbeat_ttl_ms: 6000, recovery_interval_ms: 200}}`,
+      source: `{list: {key: "${key}", batch_size: 1, consumer: "\${CONSUMER}", ${source}}}`,
       handler: STAMP,
       // One at a time: a, busy with k0#0, fetches nothing more, so b gets k0#1.
       concurrency: 1,
       output: `{list: "${out}"}`,
+      shutdown: '{grace_period_ms: 100}',
     });
-    const file = redis.dir.write(name, `${yaml}ordering: {key: /key, lease_ttl_ms: ${LEASE}}\n`);
-    // a takes k0#0, which sleeps long enough to be killed in the middle; b takes k0#1 and must wait.
+    const file = redis.dir.write(name, `${yaml}ordering: {key: /key, lease_ttl_ms: ${lease}}\n`);
     const a = spawnWorker([file], { REDIS_URL: redis.server.url, CONSUMER: 'a' });
     await redis.client.lpush(key, JSON.stringify({ id: 0, key: 'k0', seq: 0, sleep_on: { consumer: 'a', ms: 60_000 } }));
     await waitFor(
       () => `a took k0#0:\n${a.output()}`,
-      async () => (await redis.client.llen(`{${key}}:processing:a`)) === 1,
-      {
-        timeoutMs: 30_000,
-        intervalMs: 20,
-      },
+      async () => (await redis.client.llen(key)) === 0 && (await redis.client.keys(`{${key}}:ordering:q:k0`)).length === 1,
+      { timeoutMs: 30_000, intervalMs: 20 },
     );
     const b = spawnWorker([file], { REDIS_URL: redis.server.url, CONSUMER: 'b' });
     await waitFor(
       () => `b started:\n${b.output()}`,
-      async () => (await redis.client.exists(`{${key}}:heartbeat:b`)) === 1,
+      async () => (await redis.client.keys(`{${key}}:ordering:owner:*`)).length === 2,
       {
         timeoutMs: 30_000,
         intervalMs: 20,
       },
     );
     await redis.client.lpush(key, JSON.stringify({ id: 1, key: 'k0', seq: 1 }), JSON.stringify({ id: 2, key: 'k1', seq: 0 }));
-    // k1 runs at once on b; k0#1 waits behind a's k0#0.
     await waitFor(
       () => `k1 processed:\n${b.output()}`,
       async () => (await redis.client.llen(out)) >= 1,
@@ -183,26 +181,50 @@ describe('ordering', () => {
       [2],
       'k0#1 waits while a (alive) holds k0#0',
     );
-    a.kill('SIGKILL');
+    a.kill(end);
     await exited(a);
-    const killed = Date.now();
+    return { a, b, out, stoppedAt: Date.now() };
+  }
+
+  it('a crashed worker: its message, recovered by another, takes its place back and the key stays in order', async () => {
+    const { b, out, stoppedAt } = await handOver('order-crash', 'SIGKILL', 'heartbeat_ttl_ms: 6000, recovery_interval_ms: 200', 20_000);
+    await waitFor(
+      () => `k0 processed:\n${b.output()}`,
+      async () => (await redis.client.llen(out)) >= 3,
+      { timeoutMs: 60_000, intervalMs: 50 },
+    );
+    console.log(`ORDER | crash (kill -9): k0 went on ${Date.now() - stoppedAt} ms later, in order (list heartbeat_ttl_ms 6000)`);
+    b.kill('SIGTERM');
+    await exited(b);
+    assert.deepEqual(perKey(await stamps(out)).get('k0'), [0, 1]);
+  });
+
+  it('a stopped worker: its unfinished message, requeued, takes its place back', async () => {
+    const { b, out } = await handOver('order-stop', 'SIGTERM', 'heartbeat_ttl_ms: 6000, recovery_interval_ms: 200', 20_000);
+    await waitFor(
+      () => `k0 processed:\n${b.output()}`,
+      async () => (await redis.client.llen(out)) >= 3,
+      { timeoutMs: 60_000, intervalMs: 50 },
+    );
+    b.kill('SIGTERM');
+    await exited(b);
+    assert.deepEqual(perKey(await stamps(out)).get('k0'), [0, 1]);
+  });
+
+  it('not guaranteed: a message lost in a crash (at-most-once) holds its key back for 3 s + lease_ttl_ms, then the key moves on', async () => {
+    const lease = 2000;
+    const { b, out, stoppedAt } = await handOver('order-lost', 'SIGKILL', 'delivery: at-most-once', lease);
     await waitFor(
       () => `k0#1 processed:\n${b.output()}`,
       async () => (await redis.client.llen(out)) >= 2,
       { timeoutMs: 30_000, intervalMs: 20 },
     );
-    const freedAfter = Date.now() - killed;
-    console.log(`ORDER | crash: k0 freed ${freedAfter} ms after kill -9 (lease_ttl_ms ${LEASE})`);
-    // Not before the lease of the dead worker ran out (its mark was last renewed up to a third of it before).
-    assert.ok(freedAfter >= (LEASE * 2) / 3 - 100, `freed after ${freedAfter} ms`);
-    // a's k0#0 is recovered when a's heartbeat expires (6 s) and processed after k0#1: the documented exception.
-    await waitFor(
-      () => `k0#0 recovered:\n${b.output()}`,
-      async () => (await redis.client.llen(out)) >= 3,
-      { timeoutMs: 30_000, intervalMs: 50 },
-    );
+    const freedAfter = Date.now() - stoppedAt;
+    console.log(`ORDER | lost message: k0 freed ${freedAfter} ms after kill -9 (lease_ttl_ms ${lease})`);
     b.kill('SIGTERM');
     await exited(b);
-    assert.deepEqual(perKey(await stamps(out)).get('k0'), [1, 0]);
+    // a's mark lives 2-3 s after the kill, then its ticket waits lease_ttl_ms.
+    assert.ok(freedAfter >= lease + 1500, `freed after ${freedAfter} ms`);
+    assert.deepEqual(perKey(await stamps(out)).get('k0'), [1]);
   });
 });
