@@ -152,15 +152,18 @@ export class Dispatcher {
   private async loop(): Promise<void> {
     const batchSize = this.options.batchSize;
     while (!this.stopping) {
+      const slots = this.freeSlots();
+      // A message whose key's turn came (ordering) takes a free slot even from an idle blocking fetch's
+      // reservation, like a retry that falls due (see retryDue): an excess fetched waits in `fetched`.
+      if (this.ready.length > 0 && slots > 0) {
+        for (const work of this.ready.splice(0, slots)) this.attempt(work);
+        continue;
+      }
       // Capacity already promised to fetches in flight counts as taken.
-      const free = this.freeSlots() - this.reserved;
+      const free = slots - this.reserved;
       if (free <= 0) {
         // Full, or the breaker is open: wait for a slot or for the breaker to half-open.
         await this.alarm.sleep(this.breaker.state === 'open' ? Math.max(10, this.breaker.msUntilHalfOpen()) : 1000);
-        continue;
-      }
-      if (this.ready.length > 0) {
-        for (const work of this.ready.splice(0, free)) this.attempt(work);
         continue;
       }
       if (this.retryReady.length > 0) {

@@ -4,7 +4,7 @@ import type { HandlerContext, Message } from '../../src/handlers/types.ts';
 import type { DeadLetterInput } from '../../src/outputs/dead-letter.ts';
 import type { Writer } from '../../src/outputs/writer.ts';
 import { createOpener, type Decoded } from '../../src/runtime/decode.ts';
-import { Dispatcher } from '../../src/runtime/dispatcher.ts';
+import { Dispatcher, type DispatcherParts } from '../../src/runtime/dispatcher.ts';
 import type { DispatcherOptions } from '../../src/runtime/dispatcher-options.ts';
 import type { Outcome, PipelineObserver } from '../../src/metrics/pipeline-observer.ts';
 import { FakeClock, settle } from './fake-clock.ts';
@@ -110,12 +110,22 @@ function decode(raw: Buffer): Decoded {
 }
 
 /** A dispatcher over in-memory parts and a fake clock, started. */
-export function dispatcherRig(options: Partial<DispatcherOptions> = {}, output?: Writer) {
-  return startRig(new ControlledHandler(), options, output);
+export function dispatcherRig(
+  options: Partial<DispatcherOptions> = {},
+  output?: Writer,
+  /** Flow control (rate_limit permits, an ordering gate that wraps the source). */
+  flow: Pick<DispatcherParts, 'permits' | 'ordering'> = {},
+) {
+  return startRig(new ControlledHandler(), options, output, flow);
 }
 
 /** A dispatcher with `handler` over in-memory parts and a fake clock, started: what every rig shares. */
-export async function startRig<H extends HandlerRunner>(handler: H, options: Partial<DispatcherOptions>, output?: Writer) {
+export async function startRig<H extends HandlerRunner>(
+  handler: H,
+  options: Partial<DispatcherOptions>,
+  output?: Writer,
+  flow: Pick<DispatcherParts, 'permits' | 'ordering'> = {},
+) {
   const events: string[] = [];
   const clock = new FakeClock();
   const source = new MemorySource(events);
@@ -123,7 +133,7 @@ export async function startRig<H extends HandlerRunner>(handler: H, options: Par
   const deadLetters = new MemoryDeadLetters(events);
   const dispatcher = new Dispatcher({
     options: { ...OPTIONS, ...options },
-    source,
+    source: flow.ordering ? flow.ordering.wrap(source) : source,
     handler,
     open: createOpener(1_048_576),
     decode,
@@ -132,6 +142,7 @@ export async function startRig<H extends HandlerRunner>(handler: H, options: Par
     logger: pino({ level: 'silent' }),
     observer,
     clock,
+    ...flow,
   });
   dispatcher.start();
   await settle();
