@@ -117,10 +117,11 @@ export class OrderTickets {
   }
 
   /**
-   * Appends the tickets (in fetch order) and releases the lock. Returns, per ticket, whether another
-   * worker's ticket is ahead of it (then it must wait for its turn in Redis, see heads()).
+   * Queues the tickets (in fetch order) and releases the lock. Returns, per ticket: 'own' (only this
+   * worker's tickets are ahead), 'next' (right behind the one before it in this fetch) or 'foreign'
+   * (another worker's ticket is ahead: it waits for its turn in Redis, see heads()).
    */
-  async register(token: string, tickets: readonly Ticket[]): Promise<boolean[]> {
+  async register(token: string, tickets: readonly Ticket[]): Promise<('own' | 'next' | 'foreign')[]> {
     const reply = await this.client.pythiaOrderRegister(
       2 + tickets.length,
       this.lockKey,
@@ -138,7 +139,7 @@ export class OrderTickets {
         { lockTtlMs: this.settings.lockTtlMs },
         'ordering: the fetch lock expired before this fetch was registered; its messages may run out of order',
       );
-    return reply.slice(1).map((n) => Number(n) === 1);
+    return reply.slice(1).map((n) => (Number(n) === 0 ? 'own' : Number(n) === 2 ? 'next' : 'foreign'));
   }
 
   /** Per ticket: 'run' (its turn), 'wait', or 'lost' (dropped while this worker's mark had expired). */

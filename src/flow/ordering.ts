@@ -138,6 +138,8 @@ export class OrderingGate<T extends { delivery: Delivery }> {
     if (index === -1) return; // dead-lettered before it entered (undecodable, oversized)
     const [work] = lane.works.splice(index, 1) as [T];
     lane.running.delete(work);
+    // Its ticket goes now: a message of this worker waiting behind it may be next.
+    if (this.awaitingTurn.size > 0) this.schedulePoll(POLL_MIN_MS);
     if (lane.works.length === 0) this.lanes.delete(place.key);
     else this.admitFrom(lane);
   }
@@ -171,7 +173,12 @@ export class OrderingGate<T extends { delivery: Delivery }> {
         token,
         placed.map(([, place]) => place.ticket as Ticket),
       );
-      placed.forEach(([, place], i) => (place.foreignAhead = ahead[i] ?? true));
+      // One at a time, a ticket right behind the one before it in this fetch gets its turn when that one
+      // is acknowledged: this worker can tell that alone (with more at a time, Redis must).
+      placed.forEach(([, place], i) => {
+        const where = ahead[i] ?? 'foreign';
+        place.foreignAhead = where === 'foreign' || (where === 'next' && this.maxInFlight > 1);
+      });
     } catch (error) {
       // Unknown whether the tickets were queued: each message asks for its turn (a missing ticket runs).
       this.logger.warn({ err: error }, 'ordering: registering fetched messages failed; they wait for their turn');

@@ -40,8 +40,9 @@ export const ORDER_REGISTER = {
   // ("<instance>:<n>:<message identity>"), one per KEYS[3..], in fetch order
   // Queues each ticket and releases the fetch lock (if still ours). A message coming back (requeued
   // at a stop, recovered after a crash) takes over the ticket its dead worker left, keeping its place;
-  // any other ticket is appended. Returns {1 if the lock was still ours, then per ticket 1 when
-  // another worker's ticket (or a taken-over one) is ahead of it: it waits for its turn in Redis}.
+  // any other ticket is appended. Returns {1 if the lock was still ours, then per ticket: 0 when only
+  // this worker's tickets are ahead of it, 2 when it comes right after the ticket before it in this
+  // fetch (appended too), else 1: another worker's ticket is ahead, or it took over a place}.
   // A queue longer than 1024 is not scanned: nothing is taken over, and its tickets count as waiting.
   lua: `
 local prefix = ARGV[2]
@@ -82,11 +83,13 @@ for i = 3, #KEYS do
   if adopted then
     redis.call('LSET', q, adopted - 1, ticket)
     state.entries[adopted] = ticket
+    state.appended = false
     out[#out + 1] = 1
   else
     redis.call('RPUSH', q, ticket)
     if not state.long then state.entries[#state.entries + 1] = ticket end
-    out[#out + 1] = state.foreign and 1 or 0
+    out[#out + 1] = (not state.foreign) and 0 or (state.appended and 2 or 1)
+    state.appended = true
   end
   redis.call('PEXPIRE', q, ARGV[5])
 end
