@@ -93,6 +93,34 @@ describe('ordering', () => {
     assert.deepEqual(await redis.client.keys(`{${key}}:ordering:*`), []);
   });
 
+  it('stream source: 2 worker processes, 3,000 entries over 30 keys, in entry order per key', async () => {
+    const name = 'order-stream';
+    const key = `s:${name}`;
+    const out = `${name}:out`;
+    const file = redis.dir.write(
+      name,
+      pipelineYaml(name, {
+        source: `{stream: {key: "${key}", consumer_group: g, start_id: "0", batch_size: 50}}`,
+        handler: STAMP,
+        concurrency: 20,
+        output: `{list: "${out}"}`,
+      }) + 'ordering: {key: /key}\n',
+    );
+    await produce(redis.client, 'stream', key, keyed(3000, 30, { jitter: 2 }));
+    const workers = [1, 2].map(() => spawnWorker([file], { REDIS_URL: redis.server.url }));
+    await waitFor(
+      () => `3,000 processed:\n${workers.map((w) => w.output()).join('\n')}`,
+      async () => (await redis.client.llen(out)) >= 3000,
+      { timeoutMs: 120_000, intervalMs: 200 },
+    );
+    for (const worker of workers) worker.kill('SIGTERM');
+    await Promise.all(workers.map((w) => exited(w)));
+    const all = await stamps(out);
+    assert.equal(new Set(all.map((s) => s.pid)).size, 2, 'both processes took part');
+    assert.deepEqual(outOfOrder(perKey(all)), []);
+    assert.equal(new Set(all.map((s) => s.id)).size, 3000);
+  });
+
   it('a retry holds back the later messages of its key, not the other keys', async () => {
     const name = 'order-retry';
     const key = `q:${name}`;
