@@ -98,15 +98,21 @@ export class OrderTickets {
     let failures = 0;
     while (!this.interrupted) {
       try {
-        const ok = await this.pool.primary.set(this.lockKey, token, 'PX', this.settings.lockTtlMs, 'NX');
-        if (ok === 'OK') return token;
+        const taken = await this.client.pythiaOrderLock(
+          this.lockKey,
+          `${this.settings.prefix}fetch-next`,
+          token,
+          this.instance,
+          this.settings.lockTtlMs,
+        );
+        if (Number(taken) === 1) return token;
         failures = 0;
       } catch (error) {
         if (failures++ % 20 === 0) this.logger.warn({ err: error }, 'ordering: taking the fetch lock failed; waiting for Redis');
         pause = redisRetryDelay(failures);
       }
       await this.sleep(pause);
-      pause = Math.min(20, pause * 2);
+      pause = Math.min(10, pause * 2);
     }
     return undefined;
   }

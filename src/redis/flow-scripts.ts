@@ -33,6 +33,28 @@ if granted > 0 then return {granted, 0} end
 return {0, math.ceil((tat - tolerance - now) / 1000)}`,
 };
 
+export const ORDER_LOCK = {
+  // KEYS[1] fetch lock, KEYS[2] the worker next in line | ARGV[1] lock token, ARGV[2] this worker's
+  // instance, ARGV[3] lock TTL ms
+  // Takes the fetch lock (1) unless it is held or another worker is next in line (0). A worker that
+  // finds it taken marks itself next (for 100 ms, renewed by each try), so a worker fetching without
+  // pause cannot keep the lock from the others.
+  numberOfKeys: 2,
+  lua: `
+local nxt = redis.call('GET', KEYS[2])
+if redis.call('EXISTS', KEYS[1]) == 1 or (nxt and nxt ~= ARGV[2]) then
+  if not nxt then
+    redis.call('SET', KEYS[2], ARGV[2], 'PX', 100)
+  elseif nxt == ARGV[2] then
+    redis.call('PEXPIRE', KEYS[2], 100)
+  end
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+if nxt then redis.call('DEL', KEYS[2]) end
+return 1`,
+};
+
 export const ORDER_REGISTER = {
   // KEYS[1] fetch lock, KEYS[2] this worker's owner mark, KEYS[3..n] the queue of each new ticket
   // ARGV[1] lock token, ARGV[2] the ordering prefix (flowKeys.ordering), ARGV[3] this worker's
@@ -162,6 +184,7 @@ return #KEYS`,
 };
 
 export interface FlowCommands {
+  pythiaOrderLock(lock: string, next: string, token: string, instance: string, ttlMs: number): Promise<number>;
   /** [granted, ms until the next permit when none was granted]. */
   pythiaRateTake(state: string, intervalUs: number, toleranceUs: number, wanted: number, returned: number): Promise<[number, number]>;
   /** [lock still held, then per ticket: another worker's ticket ahead]. The key count is given first. */
@@ -174,6 +197,7 @@ export type FlowClient = RedisClient & FlowCommands;
 
 export function withFlowScripts(client: RedisClient): FlowClient {
   client.defineCommand('pythiaRateTake', RATE_TAKE);
+  client.defineCommand('pythiaOrderLock', ORDER_LOCK);
   // Variable key counts: the count comes as the first argument.
   client.defineCommand('pythiaOrderRegister', { lua: ORDER_REGISTER.lua });
   client.defineCommand('pythiaOrderHeads', { lua: ORDER_HEADS.lua });

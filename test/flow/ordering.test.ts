@@ -51,6 +51,15 @@ describe('ordering', () => {
     return (await redis.client.lrange(key, 0, -1)).map((r) => JSON.parse(r) as Stamp);
   }
 
+  /** Waits until every worker's consumer has its heartbeat (its source started), so all of them take part. */
+  async function bothStarted(key: string, workers: ReturnType<typeof spawnWorker>[]): Promise<void> {
+    await waitFor(
+      () => `workers started:\n${workers.map((w) => w.output()).join('\n')}`,
+      async () => (await redis.client.keys(`{${key}}:heartbeat:*`)).length === workers.length,
+      { timeoutMs: 60_000, intervalMs: 50 },
+    );
+  }
+
   it('2 worker processes, 10,000 messages over 100 keys, concurrency 50: every key in source order', async () => {
     const name = 'order-two';
     const key = `q:${name}`;
@@ -65,9 +74,10 @@ describe('ordering', () => {
       }) + 'ordering: {key: /key}\n',
     );
     // Random handler times (0-2 ms): without ordering, later messages of a key would overtake earlier ones.
-    await produce(redis.client, 'list', key, keyed(10_000, 100, { jitter: 2 }));
     const started = Date.now();
     const workers = [1, 2].map(() => spawnWorker([file], { REDIS_URL: redis.server.url }));
+    await bothStarted(key, workers);
+    await produce(redis.client, 'list', key, keyed(10_000, 100, { jitter: 2 }));
     await waitFor(
       () => `10,000 processed:\n${workers.map((w) => w.output()).join('\n')}`,
       async () => (await redis.client.llen(out)) >= 10_000,
@@ -89,8 +99,11 @@ describe('ordering', () => {
     assert.equal(byKey.size, 100);
     assert.deepEqual(outOfOrder(byKey), []);
     for (const seqs of byKey.values()) assert.equal(seqs.length, 100);
-    // Every lease and ticket is gone after a clean stop.
-    assert.deepEqual(await redis.client.keys(`{${key}}:ordering:*`), []);
+    // Every ticket and mark is gone after a clean stop (a waiter's claim on the next fetch turn lasts 100 ms).
+    await waitFor('no ordering key left', async () => (await redis.client.keys(`{${key}}:ordering:*`)).length === 0, {
+      timeoutMs: 2000,
+      intervalMs: 50,
+    });
   });
 
   it('stream source: 2 worker processes, 3,000 entries over 30 keys, in entry order per key', async () => {
@@ -106,8 +119,9 @@ describe('ordering', () => {
         output: `{list: "${out}"}`,
       }) + 'ordering: {key: /key}\n',
     );
-    await produce(redis.client, 'stream', key, keyed(3000, 30, { jitter: 2 }));
     const workers = [1, 2].map(() => spawnWorker([file], { REDIS_URL: redis.server.url }));
+    await bothStarted(key, workers);
+    await produce(redis.client, 'stream', key, keyed(3000, 30, { jitter: 2 }));
     await waitFor(
       () => `3,000 processed:\n${workers.map((w) => w.output()).join('\n')}`,
       async () => (await redis.client.llen(out)) >= 3000,
