@@ -25,7 +25,7 @@ interface Lane<T> {
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 /** How often the turn of waiting messages is asked of Redis: soon after a change, then less often. */
 const POLL_MIN_MS = 2;
-const POLL_MAX_MS = 50;
+const POLL_MAX_MS = 20;
 
 /**
  * `ordering`: messages with the same key run at most `maxInFlight` at once, in fetch order. The

@@ -113,8 +113,8 @@ for i = 3, #KEYS do
     out[#out + 1] = (not state.foreign) and 0 or (state.appended and 2 or 1)
     state.appended = true
   end
-  redis.call('PEXPIRE', q, ARGV[5])
 end
+for q in pairs(queues) do redis.call('PEXPIRE', q, ARGV[5]) end
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[4])
 if held then redis.call('DEL', KEYS[1]) end
 return out`,
