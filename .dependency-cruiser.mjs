@@ -27,7 +27,7 @@ export default {
     {
       name: 'middle-imports-upward',
       severity: 'error',
-      comment: 'sources, handlers, outputs, metrics, resilience and tracing are driven by the runtime and never import it (metrics observe it through metrics/watched-pipeline.ts).',
+      comment: 'sources, handlers, outputs, metrics, resilience, tracing and flow are driven by the runtime and never import it (metrics observe it through metrics/watched-pipeline.ts).',
       from: { path: middle },
       to: { path: [runtime, top] },
     },
