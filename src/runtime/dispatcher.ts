@@ -19,7 +19,7 @@ import { Batcher } from './batcher.ts';
 import type { DispatcherOptions } from './dispatcher-options.ts';
 import type { PipelineObserver } from '../metrics/pipeline-observer.ts';
 import { NO_ATTEMPT_TRACE, NO_TRACER, type PipelineTracer } from '../tracing/index.ts';
-import type { OrderingGate, Permits } from '../flow/index.ts';
+import { DispatcherFlow, type FlowParts } from './dispatcher-flow.ts';
 
 /** Fetches outstanding at once: two keep the connection busy while a batch is being dispatched. */
 const MAX_FETCHES_IN_FLIGHT = 2;
@@ -41,10 +41,8 @@ export interface DispatcherParts {
   clock?: Clock;
   /** Spans per attempt (src/tracing); the no-op tracer when absent. */
   tracer?: PipelineTracer;
-  /** rate_limit: a permit per message before it is fetched, and per retry before its attempt. */
-  permits?: Permits;
-  /** ordering: messages of one key one at a time (its source is the one in `source`, wrapped by it). */
-  ordering?: OrderingGate<Work>;
+  /** rate_limit and ordering (docs/flow-control.md). */
+  flow?: FlowParts;
 }
 
 /**
@@ -61,8 +59,6 @@ export class Dispatcher {
   private readonly running = new Set<Work>();
   /** Messages whose retry delay has passed, waiting for a slot. */
   private readonly retryReady: Work[] = [];
-  /** Messages whose key's turn came (ordering), waiting for a slot; they already hold their permit. */
-  private readonly ready: Work[] = [];
   /** Messages waiting for their retry delay; they hold no slot, so they never block others. */
   private readonly waiting = new Set<Work>();
   /** Fetched beyond the room left when the fetch returned (retries started meanwhile, or the breaker opened). */
@@ -84,6 +80,7 @@ export class Dispatcher {
   /** handler.batch: collects begun attempts into batches; undefined when each message is its own call. */
   private readonly batcher: Batcher | undefined;
   private readonly tracer: PipelineTracer;
+  private readonly flow: DispatcherFlow;
 
   constructor(private readonly parts: DispatcherParts) {
     const { options, observer, logger } = parts;
@@ -128,11 +125,7 @@ export class Dispatcher {
         tracer: this.tracer,
       });
     }
-    if (parts.ordering)
-      parts.ordering.onReady = (work) => {
-        this.ready.push(work);
-        this.alarm.wakeNow();
-      };
+    this.flow = new DispatcherFlow(parts.flow ?? {}, () => this.alarm.wakeNow());
   }
 
   get inFlight(): number {
@@ -153,10 +146,9 @@ export class Dispatcher {
     const batchSize = this.options.batchSize;
     while (!this.stopping) {
       const slots = this.freeSlots();
-      // A message whose key's turn came (ordering) takes a free slot even from an idle blocking fetch's
-      // reservation, like a retry that falls due (see retryDue): an excess fetched waits in `fetched`.
-      if (this.ready.length > 0 && slots > 0) {
-        for (const work of this.ready.splice(0, slots)) this.attempt(work);
+      // A key's turn (ordering) takes a free slot even from an idle blocking fetch's reservation, like a due retry.
+      if (this.flow.ready.length > 0 && slots > 0) {
+        for (const work of this.flow.ready.splice(0, slots)) this.attempt(work);
         continue;
       }
       // Capacity already promised to fetches in flight counts as taken.
@@ -167,7 +159,7 @@ export class Dispatcher {
         continue;
       }
       if (this.retryReady.length > 0) {
-        const permitted = await this.permit(Math.min(free, this.retryReady.length));
+        const permitted = await this.flow.take(Math.min(free, this.retryReady.length));
         for (const work of this.retryReady.splice(0, permitted)) this.attempt(work);
         continue;
       }
@@ -175,13 +167,11 @@ export class Dispatcher {
         for (const delivery of this.fetched.splice(0, free)) this.begin(delivery);
         continue;
       }
-      // Messages held for their key (ordering) hold no slot: they count here, so their number stays bounded.
-      const parked = this.waiting.size + (this.parts.ordering?.held ?? 0);
-      if (parked >= this.maxWaiting || this.fetching.size >= MAX_FETCHES_IN_FLIGHT) {
+      if (this.waiting.size + this.flow.held >= this.maxWaiting || this.fetching.size >= MAX_FETCHES_IN_FLIGHT) {
         await this.alarm.sleep(this.fetching.size > 0 ? 1000 : 100);
         continue;
       }
-      const permitted = await this.permit(Math.min(free, batchSize));
+      const permitted = await this.flow.take(Math.min(free, batchSize));
       if (permitted > 0) this.fetch(permitted);
       // With room for another batch, the next fetch goes out before this one returns (no idle round trip).
       if (free < 2 * batchSize) await this.alarm.sleep(1000);
@@ -189,18 +179,12 @@ export class Dispatcher {
     await Promise.all(this.fetching);
   }
 
-  /** Up to `wanted` permits (rate_limit), waiting for one at least; 0 once stopping. */
-  private permit(wanted: number): Promise<number> {
-    return this.parts.permits ? this.parts.permits.take(wanted) : Promise.resolve(wanted);
-  }
-
   private fetch(count: number): void {
     this.reserved += count;
-    const pending = this.parts.source.fetch(count).then(
+    const pending = this.flow.fetch(this.parts.source, count).then(
       (deliveries) => {
         this.reserved -= count;
         this.fetching.delete(pending);
-        this.parts.permits?.giveBack(count - deliveries.length);
         // Fetched after stop() began: left unacknowledged, so the source's close() hands them back.
         if (!this.stopping) {
           const room = this.freeSlots();
@@ -214,7 +198,6 @@ export class Dispatcher {
       (error: unknown) => {
         this.reserved -= count;
         this.fetching.delete(pending);
-        this.parts.permits?.giveBack(count);
         this.parts.logger.error({ err: error }, 'fetch failed');
         this.alarm.wakeNow();
       },
@@ -238,7 +221,7 @@ export class Dispatcher {
     };
     const rejected = admit(work, this.options, this.parts.open, this.parts.decode);
     // Held for its key: no slot until its turn (onReady).
-    if (rejected === undefined) return this.parts.ordering?.enter(work) === false ? undefined : this.attempt(work);
+    if (rejected === undefined) return this.flow.enter(work) ? this.attempt(work) : undefined;
     this.acquireSlot(work);
     // Rejected before the handler (oversized, malformed): its span holds only the dead-letter write.
     work.trace = this.tracer.startAttempt(work);
@@ -375,7 +358,7 @@ export class Dispatcher {
     // Capacity reserved by an idle blocking fetch must not hold a retry back for block_timeout_ms:
     // start it now when a slot is free (an excess of fetched messages waits in `fetched`).
     // With rate_limit the retry takes a permit first, in the loop.
-    if (!this.parts.permits && this.active < this.options.concurrency && this.breaker.capacity() > 0) return this.attempt(work);
+    if (!this.flow.limited && this.active < this.options.concurrency && this.breaker.capacity() > 0) return this.attempt(work);
     this.retryReady.push(work);
     this.alarm.wakeNow();
   }
@@ -388,7 +371,7 @@ export class Dispatcher {
   async stop(graceMs: number): Promise<Delivery[]> {
     this.stopping = true;
     this.batcher?.flush(); // nothing more will join the batch being collected
-    this.parts.permits?.interrupt();
+    this.flow.interrupt();
     this.parts.source.interrupt();
     this.alarm.wakeNow();
     await this.loopDone;
@@ -398,8 +381,7 @@ export class Dispatcher {
     }
     for (const work of this.retryReady) this.unfinished.add(work.delivery);
     for (const delivery of this.fetched) this.unfinished.add(delivery);
-    for (const work of [...this.ready, ...(this.parts.ordering?.drain() ?? [])]) this.unfinished.add(work.delivery);
-    this.ready.length = 0;
+    for (const work of this.flow.drain()) this.unfinished.add(work.delivery);
     this.waiting.clear();
     this.retryReady.length = 0;
     this.fetched.length = 0;

@@ -109,11 +109,10 @@ export class RunningPipeline {
       logger: this.logger,
       observer: this.observer,
       tracer: this.tracer,
-      permits: createPermits(config, this.pool, {
-        onWait: (seconds) => this.observer.rateLimitWait?.(seconds),
-        logger: this.logger,
-      }),
-      ordering: this.ordering,
+      flow: {
+        permits: createPermits(config, this.pool, { onWait: (seconds) => this.observer.rateLimitWait?.(seconds), logger: this.logger }),
+        ordering: this.ordering,
+      },
     });
     this.dispatcher.start();
     this.state = 'consuming';

@@ -4,7 +4,8 @@ import type { HandlerContext, Message } from '../../src/handlers/types.ts';
 import type { DeadLetterInput } from '../../src/outputs/dead-letter.ts';
 import type { Writer } from '../../src/outputs/writer.ts';
 import { createOpener, type Decoded } from '../../src/runtime/decode.ts';
-import { Dispatcher, type DispatcherParts } from '../../src/runtime/dispatcher.ts';
+import { Dispatcher } from '../../src/runtime/dispatcher.ts';
+import type { FlowParts } from '../../src/runtime/dispatcher-flow.ts';
 import type { DispatcherOptions } from '../../src/runtime/dispatcher-options.ts';
 import type { Outcome, PipelineObserver } from '../../src/metrics/pipeline-observer.ts';
 import { FakeClock, settle } from './fake-clock.ts';
@@ -114,7 +115,7 @@ export function dispatcherRig(
   options: Partial<DispatcherOptions> = {},
   output?: Writer,
   /** Flow control (rate_limit permits, an ordering gate that wraps the source). */
-  flow: Pick<DispatcherParts, 'permits' | 'ordering'> = {},
+  flow: FlowParts = {},
 ) {
   return startRig(new ControlledHandler(), options, output, flow);
 }
@@ -134,6 +135,7 @@ export async function startRig<H extends HandlerRunner>(
   const dispatcher = new Dispatcher({
     options: { ...OPTIONS, ...options },
     source: flow.ordering ? flow.ordering.wrap(source) : source,
+    flow,
     handler,
     open: createOpener(1_048_576),
     decode,
@@ -142,7 +144,6 @@ export async function startRig<H extends HandlerRunner>(
     logger: pino({ level: 'silent' }),
     observer,
     clock,
-    ...flow,
   });
   dispatcher.start();
   await settle();
