@@ -14,6 +14,10 @@ interface Place {
   ticket: Ticket | undefined;
   /** Another worker's ticket was ahead at registration: its turn is confirmed in Redis before it runs. */
   foreignAhead: boolean;
+  /** The message fetched right before it with the same key, when its ticket came right behind that one's. */
+  follows?: Place;
+  /** Whether the dispatcher asked enter() for it (a message dead-lettered on arrival never is). */
+  entered?: boolean;
 }
 
 /** The messages of one key this worker holds, in fetch order, and how many of them run. */
@@ -90,6 +94,9 @@ export class OrderingGate<T extends { delivery: Delivery }> {
       place = { key, ticket: undefined, foreignAhead: false };
       this.places.set(work.delivery, place);
     }
+    place.entered = true;
+    // Right behind a message that never entered (dead-lettered on arrival): this worker cannot tell its turn alone.
+    if (place.follows && !place.follows.entered) place.foreignAhead = true;
     let lane = this.lanes.get(place.key);
     if (!lane) this.lanes.set(place.key, (lane = { works: [], running: new Set() }));
     lane.works.push(work);
@@ -175,9 +182,12 @@ export class OrderingGate<T extends { delivery: Delivery }> {
       );
       // One at a time, a ticket right behind the one before it in this fetch gets its turn when that one
       // is acknowledged: this worker can tell that alone (with more at a time, Redis must).
+      const previous = new Map<string, Place>();
       placed.forEach(([, place], i) => {
         const where = ahead[i] ?? 'foreign';
-        place.foreignAhead = where === 'foreign' || (where === 'next' && this.maxInFlight > 1);
+        place.foreignAhead = where === 'foreign' || (where === 'next' && (this.maxInFlight > 1 || !previous.has(place.key)));
+        if (where === 'next') place.follows = previous.get(place.key);
+        previous.set(place.key, place);
       });
     } catch (error) {
       // Unknown whether the tickets were queued: each message asks for its turn (a missing ticket runs).
