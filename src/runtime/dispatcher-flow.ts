@@ -32,6 +32,13 @@ export class DispatcherFlow {
       };
   }
 
+  /** Starts up to `slots` of the ready messages; whether any started. */
+  startReady(slots: number, attempt: (work: Work) => void): boolean {
+    if (slots <= 0 || this.ready.length === 0) return false;
+    for (const work of this.ready.splice(0, slots)) attempt(work);
+    return true;
+  }
+
   /** Whether a retry must take a permit before its attempt. */
   get limited(): boolean {
     return this.permits !== undefined;

@@ -81,6 +81,8 @@ export class Dispatcher {
   private readonly batcher: Batcher | undefined;
   private readonly tracer: PipelineTracer;
   private readonly flow: DispatcherFlow;
+  /** Messages whose key's turn came (ordering) take free slots at once, even one an idle blocking fetch reserved (like a due retry). */
+  private readonly startReady = (): boolean => this.flow.startReady(this.stopping ? 0 : this.freeSlots(), (work) => this.attempt(work));
 
   constructor(private readonly parts: DispatcherParts) {
     const { options, observer, logger } = parts;
@@ -125,7 +127,7 @@ export class Dispatcher {
         tracer: this.tracer,
       });
     }
-    this.flow = new DispatcherFlow(parts.flow ?? {}, () => this.alarm.wakeNow());
+    this.flow = new DispatcherFlow(parts.flow ?? {}, () => queueMicrotask(this.startReady));
   }
 
   get inFlight(): number {
@@ -146,11 +148,7 @@ export class Dispatcher {
     const batchSize = this.options.batchSize;
     while (!this.stopping) {
       const slots = this.freeSlots();
-      // A key's turn (ordering) takes a free slot even from an idle blocking fetch's reservation, like a due retry.
-      if (this.flow.ready.length > 0 && slots > 0) {
-        for (const work of this.flow.ready.splice(0, slots)) this.attempt(work);
-        continue;
-      }
+      if (this.startReady()) continue;
       // Capacity already promised to fetches in flight counts as taken.
       const free = slots - this.reserved;
       if (free <= 0) {
@@ -174,7 +172,7 @@ export class Dispatcher {
       const permitted = await this.flow.take(Math.min(free, batchSize));
       if (permitted > 0) this.fetch(permitted);
       // With room for another batch, the next fetch goes out before this one returns (no idle round trip).
-      if (free < 2 * batchSize) await this.alarm.sleep(1000);
+      if (free < 2 * batchSize && !this.stopping) await this.alarm.sleep(1000);
     }
     await Promise.all(this.fetching);
   }
@@ -220,7 +218,6 @@ export class Dispatcher {
       trace: NO_ATTEMPT_TRACE,
     };
     const rejected = admit(work, this.options, this.parts.open, this.parts.decode);
-    // Held for its key: no slot until its turn (onReady).
     if (rejected === undefined) return this.flow.enter(work) ? this.attempt(work) : undefined;
     this.acquireSlot(work);
     // Rejected before the handler (oversized, malformed): its span holds only the dead-letter write.
@@ -240,6 +237,7 @@ export class Dispatcher {
     this.running.delete(work);
     this.parts.observer.inFlight(this.active);
     if (this.active === 0 && this.idle) this.idle();
+    this.startReady();
     this.alarm.wakeSoon();
   }
 

@@ -103,6 +103,32 @@ describe('ordering gate in the dispatcher', () => {
     assert.deepEqual(running(rig), ['a#1', 'a#2', 'a#3']);
   });
 
+  it("a key's next message starts when its turn comes, even while the loop waits for a rate_limit permit", async () => {
+    let granted = 2;
+    let interrupted: (() => void) | undefined;
+    const permits = {
+      // Two permits, then none until the dispatcher stops.
+      take: (wanted: number) => {
+        const now = Math.min(wanted, granted);
+        granted -= now;
+        return now > 0 ? Promise.resolve(now) : new Promise<number>((resolve) => (interrupted = () => resolve(0)));
+      },
+      giveBack: () => undefined,
+      interrupt: () => interrupted?.(),
+    };
+    const rig = await dispatcherRig({ concurrency: 5 }, undefined, { ordering: gate(), permits });
+    rig.source.push([msg('a', 1), msg('a', 2)]);
+    await settle();
+    assert.deepEqual(running(rig), ['a#1']);
+    rig.handler.calls[0]?.resolve();
+    await settle();
+    assert.deepEqual(running(rig), ['a#1', 'a#2'], 'a#2 holds its permit already: it does not wait for another');
+    rig.handler.calls[1]?.resolve();
+    const stopped = rig.dispatcher.stop(0);
+    await rig.clock.advance(1);
+    await stopped;
+  });
+
   it('held messages are handed back unacknowledged at stop', async () => {
     const rig = await dispatcherRig({ concurrency: 5 }, undefined, { ordering: gate() });
     const pushed = rig.source.push([msg('a', 1), msg('a', 2), msg('a', 3)]);
