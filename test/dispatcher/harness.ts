@@ -125,7 +125,7 @@ export async function startRig<H extends HandlerRunner>(
   handler: H,
   options: Partial<DispatcherOptions>,
   output?: Writer,
-  flow: Pick<DispatcherParts, 'permits' | 'ordering'> = {},
+  flow: FlowParts = {},
 ) {
   const events: string[] = [];
   const clock = new FakeClock();
