@@ -4,7 +4,6 @@ import type { HandlerRunner } from '../handlers/runner.ts';
 import type { DeadLetterWriter } from '../outputs/dead-letter.ts';
 import type { Writer } from '../outputs/writer.ts';
 import { serializeResult } from '../outputs/writer.ts';
-import { retryDelay } from '../resilience/backoff.ts';
 import { CircuitBreaker } from '../resilience/circuit-breaker.ts';
 import type { Delivery, Source } from '../sources/source.ts';
 import { AttemptContext, messageFor, type Work } from './attempt.ts';
@@ -20,9 +19,9 @@ import type { DispatcherOptions } from './dispatcher-options.ts';
 import type { PipelineObserver } from '../metrics/pipeline-observer.ts';
 import { NO_ATTEMPT_TRACE, NO_TRACER, type PipelineTracer } from '../tracing/index.ts';
 import { DispatcherFlow, type FlowParts } from './dispatcher-flow.ts';
-
-/** Fetches outstanding at once: two keep the connection busy while a batch is being dispatched. */
-const MAX_FETCHES_IN_FLIGHT = 2;
+import { RetrySchedule } from './retry-schedule.ts';
+import { finishWithinGrace } from './grace-period.ts';
+import { FetchPath } from './fetch-path.ts';
 
 export interface DispatcherParts {
   options: DispatcherOptions;
@@ -57,17 +56,12 @@ export class Dispatcher {
   /** Messages being decoded, handled, written or dead-lettered: each holds a concurrency slot. */
   private active = 0;
   private readonly running = new Set<Work>();
-  /** Messages whose retry delay has passed, waiting for a slot. */
-  private readonly retryReady: Work[] = [];
-  /** Messages waiting for their retry delay; they hold no slot, so they never block others. */
-  private readonly waiting = new Set<Work>();
-  /** Fetched beyond the room left when the fetch returned (retries started meanwhile, or the breaker opened). */
-  private readonly fetched: Delivery[] = [];
+  /** Failed messages waiting for their backoff delay or for a slot (retry-schedule.ts). */
+  private readonly retries: RetrySchedule;
   /** Retrying messages stay unacknowledged in Redis; past this many, fetching pauses instead of piling up. */
   private readonly maxWaiting: number;
-  /** Capacity promised to fetches that have not returned yet. */
-  private reserved = 0;
-  private readonly fetching = new Set<Promise<void>>();
+  /** Fetches in flight and deliveries fetched beyond the room (fetch-path.ts). */
+  private readonly fetches: FetchPath;
   private lastAttemptId = 0;
   private stopping = false;
   /** Deliveries given up at shutdown, unacknowledged: stop() returns them so the source hands them back. */
@@ -95,6 +89,10 @@ export class Dispatcher {
     const isStopping = (): boolean => this.stopping;
     const release = (work: Work): void => this.releaseSlot(work);
     const unfinished = this.unfinished;
+    const wake = (): void => this.alarm.wakeNow();
+    const startNow = (work: Work): boolean => this.retryNow(work);
+    const { backoff } = options;
+    this.retries = new RetrySchedule({ backoff, clock, logger, observer, isStopping, unfinished, release, startNow, wake });
     this.deadLetters = new DeadLetterPath({
       pipeline: options.pipeline,
       deadLetterKey: options.deadLetterKey,
@@ -110,7 +108,7 @@ export class Dispatcher {
     const onChange = (state: CircuitBreaker['state']): void => {
       observer.breaker(state);
       logger.warn({ state }, `circuit breaker ${state}`);
-      this.alarm.wakeNow();
+      wake();
     };
     this.breaker = new CircuitBreaker(options.circuitBreaker, onChange, () => clock.now());
     if (options.batch) {
@@ -127,7 +125,10 @@ export class Dispatcher {
         tracer: this.tracer,
       });
     }
-    this.flow = new DispatcherFlow(parts.flow ?? {}, () => queueMicrotask(this.startReady));
+    const flow = (this.flow = new DispatcherFlow(parts.flow ?? {}, () => queueMicrotask(this.startReady)));
+    const freeSlots = (): number => this.freeSlots();
+    const begin = (delivery: Delivery): void => this.begin(delivery);
+    this.fetches = new FetchPath({ source, flow, logger, isStopping, freeSlots, begin, unfinished, wake });
   }
 
   get inFlight(): number {
@@ -150,57 +151,29 @@ export class Dispatcher {
       const slots = this.freeSlots();
       if (this.startReady()) continue;
       // Capacity already promised to fetches in flight counts as taken.
-      const free = slots - this.reserved;
+      const free = slots - this.fetches.reserved;
       if (free <= 0) {
         // Full, or the breaker is open: wait for a slot or for the breaker to half-open.
         await this.alarm.sleep(this.breaker.state === 'open' ? Math.max(10, this.breaker.msUntilHalfOpen()) : 1000);
         continue;
       }
-      if (this.retryReady.length > 0) {
-        const permitted = await this.flow.take(Math.min(free, this.retryReady.length));
-        for (const work of this.retryReady.splice(0, permitted)) this.attempt(work);
+      const retryReady = this.retries.ready;
+      if (retryReady.length > 0) {
+        const permitted = await this.flow.take(Math.min(free, retryReady.length));
+        for (const work of retryReady.splice(0, permitted)) this.attempt(work);
         continue;
       }
-      if (this.fetched.length > 0) {
-        for (const delivery of this.fetched.splice(0, free)) this.begin(delivery);
-        continue;
-      }
-      if (this.waiting.size + this.flow.held >= this.maxWaiting || this.fetching.size >= MAX_FETCHES_IN_FLIGHT) {
-        await this.alarm.sleep(this.fetching.size > 0 ? 1000 : 100);
+      if (this.fetches.beginFetched(free)) continue;
+      if (this.retries.waitingCount + this.flow.held >= this.maxWaiting || this.fetches.full) {
+        await this.alarm.sleep(this.fetches.inFlight > 0 ? 1000 : 100);
         continue;
       }
       const permitted = await this.flow.take(Math.min(free, batchSize));
-      if (permitted > 0) this.fetch(permitted);
+      if (permitted > 0) this.fetches.fetch(permitted);
       // With room for another batch, the next fetch goes out before this one returns (no idle round trip).
       if (free < 2 * batchSize && !this.stopping) await this.alarm.sleep(1000);
     }
-    await Promise.all(this.fetching);
-  }
-
-  private fetch(count: number): void {
-    this.reserved += count;
-    const pending = this.flow.fetch(this.parts.source, count).then(
-      (deliveries) => {
-        this.reserved -= count;
-        this.fetching.delete(pending);
-        // Fetched after stop() began: left unacknowledged, so the source's close() hands them back.
-        if (!this.stopping) {
-          const room = this.freeSlots();
-          for (let i = 0; i < deliveries.length; i++) {
-            if (i < room) this.begin(deliveries[i] as Delivery);
-            else this.fetched.push(deliveries[i] as Delivery);
-          }
-        }
-        this.alarm.wakeNow();
-      },
-      (error: unknown) => {
-        this.reserved -= count;
-        this.fetching.delete(pending);
-        this.parts.logger.error({ err: error }, 'fetch failed');
-        this.alarm.wakeNow();
-      },
-    );
-    this.fetching.add(pending);
+    await this.fetches.settled();
   }
 
   private begin(delivery: Delivery): void {
@@ -313,52 +286,24 @@ export class Dispatcher {
   }
 
   private retryOrDeadLetter(work: Work, error: unknown): void {
-    const { options } = this;
-    const { observer, logger } = this.parts;
     this.breaker.failure();
     if (work.firstFailureAt === 0) work.firstFailureAt = this.clock.epochMs();
     work.trace.failed(error);
     const text = errorText(error);
     if (isPermanent(error)) return this.deadLetters.send(work, 'permanent_error', text, work.attempt);
-    if (work.attempt > options.maxRetries) {
+    if (work.attempt > this.options.maxRetries) {
       return this.deadLetters.send(work, error instanceof TimeoutError ? 'timeout' : 'retries_exhausted', text, work.attempt);
     }
-    if (this.stopping) {
-      // No new attempt during a drain: left unacknowledged, the message is redelivered after the restart.
-      logger.warn(
-        { messageId: work.delivery.id, attempt: work.attempt, err: text, ...work.trace.logFields },
-        'handler failed while draining; left for redelivery',
-      );
-      work.trace.end('unfinished');
-      this.unfinished.add(work.delivery);
-      return this.releaseSlot(work);
-    }
-    const delay = retryDelay(options.backoff, work.attempt);
-    logger.warn(
-      { messageId: work.delivery.id, attempt: work.attempt, delayMs: delay, err: text, ...work.trace.logFields },
-      'handler failed; retrying',
-    );
-    work.trace.end('retried');
-    observer.retry();
-    observer.outcome('retried');
-    work.attempt++;
-    this.releaseSlot(work);
-    this.waiting.add(work);
-    work.timer = this.clock.setTimeout(() => this.retryDue(work), delay);
+    this.retries.retry(work, text);
   }
 
-  private retryDue(work: Work): void {
-    this.waiting.delete(work);
-    if (this.stopping) {
-      this.unfinished.add(work.delivery);
-      return;
-    }
+  /** A due retry starts now if a slot is free, unless it must take a rate_limit permit first (in the loop). */
+  private retryNow(work: Work): boolean {
     // Capacity reserved by an idle blocking fetch must not hold a retry back for block_timeout_ms:
     // start it now when a slot is free (an excess of fetched messages waits in `fetched`).
-    // With rate_limit the retry takes a permit first, in the loop.
-    if (!this.flow.limited && this.active < this.options.concurrency && this.breaker.capacity() > 0) return this.attempt(work);
-    this.retryReady.push(work);
-    this.alarm.wakeNow();
+    if (this.flow.limited || this.active >= this.options.concurrency || this.breaker.capacity() <= 0) return false;
+    this.attempt(work);
+    return true;
   }
 
   /**
@@ -373,16 +318,9 @@ export class Dispatcher {
     this.parts.source.interrupt();
     this.alarm.wakeNow();
     await this.loopDone;
-    for (const work of this.waiting) {
-      this.clock.clearTimeout(work.timer);
-      this.unfinished.add(work.delivery);
-    }
-    for (const work of this.retryReady) this.unfinished.add(work.delivery);
-    for (const delivery of this.fetched) this.unfinished.add(delivery);
+    this.retries.giveUp();
+    this.fetches.giveUp();
     for (const work of this.flow.drain()) this.unfinished.add(work.delivery);
-    this.waiting.clear();
-    this.retryReady.length = 0;
-    this.fetched.length = 0;
     if (this.active > 0) await this.drain(graceMs);
     this.clock.clearInterval(this.sweeper);
     const unfinished = [...this.unfinished];
@@ -390,19 +328,9 @@ export class Dispatcher {
     return unfinished;
   }
 
-  private async drain(graceMs: number): Promise<void> {
-    const drained = new Promise<'drained'>((resolve) => (this.idle = () => resolve('drained')));
-    let timer: Timer | undefined;
-    const expired = new Promise<'expired'>((resolve) => (timer = this.clock.setTimeout(() => resolve('expired'), graceMs)));
-    const result = await Promise.race([drained, expired]);
-    this.clock.clearTimeout(timer);
-    if (result === 'drained') return;
-    this.parts.logger.warn({ count: this.active, graceMs }, 'grace period over: abandoning unfinished messages');
-    for (const work of this.running) {
-      work.attemptId = 0; // late results are discarded
-      work.context?.abort(new Error('shutdown: grace period over'));
-      work.trace.end('unfinished');
-      this.unfinished.add(work.delivery);
-    }
+  private drain(graceMs: number): Promise<void> {
+    const drained = new Promise<void>((resolve) => (this.idle = resolve));
+    const { clock, running, unfinished } = this;
+    return finishWithinGrace(drained, graceMs, { clock, logger: this.parts.logger, running, unfinished });
   }
 }
