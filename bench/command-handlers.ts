@@ -33,7 +33,7 @@ async function run(label: string, handler: string, count: number): Promise<numbe
   await pushBodies(redis, key, count);
   for (;;) {
     const processing = await redis.keys(`{${key}}:processing:*`);
-    const left = (await redis.llen(key)) + (processing.length > 0 ? await redis.llen(processing[0] as string) : 0);
+    const left = (await redis.llen(key)) + (processing.length > 0 ? await redis.hlen(processing[0] as string) : 0);
     if (left === 0) break;
     await new Promise((r) => setTimeout(r, 5));
   }

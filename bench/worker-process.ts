@@ -51,7 +51,7 @@ export async function workerProcessDrain(client: Redis, url: string, n: number, 
       cpuAtStart = cpuSeconds(pid);
     }
     const processing = await client.keys(`{${key}}:processing:*`);
-    const inFlight = processing.length > 0 ? await client.llen(processing[0] as string) : 0;
+    const inFlight = processing.length > 0 ? await client.hlen(processing[0] as string) : 0;
     if (left === 0 && inFlight === 0) break;
     if (performance.now() - started > 120_000) break;
   }

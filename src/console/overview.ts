@@ -3,6 +3,7 @@ import { deadLetterLocation } from '../dlq/location.ts';
 import { countEntries } from '../dlq/read.ts';
 import type { RedisClient } from '../redis/connection.ts';
 import { keys } from '../redis/keys.ts';
+import { PROCESSING_LENGTH } from '../redis/scripts.ts';
 import { scrubSecrets } from '../redis/redact.ts';
 import { MAX_REPORTED_WORKERS, reportBase, reportKeys, type WorkerRecord } from '../runtime/worker-record.ts';
 
@@ -97,7 +98,10 @@ async function readList(client: RedisClient, list: ListConfig, view: PipelineOve
   view.queue.processing = 0;
   if (consumers.length === 0) return;
   const pipe = client.pipeline();
-  for (const consumer of consumers) pipe.llen(keys.processing(list.key, consumer)).pttl(keys.heartbeat(list.key, consumer));
+  for (const consumer of consumers)
+    pipe
+      .eval(PROCESSING_LENGTH.lua, PROCESSING_LENGTH.numberOfKeys, keys.processing(list.key, consumer))
+      .pttl(keys.heartbeat(list.key, consumer));
   const replies = (await pipe.exec()) ?? [];
   let processing = 0;
   const live = view.workers.length > 0;

@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { FastHistogram } from './fast-histogram.ts';
 import type { Outcome } from './pipeline-observer.ts';
 
 /** Every outcome of pythia_messages_total, so each series exists (at 0) from the first scrape. */
@@ -31,7 +32,7 @@ export type ScrapeHook = () => void;
 export class PythiaMetrics {
   readonly registry: Registry;
   readonly messages: Counter<'pipeline' | 'source' | 'outcome'>;
-  readonly duration: Histogram<'pipeline'>;
+  readonly duration: FastHistogram<'pipeline'>;
   readonly inFlight: Gauge<'pipeline'>;
   readonly retries: Counter<'pipeline'>;
   readonly deadLetters: Counter<'pipeline' | 'reason'>;
@@ -43,7 +44,7 @@ export class PythiaMetrics {
   readonly memoryUsed: Gauge;
   readonly sampleFailures: Counter<'pipeline'>;
   readonly rateLimitWait: Counter<'pipeline'>;
-  private readonly hooks = { messages: [] as ScrapeHook[], connections: [] as ScrapeHook[] };
+  private readonly hooks = { messages: [] as ScrapeHook[], connections: [] as ScrapeHook[], inFlight: [] as ScrapeHook[] };
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registry = new Registry();
@@ -61,7 +62,7 @@ export class PythiaMetrics {
         for (const hook of hooks.messages) hook();
       },
     });
-    this.duration = new Histogram({
+    this.duration = new FastHistogram({
       name: 'pythia_message_duration_seconds',
       help: 'Duration of one handler attempt, from its start to its result (the output write and the acknowledgement are not included).',
       labelNames: ['pipeline'],
@@ -73,6 +74,10 @@ export class PythiaMetrics {
       help: 'Messages currently held by the dispatcher (running or being dead-lettered).',
       labelNames: ['pipeline'],
       registers,
+      // Read at scrape time: the dispatcher's count changes twice per message.
+      collect() {
+        for (const hook of hooks.inFlight) hook();
+      },
     });
     this.retries = new Counter({
       name: 'pythia_retries_total',
@@ -143,7 +148,7 @@ export class PythiaMetrics {
   }
 
   /** Runs `hook` whenever `metric` is collected (at every scrape). Returns a remover. */
-  onScrape(metric: 'messages' | 'connections', hook: ScrapeHook): () => void {
+  onScrape(metric: 'messages' | 'connections' | 'inFlight', hook: ScrapeHook): () => void {
     const list = this.hooks[metric];
     list.push(hook);
     return () => {

@@ -4,9 +4,12 @@
  * its own hash tag), and the Lua scripts that touch both stay single-slot.
  */
 export const keys = {
+  /** List at-least-once: a consumer's in-flight items, a hash of id → payload (see LIST_FETCH in scripts.ts). */
   processing: (key: string, consumer: string) => `{${key}}:processing:${consumer}`,
   heartbeat: (key: string, consumer: string) => `{${key}}:heartbeat:${consumer}`,
   consumers: (key: string) => `{${key}}:consumers`,
+  /** List at-least-once: the counter that gives every fetched item its id in a processing hash (see LIST_FETCH in scripts.ts). */
+  ids: (key: string) => `{${key}}:ids`,
   /** List at-least-once: recoveries per payload digest (see LIST_RECOVER in scripts.ts). */
   deliveries: (key: string) => `{${key}}:deliveries`,
   /** List at-most-once: items larger than message.max_bytes, set aside until dead-lettered (see LIST_POP in scripts.ts). */

@@ -5,48 +5,57 @@ import type { RedisClient } from './connection.ts';
  * ioredis sends EVALSHA and falls back to EVAL after NOSCRIPT (e.g. after a Redis restart).
  */
 export const LIST_FETCH = {
-  // KEYS[1] queue, KEYS[2] processing list, KEYS[3] delivery counts (hash) | ARGV[1] max items,
-  // ARGV[2] message.max_bytes, ARGV[3] byte budget of this fetch, ARGV[4] 'left' to take from the left
-  // (source.list.pop_from; anything else: the right)
-  // Takes up to ARGV[1] items from that end (the oldest, with producers pushing to the other end) and
-  // records them in the processing list in one atomic step, so a crash right after leaves them recoverable.
+  // KEYS[1] queue, KEYS[2] processing hash, KEYS[3] delivery counts (hash), KEYS[4] id counter
+  // ARGV[1] max items, ARGV[2] message.max_bytes, ARGV[3] byte budget of this fetch, ARGV[4] 'left' to
+  // take from the left (source.list.pop_from; anything else: the right)
+  // Takes up to ARGV[1] items from that end (the oldest, with producers pushing to the other end) and records each in this
+  // consumer's processing hash under an id of its own (from the queue's counter) in one atomic step,
+  // so a crash right after leaves them recoverable, and one finished item is acknowledged by HDEL of
+  // its id: O(1), however many items are in flight.
+  // Reply: {first id - 1, counts or 0, item or {size}, ...}: the items have ids first..first+n-1.
   // Memory: items beyond the byte budget go back to the queue (at least one item is taken), and an
-  // item larger than max_bytes is returned as {size, SHA-1}, not its bytes: it stays in the
-  // processing list until the worker dead-letters it (see LIST_OVERSIZED).
+  // item larger than max_bytes is returned as {size}, not its bytes: it stays in the processing hash
+  // until the worker dead-letters it (it loads it by its id).
   // Delivery counts: only when the hash exists (some item was recovered from a crashed consumer) is
-  // a last element appended: the recoveries of each returned item, in order (empty with no items).
-  numberOfKeys: 3,
+  // the second element the recoveries of each returned item, in order.
+  numberOfKeys: 4,
   lua: `
 local left = ARGV[4] == 'left'
 local items = redis.call(left and 'LPOP' or 'RPOP', KEYS[1], ARGV[1])
-if not items then
-  if redis.call('EXISTS', KEYS[3]) == 1 then return {{}} end
-  return {}
-end
+if not items then return {} end
 local maxBytes = tonumber(ARGV[2])
 local budget = tonumber(ARGV[3])
-local used = 0
 local n = #items
-for i = 1, #items do
-  used = used + math.min(#items[i], maxBytes + 1)
-  if used > budget and i > 1 then
-    n = i - 1
-    for j = #items, i, -1 do redis.call(left and 'LPUSH' or 'RPUSH', KEYS[1], items[j]) end
-    break
+if n * (maxBytes + 1) > budget then
+  local used = 0
+  for i = 1, n do
+    used = used + math.min(#items[i], maxBytes + 1)
+    if used > budget and i > 1 then
+      for j = n, i, -1 do redis.call(left and 'LPUSH' or 'RPUSH', KEYS[1], items[j]) end
+      n = i - 1
+      break
+    end
   end
 end
-for i = 1, n, 1000 do
-  redis.call('LPUSH', KEYS[2], unpack(items, i, math.min(i + 999, n)))
-end
-local out = {}
-local counted = redis.call('EXISTS', KEYS[3]) == 1
-local counts = {}
+local base = redis.call('INCRBY', KEYS[4], n) - n
+local out = {base, 0}
+local args = {}
 for i = 1, n do
   local item = items[i]
-  if counted then counts[i] = tonumber(redis.call('HGET', KEYS[3], redis.sha1hex(item)) or '0') end
-  if #item > maxBytes then out[i] = {#item, redis.sha1hex(item)} else out[i] = item end
+  args[#args + 1] = string.format('%d', base + i)
+  args[#args + 1] = item
+  if #args >= 1000 then
+    redis.call('HSET', KEYS[2], unpack(args))
+    args = {}
+  end
+  if #item > maxBytes then out[i + 2] = {#item} else out[i + 2] = item end
 end
-if counted then out[n + 1] = counts end
+if #args > 0 then redis.call('HSET', KEYS[2], unpack(args)) end
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  local counts = {}
+  for i = 1, n do counts[i] = tonumber(redis.call('HGET', KEYS[3], redis.sha1hex(items[i])) or '0') end
+  out[2] = counts
+end
 return out`,
 };
 
@@ -121,9 +130,10 @@ return entries`,
 };
 
 export const LIST_OVERSIZED = {
-  // KEYS[1] processing list | ARGV[1] message.max_bytes, ARGV[2] the item's SHA-1
-  // The oversized item with this digest if it is still in the processing list (nil if not): the
-  // worker loads oversized items one at a time, only to write their dead letter.
+  // KEYS[1] the oversized list of at-most-once consumers | ARGV[1] message.max_bytes, ARGV[2] the item's SHA-1
+  // The oversized item with this digest if it is still in the list (nil if not): the worker loads
+  // oversized items one at a time, only to write their dead letter. (At-least-once consumers load
+  // theirs from the processing hash by id: HGET.)
   numberOfKeys: 1,
   lua: `
 local maxBytes = tonumber(ARGV[1])
@@ -136,39 +146,80 @@ return false`,
 };
 
 export const LIST_ACK = {
-  // KEYS[1] processing list, KEYS[2] delivery counts | ARGV[1] the finished payloads, concatenated | ARGV[2] their byte lengths, comma-separated
-  // One argument instead of one per payload: building a command argument costs the client more than
-  // the bytes do. LREM from the tail: the oldest in-flight items sit at the right, so each removal is short.
-  // A finished item's delivery count is dropped (checked once: the hash rarely exists).
-  numberOfKeys: 2,
+  // KEYS[1] a list (the oversized list of at-most-once consumers) | ARGV[1] the payloads, concatenated | ARGV[2] their byte lengths, comma-separated
+  // Removes dead-lettered oversized items from the oversized list. One argument instead of one per
+  // payload: building a command argument costs the client more than the bytes do.
+  numberOfKeys: 1,
   lua: `
 local blob = ARGV[1]
-local counted = redis.call('EXISTS', KEYS[2]) == 1
 local pos = 1
 local n = 0
 for len in string.gmatch(ARGV[2], '%d+') do
   local size = tonumber(len)
-  local item = string.sub(blob, pos, pos + size - 1)
-  redis.call('LREM', KEYS[1], -1, item)
-  if counted then redis.call('HDEL', KEYS[2], redis.sha1hex(item)) end
+  redis.call('LREM', KEYS[1], -1, string.sub(blob, pos, pos + size - 1))
   pos = pos + size
   n = n + 1
 end
 return n`,
 };
 
+export const LIST_ACK_COUNTED = {
+  // KEYS[1] processing hash, KEYS[2] delivery counts | ARGV ids of finished items that were recovered before
+  // The acknowledgement of items whose delivery was counted (recovered from a crashed consumer): their
+  // count goes with them, in the same atomic step. (Other items are acknowledged by a plain HDEL.)
+  numberOfKeys: 2,
+  lua: `
+for i = 1, #ARGV do
+  local item = redis.call('HGET', KEYS[1], ARGV[i])
+  if item then
+    redis.call('HDEL', KEYS[2], redis.sha1hex(item))
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  end
+end
+return #ARGV`,
+};
+
+/**
+ * Lua: the items of a processing hash (or of a processing list written by an earlier version), oldest
+ * last; a hash's fields are ids from the queue's counter, so their order is the order of the fetches.
+ */
+const PROCESSING_ITEMS = `
+local function processingItems(key)
+  local kind = redis.call('TYPE', key).ok
+  if kind == 'list' then return redis.call('LRANGE', key, 0, -1) end
+  if kind ~= 'hash' then return {} end
+  local flat = redis.call('HGETALL', key)
+  local entries = {}
+  for i = 1, #flat, 2 do entries[#entries + 1] = {tonumber(flat[i]), flat[i + 1]} end
+  table.sort(entries, function(a, b) return a[1] > b[1] end)
+  local items = {}
+  for i = 1, #entries do items[i] = entries[i][2] end
+  return items
+end
+`;
+
+/** Lua: the number of items in a processing hash (or list, from an earlier version). */
+const PROCESSING_LENGTH_FN = `
+local function processingLength(key)
+  local kind = redis.call('TYPE', key).ok
+  if kind == 'hash' then return redis.call('HLEN', key) end
+  if kind == 'list' then return redis.call('LLEN', key) end
+  return 0
+end
+`;
+
 export const LIST_RECOVER = {
-  // KEYS[1] queue, KEYS[2] processing list, KEYS[3] heartbeat, KEYS[4] consumers set, KEYS[5] delivery counts
-  // ARGV[1] consumer name, ARGV[2] '1' to recover even with a live heartbeat (our own list at start-up),
+  // KEYS[1] queue, KEYS[2] processing hash, KEYS[3] heartbeat, KEYS[4] consumers set, KEYS[5] delivery counts
+  // ARGV[1] consumer name, ARGV[2] '1' to recover even with a live heartbeat (our own hash at start-up),
   // ARGV[3] '1' to count a delivery for each item (its worker died with it), ARGV[4] ms the counts are kept,
   // ARGV[5] 'left' when consumers take from the left (source.list.pop_from)
   // Moves a dead consumer's items back to the end of the queue consumers take from, oldest outermost,
   // so they are next, in the order they were first taken.
   // Counts are keyed by the payload's SHA-1: identical payloads share one count.
   numberOfKeys: 5,
-  lua: `
+  lua: `${PROCESSING_ITEMS}
 if ARGV[2] ~= '1' and redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
-local items = redis.call('LRANGE', KEYS[2], 0, -1)
+local items = processingItems(KEYS[2])
 local push = ARGV[5] == 'left' and 'LPUSH' or 'RPUSH'
 for i = 1, #items, 1000 do
   redis.call(push, KEYS[1], unpack(items, i, math.min(i + 999, #items)))
@@ -183,77 +234,75 @@ return #items`,
 };
 
 export const LIST_RECONCILE = {
-  // KEYS[1] processing list, KEYS[2] queue | ARGV[1] message.max_bytes, ARGV[2] 'left' when consumers take from
-  // the left (items go back to that end), ARGV[3..n] payloads this consumer knows are in flight
-  // After a reconnect, a fetch whose reply was lost may have moved items nobody is working on:
-  // everything in the processing list beyond the known multiset goes back to the queue. Oversized
-  // items stay (their dead letter may be on its way); one whose marker was lost is requeued by the
-  // next recovery of this consumer's list (its restart, or its crash).
+  // KEYS[1] processing hash, KEYS[2] queue | ARGV[1] 'left' when consumers take from the left (items go
+  // back to that end), ARGV[2..n] ids this consumer knows are in flight
+  // After a reconnect, a fetch whose reply was lost may have moved items nobody is working on: every
+  // item of the processing hash whose id is not known goes back to the end of the queue consumers take
+  // from (oldest outermost, so they are next), oversized ones included (they come back as markers).
   numberOfKeys: 2,
   lua: `
-local maxBytes = tonumber(ARGV[1])
-local push = ARGV[2] == 'left' and 'LPUSH' or 'RPUSH'
+local push = ARGV[1] == 'left' and 'LPUSH' or 'RPUSH'
 local known = {}
-for i = 3, #ARGV do known[ARGV[i]] = (known[ARGV[i]] or 0) + 1 end
-local items = redis.call('LRANGE', KEYS[1], 0, -1)
-local moved = 0
-for i = #items, 1, -1 do
-  local v = items[i]
-  if #v > maxBytes then
-    -- left for its dead letter
-  elseif known[v] and known[v] > 0 then
-    known[v] = known[v] - 1
-  else
-    redis.call('LREM', KEYS[1], -1, v)
-    redis.call(push, KEYS[2], v)
-    moved = moved + 1
-  end
+for i = 2, #ARGV do known[ARGV[i]] = true end
+local flat = redis.call('HGETALL', KEYS[1])
+local lost = {}
+for i = 1, #flat, 2 do
+  if not known[flat[i]] then lost[#lost + 1] = {tonumber(flat[i]), flat[i + 1], flat[i]} end
 end
-return moved`,
+table.sort(lost, function(a, b) return a[1] > b[1] end)
+for i = 1, #lost do
+  redis.call(push, KEYS[2], lost[i][2])
+  redis.call('HDEL', KEYS[1], lost[i][3])
+end
+return #lost`,
 };
 
 export const LIST_LENGTHS = {
-  // KEYS[1] queue, KEYS[2] consumers set | ARGV[1] processing-list prefix ("{queue}:processing:")
-  // Returns {LLEN queue, consumer1, LLEN processing1, consumer2, LLEN processing2, ...}: the queue and
-  // every registered consumer's processing list in one call, for the queue-length gauges.
+  // KEYS[1] queue, KEYS[2] consumers set | ARGV[1] processing-key prefix ("{queue}:processing:")
+  // Returns {LLEN queue, consumer1, in processing1, consumer2, in processing2, ...}: the queue and
+  // every registered consumer's processing hash in one call, for the queue-length gauges.
   numberOfKeys: 2,
-  lua: `
+  lua: `${PROCESSING_LENGTH_FN}
 local out = {redis.call('LLEN', KEYS[1])}
 for _, consumer in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   out[#out + 1] = consumer
-  out[#out + 1] = redis.call('LLEN', ARGV[1] .. consumer)
+  out[#out + 1] = processingLength(ARGV[1] .. consumer)
 end
 return out`,
+};
+
+export const PROCESSING_LENGTH = {
+  // KEYS[1] a consumer's processing hash (or list, from an earlier version): its number of items.
+  numberOfKeys: 1,
+  lua: `${PROCESSING_LENGTH_FN}
+return processingLength(KEYS[1])`,
 };
 
 /** The end of a source list consumers take from (source.list.pop_from); scripts default to the right. */
 export type PopSide = 'left' | 'right';
 
-/** A fetched item: its bytes, or its size and SHA-1 when it is larger than message.max_bytes (see LIST_FETCH). */
-export type FetchedItem = Buffer | [size: number, sha1: Buffer];
+/**
+ * A fetched item: its bytes, or its size (and, from the at-most-once pop, its SHA-1) when it is larger
+ * than message.max_bytes (see LIST_FETCH, LIST_POP).
+ */
+export type FetchedItem = Buffer | [size: number, sha1?: Buffer];
+
+/** The at-least-once fetch's reply: the id before the first item's, the recovery counts (0: none recorded), the items. */
+export type FetchReply = [] | [number, number[] | 0, ...FetchedItem[]];
 
 export interface PythiaCommands {
-  pythiaListReconcile(processing: string, queue: string, maxBytes: number, side: PopSide, ...known: (Buffer | string)[]): Promise<number>;
-  pythiaListFetch(
-    queue: string,
-    processing: string,
-    deliveries: string,
-    max: number,
-    maxBytes: number,
-    budget: number,
-    side?: PopSide,
-  ): Promise<unknown[]>;
-  /** Items, then (only when some item was ever recovered) an array of their recovery counts. */
+  pythiaListReconcile(processing: string, queue: string, side: PopSide, ...known: string[]): Promise<number>;
   pythiaListFetchBuffer(
     queue: string,
     processing: string,
     deliveries: string,
+    ids: string,
     max: number,
     maxBytes: number,
     budget: number,
     side?: PopSide,
-  ): Promise<(FetchedItem | number[])[]>;
-  pythiaListOversizedBuffer(processing: string, maxBytes: number, sha1: Buffer): Promise<Buffer | null>;
+  ): Promise<FetchReply>;
+  pythiaListOversizedBuffer(oversized: string, maxBytes: number, sha1: Buffer): Promise<Buffer | null>;
   /** At-most-once pop: items, or {size, SHA-1} for an item moved to the oversized list. */
   pythiaListPopBuffer(
     queue: string,
@@ -272,7 +321,8 @@ export interface PythiaCommands {
     maxBytes: number,
     budget: number,
   ): Promise<[Buffer, Buffer[] | number, (0 | 1)?][]>;
-  pythiaListAck(processing: string, deliveries: string, payloads: Buffer, lengths: string): Promise<number>;
+  pythiaListAck(list: string, payloads: Buffer, lengths: string): Promise<number>;
+  pythiaListAckCounted(processing: string, deliveries: string, ...ids: string[]): Promise<number>;
   pythiaListRecover(
     queue: string,
     processing: string,
@@ -295,6 +345,7 @@ export function withScripts(client: RedisClient): ScriptedClient {
   client.defineCommand('pythiaListPop', LIST_POP);
   client.defineCommand('pythiaStreamRead', STREAM_READ);
   client.defineCommand('pythiaListAck', LIST_ACK);
+  client.defineCommand('pythiaListAckCounted', LIST_ACK_COUNTED);
   client.defineCommand('pythiaListRecover', LIST_RECOVER);
   client.defineCommand('pythiaListReconcile', LIST_RECONCILE);
   return client as ScriptedClient;

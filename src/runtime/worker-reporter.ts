@@ -37,11 +37,19 @@ class CountingObserver implements PipelineObserver {
   readonly buckets = new Map<number, [number, number]>();
   inner: PipelineObserver | undefined;
 
+  /** The current bucket and when it ends: most calls only compare the time. */
+  private currentCounts: [number, number] | undefined;
+  private currentEnd = 0;
+
   private bucket(): [number, number] {
-    const start = Math.floor(Date.now() / BUCKET_MS) * BUCKET_MS;
+    const now = Date.now();
+    if (this.currentCounts && now < this.currentEnd) return this.currentCounts;
+    const start = Math.floor(now / BUCKET_MS) * BUCKET_MS;
+    this.currentEnd = start + BUCKET_MS;
     let counts = this.buckets.get(start);
+    this.currentCounts = counts;
     if (!counts) {
-      counts = [0, 0];
+      counts = this.currentCounts = [0, 0];
       this.buckets.set(start, counts);
       for (const old of this.buckets.keys()) if (old <= start - BUCKETS * BUCKET_MS) this.buckets.delete(old);
     }

@@ -6,7 +6,7 @@ import type { MessageOrigin } from '../handlers/types.ts';
 import { keys } from '../redis/keys.ts';
 import type { ConnectionPool } from '../redis/pool.ts';
 import { closeClient } from '../redis/pool.ts';
-import type { FetchedItem, PopSide, ScriptedClient } from '../redis/scripts.ts';
+import type { FetchedItem, FetchReply, PopSide, ScriptedClient } from '../redis/scripts.ts';
 import { AckBatcher } from './ack-batcher.ts';
 import { claimConsumerName } from './consumer-name.ts';
 import type { Delivery, Source } from './source.ts';
@@ -22,8 +22,9 @@ const FETCH_BUDGET_FLOOR = 8 * 1024 * 1024;
  * A Redis list used as a FIFO queue (producers LPUSH, we take from the right; source.list.pop_from: left
  * mirrors it: producers RPUSH, we take from the left, and recovery puts items back on the left).
  *
- * at-least-once: a Lua script moves up to `batch_size` items into {key}:processing:<consumer> in one
- * atomic step; finished items are removed from it (LREM, batched). A heartbeat key with a TTL marks
+ * at-least-once: a Lua script moves up to `batch_size` items into the hash {key}:processing:<consumer>
+ * in one atomic step, each under an id from the queue's counter; a finished item is removed by its id
+ * (HDEL, batched: O(1) per item however many are in flight). A heartbeat key with a TTL marks
  * this consumer alive (and holds its name: a second live process with the same name fails to start);
  * any live worker moves a dead consumer's processing list back to the queue and counts a delivery
  * for each item, so an item that keeps killing workers ends as a `max_deliveries` dead letter.
@@ -41,16 +42,20 @@ export class ListSource implements Source {
   private readonly heartbeat: string;
   private readonly consumers: string;
   private readonly deliveries: string;
+  private readonly ids: string;
   /** At-most-once: where a pop sets aside items larger than max_bytes until their dead letter is written. */
   private readonly oversizedList: string;
   /** This process's mark in the heartbeat key: another value there is another process. */
   private readonly instance = randomBytes(8).toString('hex');
   private readonly maxBytes: number;
   private readonly fetchBudget: number;
-  /** Payloads of oversized deliveries, loaded for their dead letter and needed to acknowledge them. */
+  /** At-most-once: payloads of oversized deliveries, loaded for their dead letter and needed to remove them. */
   private readonly loaded = new WeakMap<Delivery, Buffer>();
   private readonly origin: MessageOrigin;
-  private readonly acks: AckBatcher<Buffer>;
+  /** At-least-once: ids of finished items (HDEL). */
+  private readonly acks: AckBatcher<string>;
+  /** At-least-once: ids of finished items whose delivery was counted (their count goes too). */
+  private readonly countedAcks: AckBatcher<string>;
   /** At-most-once: removes dead-lettered oversized items from the oversized list. */
   private readonly oversizedAcks: AckBatcher<Buffer>;
   private readonly blockSeconds: number;
@@ -62,8 +67,6 @@ export class ListSource implements Source {
   /** Deliveries handed out and not yet acknowledged: what a reconcile after a reconnect keeps. */
   private readonly outstanding = new Set<Delivery>();
   private needsReconcile = false;
-  /** Whether the last fetch saw recovery counts (then a blocking fetch asks for its item's count). */
-  private countsExist = false;
   /** The last fetch's result: fetches resolve in the order they were sent, so items keep queue order. */
   private previousFetch: Promise<unknown> = Promise.resolve();
 
@@ -83,6 +86,7 @@ export class ListSource implements Source {
     this.heartbeat = keys.heartbeat(this.key, this.consumer);
     this.consumers = keys.consumers(this.key);
     this.deliveries = keys.deliveries(this.key);
+    this.ids = keys.ids(this.key);
     this.oversizedList = keys.oversized(this.key);
     this.origin = { kind: 'list', key: this.key };
     this.blockSeconds = config.block_timeout_ms / 1000;
@@ -91,23 +95,12 @@ export class ListSource implements Source {
     reader.on('ready', () => {
       if (++connections > 1) this.needsReconcile = true;
     });
-    this.acks = new AckBatcher(
-      (payloads) =>
-        this.pool
-          .next()
-          .pythiaListAck(
-            this.processing,
-            this.deliveries,
-            payloads.length === 1 ? (payloads[0] as Buffer) : Buffer.concat(payloads),
-            payloads.map((p) => p.length).join(','),
-          ),
-      (error, count) => this.logger.warn({ err: error, count }, 'acknowledging list items failed; retrying'),
-    );
+    const ackFailed = (error: unknown, count: number) =>
+      this.logger.warn({ err: error, count }, 'acknowledging list items failed; retrying');
+    this.acks = new AckBatcher((ids) => this.pool.next().hdel(this.processing, ...ids), ackFailed);
+    this.countedAcks = new AckBatcher((ids) => this.pool.next().pythiaListAckCounted(this.processing, this.deliveries, ...ids), ackFailed);
     this.oversizedAcks = new AckBatcher(
-      (payloads) =>
-        this.pool
-          .next()
-          .pythiaListAck(this.oversizedList, this.deliveries, Buffer.concat(payloads), payloads.map((p) => p.length).join(',')),
+      (payloads) => this.pool.next().pythiaListAck(this.oversizedList, Buffer.concat(payloads), payloads.map((p) => p.length).join(',')),
       (error, count) => this.logger.warn({ err: error, count }, 'removing dead-lettered oversized items failed; retrying'),
     );
   }
@@ -180,39 +173,48 @@ export class ListSource implements Source {
 
   async fetch(max: number): Promise<Delivery[]> {
     const previous = this.previousFetch;
-    const result = this.fetchNow(max);
+    const result = this.fetchNow(max, previous);
     this.previousFetch = result;
     const deliveries = await result;
     await previous;
     return deliveries;
   }
 
-  private async fetchNow(max: number): Promise<Delivery[]> {
+  private async fetchNow(max: number, previous: Promise<unknown>): Promise<Delivery[]> {
     if (this.stopped) return [];
     try {
       if (this.atLeastOnce) {
-        if (this.needsReconcile) await this.reconcile();
+        if (this.needsReconcile) await this.reconcile(previous);
         const reply = await this.reader.pythiaListFetchBuffer(
           this.key,
           this.processing,
           this.deliveries,
+          this.ids,
           max,
           this.maxBytes,
           this.fetchBudget,
           this.side,
         );
-        const last = reply[reply.length - 1];
-        // The counts are all numbers; an oversized item's marker holds its digest.
-        this.countsExist = Array.isArray(last) && (last as unknown[]).every((n) => typeof n === 'number');
-        const counts = this.countsExist ? (reply.pop() as number[]) : undefined;
-        if (reply.length > 0) return this.wrap(reply as FetchedItem[], counts);
-        if (this.stopped) return [];
-        // Blocking, one item: the only path where an item comes whole before its size is known.
-        const one = await (this.side === 'left'
-          ? this.reader.blmoveBuffer(this.key, this.processing, 'LEFT', 'LEFT', this.blockSeconds)
-          : this.reader.blmoveBuffer(this.key, this.processing, 'RIGHT', 'LEFT', this.blockSeconds));
-        if (!one) return [];
-        return this.wrap([this.demote(one)], this.countsExist ? [await this.recoveries(one)] : undefined);
+        if (reply.length > 0 || this.stopped) return this.wrapFetched(reply);
+        // Nothing waiting: a blocking move of the queue's last item onto itself waits for one without
+        // taking it (a lost reply loses nothing), and the fetch sent right behind it on the same
+        // connection runs the moment it returns, with no round trip in between.
+        const waited =
+          this.side === 'left'
+            ? this.reader.blmoveBuffer(this.key, this.key, 'LEFT', 'LEFT', this.blockSeconds)
+            : this.reader.blmoveBuffer(this.key, this.key, 'RIGHT', 'RIGHT', this.blockSeconds);
+        const fetched = this.reader.pythiaListFetchBuffer(
+          this.key,
+          this.processing,
+          this.deliveries,
+          this.ids,
+          max,
+          this.maxBytes,
+          this.fetchBudget,
+          this.side,
+        );
+        const [, after] = await Promise.all([waited, fetched]);
+        return this.wrapFetched(after);
       }
       const items = await this.reader.pythiaListPopBuffer(this.key, this.oversizedList, max, this.maxBytes, this.fetchBudget, this.side);
       if (items.length > 0) return this.wrap(items);
@@ -241,23 +243,30 @@ export class ListSource implements Source {
     return [item.length, Buffer.from(createHash('sha1').update(item).digest('hex'))];
   }
 
-  /** After the reader reconnected: hand back items a lost fetch reply moved into our processing list. */
-  private async reconcile(): Promise<void> {
+  /** After the reader reconnected: hand back items a lost fetch reply moved into our processing hash. */
+  private async reconcile(previous: Promise<unknown>): Promise<void> {
     this.needsReconcile = false;
-    const known = [...this.outstanding].filter((d) => !d.oversized).map((d) => d.token);
-    const moved = await this.reader.pythiaListReconcile(this.processing, this.key, this.maxBytes, this.side, ...known);
+    // The fetch before this one may still be on its way back, and finished items whose ack is not
+    // sent yet are still in the hash: both are known, not lost.
+    await previous.catch(() => undefined);
+    await this.flush();
+    const known = [...this.outstanding].map((d) => d.token as string);
+    const moved = await this.reader.pythiaListReconcile(this.processing, this.key, this.side, ...known);
     if (moved > 0) this.logger.warn({ count: moved }, 'requeued items whose fetch reply was lost in a reconnect');
   }
 
-  /** Times an item was recovered from crashed consumers (only a blocking fetch asks separately). */
-  private async recoveries(item: Buffer): Promise<number> {
-    const count = await this.pool.next().hget(this.deliveries, createHash('sha1').update(item).digest('hex'));
-    return count === null ? 0 : Number(count);
+  /** The at-least-once fetch's reply as deliveries: ids from the first element, counts from the second. */
+  private wrapFetched(reply: FetchReply): Delivery[] {
+    if (reply.length === 0) return [];
+    const base = reply[0];
+    const counts = reply[1] === 0 ? undefined : reply[1];
+    return this.wrap(reply.slice(2) as FetchedItem[], counts, base);
   }
 
-  private wrap(items: FetchedItem[], recoveries?: number[]): Delivery[] {
+  private wrap(items: FetchedItem[], recoveries?: number[], base = 0): Delivery[] {
     const now = Date.now();
     const out = new Array<Delivery>(items.length);
+    const atLeastOnce = this.atLeastOnce;
     for (let i = 0; i < items.length; i++) {
       const item = items[i] as FetchedItem;
       const deliveryCount = recoveries ? 1 + (recoveries[i] ?? 0) : 1;
@@ -269,19 +278,20 @@ export class ListSource implements Source {
         origin: this.origin,
         deliveryCount,
         receivedAt: now,
-        token: raw,
+        // At-least-once: the item's id in the processing hash.
+        token: atLeastOnce ? String(base + i + 1) : raw,
       };
       if (!Buffer.isBuffer(item)) delivery.oversized = { size: item[0], load: () => this.loadOversized(delivery, item[1]) };
       out[i] = delivery;
-      if (this.atLeastOnce) this.outstanding.add(delivery);
+      if (atLeastOnce) this.outstanding.add(delivery);
     }
     return out;
   }
 
-  /** The bytes of an oversized item still in our processing list (the dispatcher loads one at a time). */
-  private async loadOversized(delivery: Delivery, sha1: Buffer): Promise<Buffer | undefined> {
-    const where = this.atLeastOnce ? this.processing : this.oversizedList;
-    const payload = await this.pool.primary.pythiaListOversizedBuffer(where, this.maxBytes, sha1);
+  /** The bytes of an oversized item still in Redis (the dispatcher loads one at a time, for its dead letter). */
+  private async loadOversized(delivery: Delivery, sha1: Buffer | undefined): Promise<Buffer | undefined> {
+    if (this.atLeastOnce) return (await this.pool.primary.hgetBuffer(this.processing, delivery.token as string)) ?? undefined;
+    const payload = await this.pool.primary.pythiaListOversizedBuffer(this.oversizedList, this.maxBytes, sha1 as Buffer);
     if (!payload) return undefined;
     this.loaded.set(delivery, payload);
     return payload;
@@ -294,22 +304,22 @@ export class ListSource implements Source {
       return;
     }
     this.outstanding.delete(delivery);
-    const payload = delivery.oversized ? this.loaded.get(delivery) : (delivery.token as Buffer);
-    if (payload) this.acks.add(payload);
+    if (delivery.deliveryCount > 1) this.countedAcks.add(delivery.token as string);
+    else this.acks.add(delivery.token as string);
   }
 
   async flush(): Promise<void> {
-    await Promise.all([this.acks.flush(), this.oversizedAcks.flush()]);
+    await Promise.all([this.acks.flush(), this.countedAcks.flush(), this.oversizedAcks.flush()]);
   }
 
   interrupt(): void {
     this.stopped = true;
-    // A blocked BLMOVE/BLMPOP ends now. An item it moved whose reply is lost stays in the
-    // processing list, which close() hands back to the queue.
+    // A blocked BLMOVE/BLMPOP ends now. An item a fetch moved whose reply is lost stays in the
+    // processing hash, which close() hands back to the queue.
     this.reader.disconnect();
   }
 
-  /** Moves this consumer's processing list back to the queue; after a crash (not a clean stop) each item's delivery is counted. */
+  /** Moves this consumer's processing hash back to the queue; after a crash (not a clean stop) each item's delivery is counted. */
   private requeueOwn(redis: typeof this.pool.primary, countDeliveries: boolean): Promise<number> {
     return redis.pythiaListRecover(
       this.key,

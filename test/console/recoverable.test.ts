@@ -45,7 +45,7 @@ metrics: {enabled: false}`;
       });
       await waitFor(
         '4 messages in flight on each source',
-        async () => [await redis.client.llen('{q:slow}:processing:doomed'), ((await redis.client.xpending('s:slow', 'g')) as [number])[0]],
+        async () => [await redis.client.hlen('{q:slow}:processing:doomed'), ((await redis.client.xpending('s:slow', 'g')) as [number])[0]],
         { until: ([list, stream]) => list === 4 && stream === 4 },
       );
       worker.kill('SIGKILL');

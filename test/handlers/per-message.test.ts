@@ -120,7 +120,7 @@ describe('command handler, per-message mode', () => {
       `an empty processing list for ${key}`,
       async () =>
         (await redis.keys(`{${key}}:processing:*`)).length === 0 ||
-        (await redis.llen((await redis.keys(`{${key}}:processing:*`))[0] as string)) === 0,
+        (await redis.hlen((await redis.keys(`{${key}}:processing:*`))[0] as string)) === 0,
     );
     const raw = await redis.lrange(`${key}:out`, 0, -1);
     assert.ok(raw.includes('plain text, not JSON'), 'non-JSON stdout is passed on as the string printed');

@@ -87,7 +87,7 @@ describe('metrics: message counters', () => {
     // Settled: every message counted, none in flight, none left unacknowledged in the processing list. Nothing can be
     // counted after that, so a message counted twice shows in the exact values below.
     const unacknowledged = async () =>
-      (await Promise.all((await client.keys('{q:counts}:processing:*')).map((key) => client.llen(key)))).reduce((a, b) => a + b, 0);
+      (await Promise.all((await client.keys('{q:counts}:processing:*')).map((key) => client.hlen(key)))).reduce((a, b) => a + b, 0);
     await waitFor(
       `${total} messages finished and acknowledged`,
       async () => {

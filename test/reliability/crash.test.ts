@@ -42,7 +42,7 @@ describe('reliability: kill -9 the worker three times during a 50k run', () => {
         worker.kill('SIGKILL');
         await exited(worker);
         const inFlight =
-          c.kind === 'list' ? await redis.client.llen(`{${key}}:processing:c1`) : ((await redis.client.xpending(key, 'g')) as [number])[0];
+          c.kind === 'list' ? await redis.client.hlen(`{${key}}:processing:c1`) : ((await redis.client.xpending(key, 'g')) as [number])[0];
         assert.ok(inFlight > 0, `kill ${k}: messages were in flight`);
         const before = await redis.client.llen(out);
         const restarted = Date.now();

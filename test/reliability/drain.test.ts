@@ -17,7 +17,7 @@ describe('reliability: graceful drain with 200 slow messages in flight', () => {
   };
   const inFlight = async (kind: 'list' | 'stream', key: string) =>
     kind === 'list'
-      ? redis.client.llen(`{${key}}:processing:c1`)
+      ? redis.client.hlen(`{${key}}:processing:c1`)
       : ((await redis.client.xpending(key, 'g').catch(() => [0])) as [number])[0];
 
   for (const kind of ['list', 'stream'] as const) {

@@ -21,7 +21,7 @@ describe("reliability: takeover of a killed worker's in-flight messages", () => 
       source: (k: string) =>
         `  list: {key: "${k}", batch_size: ${BATCH}, consumer: "\${CONSUMER}", heartbeat_ttl_ms: ${HEARTBEAT_TTL_MS}, recovery_interval_ms: ${INTERVAL_MS}}`,
       inFlightOf: async (key: string, consumer: string) =>
-        (await redis.client.lrange(`{${key}}:processing:${consumer}`, 0, -1)).map((p) => (JSON.parse(p) as { id: number }).id),
+        (await redis.client.hvals(`{${key}}:processing:${consumer}`)).map((p) => (JSON.parse(p) as { id: number }).id),
       bound: HEARTBEAT_TTL_MS + INTERVAL_MS,
     },
     stream: {

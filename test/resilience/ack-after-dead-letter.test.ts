@@ -28,7 +28,7 @@ describe('a message is acknowledged only after its dead letter was written', () 
       if (kind === 'list') await redis.client.lpush(`q:${name}`, 'not json');
       else await redis.client.xadd(`q:${name}`, '*', 'body', 'not json');
       const unacked = async () =>
-        kind === 'list' ? redis.client.llen(`{q:${name}}:processing:c1`) : ((await redis.client.xpending(`q:${name}`, 'g')) as [number])[0];
+        kind === 'list' ? redis.client.hlen(`{q:${name}}:processing:c1`) : ((await redis.client.xpending(`q:${name}`, 'g')) as [number])[0];
       // Failed dead-letter writes, as Redis counts them (the other kind's test may have failed some before).
       const failedLpush = async () =>
         Number(/^cmdstat_lpush:.*failed_calls=(\d+)/m.exec(await redis.client.info('commandstats'))?.[1] ?? 0);

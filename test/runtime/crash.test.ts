@@ -76,7 +76,7 @@ describe('kill -9 a worker with messages in flight: a restarted worker processes
       await exited(first);
       const inFlight =
         c.kind === 'list'
-          ? await redis.client.llen(`{${key}}:processing:${c.consumers[0]}`)
+          ? await redis.client.hlen(`{${key}}:processing:${c.consumers[0]}`)
           : ((await redis.client.xpending(key, 'g')) as [number])[0];
       assert.ok(inFlight > 0, 'messages were in flight at the kill');
 

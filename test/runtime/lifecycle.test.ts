@@ -25,7 +25,7 @@ describe('runtime lifecycle', () => {
     // One consumer's processing list, holding as many messages as the concurrency allows.
     await waitFor(
       'one processing list with twenty in flight',
-      async () => Promise.all((await redis.client.keys(`{q:${name}}:processing:*`)).map((key) => redis.client.llen(key))),
+      async () => Promise.all((await redis.client.keys(`{q:${name}}:processing:*`)).map((key) => redis.client.hlen(key))),
       { until: (lengths) => lengths.length === 1 && lengths[0] === 20 },
     );
     worker.kill('SIGTERM');
@@ -72,7 +72,7 @@ describe('runtime lifecycle', () => {
     const taken = (queued: number) => 500 - queued;
     const [processing] = await redis.client.keys(`{q:${name}}:processing:*`);
     assert.ok(processing);
-    const [inFlight, queued, done] = ((await redis.client.multi().llen(processing).llen(`q:${name}`).llen(`${name}:out`).exec()) ?? []).map(
+    const [inFlight, queued, done] = ((await redis.client.multi().hlen(processing).llen(`q:${name}`).llen(`${name}:out`).exec()) ?? []).map(
       ([, n]) => n as number,
     );
     // The processing list also holds finished messages whose batched ack is still on its way, so its
