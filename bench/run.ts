@@ -16,7 +16,7 @@ export interface BenchOptions {
   bullmqN: number;
   bullmqConcurrency: number[];
   kinds: Kind[];
-  /** Also drain 2N messages with `pythia run` in its own process, to measure a worker's own RSS. */
+  /** Also drain N messages of each kind with `pythia run` in its own process (as deployed): the headline rows. */
   workerRss?: boolean;
   out?: string;
   log: (line: string) => void;
@@ -53,11 +53,12 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         record(await rawLive(server.url, rate, options.liveSeconds, run));
         record(await pythiaLive('list-alo', server.url, rate, options.liveSeconds, run));
       }
+      // Each kind's raw loop right before Pythia's runs of it, so a ratio compares neighbours in time.
       for (const kind of options.kinds) {
         record(await rawDrain(kind, server.url, options.n, run));
+        if (options.workerRss) record(await workerProcessDrain(kind, client, server.url, options.n, run));
         record(await pythiaDrain(kind, client, server.url, options.n, run));
       }
-      if (options.workerRss) record(await workerProcessDrain(client, server.url, options.n * 2, run));
       for (const concurrency of options.bullmqConcurrency) record(await bullmqDrain(server.url, options.bullmqN, concurrency, run));
       await client.flushall();
       runs.push(results);
@@ -88,7 +89,11 @@ function fmt(value: number | undefined, digits: number): string {
 
 /** The results table (as in docs/performance.md), one row per scenario: medians across runs, Pythia as ratios of raw and of BullMQ's best. */
 export function tabulate(runs: Result[][]): string {
-  const keys = [...new Set(runs.flat().map((r) => `${r.system}|${r.scenario}`))];
+  // Deployed first (`pythia run` in its own process: what a user runs), then in-process, raw, BullMQ.
+  const order = ['deployed', 'pythia', 'raw', 'bullmq'];
+  const keys = [...new Set(runs.flat().map((r) => `${r.system}|${r.scenario}`))].sort(
+    (a, b) => order.indexOf(a.split('|')[0] as string) - order.indexOf(b.split('|')[0] as string),
+  );
   const med = (key: string, pick: (r: Result) => number | undefined) =>
     median(
       runs
@@ -98,14 +103,15 @@ export function tabulate(runs: Result[][]): string {
     );
   const bullBest = Math.max(...keys.filter((k) => k.startsWith('bullmq|')).map((k) => med(k, (r) => r.msgPerSec)), NaN);
   const header =
-    '| system | scenario | msg/s | P50 ms | P95 ms | P99 ms | CPU % | µs/msg | peak RSS MB | errors | vs raw | vs BullMQ best |';
-  const lines = [header, '|---|---|---|---|---|---|---|---|---|---|---|---|'];
+    '| system | scenario | msg/s | P50 ms | P95 ms | P99 ms | CPU % | µs/msg | peak RSS MB | idle RSS MB | ready ms | errors | vs raw | vs BullMQ best |';
+  const lines = [header, '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|'];
   for (const key of keys) {
     const [system, scenario] = key.split('|') as [string, string];
     const rate = med(key, (r) => r.msgPerSec);
-    const raw = system === 'pythia' ? med(`raw|${scenario}`, (r) => r.msgPerSec) : NaN;
+    const pythia = system === 'pythia' || system === 'deployed';
+    const raw = pythia ? med(`raw|${scenario}`, (r) => r.msgPerSec) : NaN;
     const vsRaw = Number.isFinite(raw) ? `${fmt((rate / raw) * 100, 0)}%` : '-';
-    const vsBull = system === 'pythia' && Number.isFinite(bullBest) && scenario.startsWith('drain') ? `${fmt(rate / bullBest, 1)}×` : '-';
+    const vsBull = pythia && Number.isFinite(bullBest) && scenario.startsWith('drain') ? `${fmt(rate / bullBest, 1)}×` : '-';
     lines.push(
       `| ${system} | ${scenario} | ${fmt(rate, 0)} | ${fmt(
         med(key, (r) => r.p50Ms),
@@ -124,6 +130,12 @@ export function tabulate(runs: Result[][]): string {
         2,
       )} | ${fmt(
         med(key, (r) => r.peakRssMb),
+        0,
+      )} | ${fmt(
+        med(key, (r) => r.idleRssMb),
+        0,
+      )} | ${fmt(
+        med(key, (r) => r.readyMs),
         0,
       )} | ${fmt(
         med(key, (r) => r.errors),

@@ -9,7 +9,8 @@ export const KINDS: Kind[] = ['list-alo', 'list-amo', 'stream', 'channel'];
 export interface Result {
   scenario: string;
   kind: Kind | 'bullmq';
-  system: 'pythia' | 'raw' | 'bullmq';
+  /** deployed: `pythia run` in its own process; pythia: the runtime inside the bench process. */
+  system: 'deployed' | 'pythia' | 'raw' | 'bullmq';
   messages: number;
   msgPerSec: number;
   p50Ms?: number;
@@ -18,6 +19,10 @@ export interface Result {
   cpuPercent: number;
   cpuUsPerMsg: number;
   peakRssMb: number;
+  /** Deployed: RSS once the drain is over and the worker idles. */
+  idleRssMb?: number;
+  /** Deployed: from spawning `pythia run` to /readyz 200. */
+  readyMs?: number;
   errors: number;
 }
 

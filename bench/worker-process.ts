@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { prefill } from './pythia.ts';
-import { benchPipelineFile, type Result } from './scenario.ts';
+import { benchBody, benchPipelineFile, type Kind, type Result } from './scenario.ts';
 
 const BIN = fileURLToPath(new URL('../bin/pythia.js', import.meta.url));
 
@@ -26,48 +27,104 @@ function rssMb(pid: number): number {
   }
 }
 
-/**
- * `pythia run` in a process of its own drains a prefilled list (at-least-once, no-op handler), with
- * default metrics on. The figures are the worker's own: its RSS sampled from /proc, its CPU time.
- */
-export async function workerProcessDrain(client: Redis, url: string, n: number, run: number): Promise<Result> {
-  const name = `process-${run}`;
-  const key = `bench:${name}`;
-  await prefill('list-alo', client, key, n);
-  const file = benchPipelineFile('list-alo', name, url, { metricsPort: 0 });
-  const child = spawn(process.execPath, [BIN, 'run', file, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const pid = child.pid as number;
-  let peak = 0;
-  const started = performance.now();
-  let firstSeen = 0;
-  let cpuAtStart = 0;
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 20));
-    peak = Math.max(peak, rssMb(pid));
-    const left = await client.llen(key);
-    if (left < n && firstSeen === 0) {
-      // Start-up (module loading, connections) is not per-message work.
-      firstSeen = performance.now();
-      cpuAtStart = cpuSeconds(pid);
-    }
-    const processing = await client.keys(`{${key}}:processing:*`);
-    const inFlight = processing.length > 0 ? await client.hlen(processing[0] as string) : 0;
-    if (left === 0 && inFlight === 0) break;
-    if (performance.now() - started > 120_000) break;
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function get(url: string): Promise<{ status: number; text: string } | undefined> {
+  try {
+    const response = await fetch(url);
+    return { status: response.status, text: await response.text() };
+  } catch {
+    return undefined;
   }
-  const seconds = (performance.now() - (firstSeen || started)) / 1000;
-  const cpu = cpuSeconds(pid) - cpuAtStart;
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
-  return {
-    scenario: 'worker process list-alo',
-    kind: 'list-alo',
-    system: 'pythia',
-    messages: n,
-    msgPerSec: n / seconds,
-    cpuPercent: (cpu / seconds) * 100,
-    cpuUsPerMsg: (cpu * 1e6) / n,
-    peakRssMb: Math.round(peak),
-    errors: await client.llen(`${key}:dead`),
-  };
+}
+
+/** Finished messages (ok + dead-lettered + dropped) in the worker's metrics. */
+function finished(text: string): number {
+  let total = 0;
+  for (const match of text.matchAll(/^pythia_messages_total\{[^}]*outcome="(ok|dead_lettered|dropped)"[^}]*\} (\S+)$/gm))
+    total += Number(match[2]);
+  return total;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * As deployed: `pythia run` in a process of its own (the built package when dist/ exists, as after
+ * `npm ci`), metrics on, default log level, the no-op .mjs handler. Lists and streams are prefilled;
+ * channel messages are published once the worker is ready. The clock runs from /readyz 200 until
+ * the worker's own pythia_messages_total counts every message. The figures are the worker's own:
+ * CPU time and RSS from /proc, start-up time (spawn to /readyz 200), RSS when idle after the drain.
+ */
+export async function workerProcessDrain(kind: Kind, client: Redis, url: string, n: number, run: number): Promise<Result> {
+  const name = `deployed-${kind}-${run}`;
+  const key = `bench:${name}`;
+  if (kind !== 'channel') await prefill(kind, client, key, n);
+  const port = await freePort();
+  const file = benchPipelineFile(kind, name, url, { metricsPort: port });
+  const spawned = performance.now();
+  const child = spawn(process.execPath, [BIN, 'run', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const pid = child.pid as number;
+  const exited = new Promise((r) => child.once('exit', r));
+  let peak = 0;
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    // Ready: the metrics server answers /readyz 200 once every pipeline consumes.
+    for (;;) {
+      const ready = await get(`${base}/readyz`);
+      if (ready?.status === 200) break;
+      if (child.exitCode !== null || performance.now() - spawned > 30_000) throw new Error(`pythia run (${kind}) never became ready`);
+      await sleep(5);
+    }
+    const readyMs = performance.now() - spawned;
+    const cpu0 = cpuSeconds(pid);
+    const t0 = performance.now();
+    if (kind === 'channel') {
+      for (let i = 0; i < n; i += 1000) {
+        const pipe = client.pipeline();
+        for (let j = i; j < Math.min(n, i + 1000); j++) pipe.publish(key, benchBody(j));
+        await pipe.exec();
+      }
+    }
+    let done = 0;
+    let t1 = t0;
+    for (;;) {
+      peak = Math.max(peak, rssMb(pid));
+      const metrics = await get(`${base}/metrics`);
+      done = metrics ? finished(metrics.text) : done;
+      t1 = performance.now();
+      if (done >= n || t1 - t0 > 120_000) break;
+      await sleep(10);
+    }
+    const seconds = (t1 - t0) / 1000;
+    const cpu = cpuSeconds(pid) - cpu0;
+    // Idle: what the worker holds once the work is done (after a GC had a chance to run).
+    await sleep(2000);
+    const idleRssMb = rssMb(pid);
+    const errors = kind === 'channel' ? n - done : await client.llen(`${key}:dead`);
+    return {
+      scenario: `drain ${kind}`,
+      kind,
+      system: 'deployed',
+      messages: done,
+      msgPerSec: done / seconds,
+      cpuPercent: (cpu / seconds) * 100,
+      cpuUsPerMsg: (cpu * 1e6) / Math.max(1, done),
+      peakRssMb: Math.round(peak),
+      idleRssMb: Math.round(idleRssMb),
+      readyMs,
+      errors,
+    };
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
 }

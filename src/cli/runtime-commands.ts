@@ -45,7 +45,9 @@ export function registerRuntimeCommands(program: Command, setExit: (code: number
 
   program
     .command('bench')
-    .description('benchmark every source kind through the real runtime, beside raw ioredis loops and BullMQ, on a private redis-server')
+    .description(
+      'benchmark every source kind as deployed (`pythia run` in its own process) and in-process, beside raw ioredis loops and BullMQ, on a private redis-server',
+    )
     .option('--n <count>', 'messages per drain run', '100000')
     .option('--runs <count>', 'repetitions (medians are reported)', '3')
     .option('--live-seconds <s>', 'duration of each live-rate run', '5')
@@ -53,7 +55,7 @@ export function registerRuntimeCommands(program: Command, setExit: (code: number
     .option('--bullmq-n <count>', 'jobs per BullMQ run', '20000')
     .option('--no-bullmq', 'skip BullMQ')
     .option('--kinds <list>', 'source kinds', 'list-alo,list-amo,stream,channel')
-    .option('--no-worker-rss', 'skip the run of `pythia run` in its own process (its RSS and CPU)')
+    .option('--no-worker-rss', 'skip the deployed runs (`pythia run` in its own process, metrics on: the headline rows)')
     .option('--out <file>', 'JSON results file (default .bench/results-<time>.json)')
     .action(async (opts: Record<string, string | boolean>) => {
       setExit(await benchFromCheckout(opts));
