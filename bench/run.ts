@@ -56,7 +56,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       // Each kind's raw loop right before Pythia's runs of it, so a ratio compares neighbours in time.
       for (const kind of options.kinds) {
         record(await rawDrain(kind, server.url, options.n, run));
-        if (options.workerRss) record(await workerProcessDrain(kind, client, server.url, options.n, run));
+        // 2N for the worker process: a fresh process spends its first ~100k messages warming its JIT.
+        if (options.workerRss) record(await workerProcessDrain(kind, client, server.url, options.n * 2, run));
         record(await pythiaDrain(kind, client, server.url, options.n, run));
       }
       for (const concurrency of options.bullmqConcurrency) record(await bullmqDrain(server.url, options.bullmqN, concurrency, run));

@@ -57,6 +57,23 @@ function finished(text: string): number {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Whether messages still wait in the list or stream, or sit in a processing hash (channels: never). */
+async function sourceHoldsWork(kind: Kind, client: Redis, key: string, n: number): Promise<boolean> {
+  if (kind === 'channel') return false;
+  if (kind === 'stream') {
+    const groups = (await client.xinfo('GROUPS', key).catch(() => [])) as unknown[][];
+    const group = groups[0];
+    if (!group) return true;
+    const field = (name: string) => Number(group[group.indexOf(name) + 1]);
+    return field('entries-read') < n || field('pending') > 0;
+  }
+  if ((await client.llen(key)) > 0) return true;
+  if (kind === 'list-amo') return false;
+  const processing = await client.keys(`{${key}}:processing:*`);
+  for (const p of processing) if ((await client.hlen(p)) > 0) return true;
+  return false;
+}
+
 /**
  * As deployed: `pythia run` in a process of its own (the built package when dist/ exists, as after
  * `npm ci`), metrics on, default log level, the no-op .mjs handler. Lists and streams are prefilled;
@@ -71,8 +88,11 @@ export async function workerProcessDrain(kind: Kind, client: Redis, url: string,
   const port = await freePort();
   const file = benchPipelineFile(kind, name, url, { metricsPort: port });
   const spawned = performance.now();
-  const child = spawn(process.execPath, [BIN, 'run', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [BIN, 'run', file], { stdio: ['ignore', 'ignore', 'pipe'] });
   const pid = child.pid as number;
+  // The default log level (info) writes a few lines at start and stop: kept, and shown only if the run fails.
+  let log = '';
+  child.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
   const exited = new Promise((r) => child.once('exit', r));
   let peak = 0;
   const base = `http://127.0.0.1:${port}`;
@@ -81,7 +101,8 @@ export async function workerProcessDrain(kind: Kind, client: Redis, url: string,
     for (;;) {
       const ready = await get(`${base}/readyz`);
       if (ready?.status === 200) break;
-      if (child.exitCode !== null || performance.now() - spawned > 30_000) throw new Error(`pythia run (${kind}) never became ready`);
+      if (child.exitCode !== null || performance.now() - spawned > 30_000)
+        throw new Error(`pythia run (${kind}) never became ready:\n${log}`);
       await sleep(5);
     }
     const readyMs = performance.now() - spawned;
@@ -94,15 +115,23 @@ export async function workerProcessDrain(kind: Kind, client: Redis, url: string,
         await pipe.exec();
       }
     }
+    // Redis is polled while the source still holds work (a scrape costs the worker CPU: default metrics),
+    // then the worker's own count, until every message is finished.
     let done = 0;
     let t1 = t0;
     for (;;) {
       peak = Math.max(peak, rssMb(pid));
+      t1 = performance.now();
+      if (t1 - t0 > 120_000) break;
+      if (await sourceHoldsWork(kind, client, key, n)) {
+        await sleep(5);
+        continue;
+      }
       const metrics = await get(`${base}/metrics`);
       done = metrics ? finished(metrics.text) : done;
       t1 = performance.now();
-      if (done >= n || t1 - t0 > 120_000) break;
-      await sleep(10);
+      if (done >= n) break;
+      await sleep(5);
     }
     const seconds = (t1 - t0) / 1000;
     const cpu = cpuSeconds(pid) - cpu0;

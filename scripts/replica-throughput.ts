@@ -52,7 +52,7 @@ async function drained(kind: 'list' | 'stream'): Promise<boolean> {
   if (kind === 'list') {
     if ((await admin.llen('jobs')) > 0) return false;
     const processing = await admin.keys('{jobs}:processing:*');
-    for (const key of processing) if ((await admin.llen(key)) > 0) return false;
+    for (const key of processing) if ((await admin.hlen(key)) > 0) return false;
     return true;
   }
   const groups = (await admin.xinfo('GROUPS', 'jobs-stream')) as unknown[][];
