@@ -88,7 +88,10 @@ function fmt(value: number | undefined, digits: number): string {
   return value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
 
-/** The results table (as in docs/performance.md), one row per scenario: medians across runs, Pythia as ratios of raw and of BullMQ's best. */
+/**
+ * The results table (as in docs/performance.md), one row per scenario, deployed rows first: medians across
+ * runs; Pythia against the raw loop as the median of same-run ratios, and against BullMQ's best median.
+ */
 export function tabulate(runs: Result[][]): string {
   // Deployed first (`pythia run` in its own process: what a user runs), then in-process, raw, BullMQ.
   const order = ['deployed', 'pythia', 'raw', 'bullmq'];
@@ -102,7 +105,17 @@ export function tabulate(runs: Result[][]): string {
         .filter((r) => `${r.system}|${r.scenario}` === key)
         .map((r) => pick(r) ?? NaN),
     );
-  const bullBest = Math.max(...keys.filter((k) => k.startsWith('bullmq|')).map((k) => med(k, (r) => r.msgPerSec)), NaN);
+  const bullRates = keys.filter((k) => k.startsWith('bullmq|')).map((k) => med(k, (r) => r.msgPerSec));
+  const bullBest = bullRates.length > 0 ? Math.max(...bullRates) : NaN;
+  // A ratio is taken within each run (this machine's load changes between runs), then its median.
+  const sameRunRatio = (key: string, scenario: string): number =>
+    median(
+      runs.map((results) => {
+        const mine = results.find((r) => `${r.system}|${r.scenario}` === key);
+        const raw = results.find((r) => r.system === 'raw' && r.scenario === scenario);
+        return mine && raw ? mine.msgPerSec / raw.msgPerSec : NaN;
+      }),
+    );
   const header =
     '| system | scenario | msg/s | P50 ms | P95 ms | P99 ms | CPU % | µs/msg | peak RSS MB | idle RSS MB | ready ms | errors | vs raw | vs BullMQ best |';
   const lines = [header, '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|'];
@@ -110,8 +123,8 @@ export function tabulate(runs: Result[][]): string {
     const [system, scenario] = key.split('|') as [string, string];
     const rate = med(key, (r) => r.msgPerSec);
     const pythia = system === 'pythia' || system === 'deployed';
-    const raw = pythia ? med(`raw|${scenario}`, (r) => r.msgPerSec) : NaN;
-    const vsRaw = Number.isFinite(raw) ? `${fmt((rate / raw) * 100, 0)}%` : '-';
+    const ratio = pythia ? sameRunRatio(key, scenario) : NaN;
+    const vsRaw = Number.isFinite(ratio) ? `${fmt(ratio * 100, 0)}%` : '-';
     const vsBull = pythia && Number.isFinite(bullBest) && scenario.startsWith('drain') ? `${fmt(rate / bullBest, 1)}×` : '-';
     lines.push(
       `| ${system} | ${scenario} | ${fmt(rate, 0)} | ${fmt(

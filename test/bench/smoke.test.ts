@@ -8,7 +8,7 @@ import { KINDS } from '../../bench/scenario.ts';
 
 // A tiny run of the real benchmark: it must work end to end; its numbers are not asserted.
 describe('pythia bench (smoke, N=1000)', () => {
-  it('measures every kind beside its raw loop, a live rate and BullMQ, and writes JSON', async () => {
+  it('measures every kind as deployed and in-process beside its raw loop, a live rate and BullMQ, and writes JSON', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'pythia-bench-test-'));
     const out = path.join(dir, 'results.json');
     try {
@@ -20,6 +20,7 @@ describe('pythia bench (smoke, N=1000)', () => {
         bullmqN: 200,
         bullmqConcurrency: [10],
         kinds: KINDS,
+        workerRss: true,
         out,
         log: () => {},
       });
@@ -29,11 +30,15 @@ describe('pythia bench (smoke, N=1000)', () => {
         const raw = results.find((r) => r.system === 'raw' && r.scenario === `drain ${kind}`);
         assert.equal(pythia?.messages, 1000, `pythia ${kind} processed every message`);
         assert.equal(raw?.messages, 1000, `raw ${kind} processed every message`);
+        const deployed = results.find((r) => r.system === 'deployed' && r.scenario === `drain ${kind}`);
+        assert.equal(deployed?.messages, 2000, `pythia run (${kind}) in its own process processed every message`);
+        assert.ok((deployed?.readyMs ?? 0) > 0, 'its start-up time is measured');
       }
       const live = results.find((r) => r.scenario.startsWith('live'));
       assert.ok(live && live.messages > 0 && Number.isFinite(live.p99Ms));
       assert.ok(results.some((r) => r.system === 'bullmq' && r.messages === 200));
       assert.match(report.table, /\| pythia \| drain list-alo \|/);
+      assert.match(report.table.split('\n')[2] ?? '', /^\| deployed \| drain list-alo \|/, 'the deployed rows lead the table');
       assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')).table, report.table);
     } finally {
       rmSync(dir, { recursive: true, force: true });
