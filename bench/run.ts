@@ -56,7 +56,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       // Each kind's raw loop right before Pythia's runs of it, so a ratio compares neighbours in time.
       for (const kind of options.kinds) {
         record(await rawDrain(kind, server.url, options.n, run));
-        // 2N for the worker process: a fresh process spends its first ~100k messages warming its JIT.
+        // The worker process: 2N timed, after 2N untimed (a fresh process warms its JIT up: see worker-process.ts).
         if (options.workerRss) record(await workerProcessDrain(kind, client, server.url, options.n * 2, run));
         record(await pythiaDrain(kind, client, server.url, options.n, run));
       }
