@@ -198,7 +198,8 @@ export class ListSource implements Source {
         if (reply.length > 0 || this.stopped) return this.wrapFetched(reply);
         // Nothing waiting: a blocking move of the queue's last item onto itself waits for one without
         // taking it (a lost reply loses nothing), and the fetch sent right behind it on the same
-        // connection runs the moment it returns, with no round trip in between.
+        // connection runs the moment it returns, with no round trip in between. Its reply carries that
+        // one item's bytes: the only place an item arrives whole before its size is checked (as before).
         const waited =
           this.side === 'left'
             ? this.reader.blmoveBuffer(this.key, this.key, 'LEFT', 'LEFT', this.blockSeconds)
