@@ -44,7 +44,7 @@ try {
         const left = await client.llen('task-queue');
         if (first === 0 && left < N) first = performance.now();
         const [processing] = await client.keys('{task-queue}:processing:*');
-        if (left === 0 && (processing === undefined || (await client.llen(processing)) === 0)) break;
+        if (left === 0 && (processing === undefined || (await client.hlen(processing)) === 0)) break;
         await new Promise((r) => setTimeout(r, 10));
       }
       rates.push(Math.round(N / ((performance.now() - first) / 1000)));

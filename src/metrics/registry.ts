@@ -99,7 +99,7 @@ export class PythiaMetrics {
     });
     this.queueLength = new Gauge({
       name: 'pythia_redis_queue_length',
-      help: 'Sampled LLEN of a list source and the summed LLEN of its processing lists (key "{list}:processing:*"), or XLEN of a stream source.',
+      help: 'Sampled LLEN of a list source and the summed length of its consumers\' processing hashes (key "{list}:processing:*"), or XLEN of a stream source.',
       labelNames: ['pipeline', 'key'],
       registers,
     });

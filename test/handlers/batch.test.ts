@@ -91,7 +91,7 @@ describe('batch handlers', () => {
       // Everything acknowledged: nothing left in the source or its processing list.
       assert.equal(await harness.pending(), 0);
       const processing = await harness.client.keys('q:module-batch:processing:*');
-      for (const key of processing) assert.equal(await harness.client.llen(key), 0, `${key} is empty`);
+      for (const key of processing) assert.equal(await harness.client.hlen(key), 0, `${key} is empty`);
     } finally {
       await harness.stop();
     }
