@@ -129,15 +129,15 @@ export const schema = {
             block_timeout_ms: ms('How long a fetch blocks when the list is empty.', 1000, 10, 300_000),
             delivery: choice('What a crash may cost.', 'at-least-once', {
               'at-least-once':
-                "Items move into a per-consumer processing list and are removed when done; a crashed consumer's items go back to the queue.",
+                "Items move into a per-consumer processing hash and are removed when done; a crashed consumer's items go back to the queue.",
               'at-most-once': 'Items are popped: faster, but in-flight items are lost on a crash.',
             }),
             consumer: str(
-              'Consumer name used in the processing list {key}:processing:<consumer>. Empty: <hostname>-<pid>-<random>, unique per process.',
+              'Consumer name used in the processing hash {key}:processing:<consumer>. Empty: <hostname>-<pid>-<random>, unique per process.',
               '',
             ),
             heartbeat_ttl_ms: ms(
-              'A consumer whose heartbeat is older than this is dead: its processing list goes back to the queue.',
+              'A consumer whose heartbeat is older than this is dead: its processing hash goes back to the queue.',
               15000,
               1000,
               3_600_000,

@@ -156,11 +156,11 @@ export interface PipelineFile {
        */
       delivery?: "at-least-once" | "at-most-once";
       /**
-       * Consumer name used in the processing list {key}:processing:<consumer>. Empty: <hostname>-<pid>-<random>, unique per process.
+       * Consumer name used in the processing hash {key}:processing:<consumer>. Empty: <hostname>-<pid>-<random>, unique per process.
        */
       consumer?: string;
       /**
-       * A consumer whose heartbeat is older than this is dead: its processing list goes back to the queue.
+       * A consumer whose heartbeat is older than this is dead: its processing hash goes back to the queue.
        */
       heartbeat_ttl_ms?: number;
       /**
@@ -699,11 +699,11 @@ export interface PipelineConfig {
        */
       delivery: "at-least-once" | "at-most-once";
       /**
-       * Consumer name used in the processing list {key}:processing:<consumer>. Empty: <hostname>-<pid>-<random>, unique per process.
+       * Consumer name used in the processing hash {key}:processing:<consumer>. Empty: <hostname>-<pid>-<random>, unique per process.
        */
       consumer: string;
       /**
-       * A consumer whose heartbeat is older than this is dead: its processing list goes back to the queue.
+       * A consumer whose heartbeat is older than this is dead: its processing hash goes back to the queue.
        */
       heartbeat_ttl_ms: number;
       /**

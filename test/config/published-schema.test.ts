@@ -192,7 +192,7 @@ describe('yaml-language-server over LSP (stdio)', () => {
     assert.match(delivery, /What a crash may cost\.\n\nDefault: `"at-least-once"`/);
     assert.match(
       delivery,
-      /\* `at-most-once`: Items are popped: faster, but in-flight items are lost on a crash\.\n\* `at-least-once`: Items move into a per-consumer processing list/,
+      /\* `at-most-once`: Items are popped: faster, but in-flight items are lost on a crash\.\n\* `at-least-once`: Items move into a per-consumer processing hash/,
     );
   });
 });
