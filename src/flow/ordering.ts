@@ -265,10 +265,14 @@ export class OrderingGate<T extends { delivery: Delivery }> {
   }
 }
 
-/** What names a message across workers: a stream entry's id, a list item's digest (identical items are interchangeable). */
+/**
+ * What names a message across workers and redeliveries: a stream entry's id; a list item's digest
+ * (identical items are interchangeable). Not a list delivery's token: at-least-once, that is the item's id
+ * in one consumer's processing hash, and a recovered item gets a new one.
+ */
 function identityOf(delivery: Delivery): string {
-  const token = delivery.token;
-  return typeof token === 'string' ? token : createHash('sha1').update(token).digest('hex');
+  if (delivery.origin.kind === 'stream') return delivery.token as string;
+  return createHash('sha1').update(delivery.raw).digest('hex');
 }
 
 /** The source under an OrderingGate; fetches take turns across workers when `tickets` is set. */

@@ -24,7 +24,9 @@ const flood = path.join(dir, 'flood.mjs');
 // 2 s of stderr as fast as it goes (with ANSI escapes), then the reply.
 writeFileSync(
   flood,
-  "const end = Date.now() + 2000;\nconst line = '\\u001b[31mflood\\u001b[0m ' + 'x'.repeat(200) + '\\n';\nfunction burst() {\n  for (let i = 0; i < 200; i++) process.stderr.write(line);\n  if (Date.now() < end) setImmediate(burst);\n  else process.stdout.write(JSON.stringify({ done: true }));\n}\nburst();\n",
+  // As fast as the pipe is read: waiting for 'drain' keeps the flood from piling up in the child, where
+  // Node's one writev of everything queued fails with ENOBUFS on some kernels (the child then dies).
+  "const end = Date.now() + 2000;\nconst line = '\\u001b[31mflood\\u001b[0m ' + 'x'.repeat(200) + '\\n';\nfunction burst() {\n  let room = true;\n  for (let i = 0; i < 200 && room; i++) room = process.stderr.write(line);\n  if (Date.now() >= end) process.stdout.write(JSON.stringify({ done: true }));\n  else if (room) setImmediate(burst);\n  else process.stderr.once('drain', burst);\n}\nburst();\n",
 );
 
 function message(): Message {
