@@ -101,7 +101,10 @@ export async function workerProcessDrain(kind: Kind, client: Redis, url: string,
   const port = await freePort();
   const file = benchPipelineFile(kind, name, url, { metricsPort: port });
   const spawned = performance.now();
-  const child = spawn(process.execPath, [BIN, 'run', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // PYTHIA_BENCH_WORKER_NODE_ARGS: node flags for the worker process only, e.g. --initial-old-space-size=128
+  // (see docs/performance.md: some V8 heap flags are refused in NODE_OPTIONS).
+  const nodeArgs = (process.env.PYTHIA_BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, BIN, 'run', file], { stdio: ['ignore', 'ignore', 'pipe'] });
   const pid = child.pid as number;
   // The default log level (info) writes a few lines at start and stop: kept, and shown only if the run fails.
   let log = '';
