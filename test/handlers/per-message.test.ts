@@ -47,7 +47,8 @@ describe('command handler, per-message mode', () => {
     );
     const n = 24;
     await redis.lpush(key, ...Array.from({ length: n }, (_, i) => JSON.stringify({ n: i })));
-    await waitFor('every message has a result', async () => (await redis.llen(`${key}:out`)) === n);
+    // 24 Python start-ups, 8 at a time: seconds on a loaded 2-core machine (a failure bound, not a speed check).
+    await waitFor('every message has a result', async () => (await redis.llen(`${key}:out`)) === n, { timeoutMs: 90_000 });
     const results = await outputs(key);
     assert.deepEqual(
       results.map((r) => (r.body as { n: number }).n).sort((a, b) => a - b),
