@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const dist = path.join(root, 'dist');
@@ -30,3 +30,8 @@ function copyDeclarations(from, to) {
 }
 copyDeclarations(dist, cjsTypes);
 writeFileSync(path.join(cjsTypes, 'package.json'), '{ "type": "commonjs" }\n');
+
+// The pipeline schema's validator as ajv standalone code: `pythia run` loads it instead of compiling
+// the schema at every start (dist/config/pipeline-validator.js uses it while it matches the schema).
+const { pipelineValidatorSource, PREBUILT_FILE } = await import(pathToFileURL(path.join(dist, 'config', 'pipeline-validator.js')).href);
+writeFileSync(path.join(dist, 'config', PREBUILT_FILE), pipelineValidatorSource());

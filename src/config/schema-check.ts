@@ -1,7 +1,8 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { echo, echoJson } from './echo.ts';
 import type { ConfigIssue } from './errors.ts';
 import { dotted, fromPointer, toPointer } from './errors.ts';
+import { loadPipelineValidator } from './pipeline-validator.ts';
 import { pipelineSchema, type JsonSchema } from './schema.ts';
 import { isSecretPath, REDACTED, redactText } from './redact.ts';
 import { placesOf, suggestKey, type SuggestContext } from './suggest.ts';
@@ -11,10 +12,7 @@ import type { PositionedDocument } from './yaml-document.ts';
 let compiled: ValidateFunction | undefined;
 
 function validator(): ValidateFunction {
-  if (!compiled) {
-    const ajv = new Ajv({ strict: true, strictRequired: false, allErrors: true, useDefaults: true, verbose: true }); // strictRequired off: oneOf branches name properties their parent defines;
-    compiled = ajv.compile(pipelineSchema());
-  }
+  compiled ??= loadPipelineValidator();
   return compiled;
 }
 

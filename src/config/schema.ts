@@ -44,10 +44,17 @@ export function strictOf(node: JsonSchema): JsonSchema {
   return out;
 }
 
+let publishedText: string | undefined;
+/** The text of schema/pipeline.schema.json (read once). */
+export function publishedSchemaText(): string {
+  publishedText ??= readFileSync(schemaPath, 'utf8');
+  return publishedText;
+}
+
 let published: JsonSchema | undefined;
 /** schema/pipeline.schema.json as published. */
 export function publishedPipelineSchema(): JsonSchema {
-  published ??= JSON.parse(readFileSync(schemaPath, 'utf8')) as JsonSchema;
+  published ??= JSON.parse(publishedSchemaText()) as JsonSchema;
   return published;
 }
 
