@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Options, ValidateFunction } from 'ajv';
+import { newAjv } from './ajv.ts';
 import { publishedSchemaText, pipelineSchema } from './schema.ts';
 
 /**
@@ -21,15 +22,9 @@ function schemaHash(): string {
   return createHash('sha256').update(publishedSchemaText()).digest('hex');
 }
 
-function ajvWith(options: Options) {
-  // Loaded on demand: a built package validates with the prebuilt code and never loads the compiler.
-  const { Ajv } = require('ajv') as typeof import('ajv');
-  return new Ajv(options);
-}
-
 /** Compiles the pipeline schema (about 100-150 ms, which start-up avoids when the prebuilt file is current). */
 export function compilePipelineValidator(): ValidateFunction {
-  return ajvWith(OPTIONS).compile(pipelineSchema());
+  return newAjv(OPTIONS).compile(pipelineSchema());
 }
 
 /**
@@ -37,7 +32,7 @@ export function compilePipelineValidator(): ValidateFunction {
  * the hash of the schema it was generated from. Same options, so the same errors in the same order.
  */
 export function pipelineValidatorSource(): string {
-  const ajv = ajvWith({ ...OPTIONS, code: { source: true } });
+  const ajv = newAjv({ ...OPTIONS, code: { source: true } });
   const validate = ajv.compile(pipelineSchema());
   const { default: standalone } = require('ajv/dist/standalone') as typeof import('ajv/dist/standalone/index.js');
   return `${standalone(ajv, validate)}\nmodule.exports.schemaHash = ${JSON.stringify(schemaHash())};\n`;

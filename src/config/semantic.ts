@@ -1,6 +1,6 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { Ajv } from 'ajv';
+import { newAjv } from './ajv.ts';
 import { echo, echoJson } from './echo.ts';
 import { checkFlowControl } from './flow-check.ts';
 import { HandlerModuleError, loadHandlerFunction } from './handler-module.ts';
@@ -172,7 +172,7 @@ function checkMessage(config: PipelineConfig, dir: string, report: IssueReport):
     return;
   }
   // The same options the runtime compiles the schema with, so validate and run agree.
-  const ajv = new Ajv({ strict: false, allErrors: true, verbose: true, code: { regExp: linearRegExp } });
+  const ajv = newAjv({ strict: false, allErrors: true, verbose: true, code: { regExp: linearRegExp } });
   try {
     if (!ajv.validateSchema(parsed)) {
       const first = (ajv.errors ?? [])[0];

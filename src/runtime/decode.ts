@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
+import { newAjv } from '../config/ajv.ts';
 import type { PipelineConfig } from '../config/index.ts';
 import { linearRegExp } from '../config/linear-regexp.ts';
 import { FILE_LIMITS, maxBytesFor, readBoundedText } from '../config/read-file.ts';
@@ -56,7 +57,7 @@ export function createDecoder(
     const read = readBoundedText(path.resolve(baseDir, message.schema), maxBytesFor('schema'), FILE_LIMITS.schema.env);
     if (!read.ok) throw new Error(`message.schema ${message.schema}: ${read.message}`);
     const schema = JSON.parse(read.text) as object;
-    validate = new Ajv({ strict: false, allErrors: false, useDefaults: false, code: { regExp: linearRegExp } }).compile(schema);
+    validate = newAjv({ strict: false, allErrors: false, useDefaults: false, code: { regExp: linearRegExp } }).compile(schema);
   }
   return (raw) => {
     if (raw.length > maxBytes)
