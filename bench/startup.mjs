@@ -1,6 +1,7 @@
 // Start-up cost of `pythia run` as deployed: spawn to /readyz 200 and RSS at ready and after 2 s idle,
 // for one at-least-once list pipeline with a module handler and metrics on (no messages).
-// Usage: node bench/startup.mjs [--runs N] [--root DIR] [--redis URL] [--log] [-- extra node flags]
+// Usage: node bench/startup.mjs [--runs N] [--root DIR] [--redis URL] [--messages N] [--log] [-- extra node flags]
+// (--messages: after the idle sample, N messages are pushed and RSS is sampled during and after the drain.)
 // (--log prints each worker's stderr once it stopped.)
 // Without --redis it starts its own redis-server on a free port. Prints the medians.
 import { spawn } from 'node:child_process';
@@ -47,6 +48,40 @@ if (!url) {
 const dir = mkdtempSync(path.join(tmpdir(), 'pythia-startup-'));
 writeFileSync(path.join(dir, 'noop.mjs'), 'export default function noop() {}\n');
 
+const messages = Number(opt('--messages', '0'));
+const body = JSON.stringify({ id: 0, pad: 'x'.repeat(64) });
+/** Pushes the messages, waits until the worker counted them all, and samples RSS: peak, then 2 s and 20 s after. */
+async function drain(key, port, pid) {
+  const { Redis } = await import('ioredis');
+  const client = new Redis(url);
+  const start = performance.now();
+  try {
+    for (let i = 0; i < messages; i += 1000) {
+      const batch = Array.from({ length: Math.min(1000, messages - i) }, () => body);
+      await client.lpush(key, ...batch);
+    }
+  } finally {
+    client.disconnect();
+  }
+  let peak = 0;
+  let rate = 0;
+  for (const t0 = performance.now(); performance.now() - t0 < 120_000;) {
+    peak = Math.max(peak, rssMb(pid));
+    const text = await globalThis.fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+    let done = 0;
+    for (const m of text.matchAll(/^pythia_messages_total\{[^}]*outcome="ok"[^}]*\} (\S+)$/gm)) done += Number(m[1]);
+    if (done >= messages) {
+      rate = messages / ((performance.now() - start) / 1000);
+      break;
+    }
+    await sleep(20);
+  }
+  await sleep(2000);
+  const after2s = rssMb(pid);
+  await sleep(18_000);
+  return { rate, peakRss: peak, drained2s: after2s, drained20s: rssMb(pid) };
+}
+
 const rows = [];
 try {
   for (let run = 0; run < runs; run++) {
@@ -78,7 +113,9 @@ try {
       const readyRss = rssMb(child.pid);
       const readyCpu = cpuMs(child.pid);
       await sleep(2000);
-      rows.push({ readyMs, readyCpu, readyRss, idleRss: rssMb(child.pid) });
+      const row = { readyMs, readyCpu, readyRss, idleRss: rssMb(child.pid) };
+      if (messages > 0) Object.assign(row, await drain(`startup:${run}`, port, child.pid));
+      rows.push(row);
     } finally {
       child.kill('SIGTERM');
       await exited;
@@ -91,5 +128,8 @@ try {
 const m = (k) => median(rows.map((r) => r[k]));
 console.log(
   `${root}: ${runs} runs, median ready ${m('readyMs').toFixed(0)} ms (min ${Math.min(...rows.map((r) => r.readyMs)).toFixed(0)}), CPU to ready ${m('readyCpu')} ms, ` +
-    `RSS at ready ${m('readyRss').toFixed(1)} MB, idle after 2 s ${m('idleRss').toFixed(1)} MB`,
+    `RSS at ready ${m('readyRss').toFixed(1)} MB, idle after 2 s ${m('idleRss').toFixed(1)} MB` +
+    (messages > 0
+      ? `; ${messages} messages at ${m('rate').toFixed(0)} msg/s (push included): peak RSS ${m('peakRss').toFixed(1)} MB, 2 s after ${m('drained2s').toFixed(1)} MB, 20 s after ${m('drained20s').toFixed(1)} MB`
+      : ''),
 );
