@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ConnectionPool } from '../redis/pool.ts';
 import { redisRetryDelay } from '../redis/retry-forever.ts';
 import { withFlowScripts, type FlowClient } from '../redis/flow-scripts.ts';
+import { WakeableSleep } from './wakeable-sleep.ts';
 
 /** A fetched message's place in its key's order: the queue it is in and its ticket there. */
 export interface Ticket {
@@ -48,7 +49,7 @@ export class OrderTickets {
   private readonly clients: FlowClient[];
   private cursor = 0;
   private interrupted = false;
-  private wake: (() => void) | undefined;
+  private readonly sleeper = new WakeableSleep();
   private renewal: NodeJS.Timeout | undefined;
 
   constructor(
@@ -169,7 +170,7 @@ export class OrderTickets {
   /** Ends a lock wait in progress; no lock is taken after this. */
   interrupt(): void {
     this.interrupted = true;
-    this.wake?.();
+    this.sleeper.wakeNow();
   }
 
   /**
@@ -183,13 +184,6 @@ export class OrderTickets {
   }
 
   private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
+    return this.sleeper.sleep(ms);
   }
 }

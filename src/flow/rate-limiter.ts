@@ -5,6 +5,7 @@ import { flowKeys } from '../redis/keys.ts';
 import type { ConnectionPool } from '../redis/pool.ts';
 import { redisRetryDelay } from '../redis/retry-forever.ts';
 import { withFlowScripts, type FlowClient } from '../redis/flow-scripts.ts';
+import { WakeableSleep } from './wakeable-sleep.ts';
 
 /**
  * Permits of `rate_limit`: the dispatcher takes one per message before fetching it (and one per
@@ -45,7 +46,7 @@ export interface PermitsParts {
 /** The wait-and-ask loop shared by both scopes; `request` is one ask: [granted, ms until the next permit]. */
 abstract class PacedPermits implements Permits {
   private interrupted = false;
-  private wake: (() => void) | undefined;
+  private readonly sleeper = new WakeableSleep();
   private returned = 0;
   protected readonly now: () => number;
 
@@ -99,18 +100,11 @@ abstract class PacedPermits implements Permits {
 
   interrupt(): void {
     this.interrupted = true;
-    this.wake?.();
+    this.sleeper.wakeNow();
   }
 
   private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
+    return this.sleeper.sleep(ms);
   }
 }
 

@@ -185,16 +185,7 @@ export class ListSource implements Source {
     try {
       if (this.atLeastOnce) {
         if (this.needsReconcile) await this.reconcile(previous);
-        const reply = await this.reader.pythiaListFetchBuffer(
-          this.key,
-          this.processing,
-          this.deliveries,
-          this.ids,
-          max,
-          this.maxBytes,
-          this.fetchBudget,
-          this.side,
-        );
+        const reply = await this.fetchScript(max);
         if (reply.length > 0 || this.stopped) return this.wrapFetched(reply);
         // Nothing waiting: a blocking move of the queue's last item onto itself waits for one without
         // taking it (a lost reply loses nothing), and the fetch sent right behind it on the same
@@ -204,16 +195,7 @@ export class ListSource implements Source {
           this.side === 'left'
             ? this.reader.blmoveBuffer(this.key, this.key, 'LEFT', 'LEFT', this.blockSeconds)
             : this.reader.blmoveBuffer(this.key, this.key, 'RIGHT', 'RIGHT', this.blockSeconds);
-        const fetched = this.reader.pythiaListFetchBuffer(
-          this.key,
-          this.processing,
-          this.deliveries,
-          this.ids,
-          max,
-          this.maxBytes,
-          this.fetchBudget,
-          this.side,
-        );
+        const fetched = this.fetchScript(max);
         const [, after] = await Promise.all([waited, fetched]);
         return this.wrapFetched(after);
       }
@@ -257,6 +239,20 @@ export class ListSource implements Source {
   }
 
   /** The at-least-once fetch's reply as deliveries: ids from the first element, counts from the second. */
+  /** The at-least-once fetch script: up to `max` items from the queue into this consumer's processing hash. */
+  private fetchScript(max: number): Promise<FetchReply> {
+    return this.reader.pythiaListFetchBuffer(
+      this.key,
+      this.processing,
+      this.deliveries,
+      this.ids,
+      max,
+      this.maxBytes,
+      this.fetchBudget,
+      this.side,
+    );
+  }
+
   private wrapFetched(reply: FetchReply): Delivery[] {
     if (reply.length === 0) return [];
     const base = reply[0];
