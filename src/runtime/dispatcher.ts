@@ -76,7 +76,10 @@ export class Dispatcher {
   private readonly tracer: PipelineTracer;
   private readonly flow: DispatcherFlow;
   /** Messages whose key's turn came (ordering) take free slots at once, even one an idle blocking fetch reserved (like a due retry). */
-  private readonly startReady = (): boolean => this.flow.startReady(this.stopping ? 0 : this.freeSlots(), (work) => this.attempt(work));
+  private readonly attemptNow = (work: Work): void => this.attempt(work);
+  /** Starts messages whose key's turn came (ordering); after every released slot, so a no-op check first. */
+  private readonly startReady = (): boolean =>
+    this.flow.ready.length > 0 && this.flow.startReady(this.stopping ? 0 : this.freeSlots(), this.attemptNow);
 
   constructor(private readonly parts: DispatcherParts) {
     const { options, observer, logger } = parts;
