@@ -37,7 +37,7 @@ function card(p) {
       }),
     );
   if (p.source?.kind === 'stream') stats.push(stat('Lag', formatNumber(p.queue?.lag)), stat('Pending', formatNumber(p.queue?.pending)));
-  if (p.source?.kind === 'list') stats.push(stat('In processing lists', formatNumber(p.queue?.processing)));
+  if (p.source?.kind === 'list') stats.push(stat('In processing hashes', formatNumber(p.queue?.processing)));
   stats.push(
     stat('Dead letters', deadLink),
     stat('Live workers', formatNumber(p.workers?.length ?? 0), { 'data-testid': 'live-workers' }),
