@@ -1,6 +1,8 @@
 // Scenario 3: SIGTERM with 200 slow messages in flight (concurrency 200). With enough grace all finish and
 // the worker exits 0; with too short a grace the unfinished ones are redelivered to the next worker.
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { bodies, reapWorkers, exited, reliablePipeline, produce, report, sampleRss, spawnWorker, tally } from './helpers.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
@@ -30,11 +32,15 @@ describe('reliability: graceful drain with 200 slow messages in flight', () => {
         reliablePipeline(name, sources[kind](key), `concurrency: ${N}\nshutdown: {grace_period_ms: ${grace}}`),
       );
       await produce(redis.client, kind, key, bodies(1, N, { sleep: 3000 }));
-      const worker = spawnWorker([file], { REDIS_URL: redis.server.url });
+      // In flight = the handler is running. The processing hash / PEL fills before the worker has the fetch's
+      // reply, and a SIGTERM in between rightly hands those messages back unstarted, so wait for the handlers.
+      const startedFile = join(redis.dir.dir, `${name}.started`);
+      const started = (): number => (existsSync(startedFile) ? readFileSync(startedFile, 'utf8').split('\n').length - 1 : 0);
+      const worker = spawnWorker([file], { REDIS_URL: redis.server.url, RELIABLE_STARTED_FILE: startedFile });
       const rss = sampleRss(() => worker.pid);
       await waitFor(
-        () => `all ${N} in flight:\n${worker.output()}`,
-        async () => (await inFlight(kind, key)) === N,
+        () => `all ${N} handlers started (${started()} so far):\n${worker.output()}`,
+        async () => started() === N && (await inFlight(kind, key)) === N,
         { timeoutMs: 20_000, intervalMs: 20 },
       );
       const sent = Date.now();
