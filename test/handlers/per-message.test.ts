@@ -166,12 +166,14 @@ describe('command handler, per-message mode', () => {
   it('a timeout kills the whole process tree and the message is dead-lettered', async () => {
     const key = 'pm-timeout';
     const pidfile = dir.file('tree.pids');
+    // The timeout must leave Python time to start and write the pidfile even on a loaded CI machine
+    // (700 ms did not once: the handler was killed before it wrote it).
     const { worker } = await start(
       'pm-timeout',
-      listPipeline('pm-timeout', key, { timeoutMs: 700, maxRetries: 0, handler: `command: ["python3", "${PY_FIXTURE}"]` }),
+      listPipeline('pm-timeout', key, { timeoutMs: 3000, maxRetries: 0, handler: `command: ["python3", "${PY_FIXTURE}"]` }),
     );
     await redis.lpush(key, JSON.stringify({ tree: pidfile }));
-    await waitFor('the handler started its grandchild', () => existsSync(pidfile), { timeoutMs: 10_000 });
+    await waitFor('the handler started its grandchild', () => existsSync(pidfile), { timeoutMs: 15_000 });
     const [childPid, grandchildPid] = readFileSync(pidfile, 'utf8').split(' ').map(Number) as [number, number];
     assert.ok(alive(childPid) && alive(grandchildPid));
     await waitFor(`LLEN ${key}:dead === 1`, () => redis.llen(`${key}:dead`), { until: (n) => n === 1, timeoutMs: 10_000 });

@@ -188,7 +188,7 @@ describe('command handler, persistent mode', () => {
 
   it('in a pipeline, a request stuck in a single-threaded child times out, the child is replaced, the retry succeeds', async () => {
     const key = 'ps-stuck-pipeline';
-    const { worker, records } = await start(key, listPipeline(key, key, { timeoutMs: 400, handler: `command: ${PY}\nmode: persistent` }));
+    const { worker, records } = await start(key, listPipeline(key, key, { timeoutMs: 1000, handler: `command: ${PY}\nmode: persistent` }));
     await redis.lpush(
       key,
       JSON.stringify({ n: 0, hang_first: true }),
