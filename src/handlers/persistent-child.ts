@@ -1,14 +1,16 @@
 import { execa } from 'execa';
 import { StderrTail, type CommandSpec } from './child-process.ts';
 
+import type { AbortHook } from './runner.ts';
+
 /** One request of the persistent protocol, from invoke() until its reply, failure or abort. */
 export interface Request {
   id: string;
   line: string;
-  signal: AbortSignal;
+  /** The call's abort (processing timeout, forced shutdown): listened to until the request settles. */
+  abort: AbortHook;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
-  onAbort: () => void;
   child: Child | undefined;
   /** A batch request (handler.batch): how many messages its reply must answer. */
   batchSize: number | undefined;

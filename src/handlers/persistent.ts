@@ -13,7 +13,7 @@ import {
 import { type Child, type Request, sendLine, startChild } from './persistent-child.ts';
 import { excerpt, parseReply, replyKey, settleFromReply, shouldLog } from './persistent-reply.ts';
 import { batchLine, settleBatchReply } from './persistent-batch.ts';
-import type { HandlerRunner } from './runner.ts';
+import { abortHookOf, type AbortHook, type HandlerRunner } from './runner.ts';
 import type { HandlerContext, Message } from './types.ts';
 
 /**
@@ -188,30 +188,22 @@ export class PersistentRunner implements HandlerRunner {
   }
 
   invoke(message: Message, context: HandlerContext): Promise<unknown> {
-    return this.request(message.id, () => JSON.stringify(requestFor(message, context)) + '\n', context.signal, undefined);
+    return this.request(message.id, () => JSON.stringify(requestFor(message, context)) + '\n', abortHookOf(context), undefined);
   }
 
   /** handler.batch: one `{"id","batch":[...]}` line for the whole batch, answered by one `{"id","results":[...]}` line. */
   invokeBatch(messages: Message[], context: HandlerContext): Promise<unknown> {
     const id = `batch-${++this.lastBatchId}`;
-    return this.request(id, () => batchLine(id, messages, context), context.signal, messages.length);
+    return this.request(id, () => batchLine(id, messages, context), abortHookOf(context), messages.length);
   }
 
-  private request(id: string, line: () => string, signal: AbortSignal, batchSize: number | undefined): Promise<unknown> {
-    if (signal.aborted) return Promise.reject(signal.reason);
+  private request(id: string, line: () => string, abort: AbortHook, batchSize: number | undefined): Promise<unknown> {
     if (this.closing) return Promise.reject(new CommandError('the command handler is closed'));
     return new Promise((resolve, reject) => {
-      const request: Request = {
-        id,
-        line: line(),
-        signal,
-        resolve,
-        reject,
-        onAbort: () => this.abort(request),
-        child: undefined,
-        batchSize,
-      };
-      signal.addEventListener('abort', request.onAbort, { once: true });
+      const request: Request = { id, line: '', abort, resolve, reject, child: undefined, batchSize };
+      const aborted = abort.listenForAbort((reason) => this.abort(request, reason));
+      if (aborted) return reject(aborted.reason);
+      request.line = line();
       const child = this.pick(request.id);
       if (child) this.send(child, request);
       else this.waiting.push(request);
@@ -255,7 +247,7 @@ export class PersistentRunner implements HandlerRunner {
   }
 
   private settle(request: Request): Request {
-    request.signal.removeEventListener('abort', request.onAbort);
+    request.abort.stopListening();
     return request;
   }
 
@@ -263,8 +255,8 @@ export class PersistentRunner implements HandlerRunner {
    * The request's AbortSignal fired (processing timeout or forced shutdown). The request fails, but
    * the child, which serves other requests too, is left alone unless it turns out to be stuck.
    */
-  private abort(request: Request): void {
-    request.reject(request.signal.reason);
+  private abort(request: Request, reason: unknown): void {
+    request.reject(reason);
     const child = request.child;
     if (!child) {
       const index = this.waiting.indexOf(request);

@@ -65,11 +65,13 @@ function withTraceContext(message: Message, traceparent: string, tracestate: str
 /**
  * The abort side of a handler's context: its `signal` is made on first use (AbortController is costly on
  * the hot path); an abort before that is kept, and the signal is born aborted. The first reason wins.
+ * Runners listen through listenForAbort() (src/handlers/runner.ts: AbortHook), which makes no signal.
  */
 export abstract class AbortableContext {
   private controller: AbortController | undefined;
-  /** Why the call was aborted before the handler first asked for its signal. */
+  /** Why the call was aborted (kept also once the signal exists, for listenForAbort). */
   private abortedWith: { reason: unknown } | undefined;
+  private abortListener: ((reason: unknown) => void) | undefined;
 
   get signal(): AbortSignal {
     if (!this.controller) {
@@ -79,9 +81,23 @@ export abstract class AbortableContext {
     return this.controller.signal;
   }
 
+  listenForAbort(listener: (reason: unknown) => void): { reason: unknown } | undefined {
+    if (this.abortedWith) return this.abortedWith;
+    this.abortListener = listener;
+    return undefined;
+  }
+
+  stopListening(): void {
+    this.abortListener = undefined;
+  }
+
   abort(reason: unknown): void {
-    if (this.controller) this.controller.abort(reason);
-    else this.abortedWith ??= { reason };
+    if (this.abortedWith) return;
+    this.abortedWith = { reason };
+    this.controller?.abort(reason);
+    const listener = this.abortListener;
+    this.abortListener = undefined;
+    listener?.(reason);
   }
 }
 
