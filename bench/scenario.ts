@@ -54,13 +54,16 @@ export function latencySink(): number[] {
   return g.__pythiaBenchLatencies;
 }
 
+export interface BenchPipelineOptions {
+  concurrency?: number;
+  batch?: number;
+  metricsPort?: number;
+  /** The handler mapping's YAML (flow style); default: the no-op module. */
+  handler?: string;
+}
+
 /** The YAML of a pipeline of the given kind with the no-op handler. `metricsPort` turns the metrics server on. */
-function benchPipelineYaml(
-  kind: Kind,
-  name: string,
-  redisUrl: string,
-  options: { concurrency?: number; batch?: number; metricsPort?: number } = {},
-): string {
+function benchPipelineYaml(kind: Kind, name: string, redisUrl: string, options: BenchPipelineOptions = {}): string {
   const batch = options.batch ?? 100;
   const source = {
     'list-alo': `list: {key: "bench:${name}", batch_size: ${batch}, delivery: at-least-once}`,
@@ -69,7 +72,7 @@ function benchPipelineYaml(
     channel: `channel: {channels: ["bench:${name}"], buffer: 1000000}`,
   }[kind];
   const metrics = options.metricsPort === undefined ? '{enabled: false}' : `{enabled: true, host: 127.0.0.1, port: ${options.metricsPort}}`;
-  return `name: ${name}\nredis: {url: "${redisUrl}"}\nsource: {${source}}\nhandler: {module: "${noopHandlerFile()}"}\nconcurrency: ${options.concurrency ?? 200}\nmetrics: ${metrics}\n`;
+  return `name: ${name}\nredis: {url: "${redisUrl}"}\nsource: {${source}}\nhandler: ${options.handler ?? `{module: "${noopHandlerFile()}"}`}\nconcurrency: ${options.concurrency ?? 200}\nmetrics: ${metrics}\n`;
 }
 
 /** A pipeline of the given kind with the no-op handler, as `pythia run` would load it. */
@@ -80,7 +83,7 @@ export async function benchPipeline(kind: Kind, name: string, redisUrl: string):
 }
 
 /** The same pipeline written to a file, for `pythia run` in another process. */
-export function benchPipelineFile(kind: Kind, name: string, redisUrl: string, options: { metricsPort?: number } = {}): string {
+export function benchPipelineFile(kind: Kind, name: string, redisUrl: string, options: BenchPipelineOptions = {}): string {
   const file = path.join(path.dirname(noopHandlerFile()), `${name}.yml`);
   writeFileSync(file, benchPipelineYaml(kind, name, redisUrl, options));
   return file;

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { prefill } from './pythia.ts';
-import { benchBody, benchPipelineFile, type Kind, type Result } from './scenario.ts';
+import { benchBody, benchPipelineFile, type BenchPipelineOptions, type Kind, type Result } from './scenario.ts';
 
 const BIN = fileURLToPath(new URL('../bin/pythia.js', import.meta.url));
 
@@ -92,14 +92,23 @@ async function sourceHoldsWork(kind: Kind, client: Redis, key: string, n: number
  * successive 200k drains of one process), and a deployed worker runs for hours. Then the clock runs
  * until the worker's own pythia_messages_total counts every message. The figures are the worker's own:
  * CPU time and RSS from /proc, start-up time (spawn to /readyz 200), RSS when idle after the drain.
+ * `pipeline` swaps the handler or the concurrency (e.g. a persistent command handler).
  */
-export async function workerProcessDrain(kind: Kind, client: Redis, url: string, n: number, run: number, warm = n): Promise<Result> {
+export async function workerProcessDrain(
+  kind: Kind,
+  client: Redis,
+  url: string,
+  n: number,
+  run: number,
+  warm = n,
+  pipeline: Pick<BenchPipelineOptions, 'handler' | 'concurrency'> = {},
+): Promise<Result> {
   const name = `deployed-${kind}-${run}`;
   const key = `bench:${name}`;
   const total = warm + n;
   if (kind !== 'channel') await prefill(kind, client, key, total);
   const port = await freePort();
-  const file = benchPipelineFile(kind, name, url, { metricsPort: port });
+  const file = benchPipelineFile(kind, name, url, { ...pipeline, metricsPort: port });
   const spawned = performance.now();
   // PYTHIA_BENCH_WORKER_NODE_ARGS: node flags for the worker process only, e.g. --initial-old-space-size=128
   // (see docs/performance.md: some V8 heap flags are refused in NODE_OPTIONS).
