@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { Target } from '../config/targets.ts';
 import type { MessageOrigin } from '../handlers/types.ts';
 import type { ConnectionPool } from '../redis/pool.ts';
+import { setOwnField } from '../redis/own-field.ts';
 import { scrubSecrets } from '../redis/redact.ts';
 import { createWriter, type Writer } from './writer.ts';
 
@@ -72,14 +73,31 @@ function encodePayload(raw: Buffer): { payload: string; payload_encoding: 'utf8'
     : { payload: raw.toString('base64'), payload_encoding: 'base64' };
 }
 
-/** Whether the name → text map holds every field pair byte for byte (no name twice, all UTF-8). */
-function fieldsSayItAll(fields: Record<string, string>, pairs: Buffer[]): boolean {
-  if (pairs.length !== 2 * Object.keys(fields).length) return false;
+/**
+ * A stream entry's fields for its dead letter: `fields` keeps those whose name and value are UTF-8 text (exact
+ * as text); `raw` is set when that is not all of them (a name used twice, bytes that are not UTF-8). A field
+ * that is not text is left out of `fields`: its text would be lossy (replacement characters) and, for a large
+ * binary value, a third copy of it beside `payload` and `raw_fields`.
+ */
+function streamFields(fields: Record<string, string>, pairs: Buffer[]): { fields: Record<string, string>; raw: boolean } {
+  const seen = new Set<string>();
+  const notText = new Set<string>();
+  let raw = false;
   for (let i = 0; i + 1 < pairs.length; i += 2) {
-    const name = (pairs[i] as Buffer).toString();
-    if (!Buffer.from(name).equals(pairs[i] as Buffer) || !Buffer.from(fields[name] ?? '').equals(pairs[i + 1] as Buffer)) return false;
+    const name = pairs[i] as Buffer;
+    const value = pairs[i + 1] as Buffer;
+    const key = name.toString(); // as the source keyed it
+    if (seen.has(key)) raw = true;
+    seen.add(key);
+    if (!isUtf8(name) || !isUtf8(value)) {
+      raw = true;
+      notText.add(key);
+    }
   }
-  return true;
+  if (notText.size === 0) return { fields, raw };
+  const text: Record<string, string> = {};
+  for (const key in fields) if (!notText.has(key)) setOwnField(text, key, fields[key] as string);
+  return { fields: text, raw };
 }
 
 export function buildEntry(pipeline: string, input: DeadLetterInput): DeadLetterEntry {
@@ -96,9 +114,9 @@ export function buildEntry(pipeline: string, input: DeadLetterInput): DeadLetter
     last_failure_at: new Date(input.lastFailureAt).toISOString(),
     dead_lettered_at: new Date().toISOString(),
   };
-  if (Object.keys(input.fields).length > 0) entry.fields = input.fields;
-  if (input.fieldPairs && !fieldsSayItAll(input.fields, input.fieldPairs))
-    entry.raw_fields = input.fieldPairs.map((b) => b.toString('base64'));
+  const { fields, raw } = input.fieldPairs ? streamFields(input.fields, input.fieldPairs) : { fields: input.fields, raw: false };
+  if (Object.keys(fields).length > 0) entry.fields = fields;
+  if (raw) entry.raw_fields = (input.fieldPairs as Buffer[]).map((b) => b.toString('base64'));
   if (input.headers && Object.keys(input.headers).length > 0) entry.headers = input.headers;
   if (input.envelope) entry.envelope = input.envelope;
   return entry;

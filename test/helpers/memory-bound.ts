@@ -111,9 +111,10 @@ output: {list: "big:out"}`,
           assert.equal(await redis.client.llen('{q:big}:oversized'), 0);
           if (stream) assert.equal(((await redis.client.xpending('q:big', 'g')) as [number])[0], 0);
           // Before: every fetched payload came into the worker (1.04 GB for a list). Now: one oversized payload at a time.
-          // Streams: not asserted. A stream's dead letter of a binary body holds several copies of
-          // it (payload, fields as text, raw_fields): its peak is set by that format, not by fetching.
-          if (!stream) assert.ok(peak - idle < 250, `peak RSS ${peak.toFixed(0)} MB, ${idle.toFixed(0)} MB idle`);
+          // A stream's dead letter of a binary body holds it twice (payload, raw_fields; its lossy text is left
+          // out of fields since that took it from 620 MB above idle and 176 s to ~306 MB and 73 s): a looser bound.
+          const bound = stream ? 500 : 250;
+          assert.ok(peak - idle < bound, `peak RSS ${peak.toFixed(0)} MB, ${idle.toFixed(0)} MB idle`);
           child.kill('SIGTERM');
           assert.equal(await exited(child), 0);
         },

@@ -122,6 +122,9 @@ describe('bytes are bytes on every path', () => {
           deadEntries[i],
           'in order',
         );
+        // A field that is not text is only in raw_fields, never as lossy text (U+FFFD) in fields.
+        for (const [name, value] of Object.entries(entry.fields ?? {}))
+          assert.ok(!`${name}${value}`.includes('\ufffd'), `fields.${name} is exact text`);
       }
 
       flag.__pythiaRejectBytes = false;
