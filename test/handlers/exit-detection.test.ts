@@ -55,7 +55,10 @@ describe('command handlers: exit is detected by the process, not by its pipes', 
         'no message was dead-lettered',
       );
       assert.equal(await redis.client.llen(`${key}:out`), 3);
-      const helpers = readFileSync(helperPids(), 'utf8').split('\n').filter(Boolean).map(Number);
+      // Each helper writes its pid itself, in the background: the handler may have exited (and its result
+      // been written) before the last helper got to it.
+      const readHelpers = () => readFileSync(helperPids(), 'utf8').split('\n').filter(Boolean).map(Number);
+      const helpers = await waitFor('3 helper pids', readHelpers, { until: (pids) => pids.length >= 3, timeoutMs: 5000 });
       assert.equal(helpers.length, 3);
       assert.ok(helpers.every(alive), 'the helpers (own sessions) are still running: the handler left its pipes open');
     } finally {
