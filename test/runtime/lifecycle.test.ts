@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { createLogger } from '../../src/runtime/logger.ts';
@@ -21,12 +23,18 @@ describe('runtime lifecycle', () => {
       recordPipeline(name, `  list: {key: "q:${name}", batch_size: 10}`, 'concurrency: 20\nshutdown: {grace_period_ms: 10000}'),
     );
     await redis.client.lpush(`q:${name}`, ...Array.from({ length: 200 }, (_, i) => JSON.stringify({ id: i + 1, sleep: 400 })));
-    const worker = spawnWorker([file], { REDIS_URL: redis.server.url });
-    // One consumer's processing list, holding as many messages as the concurrency allows.
+    // In flight = the handler runs (a fetch whose reply comes after SIGTERM is handed back unstarted).
+    const startedFile = path.join(redis.dir.dir, `${name}.started`);
+    const started = () => (existsSync(startedFile) ? readFileSync(startedFile, 'utf8').split('\n').length - 1 : 0);
+    const worker = spawnWorker([file], { REDIS_URL: redis.server.url, RECORD_STARTED_FILE: startedFile });
+    // One consumer's processing hash, holding as many messages as the concurrency allows, all started.
     await waitFor(
-      'one processing list with twenty in flight',
-      async () => Promise.all((await redis.client.keys(`{q:${name}}:processing:*`)).map((key) => redis.client.hlen(key))),
-      { until: (lengths) => lengths.length === 1 && lengths[0] === 20 },
+      'one processing hash with twenty in flight, twenty handler calls started',
+      async () => ({
+        calls: started(),
+        lengths: await Promise.all((await redis.client.keys(`{q:${name}}:processing:*`)).map((key) => redis.client.hlen(key))),
+      }),
+      { until: ({ calls, lengths }) => calls === 20 && lengths.length === 1 && lengths[0] === 20 },
     );
     worker.kill('SIGTERM');
     assert.equal(await exited(worker), 0, worker.output());
