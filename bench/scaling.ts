@@ -3,13 +3,13 @@
 // Usage: node --import tsx bench/scaling.ts [--n 100000] [--replicas 1,2,4] [--concurrency 200]
 // Uses a private redis-server (never the shared one).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startRedis } from '../src/testing/redis-server.ts';
+import { cpuSeconds, freePort } from './process-probe.ts';
 import { prefill } from './pythia.ts';
 
 const { values } = parseArgs({
@@ -27,26 +27,6 @@ writeFileSync(path.join(dir, 'noop.mjs'), 'export default function noop() {}\n')
 writeFileSync(path.join(dir, 'sleep5.mjs'), 'export default function sleep5() { return new Promise((r) => setTimeout(r, 5)); }\n');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
-  } catch {
-    return 0;
-  }
-}
 
 async function scrape(port: number, what: string): Promise<string | undefined> {
   try {

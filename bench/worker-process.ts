@@ -1,42 +1,11 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
+import { cpuSeconds, freePort, rssMb } from './process-probe.ts';
 import { prefill } from './pythia.ts';
 import { benchBody, benchPipelineFile, type BenchPipelineOptions, type Kind, type Result } from './scenario.ts';
 
 const BIN = fileURLToPath(new URL('../bin/pythia.js', import.meta.url));
-
-/** User + system CPU seconds of a process so far, from /proc/<pid>/stat. */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-function rssMb(pid: number): number {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-  } catch {
-    return 0;
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function get(url: string): Promise<{ status: number; text: string } | undefined> {
   try {
