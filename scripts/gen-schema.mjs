@@ -133,7 +133,7 @@ export const schema = {
               'at-most-once': 'Items are popped: faster, but in-flight items are lost on a crash.',
             }),
             consumer: str(
-              'Consumer name used in the processing hash {key}:processing:<consumer>. Empty: <hostname>-<pid>-<random>, unique per process.',
+              "Consumer name used in the processing hash {key}:processing:<consumer> (at-most-once: in {key}:oversized:<consumer>, where items larger than message.max_bytes wait for their dead letter). Empty: <hostname>-<pid>-<random>, unique per process. A name given here must be one process's at a time.",
               '',
             ),
             heartbeat_ttl_ms: ms(

@@ -156,7 +156,7 @@ export interface PipelineFile {
        */
       delivery?: "at-least-once" | "at-most-once";
       /**
-       * Consumer name used in the processing hash {key}:processing:<consumer>. Empty: <hostname>-<pid>-<random>, unique per process.
+       * Consumer name used in the processing hash {key}:processing:<consumer> (at-most-once: in {key}:oversized:<consumer>, where items larger than message.max_bytes wait for their dead letter). Empty: <hostname>-<pid>-<random>, unique per process. A name given here must be one process's at a time.
        */
       consumer?: string;
       /**
@@ -699,7 +699,7 @@ export interface PipelineConfig {
        */
       delivery: "at-least-once" | "at-most-once";
       /**
-       * Consumer name used in the processing hash {key}:processing:<consumer>. Empty: <hostname>-<pid>-<random>, unique per process.
+       * Consumer name used in the processing hash {key}:processing:<consumer> (at-most-once: in {key}:oversized:<consumer>, where items larger than message.max_bytes wait for their dead letter). Empty: <hostname>-<pid>-<random>, unique per process. A name given here must be one process's at a time.
        */
       consumer: string;
       /**

@@ -8,12 +8,12 @@ export const keys = {
   processing: (key: string, consumer: string) => `{${key}}:processing:${consumer}`,
   heartbeat: (key: string, consumer: string) => `{${key}}:heartbeat:${consumer}`,
   consumers: (key: string) => `{${key}}:consumers`,
-  /** List at-least-once: the counter that gives every fetched item its id in a processing hash (see LIST_FETCH in scripts.ts). */
+  /** List: the counter that gives every fetched item its id in a processing hash, and every oversized at-most-once item its id (see LIST_FETCH, LIST_POP in scripts.ts). */
   ids: (key: string) => `{${key}}:ids`,
   /** List at-least-once: recoveries per payload digest (see LIST_RECOVER in scripts.ts). */
   deliveries: (key: string) => `{${key}}:deliveries`,
-  /** List at-most-once: items larger than message.max_bytes, set aside until dead-lettered (see LIST_POP in scripts.ts). */
-  oversized: (key: string) => `{${key}}:oversized`,
+  /** List at-most-once: a consumer's items larger than message.max_bytes, a hash of id → payload, each until its dead letter is written (see LIST_POP in scripts.ts). */
+  oversized: (key: string, consumer: string) => `{${key}}:oversized:${consumer}`,
   /** Stream: one heartbeat per live consumer of a group. */
   streamHeartbeat: (key: string, group: string, consumer: string) => `{${key}}:heartbeat:${group}:${consumer}`,
 };

@@ -60,12 +60,15 @@ return out`,
 };
 
 export const LIST_POP = {
-  // KEYS[1] queue, KEYS[2] oversized items of at-most-once consumers (a list) | ARGV[1] max items,
-  // ARGV[2] message.max_bytes, ARGV[3] byte budget of this fetch, ARGV[4] 'left' to pop from the left
+  // KEYS[1] queue, KEYS[2] this consumer's oversized items (a hash of id -> item), KEYS[3] the queue's id
+  // counter | ARGV[1] max items, ARGV[2] message.max_bytes, ARGV[3] byte budget of this fetch,
+  // ARGV[4] 'left' to pop from the left
   // At-most-once RPOP (LPOP) that checks sizes inside Redis: items beyond the byte budget go back to the
-  // queue (at least one item is taken), and an item larger than max_bytes is moved to KEYS[2] and
-  // returned as {size, SHA-1}: the worker loads it from there (LIST_OVERSIZED) only to dead-letter it.
-  numberOfKeys: 2,
+  // queue (at least one item is taken), and an item larger than max_bytes is set aside in KEYS[2] under
+  // an id from the counter and returned as {size, id}: the worker loads it (HGET) only to dead-letter it,
+  // then deletes it (HDEL). A reply lost on the way is not the end of such an item: after a reconnect
+  // the worker hands back what it does not know it holds (LIST_RECONCILE).
+  numberOfKeys: 3,
   lua: `
 local left = ARGV[4] == 'left'
 local items = redis.call(left and 'LPOP' or 'RPOP', KEYS[1], ARGV[1])
@@ -74,25 +77,32 @@ local maxBytes = tonumber(ARGV[2])
 local budget = tonumber(ARGV[3])
 local used = 0
 for i = 1, #items do
-  local item = items[i]
-  local size = #item
-  if size > maxBytes then
-    redis.call('LPUSH', KEYS[2], item)
-    items[i] = {size, redis.sha1hex(item)}
-    size = maxBytes + 1
-  end
-  used = used + size
+  local size = #items[i]
+  used = used + (size > maxBytes and maxBytes + 1 or size)
   if used > budget and i > 1 then
     for j = #items, i, -1 do
-      local back = items[j]
-      if type(back) == 'table' then back = redis.call('LPOP', KEYS[2]) end
-      redis.call(left and 'LPUSH' or 'RPUSH', KEYS[1], back)
+      redis.call(left and 'LPUSH' or 'RPUSH', KEYS[1], items[j])
       items[j] = nil
     end
     break
   end
+  if size > maxBytes then
+    local id = redis.call('INCRBY', KEYS[3], 1)
+    redis.call('HSET', KEYS[2], id, items[i])
+    items[i] = {size, id}
+  end
 end
 return items`,
+};
+
+export const LIST_SET_ASIDE = {
+  // KEYS[1] this consumer's oversized items (a hash), KEYS[2] the queue's id counter | ARGV[1] an item
+  // An oversized item a blocking pop brought whole, set aside like LIST_POP does: its id.
+  numberOfKeys: 2,
+  lua: `
+local id = redis.call('INCRBY', KEYS[2], 1)
+redis.call('HSET', KEYS[1], id, ARGV[1])
+return id`,
 };
 
 export const STREAM_READ = {
@@ -127,40 +137,6 @@ for i = 1, #entries do
   end
 end
 return entries`,
-};
-
-export const LIST_OVERSIZED = {
-  // KEYS[1] the oversized list of at-most-once consumers | ARGV[1] message.max_bytes, ARGV[2] the item's SHA-1
-  // The oversized item with this digest if it is still in the list (nil if not): the worker loads
-  // oversized items one at a time, only to write their dead letter. (At-least-once consumers load
-  // theirs from the processing hash by id: HGET.)
-  numberOfKeys: 1,
-  lua: `
-local maxBytes = tonumber(ARGV[1])
-local len = redis.call('LLEN', KEYS[1])
-for i = len - 1, 0, -1 do
-  local item = redis.call('LINDEX', KEYS[1], i)
-  if item and #item > maxBytes and redis.sha1hex(item) == ARGV[2] then return item end
-end
-return false`,
-};
-
-export const LIST_ACK = {
-  // KEYS[1] a list (the oversized list of at-most-once consumers) | ARGV[1] the payloads, concatenated | ARGV[2] their byte lengths, comma-separated
-  // Removes dead-lettered oversized items from the oversized list. One argument instead of one per
-  // payload: building a command argument costs the client more than the bytes do.
-  numberOfKeys: 1,
-  lua: `
-local blob = ARGV[1]
-local pos = 1
-local n = 0
-for len in string.gmatch(ARGV[2], '%d+') do
-  local size = tonumber(len)
-  redis.call('LREM', KEYS[1], -1, string.sub(blob, pos, pos + size - 1))
-  pos = pos + size
-  n = n + 1
-end
-return n`,
 };
 
 export const LIST_ACK_COUNTED = {
@@ -239,6 +215,8 @@ export const LIST_RECONCILE = {
   // After a reconnect, a fetch whose reply was lost may have moved items nobody is working on: every
   // item of the processing hash whose id is not known goes back to the end of the queue consumers take
   // from (oldest outermost, so they are next), oversized ones included (they come back as markers).
+  // At-most-once consumers run it on their oversized hash (see LIST_POP): after a reconnect, at start
+  // (a consumer name of a previous run) and at a clean stop, with what they still hold as known.
   numberOfKeys: 2,
   lua: `
 local push = ARGV[1] == 'left' and 'LPUSH' or 'RPUSH'
@@ -282,10 +260,10 @@ return processingLength(KEYS[1])`,
 export type PopSide = 'left' | 'right';
 
 /**
- * A fetched item: its bytes, or its size (and, from the at-most-once pop, its SHA-1) when it is larger
- * than message.max_bytes (see LIST_FETCH, LIST_POP).
+ * A fetched item: its bytes, or its size (and, from the at-most-once pop, its id in the consumer's
+ * oversized hash) when it is larger than message.max_bytes (see LIST_FETCH, LIST_POP).
  */
-export type FetchedItem = Buffer | [size: number, sha1?: Buffer];
+export type FetchedItem = Buffer | [size: number, id?: number];
 
 /** The at-least-once fetch's reply: the id before the first item's, the recovery counts (0: none recorded), the items. */
 export type FetchReply = [] | [number, number[] | 0, ...FetchedItem[]];
@@ -302,11 +280,11 @@ export interface PythiaCommands {
     budget: number,
     side?: PopSide,
   ): Promise<FetchReply>;
-  pythiaListOversizedBuffer(oversized: string, maxBytes: number, sha1: Buffer): Promise<Buffer | null>;
-  /** At-most-once pop: items, or {size, SHA-1} for an item moved to the oversized list. */
+  /** At-most-once pop: items, or {size, id} for an item set aside in the consumer's oversized hash. */
   pythiaListPopBuffer(
     queue: string,
     oversized: string,
+    ids: string,
     max: number,
     maxBytes: number,
     budget: number,
@@ -321,7 +299,7 @@ export interface PythiaCommands {
     maxBytes: number,
     budget: number,
   ): Promise<[Buffer, Buffer[] | number, (0 | 1)?][]>;
-  pythiaListAck(list: string, payloads: Buffer, lengths: string): Promise<number>;
+  pythiaListSetAside(oversized: string, ids: string, item: Buffer): Promise<number>;
   pythiaListAckCounted(processing: string, deliveries: string, ...ids: string[]): Promise<number>;
   pythiaListRecover(
     queue: string,
@@ -341,10 +319,9 @@ export type ScriptedClient = RedisClient & PythiaCommands;
 
 export function withScripts(client: RedisClient): ScriptedClient {
   client.defineCommand('pythiaListFetch', LIST_FETCH);
-  client.defineCommand('pythiaListOversized', LIST_OVERSIZED);
   client.defineCommand('pythiaListPop', LIST_POP);
   client.defineCommand('pythiaStreamRead', STREAM_READ);
-  client.defineCommand('pythiaListAck', LIST_ACK);
+  client.defineCommand('pythiaListSetAside', LIST_SET_ASIDE);
   client.defineCommand('pythiaListAckCounted', LIST_ACK_COUNTED);
   client.defineCommand('pythiaListRecover', LIST_RECOVER);
   client.defineCommand('pythiaListReconcile', LIST_RECONCILE);

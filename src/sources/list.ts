@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { PipelineConfig } from '../config/index.ts';
 import type { MessageOrigin } from '../handlers/types.ts';
@@ -29,9 +29,11 @@ const FETCH_BUDGET_FLOOR = 8 * 1024 * 1024;
  * any live worker moves a dead consumer's processing list back to the queue and counts a delivery
  * for each item, so an item that keeps killing workers ends as a `max_deliveries` dead letter.
  * Items larger than message.max_bytes stay in Redis until their dead letter is written.
- * at-most-once: a script pops a batch (RPOP) and sets oversized items aside in {key}:oversized until
- * their dead letter is written; BLMPOP of one item when empty; a crash loses what was in flight
- * (except oversized items: they stay in {key}:oversized).
+ * at-most-once: a script pops a batch (RPOP) and sets oversized items aside, by id, in the hash
+ * {key}:oversized:<consumer> until their dead letter is written; BLMPOP of one item when empty. A crash
+ * loses what was in flight, except oversized items (they stay in that hash). Oversized items this
+ * consumer does not know it holds (a fetch reply lost in a reconnect, a previous run under the same
+ * consumer name) go back to the queue, as do the ones it still holds at a clean stop.
  */
 export class ListSource implements Source {
   readonly kind = 'list' as const;
@@ -44,27 +46,25 @@ export class ListSource implements Source {
   private readonly deliveries: string;
   private readonly ids: string;
   /** At-most-once: where a pop sets aside items larger than max_bytes until their dead letter is written. */
-  private readonly oversizedList: string;
+  private readonly oversized: string;
   /** This process's mark in the heartbeat key: another value there is another process. */
   private readonly instance = randomBytes(8).toString('hex');
   private readonly maxBytes: number;
   private readonly fetchBudget: number;
-  /** At-most-once: payloads of oversized deliveries, loaded for their dead letter and needed to remove them. */
-  private readonly loaded = new WeakMap<Delivery, Buffer>();
   private readonly origin: MessageOrigin;
   /** At-least-once: ids of finished items (HDEL). */
   private readonly acks: AckBatcher<string>;
   /** At-least-once: ids of finished items whose delivery was counted (their count goes too). */
   private readonly countedAcks: AckBatcher<string>;
-  /** At-most-once: removes dead-lettered oversized items from the oversized list. */
-  private readonly oversizedAcks: AckBatcher<Buffer>;
+  /** At-most-once: ids of dead-lettered oversized items (HDEL from the oversized hash). */
+  private readonly oversizedAcks: AckBatcher<string>;
   private readonly blockSeconds: number;
   /** The end items are taken from (source.list.pop_from), passed to every script that takes or puts back. */
   private readonly side: PopSide;
   private stopped = false;
   private sequence = 0;
   private timers: NodeJS.Timeout[] = [];
-  /** Deliveries handed out and not yet acknowledged: what a reconcile after a reconnect keeps. */
+  /** Deliveries handed out and not yet acknowledged (at-most-once: oversized ones only): what a reconcile after a reconnect keeps. */
   private readonly outstanding = new Set<Delivery>();
   private needsReconcile = false;
   /** The last fetch's result: fetches resolve in the order they were sent, so items keep queue order. */
@@ -87,7 +87,7 @@ export class ListSource implements Source {
     this.consumers = keys.consumers(this.key);
     this.deliveries = keys.deliveries(this.key);
     this.ids = keys.ids(this.key);
-    this.oversizedList = keys.oversized(this.key);
+    this.oversized = keys.oversized(this.key, this.consumer);
     this.origin = { kind: 'list', key: this.key };
     this.blockSeconds = config.block_timeout_ms / 1000;
     this.side = config.pop_from === 'left' ? 'left' : 'right';
@@ -100,7 +100,7 @@ export class ListSource implements Source {
     this.acks = new AckBatcher((ids) => this.pool.next().hdel(this.processing, ...ids), ackFailed);
     this.countedAcks = new AckBatcher((ids) => this.pool.next().pythiaListAckCounted(this.processing, this.deliveries, ...ids), ackFailed);
     this.oversizedAcks = new AckBatcher(
-      (payloads) => this.pool.next().pythiaListAck(this.oversizedList, Buffer.concat(payloads), payloads.map((p) => p.length).join(',')),
+      (ids) => this.pool.next().hdel(this.oversized, ...ids),
       (error, count) => this.logger.warn({ err: error, count }, 'removing dead-lettered oversized items failed; retrying'),
     );
   }
@@ -110,7 +110,11 @@ export class ListSource implements Source {
   }
 
   async start(): Promise<void> {
-    if (!this.atLeastOnce) return;
+    if (!this.atLeastOnce) {
+      // Oversized items a previous run under this consumer name set aside go back to the queue first.
+      this.needsReconcile = true;
+      return;
+    }
     const redis = this.pool.primary;
     await claimConsumerName(
       redis,
@@ -183,8 +187,8 @@ export class ListSource implements Source {
   private async fetchNow(max: number, previous: Promise<unknown>): Promise<Delivery[]> {
     if (this.stopped) return [];
     try {
+      if (this.needsReconcile) await this.reconcile(previous);
       if (this.atLeastOnce) {
-        if (this.needsReconcile) await this.reconcile(previous);
         const reply = await this.fetchScript(max);
         if (reply.length > 0 || this.stopped) return this.wrapFetched(reply);
         // Nothing waiting: a blocking move of the queue's last item onto itself waits for one without
@@ -199,7 +203,15 @@ export class ListSource implements Source {
         const [, after] = await Promise.all([waited, fetched]);
         return this.wrapFetched(after);
       }
-      const items = await this.reader.pythiaListPopBuffer(this.key, this.oversizedList, max, this.maxBytes, this.fetchBudget, this.side);
+      const items = await this.reader.pythiaListPopBuffer(
+        this.key,
+        this.oversized,
+        this.ids,
+        max,
+        this.maxBytes,
+        this.fetchBudget,
+        this.side,
+      );
       if (items.length > 0) return this.wrap(items);
       if (this.stopped) return [];
       // Blocking, one item (its size is unknown until it arrives). The Buffer variant: call() would
@@ -210,8 +222,8 @@ export class ListSource implements Source {
       if (!popped) return [];
       const item = popped[1][0] as Buffer;
       // Oversized: set aside like the pop script does, so its dead letter waits its turn without it.
-      if (item.length > this.maxBytes) await this.pool.primary.lpush(this.oversizedList, item);
-      return this.wrap([this.demote(item)]);
+      if (item.length <= this.maxBytes) return this.wrap([item]);
+      return this.wrap([[item.length, await this.pool.primary.pythiaListSetAside(this.oversized, this.ids, item)]]);
     } catch (error) {
       if (this.stopped) return [];
       this.logger.error({ err: error }, 'fetching from the list failed; retrying');
@@ -220,22 +232,31 @@ export class ListSource implements Source {
     }
   }
 
-  /** An item a blocking fetch brought whole: a marker if it is oversized, so it is not held meanwhile. */
-  private demote(item: Buffer): FetchedItem {
-    if (item.length <= this.maxBytes) return item;
-    return [item.length, Buffer.from(createHash('sha1').update(item).digest('hex'))];
-  }
-
-  /** After the reader reconnected: hand back items a lost fetch reply moved into our processing hash. */
+  /**
+   * After the reader reconnected: hand back items a lost fetch reply moved into our processing hash
+   * (at-most-once: oversized items it set aside in our oversized hash; also at start, for a previous run's).
+   */
   private async reconcile(previous: Promise<unknown>): Promise<void> {
     this.needsReconcile = false;
-    // The fetch before this one may still be on its way back, and finished items whose ack is not
-    // sent yet are still in the hash: both are known, not lost.
-    await previous.catch(() => undefined);
-    await this.flush();
-    const known = [...this.outstanding].map((d) => d.token as string);
-    const moved = await this.reader.pythiaListReconcile(this.processing, this.key, this.side, ...known);
-    if (moved > 0) this.logger.warn({ count: moved }, 'requeued items whose fetch reply was lost in a reconnect');
+    try {
+      // The fetch before this one may still be on its way back, and finished items whose ack is not
+      // sent yet are still in the hash: both are known, not lost.
+      await previous.catch(() => undefined);
+      await this.flush();
+      const known = [...this.outstanding].map((d) => d.token as string);
+      const held = this.atLeastOnce ? this.processing : this.oversized;
+      const moved = await this.reader.pythiaListReconcile(held, this.key, this.side, ...known);
+      if (moved > 0)
+        this.logger.warn(
+          { count: moved },
+          this.atLeastOnce
+            ? 'requeued items whose fetch reply was lost in a reconnect'
+            : 'requeued oversized items set aside by a fetch whose reply was lost',
+        );
+    } catch (error) {
+      this.needsReconcile = true;
+      throw error;
+    }
   }
 
   /** The at-least-once fetch's reply as deliveries: ids from the first element, counts from the second. */
@@ -267,7 +288,8 @@ export class ListSource implements Source {
     for (let i = 0; i < items.length; i++) {
       const item = items[i] as FetchedItem;
       const deliveryCount = recoveries ? 1 + (recoveries[i] ?? 0) : 1;
-      const raw = Buffer.isBuffer(item) ? item : EMPTY;
+      const whole = Buffer.isBuffer(item);
+      const raw = whole ? item : EMPTY;
       const delivery: Delivery = {
         id: `${this.consumer}:${++this.sequence}`,
         raw,
@@ -275,29 +297,27 @@ export class ListSource implements Source {
         origin: this.origin,
         deliveryCount,
         receivedAt: now,
-        // At-least-once: the item's id in the processing hash.
-        token: atLeastOnce ? String(base + i + 1) : raw,
+        // At-least-once: the item's id in the processing hash; an oversized at-most-once item's in the oversized hash.
+        token: atLeastOnce ? String(base + i + 1) : whole ? raw : String(item[1]),
       };
-      if (!Buffer.isBuffer(item)) delivery.oversized = { size: item[0], load: () => this.loadOversized(delivery, item[1]) };
+      if (!whole) delivery.oversized = { size: item[0], load: () => this.loadOversized(delivery) };
       out[i] = delivery;
-      if (atLeastOnce) this.outstanding.add(delivery);
+      if (atLeastOnce || !whole) this.outstanding.add(delivery);
     }
     return out;
   }
 
   /** The bytes of an oversized item still in Redis (the dispatcher loads one at a time, for its dead letter). */
-  private async loadOversized(delivery: Delivery, sha1: Buffer | undefined): Promise<Buffer | undefined> {
-    if (this.atLeastOnce) return (await this.pool.primary.hgetBuffer(this.processing, delivery.token as string)) ?? undefined;
-    const payload = await this.pool.primary.pythiaListOversizedBuffer(this.oversizedList, this.maxBytes, sha1 as Buffer);
-    if (!payload) return undefined;
-    this.loaded.set(delivery, payload);
-    return payload;
+  private async loadOversized(delivery: Delivery): Promise<Buffer | undefined> {
+    const held = this.atLeastOnce ? this.processing : this.oversized;
+    return (await this.pool.primary.hgetBuffer(held, delivery.token as string)) ?? undefined;
   }
 
   ack(delivery: Delivery): void {
     if (!this.atLeastOnce) {
-      const payload = delivery.oversized && this.loaded.get(delivery);
-      if (payload) this.oversizedAcks.add(payload);
+      if (!delivery.oversized) return;
+      this.outstanding.delete(delivery);
+      this.oversizedAcks.add(delivery.token as string);
       return;
     }
     this.outstanding.delete(delivery);
@@ -341,6 +361,10 @@ export class ListSource implements Source {
       if (requeued > 0) this.logger.warn({ count: requeued, unfinished: unfinished.length }, 'requeued unfinished items at shutdown');
       await redis.del(this.heartbeat);
       await redis.srem(this.consumers, this.consumer);
+    } else {
+      // Oversized items whose dead letter was not written: back to the queue, for the next consumer to dead-letter.
+      const requeued = await this.pool.primary.pythiaListReconcile(this.oversized, this.key, this.side);
+      if (requeued > 0) this.logger.warn({ count: requeued }, 'requeued oversized items not yet dead-lettered at shutdown');
     }
     await closeClient(this.reader);
   }

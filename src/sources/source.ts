@@ -9,7 +9,7 @@ export interface Delivery {
   /** How many times Redis has handed this message out (1 for a first delivery). */
   deliveryCount: number;
   receivedAt: number;
-  /** Source-private handle used by ack(): the item's id in the processing hash (lists, at-least-once), the payload (lists, at-most-once), the entry id (streams). */
+  /** Source-private handle used by ack(): the item's id in the processing hash (lists, at-least-once), the payload (lists, at-most-once; an oversized item's id in the consumer's oversized hash), the entry id (streams). */
   readonly token: Buffer | string;
   /** Stream entries: every field name and value as Redis stored them (duplicates and bytes kept), flat. */
   fieldPairs?: Buffer[];

@@ -219,15 +219,15 @@ describe('Python Pythia compatibility (real Redis)', () => {
         // The reply: the id before the first item's, the recovery counts (0: none), then the items.
         const base = fetched[0] as number;
         assert.deepEqual(fetched.slice(2).map(String), ['item-1', 'item-2'], `${side}: the third goes past 13 bytes`);
-        const popped = await client.pythiaListPopBuffer(queue, `${queue}:oversized`, 3, 100, 7, side);
+        const popped = await client.pythiaListPopBuffer(queue, `${queue}:oversized`, `${queue}:ids`, 3, 100, 7, side);
         assert.deepEqual(popped.map(String), ['item-3'], `${side}: at least one, the rest back`);
-        const rest = await client.pythiaListPopBuffer(queue, `${queue}:oversized`, 3, 100, 100, side);
+        const rest = await client.pythiaListPopBuffer(queue, `${queue}:oversized`, `${queue}:ids`, 3, 100, 100, side);
         assert.deepEqual(rest.map(String), ['item-4']);
         // After a reconnect: what this consumer does not know it holds goes back to the end taken from.
         await client.rpush(queue, 'waiting');
         const requeued = await client.pythiaListReconcile(`${queue}:processing`, queue, side, String(base + 1));
         assert.equal(requeued, 1);
-        const next = await client.pythiaListPopBuffer(queue, `${queue}:oversized`, 1, 100, 100, side);
+        const next = await client.pythiaListPopBuffer(queue, `${queue}:oversized`, `${queue}:ids`, 1, 100, 100, side);
         assert.deepEqual(next.map(String), ['item-2'], `${side}: the requeued item is taken next`);
       }
     } finally {
