@@ -7,15 +7,16 @@ import type { PipelineConfig } from './pipeline.types.ts';
  * Checks that only matter beyond one Redis server: on Redis Cluster every multi-key command and
  * Lua script must touch keys of one hash slot, and a cluster has only database 0.
  *
- * What can hit CROSSSLOT: the at-least-once list source runs Lua scripts (fetch, ack, recover,
+ * What can hit CROSSSLOT: the list source (both delivery modes) runs Lua scripts (fetch, ack, recover,
  * reconcile) and BLMOVE over the list and the keys derived from it ({<key>}:processing:<consumer>,
  * {<key>}:heartbeat:<consumer>, {<key>}:consumers). Wrapping the key in braces gives the derived
  * keys the hash tag <key>, which hashes exactly like the list itself as long as the key has no
  * "}". A key with a "}" breaks it: "{orders}:queue" hashes by its tag "orders", while
  * "{{orders}:queue}:processing:c" hashes by "{orders". The queue-length gauge (metrics) also reads a
- * list with its {<key>}:consumers set in one script. Streams (one key per command), at-most-once
- * lists without that gauge (RPOP/BLMPOP on one key), outputs and dead letters (written on their
- * own, never in a script with the source) are unaffected.
+ * list with its {<key>}:consumers set in one script. The at-most-once list's pop script sets oversized
+ * items aside in {<key>}:oversized:<consumer> under an id from {<key>}:ids, so it needs them in the
+ * list's slot too. Streams (one key per command), outputs and dead letters (written on their own,
+ * never in a script with the source) are unaffected.
  */
 export function checkTopology(config: PipelineConfig, report: IssueReport): void {
   const { redis } = config;
@@ -53,14 +54,14 @@ export function checkTopology(config: PipelineConfig, report: IssueReport): void
   if (list.delivery === 'at-least-once') {
     report(
       `source.list.key "${key}" cannot be used with delivery: at-least-once on Redis Cluster: ${why}, so the atomic fetch/ack/recover scripts would fail with CROSSSLOT. ` +
-        `${tail} Use a key without braces (e.g. "${suggestion}"), or delivery: at-most-once`,
+        `${tail} Use a key without braces (e.g. "${suggestion}")`,
       ['source', 'list', 'key'],
     );
-  } else if (config.metrics.enabled && config.metrics.redis.queue_length) {
-    // The queue-length gauge reads the list and its consumers set ({key}:consumers) in one script.
+  } else {
+    // The pop script sets oversized items aside in {key}:oversized:<consumer> under an id from {key}:ids.
     report(
-      `source.list.key "${key}" on Redis Cluster: ${why}, and the metrics.redis.queue_length gauge reads the list and "${keys.consumers(key)}" in one script, which would fail with CROSSSLOT at every sample. ` +
-        `${tail} Use a key without braces (e.g. "${suggestion}"), or set metrics.redis.queue_length: false`,
+      `source.list.key "${key}" cannot be used with delivery: at-most-once on Redis Cluster: the list hashes to slot ${sourceSlot} (${hashInput(key)}) but "${keys.oversized(key, '<consumer>')}", where its pop script sets oversized items aside, hashes to slot ${derivedSlot} (${hashInput(keys.oversized(key, 'a'))}), so every pop would fail with CROSSSLOT. ` +
+        `${tail} Use a key without braces (e.g. "${suggestion}")`,
       ['source', 'list', 'key'],
     );
   }

@@ -179,6 +179,26 @@ describe("ACL: a user allowed only the pipeline's keys, credentials from the env
     );
   });
 
+  it('an at-most-once list works under the ACL, an oversized item set aside and dead-lettered included', async () => {
+    const loaded = await files.load(
+      'acl-amo',
+      yaml('acl-amo', '  list: {key: task-queue, delivery: at-most-once, consumer: c1}', 'message: {max_bytes: 1024}'),
+      env,
+    );
+    const before = await admin.llen('task-queue:dead');
+    await admin.lpush('task-queue', JSON.stringify({ id: 'amo-big', pad: 'x'.repeat(4000) }), JSON.stringify({ id: 'amo-small' }));
+    const worker = await Worker.start([loaded], { logger: createLogger('silent') });
+    try {
+      await waitFor('the small item handled, the big one dead-lettered', async () => {
+        return handled('task-queue').has('amo-small') && (await admin.llen('task-queue:dead')) === before + 1;
+      });
+    } finally {
+      await worker.stop();
+    }
+    assert.equal(await admin.exists('{task-queue}:oversized:c1'), 0, 'nothing left set aside');
+    assert.deepEqual(await admin.call('ACL', 'LOG'), [], 'no command or key outside the ACL was attempted');
+  });
+
   it('a stream pipeline works under the ACL; a wrong password is reported without the credentials', async () => {
     const logs = captureLogs();
     const logger = createLogger('trace', logs.stream);

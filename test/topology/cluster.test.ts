@@ -125,14 +125,16 @@ describe('Redis Cluster: 3 masters made with redis-cli --cluster create', { skip
     assert.equal(pending[0], 0, 'every entry acknowledged');
   });
 
-  it('a key with a hash tag: rejected for an at-least-once list (it really would CROSSSLOT), accepted where it is harmless', async () => {
+  it('a key with a hash tag: rejected for a list (it really would CROSSSLOT), accepted for a stream where it is harmless', async () => {
     const tagged = '{orders}:queue';
-    // What validation protects against: the fetch script over the list and its processing list.
+    // What validation protects against: the fetch script over the list and its processing list, and the
+    // at-most-once pop script over the list and the hash its oversized items are set aside in.
     const client = withScripts(cluster.client());
     await assert.rejects(
       client.pythiaListFetchBuffer(tagged, keys.processing(tagged, 'c1'), keys.deliveries(tagged), keys.ids(tagged), 10, 1024, 1024),
       /CROSSSLOT/,
     );
+    await assert.rejects(client.pythiaListPopBuffer(tagged, keys.oversized(tagged, 'c1'), keys.ids(tagged), 10, 1024, 1024), /CROSSSLOT/);
     await closeClient(client);
 
     const rejected = await loadPipelineText('tagged.yml', yaml(cluster.urls, `  list: {key: "${tagged}"}`), { importModules: false });
@@ -143,7 +145,7 @@ describe('Redis Cluster: 3 masters made with redis-cli --cluster create', { skip
     assert.match(message, new RegExp(`slot ${keySlot(tagged)}`));
     assert.match(message, /"orders:queue"/, 'suggests a key without braces');
 
-    // The same key on a stream, or on an at-most-once list, is used by single-key commands only.
+    // The same key on a stream is used by single-key commands only; an at-most-once list is rejected too.
     const key = '{orders}:events';
     const stream = await files.load('tagged-stream', yaml(cluster.urls, `  stream: {key: "${key}", consumer: c1, start_id: "0"}`));
     await produceSequence(stream, 20);
@@ -156,7 +158,37 @@ describe('Redis Cluster: 3 masters made with redis-cli --cluster create', { skip
     const atMostOnce = await loadPipelineText('tagged-amo.yml', yaml(cluster.urls, `  list: {key: "${tagged}", delivery: at-most-once}`), {
       importModules: false,
     });
-    assert.equal(atMostOnce.ok, true);
+    assert.equal(atMostOnce.ok, false);
+    assert.match(atMostOnce.ok ? '' : (atMostOnce.issues[0]?.message ?? ''), /delivery: at-most-once on Redis Cluster: .*CROSSSLOT/);
+  });
+
+  it('list, at-most-once: handled on the cluster, an oversized item set aside by the pop script and dead-lettered whole', async () => {
+    const key = 'amo-queue';
+    const loaded = await files.load(
+      'amo',
+      yaml(cluster.urls, `  list: {key: ${key}, delivery: at-most-once, consumer: c1}`, 'message: {max_bytes: 1024}'),
+    );
+    const client = cluster.client();
+    const big = JSON.stringify({ id: 'big', pad: 'x'.repeat(5000) });
+    await client.lpush(key, big, JSON.stringify({ id: 'small' }));
+    const worker = await Worker.start([loaded], { logger: quiet });
+    const seen = handled(key);
+    try {
+      await waitFor(
+        'the small message handled and the big one dead-lettered',
+        async () => seen.size === 1 && (await client.llen(`${key}:dead`)) === 1,
+        {
+          timeoutMs: 30_000,
+        },
+      );
+    } finally {
+      await worker.stop();
+    }
+    const [dead] = await client.lrange(`${key}:dead`, 0, -1);
+    const letter = JSON.parse(dead ?? '{}') as { reason?: string; payload: string; payload_encoding: BufferEncoding };
+    assert.equal(letter.reason, 'too_large');
+    assert.equal(Buffer.from(letter.payload, letter.payload_encoding === 'base64' ? 'base64' : 'utf8').toString(), big);
+    assert.equal(await client.exists(keys.oversized(key, 'c1')), 0, 'nothing left set aside');
   });
 
   it("dlq replay: two concurrent replays move every entry once, whether or not the dead letter shares the source's slot", async () => {

@@ -42,14 +42,14 @@ describe('topology validation (no server needed)', () => {
       issue?.message ?? '',
       /^source\.list\.key "\{orders\}:queue" cannot be used with delivery: at-least-once on Redis Cluster: the list hashes to slot \d+ \(hash tag "orders"\) but its processing list "\{\{orders\}:queue\}:processing:<consumer>" hashes to slot \d+ \(hash tag "\{orders"\), so the atomic fetch\/ack\/recover scripts would fail with CROSSSLOT/,
     );
-    assert.match(issue?.message ?? '', /Use a key without braces \(e\.g\. "orders:queue"\), or delivery: at-most-once$/);
+    assert.match(issue?.message ?? '', /Use a key without braces \(e\.g\. "orders:queue"\)$/);
     assert.equal((await issues(pipeline(CLUSTER, '  list: {key: "a}b"}'))).length, 1, 'a lone "}" breaks the derived tag too');
   });
 
-  it('accepts what cannot CROSSSLOT: plain keys, a "{" without "}", streams and at-most-once lists with tags, and tags off-cluster', async () => {
+  it('accepts what cannot CROSSSLOT: plain keys, a "{" without "}", streams with tags, and tags off-cluster', async () => {
     assert.deepEqual(await issues(pipeline(CLUSTER, '  list: {key: "task-queue"}')), []);
     assert.deepEqual(await issues(pipeline(CLUSTER, '  list: {key: "a{b"}')), []);
-    assert.deepEqual(await issues(pipeline(CLUSTER, '  list: {key: "{orders}:queue", delivery: at-most-once}')), []);
+    assert.deepEqual(await issues(pipeline(CLUSTER, '  list: {key: "task-queue", delivery: at-most-once}')), []);
     assert.deepEqual(await issues(pipeline(CLUSTER, '  stream: {key: "{orders}:events"}')), []);
     assert.deepEqual(
       await issues(pipeline('  url: redis://127.0.0.1:6390/0', '  list: {key: "{orders}:queue"}')),
@@ -58,20 +58,17 @@ describe('topology validation (no server needed)', () => {
     );
   });
 
-  it('rejects a "}" in an at-most-once list key on a cluster only while the queue-length gauge reads its consumers set', async () => {
-    const gauge = await issues(pipeline(CLUSTER, '  list: {key: "{orders}:queue", delivery: at-most-once}', '{enabled: true}'));
-    assert.equal(gauge.length, 1);
-    assert.match(
-      gauge[0]?.message ?? '',
-      /metrics\.redis\.queue_length gauge reads the list and "\{\{orders\}:queue\}:consumers" in one script, which would fail with CROSSSLOT/,
-    );
-    assert.match(gauge[0]?.message ?? '', /or set metrics\.redis\.queue_length: false$/);
-    assert.deepEqual(
-      await issues(
-        pipeline(CLUSTER, '  list: {key: "{orders}:queue", delivery: at-most-once}', '{enabled: true, redis: {queue_length: false}}'),
-      ),
-      [],
-    );
+  it('rejects a "}" in an at-most-once list key on a cluster: its pop script sets oversized items aside in a derived key', async () => {
+    for (const metrics of ['{enabled: true}', '{enabled: false}']) {
+      const found = await issues(pipeline(CLUSTER, '  list: {key: "{orders}:queue", delivery: at-most-once}', metrics));
+      assert.equal(found.length, 1, metrics);
+      assert.equal(found[0]?.line, 6);
+      assert.match(
+        found[0]?.message ?? '',
+        /^source\.list\.key "\{orders\}:queue" cannot be used with delivery: at-most-once on Redis Cluster: the list hashes to slot \d+ \(hash tag "orders"\) but "\{\{orders\}:queue\}:oversized:<consumer>", where its pop script sets oversized items aside, hashes to slot \d+ \(hash tag "\{orders"\), so every pop would fail with CROSSSLOT/,
+      );
+      assert.match(found[0]?.message ?? '', /Use a key without braces \(e\.g\. "orders:queue"\)$/);
+    }
   });
 
   it('rejects a database other than 0 and mixed schemes on a cluster', async () => {
