@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { PipelineDir, recordPipeline } from '../helpers/pipelines.ts';
-import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
+import { recordPipeline } from '../helpers/pipelines.ts';
+import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const quiet = createLogger('silent');
@@ -16,16 +16,7 @@ const quiet = createLogger('silent');
  * still holds at a clean stop: nothing set aside stays behind for good.
  */
 describe('at-most-once list: oversized items set aside are never stranded', () => {
-  let server: RedisServer;
-  const dir = new PipelineDir();
-  before(async () => {
-    server = await startRedis();
-    process.env.REDIS_URL = server.url;
-  });
-  after(async () => {
-    await server.stop();
-    dir.remove();
-  });
+  const redis = usePrivateRedis({ exportUrl: true });
 
   const pipeline = (name: string, extra = '') =>
     recordPipeline(
@@ -34,18 +25,18 @@ describe('at-most-once list: oversized items set aside are never stranded', () =
       `message: {format: binary, max_bytes: 1024}\n${extra}`,
     );
   const deadPayloads = async (key: string): Promise<Buffer[]> =>
-    (await server.client().lrangeBuffer(key, 0, -1)).map((e) =>
+    (await redis.client.lrangeBuffer(key, 0, -1)).map((e) =>
       Buffer.from((JSON.parse(e.toString()) as { payload: string }).payload, 'base64'),
     );
 
   it("a previous run's items and a lost fetch reply's (simulated, then a reconnect) are dead-lettered, byte for byte", async () => {
     const name = 'amo-lost';
-    const client = server.client();
+    const client = redis.client;
     const hash = `{q:${name}}:oversized:c1`;
     // What a run under the same consumer name left set aside when it was killed.
     const previous = randomBytes(5000);
     await client.hset(hash, '7', previous);
-    const worker = await Worker.start([await dir.load(name, pipeline(name))], { logger: quiet });
+    const worker = await Worker.start([await redis.dir.load(name, pipeline(name))], { logger: quiet });
     try {
       await waitFor(`the previous run's item dead-lettered`, () => client.llen(`q:${name}:dead`), { until: (n) => n === 1 });
       assert.deepEqual(await deadPayloads(`q:${name}:dead`), [previous]);
@@ -76,10 +67,12 @@ describe('at-most-once list: oversized items set aside are never stranded', () =
 
   it('a clean stop hands an oversized item whose dead letter could not be written back to the queue, whole', async () => {
     const name = 'amo-stop';
-    const client = server.client();
+    const client = redis.client;
     // The dead letter list is a string: every write fails with WRONGTYPE, so the item stays set aside.
     await client.set(`${name}:dead`, 'not a list');
-    const worker = await Worker.start([await dir.load(name, pipeline(name, `dead_letter: {list: "${name}:dead"}`))], { logger: quiet });
+    const worker = await Worker.start([await redis.dir.load(name, pipeline(name, `dead_letter: {list: "${name}:dead"}`))], {
+      logger: quiet,
+    });
     const big = randomBytes(4000);
     try {
       await client.lpush(`q:${name}`, big);
