@@ -40,24 +40,26 @@ export class ListSource implements Source {
   readonly name: string;
   readonly key: string;
   readonly consumer: string;
-  private readonly processing: string;
+  /**
+   * The hash (id → item) where items this consumer took wait until they are acknowledged: at-least-once,
+   * every item ({key}:processing:<consumer>); at-most-once, only items larger than max_bytes, set aside by
+   * the pop until their dead letter is written ({key}:oversized:<consumer>). Loaded by HGET, acknowledged
+   * by HDEL, handed back by LIST_RECONCILE in both modes.
+   */
+  private readonly held: string;
   private readonly heartbeat: string;
   private readonly consumers: string;
   private readonly deliveries: string;
   private readonly ids: string;
-  /** At-most-once: where a pop sets aside items larger than max_bytes until their dead letter is written. */
-  private readonly oversized: string;
   /** This process's mark in the heartbeat key: another value there is another process. */
   private readonly instance = randomBytes(8).toString('hex');
   private readonly maxBytes: number;
   private readonly fetchBudget: number;
   private readonly origin: MessageOrigin;
-  /** At-least-once: ids of finished items (HDEL). */
+  /** Ids of finished items in the held hash (HDEL). */
   private readonly acks: AckBatcher<string>;
   /** At-least-once: ids of finished items whose delivery was counted (their count goes too). */
   private readonly countedAcks: AckBatcher<string>;
-  /** At-most-once: ids of dead-lettered oversized items (HDEL from the oversized hash). */
-  private readonly oversizedAcks: AckBatcher<string>;
   private readonly blockSeconds: number;
   /** The end items are taken from (source.list.pop_from), passed to every script that takes or puts back. */
   private readonly side: PopSide;
@@ -82,12 +84,11 @@ export class ListSource implements Source {
     this.fetchBudget = Math.max(FETCH_BUDGET_FLOOR, maxBytes);
     this.name = config.key;
     this.consumer = config.consumer || `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-    this.processing = keys.processing(this.key, this.consumer);
+    this.held = this.atLeastOnce ? keys.processing(this.key, this.consumer) : keys.oversized(this.key, this.consumer);
     this.heartbeat = keys.heartbeat(this.key, this.consumer);
     this.consumers = keys.consumers(this.key);
     this.deliveries = keys.deliveries(this.key);
     this.ids = keys.ids(this.key);
-    this.oversized = keys.oversized(this.key, this.consumer);
     this.origin = { kind: 'list', key: this.key };
     this.blockSeconds = config.block_timeout_ms / 1000;
     this.side = config.pop_from === 'left' ? 'left' : 'right';
@@ -97,12 +98,8 @@ export class ListSource implements Source {
     });
     const ackFailed = (error: unknown, count: number) =>
       this.logger.warn({ err: error, count }, 'acknowledging list items failed; retrying');
-    this.acks = new AckBatcher((ids) => this.pool.next().hdel(this.processing, ...ids), ackFailed);
-    this.countedAcks = new AckBatcher((ids) => this.pool.next().pythiaListAckCounted(this.processing, this.deliveries, ...ids), ackFailed);
-    this.oversizedAcks = new AckBatcher(
-      (ids) => this.pool.next().hdel(this.oversized, ...ids),
-      (error, count) => this.logger.warn({ err: error, count }, 'removing dead-lettered oversized items failed; retrying'),
-    );
+    this.acks = new AckBatcher((ids) => this.pool.next().hdel(this.held, ...ids), ackFailed);
+    this.countedAcks = new AckBatcher((ids) => this.pool.next().pythiaListAckCounted(this.held, this.deliveries, ...ids), ackFailed);
   }
 
   get atLeastOnce(): boolean {
@@ -203,15 +200,7 @@ export class ListSource implements Source {
         const [, after] = await Promise.all([waited, fetched]);
         return this.wrapFetched(after);
       }
-      const items = await this.reader.pythiaListPopBuffer(
-        this.key,
-        this.oversized,
-        this.ids,
-        max,
-        this.maxBytes,
-        this.fetchBudget,
-        this.side,
-      );
+      const items = await this.reader.pythiaListPopBuffer(this.key, this.held, this.ids, max, this.maxBytes, this.fetchBudget, this.side);
       if (items.length > 0) return this.wrap(items);
       if (this.stopped) return [];
       // Blocking, one item (its size is unknown until it arrives). The Buffer variant: call() would
@@ -223,7 +212,7 @@ export class ListSource implements Source {
       const item = popped[1][0] as Buffer;
       // Oversized: set aside like the pop script does, so its dead letter waits its turn without it.
       if (item.length <= this.maxBytes) return this.wrap([item]);
-      return this.wrap([[item.length, await this.pool.primary.pythiaListSetAside(this.oversized, this.ids, item)]]);
+      return this.wrap([[item.length, await this.pool.primary.pythiaListSetAside(this.held, this.ids, item)]]);
     } catch (error) {
       if (this.stopped) return [];
       this.logger.error({ err: error }, 'fetching from the list failed; retrying');
@@ -244,8 +233,7 @@ export class ListSource implements Source {
       await previous.catch(() => undefined);
       await this.flush();
       const known = [...this.outstanding].map((d) => d.token as string);
-      const held = this.atLeastOnce ? this.processing : this.oversized;
-      const moved = await this.reader.pythiaListReconcile(held, this.key, this.side, ...known);
+      const moved = await this.reader.pythiaListReconcile(this.held, this.key, this.side, ...known);
       if (moved > 0)
         this.logger.warn(
           { count: moved },
@@ -259,12 +247,11 @@ export class ListSource implements Source {
     }
   }
 
-  /** The at-least-once fetch's reply as deliveries: ids from the first element, counts from the second. */
   /** The at-least-once fetch script: up to `max` items from the queue into this consumer's processing hash. */
   private fetchScript(max: number): Promise<FetchReply> {
     return this.reader.pythiaListFetchBuffer(
       this.key,
-      this.processing,
+      this.held,
       this.deliveries,
       this.ids,
       max,
@@ -274,6 +261,7 @@ export class ListSource implements Source {
     );
   }
 
+  /** The at-least-once fetch's reply as deliveries: ids from the first element, counts from the second. */
   private wrapFetched(reply: FetchReply): Delivery[] {
     if (reply.length === 0) return [];
     const base = reply[0];
@@ -309,24 +297,19 @@ export class ListSource implements Source {
 
   /** The bytes of an oversized item still in Redis (the dispatcher loads one at a time, for its dead letter). */
   private async loadOversized(delivery: Delivery): Promise<Buffer | undefined> {
-    const held = this.atLeastOnce ? this.processing : this.oversized;
-    return (await this.pool.primary.hgetBuffer(held, delivery.token as string)) ?? undefined;
+    return (await this.pool.primary.hgetBuffer(this.held, delivery.token as string)) ?? undefined;
   }
 
   ack(delivery: Delivery): void {
-    if (!this.atLeastOnce) {
-      if (!delivery.oversized) return;
-      this.outstanding.delete(delivery);
-      this.oversizedAcks.add(delivery.token as string);
-      return;
-    }
+    // At-most-once, only an oversized item is held in Redis until acknowledged.
+    if (!this.atLeastOnce && !delivery.oversized) return;
     this.outstanding.delete(delivery);
     if (delivery.deliveryCount > 1) this.countedAcks.add(delivery.token as string);
     else this.acks.add(delivery.token as string);
   }
 
   async flush(): Promise<void> {
-    await Promise.all([this.acks.flush(), this.countedAcks.flush(), this.oversizedAcks.flush()]);
+    await Promise.all([this.acks.flush(), this.countedAcks.flush()]);
   }
 
   interrupt(): void {
@@ -340,7 +323,7 @@ export class ListSource implements Source {
   private requeueOwn(redis: typeof this.pool.primary, countDeliveries: boolean): Promise<number> {
     return redis.pythiaListRecover(
       this.key,
-      this.processing,
+      this.held,
       this.heartbeat,
       this.consumers,
       this.deliveries,
@@ -363,7 +346,7 @@ export class ListSource implements Source {
       await redis.srem(this.consumers, this.consumer);
     } else {
       // Oversized items whose dead letter was not written: back to the queue, for the next consumer to dead-letter.
-      const requeued = await this.pool.primary.pythiaListReconcile(this.oversized, this.key, this.side);
+      const requeued = await this.pool.primary.pythiaListReconcile(this.held, this.key, this.side);
       if (requeued > 0) this.logger.warn({ count: requeued }, 'requeued oversized items not yet dead-lettered at shutdown');
     }
     await closeClient(this.reader);
