@@ -44,27 +44,23 @@ export function checkTopology(config: PipelineConfig, report: IssueReport): void
   const list = config.source.list;
   if (!list) return;
   const key = list.key;
-  const processing = keys.processing(key, '<consumer>');
+  const atLeastOnce = list.delivery === 'at-least-once';
+  // The derived key the source's scripts touch beside the list: at-most-once, where the pop sets oversized items aside.
+  const derived = atLeastOnce ? keys.processing : keys.oversized;
   const sourceSlot = keySlot(key);
-  const derivedSlot = keySlot(keys.processing(key, 'a'));
+  const derivedSlot = keySlot(derived(key, 'a'));
   if (!key.includes('}') && sourceSlot === derivedSlot) return;
   const suggestion = key.replace(/[{}]/g, '') || 'task-queue';
-  const why = `the list hashes to slot ${sourceSlot} (${hashInput(key)}) but its processing list "${processing}" hashes to slot ${derivedSlot} (${hashInput(keys.processing(key, 'a'))})`;
+  const named = atLeastOnce
+    ? `its processing list "${derived(key, '<consumer>')}"`
+    : `"${derived(key, '<consumer>')}", where its pop script sets oversized items aside,`;
+  const outcome = atLeastOnce ? 'the atomic fetch/ack/recover scripts would fail' : 'every pop would fail';
   const tail = 'Pythia keeps the derived keys in the list\'s slot by wrapping the key in {...}; a key containing "}" defeats that.';
-  if (list.delivery === 'at-least-once') {
-    report(
-      `source.list.key "${key}" cannot be used with delivery: at-least-once on Redis Cluster: ${why}, so the atomic fetch/ack/recover scripts would fail with CROSSSLOT. ` +
-        `${tail} Use a key without braces (e.g. "${suggestion}")`,
-      ['source', 'list', 'key'],
-    );
-  } else {
-    // The pop script sets oversized items aside in {key}:oversized:<consumer> under an id from {key}:ids.
-    report(
-      `source.list.key "${key}" cannot be used with delivery: at-most-once on Redis Cluster: the list hashes to slot ${sourceSlot} (${hashInput(key)}) but "${keys.oversized(key, '<consumer>')}", where its pop script sets oversized items aside, hashes to slot ${derivedSlot} (${hashInput(keys.oversized(key, 'a'))}), so every pop would fail with CROSSSLOT. ` +
-        `${tail} Use a key without braces (e.g. "${suggestion}")`,
-      ['source', 'list', 'key'],
-    );
-  }
+  report(
+    `source.list.key "${key}" cannot be used with delivery: ${list.delivery} on Redis Cluster: the list hashes to slot ${sourceSlot} (${hashInput(key)}) but ${named} hashes to slot ${derivedSlot} (${hashInput(derived(key, 'a'))}), so ${outcome} with CROSSSLOT. ` +
+      `${tail} Use a key without braces (e.g. "${suggestion}")`,
+    ['source', 'list', 'key'],
+  );
 }
 
 function safeUrl(text: string): URL | undefined {
