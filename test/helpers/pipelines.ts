@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,6 +70,15 @@ export function pipelineYaml(name: string, sections: PipelineSections, extra = '
     lines.push(/^\s/.test(text) ? `${key}:\n${text}` : `${key}: ${text}`);
   }
   return `${lines.join('\n')}\n${extra}`;
+}
+
+/**
+ * Handler calls started so far, from the file a test handler appends one line to per call as it starts
+ * (RECORD_STARTED_FILE in record.mjs, RELIABLE_STARTED_FILE in reliable.mjs): a fetched message is not yet
+ * a started one, and a stop in between hands it back.
+ */
+export function startedCalls(file: string): number {
+  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').length - 1 : 0;
 }
 
 export const RECORD_HANDLER = '{module: "{{support}}/handlers/record.mjs"}';

@@ -1,10 +1,10 @@
 // Scenario 3: SIGTERM with 200 slow messages in flight (concurrency 200). With enough grace all finish and
 // the worker exits 0; with too short a grace the unfinished ones are redelivered to the next worker.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { bodies, reapWorkers, exited, reliablePipeline, produce, report, sampleRss, spawnWorker, tally } from './helpers.ts';
+import { startedCalls } from '../helpers/pipelines.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -35,7 +35,7 @@ describe('reliability: graceful drain with 200 slow messages in flight', () => {
       // In flight = the handler is running. The processing hash / PEL fills before the worker has the fetch's
       // reply, and a SIGTERM in between rightly hands those messages back unstarted, so wait for the handlers.
       const startedFile = join(redis.dir.dir, `${name}.started`);
-      const started = (): number => (existsSync(startedFile) ? readFileSync(startedFile, 'utf8').split('\n').length - 1 : 0);
+      const started = (): number => startedCalls(startedFile);
       const worker = spawnWorker([file], { REDIS_URL: redis.server.url, RELIABLE_STARTED_FILE: startedFile });
       const rss = sampleRss(() => worker.pid);
       await waitFor(

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { Worker } from '../../src/runtime/worker.ts';
-import { exited, recordPipeline, spawnWorker } from '../helpers/pipelines.ts';
+import { exited, recordPipeline, spawnWorker, startedCalls } from '../helpers/pipelines.ts';
 import { usePrivateRedis } from '../helpers/private-redis.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -25,7 +24,7 @@ describe('runtime lifecycle', () => {
     await redis.client.lpush(`q:${name}`, ...Array.from({ length: 200 }, (_, i) => JSON.stringify({ id: i + 1, sleep: 400 })));
     // In flight = the handler runs (a fetch whose reply comes after SIGTERM is handed back unstarted).
     const startedFile = path.join(redis.dir.dir, `${name}.started`);
-    const started = () => (existsSync(startedFile) ? readFileSync(startedFile, 'utf8').split('\n').length - 1 : 0);
+    const started = (): number => startedCalls(startedFile);
     const worker = spawnWorker([file], { REDIS_URL: redis.server.url, RECORD_STARTED_FILE: startedFile });
     // One consumer's processing hash, holding as many messages as the concurrency allows, all started.
     await waitFor(
